@@ -1,0 +1,58 @@
+/**
+ * Nanosecond wall-clock time without BigInt on the hot path: the header's
+ * timestamp is written as two u32 halves computed exactly from milliseconds.
+ *
+ * @module
+ */
+
+const TWO32 = 4294967296;
+
+/**
+ * Current wall-clock time in milliseconds with a sub-millisecond fraction.
+ *
+ * @returns ms since the Unix epoch
+ */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Writes `ms` (a float millisecond time) as a u64 LE nanosecond count at `off`,
+ * exactly for integer ms and to the microsecond for the fraction.
+ *
+ * @param b destination
+ * @param off where the u64 goes
+ * @param ms milliseconds since the epoch
+ */
+export function writeNsFromMs(b: Uint8Array, off: number, ms: number): void {
+  const whole = Math.floor(ms);
+  const sub = Math.round((ms - whole) * 1e6);
+  const msLo = whole % TWO32;
+  const msHi = (whole - msLo) / TWO32;
+  const t = msLo * 1e6 + sub; // < 2^53, exact
+  const lo = t % TWO32;
+  const hi = msHi * 1e6 + (t - lo) / TWO32;
+  b[off] = lo & 0xff;
+  b[off + 1] = (lo >>> 8) & 0xff;
+  b[off + 2] = (lo >>> 16) & 0xff;
+  b[off + 3] = (lo >>> 24) & 0xff;
+  b[off + 4] = hi & 0xff;
+  b[off + 5] = (hi >>> 8) & 0xff;
+  b[off + 6] = (hi >>> 16) & 0xff;
+  b[off + 7] = (hi >>> 24) & 0xff;
+}
+
+/**
+ * Current time as lossless bigint nanoseconds since the Unix epoch.
+ *
+ * @returns ns since the epoch
+ * @example
+ * ```ts
+ * nowNs() > 1_700_000_000_000_000_000n; // true
+ * ```
+ */
+export function nowNs(): bigint {
+  const ms = nowMs();
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+}

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { FrameReader } from "./frame_reader.ts";
+import { Status } from "./errors.ts";
+import { VECTORS, fromHex } from "../../tests/_support/vectors.ts";
+
+const FRAMES = VECTORS.filter((v) => v.expect === "valid").map((v) => fromHex(v.hex));
+const STREAM = concat(FRAMES);
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Feeds `stream` cut at `cuts` and returns every frame as a copy. */
+function reframe(stream: Uint8Array, cuts: number[], reader = new FrameReader({ capacity: 64 })) {
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const cut of [...cuts, stream.length]) {
+    reader.push(stream.subarray(prev, cut));
+    prev = cut;
+    while (reader.next()) out.push(reader.buffer.slice(reader.frameStart, reader.frameEnd));
+  }
+  return out;
+}
+
+Deno.test("FrameReader yields the same frames when fed one byte at a time", () => {
+  const cuts = Array.from({ length: STREAM.length - 1 }, (_, i) => i + 1);
+  assert.deepEqual(reframe(STREAM, cuts), FRAMES);
+});
+
+Deno.test("FrameReader yields the same frames for a split at every byte boundary", () => {
+  for (let cut = 0; cut <= STREAM.length; cut++) {
+    assert.deepEqual(reframe(STREAM, [cut]), FRAMES, `split at ${cut}`);
+  }
+});
+
+Deno.test("FrameReader yields the same frames for random splits (property)", () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.integer({ min: 1, max: STREAM.length - 1 }), { maxLength: 40 }), (cuts) => {
+      cuts.sort((a, b) => a - b);
+      assert.deepEqual(reframe(STREAM, cuts), FRAMES);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("FrameReader resynchronises after garbage and counts the skipped bytes", () => {
+  const garbage = Uint8Array.from([1, 2, 3, 0xef, 0xbe, 9, 0xef, 4, 5, 6, 7]);
+  const frame = FRAMES[0]!;
+  const reader = new FrameReader();
+  const got = reframe(concat([garbage, frame, garbage, frame]), [5, 40, 90], reader);
+  assert.deepEqual(got, [frame, frame]);
+  assert.equal(reader.garbageBytes, 2 * garbage.length);
+  assert.equal(reader.lastLoss, Status.InvalidMagic);
+  assert.equal(reader.frames, 2);
+});
+
+Deno.test("FrameReader treats an oversized payload_size as lost sync", () => {
+  const frame = FRAMES[0]!;
+  const lie = frame.slice();
+  new DataView(lie.buffer).setUint32(24, 1_000_000, true);
+  const reader = new FrameReader({ maxPayload: 65_504 });
+  const got = reframe(concat([lie, frame]), [], reader);
+  assert.deepEqual(got, [frame]);
+  assert.equal(reader.lastLoss, Status.PayloadTooLarge);
+  assert.equal(reader.garbageBytes, lie.length);
+});
+
+Deno.test("FrameReader resyncs on a wrong version and keeps a partial frame across reads", () => {
+  const frame = FRAMES[0]!;
+  const v9 = frame.slice();
+  v9[5] = 9;
+  const reader = new FrameReader();
+  reader.push(concat([v9, frame.subarray(0, 10)]));
+  assert.equal(reader.next(), false);
+  assert.equal(reader.lastLoss, Status.UnsupportedVersion);
+  assert.equal(reader.buffered, 10, "the partial good frame is kept");
+  reader.push(frame.subarray(10));
+  assert.equal(reader.next(), true);
+  assert.deepEqual(reader.buffer.slice(reader.frameStart, reader.frameEnd), frame);
+});
+
+Deno.test("FrameReader grows for a frame larger than its buffer", () => {
+  const big = FRAMES.find((f) => f.length > 2000)!;
+  assert.deepEqual(reframe(big, [100, 1000], new FrameReader({ capacity: 128 })), [big]);
+});
+
+Deno.test("FrameReader never throws and frames stay in bounds on random bytes (property)", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), fc.nat(600), (bytes, cut) => {
+      const reader = new FrameReader({ capacity: 64, maxPayload: 4096 });
+      const c = Math.min(cut, bytes.length);
+      const data = concat([bytes, FRAMES[0]!]);
+      reader.push(data.subarray(0, c));
+      let frames = 0;
+      while (reader.next()) frames++;
+      reader.push(data.subarray(c));
+      while (reader.next()) {
+        frames++;
+        assert.ok(reader.frameEnd <= reader.buffer.length);
+      }
+      assert.ok(frames >= 1, "the valid frame after the noise is found");
+    }),
+    { numRuns: 500 },
+  );
+});

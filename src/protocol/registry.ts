@@ -1,0 +1,203 @@
+/**
+ * The TLV registry (PROTOCOL.md 5.1): one entry per assigned type number, with
+ * size rules, layout status and field tables. Defined once, in
+ * `registry_data.ts`; the codec, `tlv-info`, the docs and the dashboard read it
+ * through this module, and `registry_test.ts` holds it equal to the spec's
+ * `tlv-types.yaml`.
+ *
+ * @module
+ */
+
+import { REGISTRY_DATA } from "./registry_data.ts";
+import { ErrorCode, FrameError, Status } from "./errors.ts";
+
+/** Home domain of a TLV type as the registry names it. */
+export type RegistryDomain = "market_data" | "signal" | "execution" | "system" | "vendor" | "any";
+
+/** Size rule of a TLV type's payload. */
+export type SizeRule =
+  | { readonly kind: "fixed"; readonly size: number }
+  | { readonly kind: "bounded"; readonly min: number; readonly max: number }
+  | { readonly kind: "variable" }
+  | { readonly kind: "marker" };
+
+/** Inclusive byte bounds of a bounded size (used by `referenceSize`). */
+export interface SizeBounds {
+  /** Smallest allowed length. */
+  readonly min: number;
+  /** Largest allowed length. */
+  readonly max: number;
+}
+
+/** Layout status: defined by the reference, by this spec (provisional), none yet, or not a payload. */
+export type LayoutStatus = "reference" | "provisional" | "opaque" | "none";
+
+/** One field of a payload layout, exactly as in `tlv-types.yaml`. */
+export interface FieldSpec {
+  /** Offset within the payload. */
+  readonly offset: number;
+  /** Field name (names starting with `_` are padding). */
+  readonly name: string;
+  /** Wire type: u8…u128, i32/i64/i128, addr20, u256le, bytesN, padN, InstrumentId, OrderLevel, `T[n]`. */
+  readonly type: string;
+  /** Size in bytes. */
+  readonly size: number;
+}
+
+/** One registry entry. */
+export interface TlvTypeInfo {
+  /** Type number (1–255). */
+  readonly type: number;
+  /** Canonical name. */
+  readonly name: string;
+  /** Home domain. */
+  readonly domain: RegistryDomain;
+  /** Payload size rule. */
+  readonly size: SizeRule;
+  /** Layout status. */
+  readonly layout: LayoutStatus;
+  /** Byte size of the defined layout (reference/provisional only). */
+  readonly layoutSize?: number;
+  /** The layout's fields (reference/provisional only). */
+  readonly fields?: readonly FieldSpec[];
+  /** One-line purpose. */
+  readonly description: string;
+  /** The reference registry's size (bytes, or bounds for bounded types) where this one differs. */
+  readonly referenceSize?: number | SizeBounds;
+  /** Why this registry differs from the reference. */
+  readonly notes?: string;
+}
+
+/** Every registry entry in type order. */
+export const TLV_TYPES: readonly TlvTypeInfo[] = REGISTRY_DATA;
+
+const BY_NUMBER: (TlvTypeInfo | undefined)[] = new Array(256);
+const BY_NAME = new Map<string, TlvTypeInfo>();
+/** Allocation-free size limits per type number: -1 = not checked. */
+const SIZE_MIN = new Int32Array(256).fill(-1);
+const SIZE_MAX = new Int32Array(256).fill(-1);
+
+function index(info: TlvTypeInfo): void {
+  BY_NUMBER[info.type] = info;
+  BY_NAME.set(info.name.toLowerCase(), info);
+  if (info.size.kind === "fixed") {
+    SIZE_MIN[info.type] = info.size.size;
+    SIZE_MAX[info.type] = info.size.size;
+  } else if (info.size.kind === "bounded") {
+    SIZE_MIN[info.type] = info.size.min;
+    SIZE_MAX[info.type] = info.size.max;
+  } else {
+    SIZE_MIN[info.type] = -1;
+    SIZE_MAX[info.type] = -1;
+  }
+}
+for (const info of TLV_TYPES) index(info);
+
+/**
+ * Adds or replaces an entry at runtime (used by schema registration, 5.8).
+ *
+ * @param info the entry
+ */
+export function _installTlvType(info: TlvTypeInfo): void {
+  index(info);
+}
+
+/**
+ * The registry entry of a type number.
+ *
+ * @param type 0–255
+ * @returns the entry, or `undefined` for unassigned numbers
+ * @example
+ * ```ts
+ * tlvType(32)?.name; // "ArbitrageSignal"
+ * ```
+ */
+export function tlvType(type: number): TlvTypeInfo | undefined {
+  return BY_NUMBER[type];
+}
+
+/**
+ * The registry entry of a name (case-insensitive) or decimal number.
+ *
+ * @param nameOrNumber e.g. `ArbitrageSignal` or `32`
+ * @returns the entry, or `undefined`
+ */
+export function lookupTlvType(nameOrNumber: string): TlvTypeInfo | undefined {
+  const text = nameOrNumber.trim();
+  if (/^\d+$/.test(text)) return BY_NUMBER[Number(text)];
+  return BY_NAME.get(text.toLowerCase());
+}
+
+/**
+ * Checks a record's length against its type's registry size rule without
+ * allocating. Unknown, variable and vendor types are never checked (4.5, 4.7).
+ *
+ * @param type TLV type
+ * @param length value length
+ * @returns `Status.OK`, `PayloadSizeMismatch` or `PayloadSizeOutOfBounds`
+ */
+export function checkTlvSize(type: number, length: number): Status {
+  const min = SIZE_MIN[type]!;
+  if (min < 0 || type >= 200) return Status.OK;
+  const max = SIZE_MAX[type]!;
+  if (length >= min && length <= max) return Status.OK;
+  return min === max ? Status.PayloadSizeMismatch : Status.PayloadSizeOutOfBounds;
+}
+
+/**
+ * The typed error of a failed {@linkcode checkTlvSize}.
+ *
+ * @param type TLV type
+ * @param length value length
+ * @param offset absolute offset of the record
+ * @returns the error
+ */
+export function tlvSizeError(type: number, length: number, offset?: number): FrameError {
+  const info = BY_NUMBER[type];
+  const name = info?.name ?? `type ${type}`;
+  const min = SIZE_MIN[type]!;
+  const max = SIZE_MAX[type]!;
+  const at = offset === undefined ? "" : ` at offset ${offset}`;
+  const pos = offset === undefined ? {} : { offset };
+  if (min === max) {
+    return new FrameError(
+      ErrorCode.PayloadSizeMismatch,
+      `Cannot accept TLV ${type} (${name})${at}: length is ${length}, expected ${min}`,
+      {
+        ...pos,
+        field: "length",
+        expected: min,
+        actual: length,
+        details: { tlv_type: type, name, got: length },
+      },
+    );
+  }
+  return new FrameError(
+    ErrorCode.PayloadSizeOutOfBounds,
+    `Cannot accept TLV ${type} (${name})${at}: length is ${length}, expected ${min}–${max}`,
+    {
+      ...pos,
+      field: "length",
+      expected: `${min}-${max}`,
+      actual: length,
+      details: { tlv_type: type, name, min, max, got: length },
+    },
+  );
+}
+
+/**
+ * Formats a size rule the way `tlv-info` and the docs show it.
+ *
+ * @param rule the rule
+ * @returns `40 bytes`, `60–208 bytes`, `variable` or `marker`
+ */
+export function formatSizeRule(rule: SizeRule): string {
+  switch (rule.kind) {
+    case "fixed":
+      return `${rule.size} bytes`;
+    case "bounded":
+      return `${rule.min}-${rule.max} bytes`;
+    default:
+      return rule.kind;
+  }
+}
