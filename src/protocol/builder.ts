@@ -89,12 +89,16 @@ export class MessageBuilder {
     const domain = options.domain ?? this.#options.domain;
     let sequence = options.sequence;
     if (sequence === undefined) sequence = this.#nextSequence++;
-    encodeHeader({
-      relayDomain: this.#options.legacyNumbering ? toLegacyDomain(domain) : domain,
-      source: options.source ?? this.#options.source,
-      sequence,
-      flags: options.flags ?? 0,
-    }, this.#buf, 0);
+    encodeHeader(
+      {
+        relayDomain: this.#options.legacyNumbering ? toLegacyDomain(domain) : domain,
+        source: options.source ?? this.#options.source,
+        sequence,
+        flags: options.flags ?? 0,
+      },
+      this.#buf,
+      0,
+    );
     if (options.timestamp === undefined) writeNsFromMs(this.#buf, 16, nowMs());
     else encodeHeader8(this.#buf, 16, options.timestamp);
     this.#pos = HEADER_SIZE;
@@ -162,7 +166,11 @@ export class MessageBuilder {
     b[25] = (size >>> 8) & 0xff;
     b[26] = (size >>> 16) & 0xff;
     b[27] = (size >>> 24) & 0xff;
-    b[28] = b[29] = b[30] = b[31] = 0;
+    b[28] =
+      b[29] =
+      b[30] =
+      b[31] =
+        0;
     if (this.#options.checksum) sealChecksum(b, 0);
     this.#open = false;
     return b.subarray(0, this.#pos);

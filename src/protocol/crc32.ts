@@ -51,7 +51,8 @@ export function crc32Update(state: number, bytes: Uint8Array, start: number, end
   let c = state;
   let i = start;
   for (; i + 8 <= end; i += 8) {
-    const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    const a = c ^
+      (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
     c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^
       t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^
       t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^

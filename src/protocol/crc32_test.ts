@@ -31,6 +31,10 @@ Deno.test("frameChecksum() covers bytes 0-27 and the payload, skipping 28-31 (9.
   assert.equal(frameChecksum(frame, 0, 42), 0x3b68de0f);
   const zeroed = frame.slice();
   zeroed.fill(0, 28, 32);
-  assert.equal(crc32(zeroed), 0x9fbb68f4, "whole message with checksum zeroed is a different value");
+  assert.equal(
+    crc32(zeroed),
+    0x9fbb68f4,
+    "whole message with checksum zeroed is a different value",
+  );
   assert.equal(crc32(frame, 0, frame.length - 4), 0x5ac16eb0, "design-doc formula differs");
 });

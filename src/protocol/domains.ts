@@ -103,7 +103,9 @@ export function fromLegacyDomain(legacy: number): number {
  * @returns the legacy value
  */
 export function toLegacyDomain(domain: number): number {
-  if (domain < 1 || domain > 4) throw new RangeError(`Cannot convert domain ${domain}: expected 1–4`);
+  if (domain < 1 || domain > 4) {
+    throw new RangeError(`Cannot convert domain ${domain}: expected 1–4`);
+  }
   return domain - 1;
 }
 

@@ -57,6 +57,8 @@ export class FrameReader {
   lastLoss: Status = Status.OK;
   /** Total complete frames returned. */
   frames = 0;
+  /** Times sync was lost, indexed by the {@linkcode Status} that lost it. */
+  readonly losses: Uint32Array = new Uint32Array(32);
 
   readonly #maxPayload: number;
   #start = 0;
@@ -182,6 +184,7 @@ export class FrameReader {
     const b = this.buffer;
     this.resyncs++;
     this.lastLoss = reason;
+    this.losses[reason]!++;
     let from = this.#start + 1;
     let found = -1;
     while (from < this.#end) {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FrameReader } from "./frame_reader.ts";
 import { Status } from "./errors.ts";
-import { VECTORS, fromHex } from "../../tests/_support/vectors.ts";
+import { fromHex, VECTORS } from "../../tests/_support/vectors.ts";
 
 const FRAMES = VECTORS.filter((v) => v.expect === "valid").map((v) => fromHex(v.hex));
 const STREAM = concat(FRAMES);
@@ -42,10 +42,13 @@ Deno.test("FrameReader yields the same frames for a split at every byte boundary
 
 Deno.test("FrameReader yields the same frames for random splits (property)", () => {
   fc.assert(
-    fc.property(fc.uniqueArray(fc.integer({ min: 1, max: STREAM.length - 1 }), { maxLength: 40 }), (cuts) => {
-      cuts.sort((a, b) => a - b);
-      assert.deepEqual(reframe(STREAM, cuts), FRAMES);
-    }),
+    fc.property(
+      fc.uniqueArray(fc.integer({ min: 1, max: STREAM.length - 1 }), { maxLength: 40 }),
+      (cuts) => {
+        cuts.sort((a, b) => a - b);
+        assert.deepEqual(reframe(STREAM, cuts), FRAMES);
+      },
+    ),
     { numRuns: 300 },
   );
 });

@@ -164,7 +164,12 @@ export function magicDiagnosis(magic: number): string {
  * @param maxPayload largest accepted payload_size
  * @returns `Status.OK` or the failing status
  */
-export function checkFrameStart(b: Uint8Array, off: number, end: number, maxPayload: number): Status {
+export function checkFrameStart(
+  b: Uint8Array,
+  off: number,
+  end: number,
+  maxPayload: number,
+): Status {
   if (end - off < HEADER_SIZE) return Status.HeaderTooShort;
   if (readU32(b, off) !== MAGIC) return Status.InvalidMagic;
   if (b[off + 5] !== PROTOCOL_VERSION) return Status.UnsupportedVersion;
@@ -204,7 +209,9 @@ export function frameStartError(
       const diagnosis = magicDiagnosis(magic);
       return new FrameError(
         ErrorCode.InvalidMagic,
-        `Cannot decode header: magic at offset ${off} is ${hex32(magic)}, expected 0xdeadbeef (${diagnosis})`,
+        `Cannot decode header: magic at offset ${off} is ${
+          hex32(magic)
+        }, expected 0xdeadbeef (${diagnosis})`,
         {
           offset: off,
           field: "magic",
@@ -219,7 +226,13 @@ export function frameStartError(
       return new FrameError(
         ErrorCode.UnsupportedVersion,
         `Cannot decode header: version at offset ${off + 5} is ${v}, expected 1`,
-        { offset: off + 5, field: "version", expected: 1, actual: v, details: { got: v, supported: "[1]" } },
+        {
+          offset: off + 5,
+          field: "version",
+          expected: 1,
+          actual: v,
+          details: { got: v, supported: "[1]" },
+        },
       );
     }
     case Status.PayloadTooLarge: {
@@ -383,7 +396,9 @@ export function checksumMismatchError(b: Uint8Array, off = 0): FrameError {
   const computed = frameChecksum(b, off, size);
   return new FrameError(
     ErrorCode.ChecksumMismatch,
-    `Cannot accept frame: checksum at offset ${off + 28} is ${hex32(stored)}, computed ${hex32(computed)}`,
+    `Cannot accept frame: checksum at offset ${off + 28} is ${hex32(stored)}, computed ${
+      hex32(computed)
+    }`,
     {
       offset: off + 28,
       field: "checksum",

@@ -92,7 +92,8 @@ Deno.test("decodeHeader() names every magic diagnosis", async (t) => {
       const b = TRADE.slice();
       new DataView(b.buffer).setUint32(0, magic, true);
       assert.throws(() => decodeHeader(b), (e: unknown) => {
-        return e instanceof FrameError && e.code === "InvalidMagic" && e.details.diagnosis === diagnosis;
+        return e instanceof FrameError && e.code === "InvalidMagic" &&
+          e.details.diagnosis === diagnosis;
       });
     });
   }

@@ -10,12 +10,12 @@
 import {
   checkFrameStart,
   checksumMismatchError,
-  checksumStatus,
   type ChecksumStatus,
+  checksumStatus,
   decodeHeader,
   frameStartError,
-  HEADER_SIZE,
   type Header,
+  HEADER_SIZE,
   MAX_PAYLOAD_SIZE,
 } from "./header.ts";
 import { ErrorCode, FrameError, Status } from "./errors.ts";
@@ -130,7 +130,11 @@ export function decodeMessages(bytes: Uint8Array, options: DecodeOptions = {}): 
  * @returns the decoded message (offsets in it are relative to the frame)
  * @throws {FrameError} the first failed check; its offset is absolute in `bytes`
  */
-export function decodeFrameAt(bytes: Uint8Array, offset: number, options: DecodeOptions = {}): DecodedMessage {
+export function decodeFrameAt(
+  bytes: Uint8Array,
+  offset: number,
+  options: DecodeOptions = {},
+): DecodedMessage {
   const maxPayload = options.maxPayload ?? MAX_PAYLOAD_SIZE;
   const status = checkFrameStart(bytes, offset, bytes.length, maxPayload);
   if (status !== Status.OK) throw frameStartError(status, bytes, offset, bytes.length, maxPayload);
@@ -144,7 +148,9 @@ export function decodeFrameAt(bytes: Uint8Array, offset: number, options: Decode
     const expected = legacy ? "0-3" : "1-4";
     throw new FrameError(
       ErrorCode.InvalidRelayDomain,
-      `Cannot decode header: relay_domain at offset ${offset + 4} is ${header.relayDomain}, expected ${expected}`,
+      `Cannot decode header: relay_domain at offset ${
+        offset + 4
+      } is ${header.relayDomain}, expected ${expected}`,
       {
         offset: offset + 4,
         field: "relay_domain",
@@ -184,7 +190,7 @@ export function decodeFrameAt(bytes: Uint8Array, offset: number, options: Decode
         tlv.fields = decodePayload(r.type, r.value);
       } catch (e) {
         if (!(e instanceof FrameError)) throw e;
-        tlv.error = shift(e, r.offset + (r.form === "extended" ? 5 : 2));
+        tlv.error = shift(e, r.offset + (r.form === "extended" ? 5 : 2), true);
       }
     }
     tlvs.push(tlv);
@@ -199,11 +205,14 @@ export function decodeFrameAt(bytes: Uint8Array, offset: number, options: Decode
   };
 }
 
-/** The same error with its offset moved by `delta` (to make it absolute). */
-function shift(e: FrameError, delta: number): FrameError {
-  if (delta === 0 || e.offset === undefined) return e;
+/**
+ * The same error with its offset moved by `delta` (to make it absolute);
+ * `orStart` places an error without offset at `delta` itself.
+ */
+function shift(e: FrameError, delta: number, orStart = false): FrameError {
+  if (delta === 0 || (e.offset === undefined && !orStart)) return e;
   const options = {
-    offset: e.offset + delta,
+    offset: (e.offset ?? 0) + delta,
     details: e.details,
     ...(e.field === undefined ? {} : { field: e.field }),
     ...(e.expected === undefined ? {} : { expected: e.expected }),

@@ -286,14 +286,24 @@ export function assertEncodableTlv(type: number, length: number): void {
     throw new FrameError(
       ErrorCode.InvalidTlvType,
       `Cannot encode TLV: type ${type} is not 1–254 (0 is invalid, 255 is the extended marker)`,
-      { field: "type", expected: "1-254", actual: String(type), details: { tlv_type: String(type) } },
+      {
+        field: "type",
+        expected: "1-254",
+        actual: String(type),
+        details: { tlv_type: String(type) },
+      },
     );
   }
   if (length > MAX_EXTENDED_LENGTH) {
     throw new FrameError(
       ErrorCode.PayloadTooLarge,
       `Cannot encode TLV ${type}: value is ${length} bytes, limit 65535`,
-      { field: "length", expected: "<= 65535", actual: length, details: { tlv_type: type, limit: 65535 } },
+      {
+        field: "length",
+        expected: "<= 65535",
+        actual: length,
+        details: { tlv_type: type, limit: 65535 },
+      },
     );
   }
 }
@@ -308,7 +318,12 @@ export function assertEncodableTlv(type: number, length: number): void {
  * @param length value length (≤ 65,535)
  * @returns offset of the value's first byte
  */
-export function writeTlvHeader(target: Uint8Array, off: number, type: number, length: number): number {
+export function writeTlvHeader(
+  target: Uint8Array,
+  off: number,
+  type: number,
+  length: number,
+): number {
   if (length <= MAX_STANDARD_LENGTH) {
     target[off] = type;
     target[off + 1] = length;
@@ -332,7 +347,12 @@ export function writeTlvHeader(target: Uint8Array, off: number, type: number, le
  * @returns the offset after the record
  * @throws {FrameError} when the type or length cannot be encoded
  */
-export function encodeTlv(target: Uint8Array, off: number, type: number, value: Uint8Array): number {
+export function encodeTlv(
+  target: Uint8Array,
+  off: number,
+  type: number,
+  value: Uint8Array,
+): number {
   assertEncodableTlv(type, value.length);
   const at = writeTlvHeader(target, off, type, value.length);
   target.set(value, at);

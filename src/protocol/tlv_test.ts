@@ -56,7 +56,10 @@ Deno.test("readTlvAt() rejects every malformed extended header", async (t) => {
       const b = Uint8Array.from(bytes);
       assert.equal(checkTlvArea(b, 0, b.length, c), status);
       const err = tlvError(status, c, 0);
-      assert.equal(err.code, status === Status.TruncatedTlv ? "TruncatedTlv" : "InvalidExtendedTlv");
+      assert.equal(
+        err.code,
+        status === Status.TruncatedTlv ? "TruncatedTlv" : "InvalidExtendedTlv",
+      );
     });
   }
   const ok = Uint8Array.from([255, 0, 9, 2, 0, 1, 2]);
