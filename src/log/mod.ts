@@ -1,0 +1,7 @@
+/**
+ * Structured logging for relays and tools.
+ *
+ * @module
+ */
+export { Logger, LogLevel, RateLimit } from "./logger.ts";
+export type { LogFields, LogFormat, LoggerOptions, LogLevelName, LogSink } from "./logger.ts";

@@ -1,0 +1,16 @@
+/**
+ * The relay engine: one generic `Relay` and the three domains as data.
+ *
+ * @module
+ */
+export { Relay } from "./relay.ts";
+export type { RelayOptions } from "./relay.ts";
+export { EXECUTION_LOGIC, MARKET_DATA_LOGIC, RELAY_LOGICS, SIGNAL_LOGIC } from "./logic.ts";
+export type { RelayLogic, SlowConsumerPolicy } from "./logic.ts";
+export { auditTlvRanges, Validator } from "./policy.ts";
+export type { PolicyName, ValidatorOptions } from "./policy.ts";
+export { Filter, FrameTopics, patternMatches, TopicRegistry } from "./topics.ts";
+export type { ExtractionStrategy } from "./topics.ts";
+export { AuditJournal } from "./journal.ts";
+export type { RejectRecord } from "./rejects.ts";
+export type { ConnectionStats, RelayStats } from "./stats.ts";

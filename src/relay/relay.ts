@@ -1,0 +1,754 @@
+/**
+ * The generic relay engine: accepts connections on a transport, re-frames every
+ * connection's stream, validates frames by the domain's policy and fans accepted
+ * frames out to every other connection (PROTOCOL.md 7.3–7.8). One engine runs
+ * every domain; a {@linkcode RelayLogic} says how they differ.
+ *
+ * The forwarding path is allocation-free per message: each read lands in the
+ * connection's reused buffer, frames are scanned by offset with zero-copy header
+ * reads, and each run of consecutive accepted frames is copied ONCE and that copy
+ * is queued to every consumer (one write per consumer per run; sub-runs of
+ * matching frames for filtered consumers). No per-message objects, closures or
+ * BigInt.
+ *
+ * @module
+ */
+
+import { Status, statusCode } from "../protocol/errors.ts";
+import { HEADER_SIZE, readSequenceHigh, readSequenceLow } from "../protocol/header.ts";
+import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
+import { RELAY_SOURCE } from "../protocol/domains.ts";
+import { MessageBuilder } from "../protocol/builder.ts";
+import {
+  encodeErrorText,
+  encodeSubscribe,
+  ERROR_TLV,
+  parseSubscribe,
+  SUBSCRIBE_TLV,
+} from "../protocol/subscribe.ts";
+import { FrameError } from "../protocol/errors.ts";
+import type { Transport, TransportListener } from "../transport/transport.ts";
+import { UnixTransport } from "../transport/unix.ts";
+import { Logger, RateLimit } from "../log/logger.ts";
+import { Connection, type ConnectionOwner } from "./connection.ts";
+import { auditTlvRanges, Validator } from "./policy.ts";
+import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
+import { AuditJournal } from "./journal.ts";
+import type { RelayLogic } from "./logic.ts";
+import { explainReject, type RejectRecord } from "./rejects.ts";
+import type { ConnectionStats, RelayStats } from "./stats.ts";
+
+/** Verdicts beyond `Status` used inside the scan loop. */
+const HELLO = 100;
+const SUBSCRIBE = 101;
+/** Rejects kept for inspection. */
+const REJECT_RING = 50;
+/** Reads never grow beyond this. */
+const MAX_READ = 262_144;
+
+/** Options of a {@linkcode Relay}. */
+export interface RelayOptions {
+  /** Where log lines go (default: a text logger at info). */
+  logger?: Logger;
+  /** Transport (default: a Unix socket at the logic's path). */
+  transport?: Transport;
+}
+
+/**
+ * A running relay.
+ *
+ * @example
+ * ```ts
+ * const relay = new Relay({ ...SIGNAL_LOGIC, socketPath: "/tmp/x/signals.sock" });
+ * await relay.start();
+ * // ...
+ * await relay.stop();
+ * ```
+ */
+export class Relay implements ConnectionOwner {
+  /** The domain's description. */
+  readonly logic: RelayLogic;
+  readonly #transport: Transport;
+  readonly #log: Logger;
+  #listener: TransportListener | null = null;
+  readonly #conns = new Map<number, Connection>();
+  /** Consumers that take every frame. */
+  #plain: Connection[] = [];
+  /** Consumers with a pattern filter. */
+  #filtered: Connection[] = [];
+  #nextId = 0;
+  readonly #validator: Validator;
+  readonly #registry: TopicRegistry;
+  readonly #topics: FrameTopics;
+  #journal: AuditJournal | null = null;
+  readonly #wireDomain: number;
+  readonly #systemWire: number;
+  readonly #maxPayload: number;
+  readonly #cursor = new TlvCursor();
+  #startedAt = 0;
+  #stopping = false;
+  #acceptDone: Promise<void> = Promise.resolve();
+  #readers = new Set<Promise<void>>();
+
+  // Backpressure gate (execution `backpressure` policy).
+  #gate: Promise<void> | null = null;
+  #openGate: (() => void) | null = null;
+  #blockedBy: Connection | null = null;
+  #gateTimer: ReturnType<typeof setTimeout> | undefined;
+
+  // Counters of the relay (closed connections' counts are folded in here).
+  #connectionsTotal = 0;
+  #connectionsRefused = 0;
+  #framesIn = 0;
+  #bytesIn = 0;
+  #framesOut = 0;
+  #bytesOut = 0;
+  #framesForwarded = 0;
+  #hello = 0;
+  #subscribes = 0;
+  #garbageBytes = 0;
+  #slowDrops = 0;
+  #slowDisconnects = 0;
+  #stalls = 0;
+  #journalRejects = 0;
+  readonly #rejects = new Float64Array(32);
+  readonly #warnings = new Float64Array(32);
+  readonly #lossesClosed = new Float64Array(32);
+  readonly #recent: RejectRecord[] = [];
+  readonly #rejectLog = new RateLimit(1000);
+  readonly #dropLog = new RateLimit(1000);
+  readonly #builder: MessageBuilder;
+
+  /**
+   * @param logic the domain's description
+   * @param options logger and transport
+   */
+  constructor(logic: RelayLogic, options: RelayOptions = {}) {
+    this.logic = logic;
+    this.#log = (options.logger ?? new Logger()).with({ relay: logic.name });
+    this.#transport = options.transport ??
+      new UnixTransport(logic.socketPath, { socketMode: logic.socketMode });
+    this.#wireDomain = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
+    this.#systemWire = logic.legacyDomainNumbering ? 3 : 4;
+    this.#maxPayload = logic.maxMessageSize - HEADER_SIZE;
+    this.#validator = new Validator({
+      policy: logic.policy,
+      strict: logic.strict,
+      allowedTlv: auditTlvRanges(logic.domain, logic.allowVendor),
+      strictSourceCheck: logic.strictSourceCheck,
+      maxSequenceGap: logic.maxSequenceGap,
+      maxFutureMs: logic.maxFutureMs,
+      maxAgeMs: logic.maxAgeMs,
+    });
+    this.#registry = new TopicRegistry(
+      logic.defaultTopic,
+      logic.availableTopics,
+      logic.autoDiscover,
+    );
+    this.#topics = new FrameTopics(this.#registry, logic.extraction);
+    this.#builder = new MessageBuilder({
+      domain: 4,
+      source: RELAY_SOURCE[logic.domain] ?? 80,
+      legacyNumbering: logic.legacyDomainNumbering,
+    });
+  }
+
+  /** Where the relay listens. */
+  get address(): string {
+    return this.#transport.address;
+  }
+
+  /**
+   * Opens the journal (audit), binds the transport and starts accepting.
+   *
+   * @throws TransportError when the socket cannot be bound (e.g. a live relay owns it)
+   */
+  async start(): Promise<void> {
+    if (this.logic.policy === "audit" && this.logic.journalPath !== null) {
+      try {
+        this.#journal = AuditJournal.open(this.logic.journalPath, this.logic.name);
+      } catch (e) {
+        throw new Error(
+          `cannot open audit journal ${this.logic.journalPath}: ${(e as Error).message}`,
+        );
+      }
+    }
+    this.#listener = await this.#transport.listen();
+    this.#startedAt = Date.now();
+    this.#acceptDone = this.#acceptLoop(this.#listener);
+    this.#log.info("listening", {
+      address: this.#transport.address,
+      domain: this.logic.domain,
+      policy: this.logic.policy,
+      journal: this.#journal?.path,
+    });
+  }
+
+  /**
+   * Graceful stop: stop accepting, let queues drain for up to `flushMs`, close
+   * every connection, remove the socket file.
+   *
+   * @param flushMs longest wait for queues to drain (default 1000)
+   */
+  async stop(flushMs = 1000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#listener?.close();
+    this.#transport.cleanup();
+    await this.#acceptDone;
+    const deadline = Date.now() + flushMs;
+    while (
+      Date.now() < deadline &&
+      [...this.#conns.values()].some((c) => c.queuedBytes + c.inflightBytes > 0)
+    ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const c of [...this.#conns.values()]) this.#close(c, "relay shutting down");
+    this.#releaseGate();
+    await Promise.allSettled([...this.#readers]);
+    this.#journal?.close();
+    this.#log.info("stopped", { frames_forwarded: this.#framesForwarded });
+  }
+
+  async #acceptLoop(listener: TransportListener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        if (this.#stopping) {
+          conn.close();
+          continue;
+        }
+        if (this.#conns.size >= this.logic.maxConnections) {
+          this.#connectionsRefused++;
+          this.#log.warn("refusing connection: max_connections reached", {
+            max_connections: this.logic.maxConnections,
+          });
+          conn.close();
+          continue;
+        }
+        const c = new Connection(
+          this.#nextId++,
+          conn,
+          this,
+          Math.min(this.logic.readBufferSize, MAX_READ),
+          this.#maxPayload,
+        );
+        this.#conns.set(c.id, c);
+        this.#connectionsTotal++;
+        this.#refreshConsumers();
+        this.#log.debug("connection accepted", { conn: c.id });
+        const reading = this.#readLoop(c);
+        this.#readers.add(reading);
+        void reading.finally(() => this.#readers.delete(reading));
+      }
+    } catch (e) {
+      if (!this.#stopping) this.#log.error("accept failed", { error: (e as Error).message });
+    }
+  }
+
+  async #readLoop(c: Connection): Promise<void> {
+    const r = c.reader;
+    try {
+      while (!c.closed) {
+        if (this.#gate !== null) await this.#gate;
+        const view = r.writable(c.readSize);
+        const n = await c.conn.read(view);
+        if (n === null) break;
+        if (n === 0) continue;
+        r.commit(n);
+        c.lastActivity = Date.now();
+        if (n === view.length && c.readSize < MAX_READ) {
+          c.readSize = Math.min(c.readSize * 2, MAX_READ);
+        }
+        this.#onData(c);
+      }
+    } catch (e) {
+      if (!c.closed) this.#close(c, `read error: ${(e as Error).message}`);
+    }
+    if (!c.closed) this.#close(c, r.buffered > 0 ? "disconnected mid-frame" : "disconnected");
+  }
+
+  /** The hot path: scan the connection's buffer, validate, forward runs. */
+  #onData(src: Connection): void {
+    const r = src.reader;
+    const b = r.buffer;
+    const own = this.#wireDomain;
+    const v = this.#validator;
+    const journal = this.#journal;
+    const now = journal !== null || v.policy === "audit" ? Date.now() : 0;
+    let runStart = -1;
+    let runEnd = -1;
+    let runFrames = 0;
+    let filtering = this.#filtered.length > 0;
+    while (r.next()) {
+      const s = r.frameStart;
+      const e = r.frameEnd;
+      src.framesIn++;
+      src.bytesIn += e - s;
+      let verdict: number;
+      const d = b[s + 4]!;
+      if (e - s === HEADER_SIZE) {
+        verdict = HELLO;
+      } else if ((d === own || d === this.#systemWire) && this.#isSubscribe(b, s, e)) {
+        verdict = SUBSCRIBE;
+      } else if (d !== own) {
+        verdict = d === 0 || d > 4 ? Status.InvalidRelayDomain : Status.WrongDomain;
+      } else {
+        verdict = v.check(b, s, e, src.sequences, now);
+        if (v.soft !== 0) verdict = this.#softFailures(src, verdict, b, s, e);
+      }
+      if (journal !== null && verdict < HELLO) {
+        journal.record(
+          now,
+          src.id,
+          d,
+          b[s + 6]!,
+          readSequenceHigh(b, s),
+          readSequenceLow(b, s),
+          e - s,
+          verdict === Status.OK ? null : statusCode(verdict),
+        );
+      }
+      if (verdict === Status.OK) {
+        if (runStart >= 0 && s === runEnd) {
+          runEnd = e;
+          runFrames++;
+        } else {
+          if (runStart >= 0) this.#forward(src, b, runStart, runEnd, runFrames);
+          runStart = s;
+          runEnd = e;
+          runFrames = 1;
+        }
+        if (filtering) this.#match(src, b, s, e);
+        continue;
+      }
+      if (runStart >= 0) {
+        this.#forward(src, b, runStart, runEnd, runFrames);
+        runStart = -1;
+      }
+      if (verdict === HELLO) {
+        this.#hello++;
+        src.hellos++;
+        if (src.framesIn === 1 && src.filter === null && this.logic.helloMarksPublisher) {
+          src.hello = true;
+          this.#refreshConsumers();
+          filtering = this.#filtered.length > 0;
+        }
+      } else if (verdict === SUBSCRIBE) {
+        this.#subscribe(src, b, s, e);
+        filtering = this.#filtered.length > 0;
+      } else {
+        this.#reject(src, verdict as Status, b, s, e);
+      }
+    }
+    if (runStart >= 0) this.#forward(src, b, runStart, runEnd, runFrames);
+    if (journal !== null && journal.pending > 0 && !journal.flush()) this.#journalFailed(0);
+    if (r.garbageSinceFrame > this.logic.maxGarbageBytes) {
+      this.#close(src, `garbage: ${r.garbageSinceFrame} bytes without a valid frame`);
+    }
+  }
+
+  #isSubscribe(b: Uint8Array, s: number, e: number): boolean {
+    const t = b[s + HEADER_SIZE]!;
+    return t === SUBSCRIBE_TLV ||
+      (t === 255 && e - s >= HEADER_SIZE + 3 && b[s + HEADER_SIZE + 2] === SUBSCRIBE_TLV);
+  }
+
+  /** Counts soft failures; under `strict` the first one becomes the verdict. */
+  #softFailures(src: Connection, verdict: number, b: Uint8Array, s: number, e: number): number {
+    const soft = this.#validator.soft;
+    let first = 0;
+    for (let st = 1; st < 32; st++) {
+      if ((soft & (1 << st)) === 0) continue;
+      this.#warnings[st]!++;
+      if (first === 0) first = st;
+    }
+    if (verdict !== Status.OK) return verdict;
+    if (this.logic.strict) return first;
+    if (this.#rejectLog.take(Date.now()) >= 0) {
+      const err = explainReject(first as Status, b.subarray(s, e), this.#validator, this.logic);
+      this.#log.warn("forwarding frame with warning", {
+        conn: src.id,
+        code: err.code,
+        error: err.message,
+      });
+    }
+    return Status.OK;
+  }
+
+  /** Records which filtered consumers want the frame `[s, e)` (topic data computed once). */
+  #match(src: Connection, b: Uint8Array, s: number, e: number): void {
+    const t = this.#topics;
+    t.compute(b, s, e);
+    const echo = this.logic.echo;
+    for (const c of this.#filtered) {
+      if (c === src && !echo) continue;
+      if (c.filter!.matches(t)) c.addPending(s, e);
+    }
+  }
+
+  /** Copies the run `[s, e)` once and queues it (or its matching sub-runs) to every consumer. */
+  #forward(src: Connection, b: Uint8Array, s: number, e: number, frames: number): void {
+    if (this.#journal !== null && !this.#journal.flush()) {
+      this.#journalFailed(frames);
+      for (const c of this.#filtered) c.pendCount = 0;
+      return;
+    }
+    const chunk = b.slice(s, e);
+    this.#framesForwarded += frames;
+    const echo = this.logic.echo;
+    for (const c of this.#plain) {
+      if (c === src && !echo) continue;
+      c.enqueue(chunk, frames);
+      if (c.queuedFrames > this.logic.maxQueueFrames || c.queuedBytes > this.logic.maxQueueBytes) {
+        this.#overflow(c);
+      }
+    }
+    for (const c of this.#filtered) {
+      const n = c.pendCount;
+      if (n === 0) continue;
+      for (let i = 0; i < n; i++) {
+        c.enqueue(chunk.subarray(c.pendStart[i]! - s, c.pendEnd[i]! - s), c.pendFrames[i]!);
+      }
+      c.pendCount = 0;
+      if (c.queuedFrames > this.logic.maxQueueFrames || c.queuedBytes > this.logic.maxQueueBytes) {
+        this.#overflow(c);
+      }
+    }
+  }
+
+  #journalFailed(frames: number): void {
+    this.#journalRejects += frames;
+    if (this.#rejectLog.take(Date.now()) >= 0) {
+      this.#log.error("refusing frames: audit journal write failed", {
+        frames,
+        journal: this.#journal?.path,
+        error: this.#journal?.lastError ?? undefined,
+      });
+    }
+  }
+
+  #overflow(c: Connection): void {
+    const l = this.logic;
+    if (c.closed) return;
+    if (l.slowConsumer === "drop") {
+      const n = c.dropOldest(l.maxQueueFrames, l.maxQueueBytes);
+      this.#slowDrops += n;
+      const now = Date.now();
+      if (c.overflowSince === 0) c.overflowSince = now;
+      else if (now - c.overflowSince >= l.slowConsumerTimeoutMs) {
+        this.#slowDisconnects++;
+        this.#close(c, `slow consumer: overflowing for ${now - c.overflowSince} ms`);
+        return;
+      }
+      const suppressed = this.#dropLog.take(now);
+      if (suppressed >= 0) {
+        this.#log.warn("slow consumer: dropped oldest frames", {
+          conn: c.id,
+          dropped: n,
+          total_dropped: c.drops,
+          queued_frames: c.queuedFrames,
+          suppressed_lines: suppressed,
+        });
+      }
+      return;
+    }
+    if (l.slowConsumer === "backpressure") {
+      if (this.#gate === null) {
+        this.#stalls++;
+        this.#blockedBy = c;
+        this.#gate = new Promise((resolve) => (this.#openGate = resolve));
+        this.#log.warn("backpressure: pausing producers", {
+          conn: c.id,
+          queued_frames: c.queuedFrames,
+        });
+        this.#gateTimer = setTimeout(() => {
+          const blocker = this.#blockedBy;
+          if (blocker !== null && !blocker.closed && this.#overLimit(blocker)) {
+            this.#slowDisconnects++;
+            this.#close(
+              blocker,
+              `slow consumer: still full after blocking producers for ${l.maxBlockMs} ms`,
+            );
+          }
+          this.#releaseGate();
+        }, l.maxBlockMs);
+      }
+      return;
+    }
+    this.#slowDisconnects++;
+    this.#close(
+      c,
+      `slow consumer: queue over its limit (${c.queuedFrames} frames, ${c.queuedBytes} bytes)`,
+    );
+  }
+
+  #overLimit(c: Connection): boolean {
+    return c.queuedFrames > this.logic.maxQueueFrames || c.queuedBytes > this.logic.maxQueueBytes;
+  }
+
+  #releaseGate(): void {
+    if (this.#gateTimer !== undefined) clearTimeout(this.#gateTimer);
+    this.#gateTimer = undefined;
+    const open = this.#openGate;
+    this.#gate = null;
+    this.#openGate = null;
+    this.#blockedBy = null;
+    open?.();
+  }
+
+  /** @internal A consumer's writer made progress. */
+  drained(c: Connection): void {
+    const l = this.logic;
+    if (
+      c.overflowSince !== 0 && c.queuedFrames * 2 <= l.maxQueueFrames &&
+      c.queuedBytes * 2 <= l.maxQueueBytes
+    ) {
+      c.overflowSince = 0;
+    }
+    if (this.#blockedBy === c && !this.#overLimit(c)) this.#releaseGate();
+  }
+
+  /** @internal A consumer's write failed. */
+  writeFailed(c: Connection, error: unknown): void {
+    this.#close(c, `write failed: ${(error as Error).message ?? String(error)}`);
+  }
+
+  #subscribe(src: Connection, b: Uint8Array, s: number, e: number): void {
+    this.#subscribes++;
+    const cur = this.#cursor;
+    const next = readTlvAt(b, s + HEADER_SIZE, e, cur);
+    const before = src.filter?.patterns ?? (src.hello ? [] : ["*"]);
+    let reason: string | null = null;
+    let patterns: readonly string[] = before;
+    if (next < 0) {
+      reason = `MalformedSubscribe: ${statusCode(-next)} in the Subscribe record`;
+    } else {
+      try {
+        const req = parseSubscribe(b.subarray(cur.valueStart, cur.valueStart + cur.length));
+        if (req.mode === 0) patterns = dedupe(req.patterns);
+        else if (req.mode === 1) patterns = dedupe([...before, ...req.patterns]);
+        else patterns = before.filter((p) => !req.patterns.includes(p));
+        const unknown = patterns.find((p) => !before.includes(p) && !this.#knownTopic(p));
+        if (unknown !== undefined) {
+          reason =
+            `TopicNotFound: "${unknown}" is not a topic of the ${this.logic.name} relay and auto_discover is off`;
+          patterns = before;
+        }
+      } catch (err) {
+        if (!(err instanceof FrameError)) throw err;
+        reason = `${err.code}: ${err.message}`;
+      }
+    }
+    if (reason === null) {
+      src.filter = new Filter(patterns, this.#registry);
+      for (const p of patterns) if (isExactTopic(p)) this.#registry.intern(p);
+      this.#refreshConsumers();
+      this.#log.info("subscribed", {
+        conn: src.id,
+        patterns: patterns.join(",") || "(publish-only)",
+      });
+    } else {
+      this.#rejects[Status.MalformedSubscribe]!++;
+      this.#log.warn("subscribe refused", { conn: src.id, reason });
+    }
+    const answer = this.#builder.begin().addTlv(
+      SUBSCRIBE_TLV,
+      encodeSubscribe({ mode: 0, patterns }),
+    );
+    if (reason !== null) answer.addTlv(ERROR_TLV, encodeErrorText(reason));
+    src.enqueue(answer.build(), 1);
+  }
+
+  #knownTopic(p: string): boolean {
+    if (!isExactTopic(p)) return true;
+    return this.#registry.autoDiscover || this.#registry.has(p);
+  }
+
+  #reject(src: Connection, status: Status, b: Uint8Array, s: number, e: number): void {
+    this.#rejects[status]!++;
+    src.rejected++;
+    const frame = b.subarray(s, e);
+    const err = explainReject(status, frame, this.#validator, this.logic);
+    const rec: RejectRecord = {
+      time: Date.now(),
+      conn: src.id,
+      code: err.code,
+      message: err.message,
+      offset: err.offset ?? null,
+      expected: err.expected === undefined ? null : String(err.expected),
+      actual: err.actual === undefined ? null : String(err.actual),
+      head: hex(frame.subarray(0, 64)),
+    };
+    if (this.#recent.length >= REJECT_RING) this.#recent.shift();
+    this.#recent.push(rec);
+    const suppressed = this.#rejectLog.take(rec.time);
+    if (suppressed >= 0) {
+      this.#log.warn("rejected frame", {
+        conn: src.id,
+        code: err.code,
+        error: err.message,
+        suppressed_lines: suppressed,
+      });
+    }
+  }
+
+  #refreshConsumers(): void {
+    const plain: Connection[] = [];
+    const filtered: Connection[] = [];
+    for (const c of this.#conns.values()) {
+      if (c.closed || c.publishOnly) continue;
+      if (c.filter === null || c.filter.all) plain.push(c);
+      else filtered.push(c);
+    }
+    this.#plain = plain;
+    this.#filtered = filtered;
+  }
+
+  #close(c: Connection, reason: string): void {
+    if (c.closed) return;
+    c.closed = true;
+    c.closeReason = reason;
+    try {
+      c.conn.close();
+    } catch {
+      // already closed by the peer
+    }
+    const undelivered = c.discardQueue();
+    this.#conns.delete(c.id);
+    this.#refreshConsumers();
+    this.#framesIn += c.framesIn;
+    this.#bytesIn += c.bytesIn;
+    this.#framesOut += c.framesOut;
+    this.#bytesOut += c.bytesOut;
+    this.#garbageBytes += c.reader.garbageBytes;
+    for (let i = 0; i < 32; i++) this.#lossesClosed[i]! += c.reader.losses[i]!;
+    if (this.#blockedBy === c) this.#releaseGate();
+    const fields = {
+      conn: c.id,
+      reason,
+      frames_in: c.framesIn,
+      frames_out: c.framesOut,
+      undelivered_frames: undelivered,
+      dropped: c.drops,
+      partial_bytes: c.reader.buffered,
+    };
+    c.reader.reset();
+    if (
+      undelivered > 0 || c.drops > 0 || reason.startsWith("slow") || reason.startsWith("garbage")
+    ) {
+      this.#log.warn("connection closed", fields);
+    } else {
+      this.#log.info("connection closed", fields);
+    }
+  }
+
+  /**
+   * Recent rejected frames with their evidence (newest last).
+   *
+   * @returns up to 50 records
+   */
+  recentRejects(): readonly RejectRecord[] {
+    return this.#recent;
+  }
+
+  /**
+   * A snapshot of every counter (7.7), per relay and per connection.
+   *
+   * @returns the snapshot
+   */
+  stats(): RelayStats {
+    const conns: ConnectionStats[] = [];
+    let framesIn = this.#framesIn;
+    let bytesIn = this.#bytesIn;
+    let framesOut = this.#framesOut;
+    let bytesOut = this.#bytesOut;
+    let garbage = this.#garbageBytes;
+    const losses = Float64Array.from(this.#lossesClosed);
+    const l = this.logic;
+    for (const c of this.#conns.values()) {
+      framesIn += c.framesIn;
+      bytesIn += c.bytesIn;
+      framesOut += c.framesOut;
+      bytesOut += c.bytesOut;
+      garbage += c.reader.garbageBytes;
+      for (let i = 0; i < 32; i++) losses[i]! += c.reader.losses[i]!;
+      const pending = c.queuedBytes + c.inflightBytes;
+      conns.push({
+        id: c.id,
+        connectedAt: c.connectedAt,
+        lastActivity: c.lastActivity,
+        role: c.publishOnly ? "publisher" : "subscriber",
+        patterns: c.filter === null ? (c.hello ? [] : ["*"]) : [...c.filter.patterns],
+        framesIn: c.framesIn,
+        bytesIn: c.bytesIn,
+        framesOut: c.framesOut,
+        bytesOut: c.bytesOut,
+        rejected: c.rejected,
+        dropped: c.drops,
+        hellos: c.hellos,
+        queueFrames: c.queuedFrames,
+        queueBytes: pending,
+        queueHighWater: c.queueHighWater,
+        queuePercent: Math.max(c.queuedFrames / l.maxQueueFrames, pending / l.maxQueueBytes) * 100,
+        garbageBytes: c.reader.garbageBytes,
+      });
+    }
+    const rejects: Record<string, number> = {};
+    for (let st = 1; st < 32; st++) {
+      const n = this.#rejects[st]! + losses[st]!;
+      if (n > 0) rejects[statusCode(st)] = n;
+    }
+    if (this.#journalRejects > 0) rejects.JournalUnavailable = this.#journalRejects;
+    const warnings: Record<string, number> = {};
+    for (let st = 1; st < 32; st++) {
+      if (this.#warnings[st]! > 0) warnings[statusCode(st)] = this.#warnings[st]!;
+    }
+    return {
+      name: l.name,
+      domain: l.domain,
+      address: this.#transport.address,
+      policy: l.policy,
+      strict: l.strict,
+      startedAt: this.#startedAt,
+      uptimeMs: this.#startedAt === 0 ? 0 : Date.now() - this.#startedAt,
+      connections: {
+        current: this.#conns.size,
+        total: this.#connectionsTotal,
+        refused: this.#connectionsRefused,
+      },
+      framesIn,
+      bytesIn,
+      framesOut,
+      bytesOut,
+      framesForwarded: this.#framesForwarded,
+      hello: this.#hello,
+      subscribes: this.#subscribes,
+      garbageBytes: garbage,
+      rejects,
+      warnings,
+      drops: { slow_consumer: this.#slowDrops, ...rejects, hello: this.#hello },
+      slowConsumerDisconnects: this.#slowDisconnects,
+      stalls: this.#stalls,
+      journal: this.#journal === null ? null : {
+        path: this.#journal.path,
+        lines: this.#journal.lines,
+        failures: this.#journal.failures,
+      },
+      connectionsDetail: conns,
+    };
+  }
+}
+
+function dedupe(patterns: readonly string[]): string[] {
+  return [...new Set(patterns)];
+}
+
+function isExactTopic(p: string): boolean {
+  return !p.endsWith("*") && !p.startsWith("tlv.") && !p.startsWith("source.");
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (const x of bytes) s += x.toString(16).padStart(2, "0");
+  return s;
+}

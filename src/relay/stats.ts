@@ -1,0 +1,94 @@
+/**
+ * The shape of a relay's counters snapshot (`Relay.stats()`), served later by
+ * the HTTP API and the dashboard.
+ *
+ * @module
+ */
+
+/** Counters of one connection. */
+export interface ConnectionStats {
+  /** Connection id. */
+  id: number;
+  /** Connect time (ms since epoch). */
+  connectedAt: number;
+  /** Last read or write (ms since epoch). */
+  lastActivity: number;
+  /** `publisher` (publish-only) or `subscriber`. */
+  role: "publisher" | "subscriber";
+  /** Patterns in effect (`*` = everything). */
+  patterns: string[];
+  /** Frames received. */
+  framesIn: number;
+  /** Bytes received. */
+  bytesIn: number;
+  /** Frames written to it. */
+  framesOut: number;
+  /** Bytes written to it. */
+  bytesOut: number;
+  /** Its frames that were rejected. */
+  rejected: number;
+  /** Frames dropped from its queue. */
+  dropped: number;
+  /** Hello frames it sent. */
+  hellos: number;
+  /** Frames waiting in its queue. */
+  queueFrames: number;
+  /** Bytes waiting (queued and in flight). */
+  queueBytes: number;
+  /** Highest queued bytes seen. */
+  queueHighWater: number;
+  /** Queue fill in % of the tighter limit. */
+  queuePercent: number;
+  /** Bytes skipped resynchronising its stream. */
+  garbageBytes: number;
+}
+
+/** Counters of one relay (7.7). */
+export interface RelayStats {
+  /** Relay name. */
+  name: string;
+  /** Wire domain. */
+  domain: number;
+  /** Listening address. */
+  address: string;
+  /** Validation policy. */
+  policy: string;
+  /** Soft failures dropped. */
+  strict: boolean;
+  /** Start time (ms since epoch). */
+  startedAt: number;
+  /** Uptime in ms. */
+  uptimeMs: number;
+  /** Connections: current, total accepted, refused by max_connections. */
+  connections: { current: number; total: number; refused: number };
+  /** Frames received. */
+  framesIn: number;
+  /** Bytes received. */
+  bytesIn: number;
+  /** Frames written to consumers (each copy counts). */
+  framesOut: number;
+  /** Bytes written to consumers. */
+  bytesOut: number;
+  /** Frames accepted for fan-out. */
+  framesForwarded: number;
+  /** Hello frames. */
+  hello: number;
+  /** Subscribe requests. */
+  subscribes: number;
+  /** Bytes skipped while resynchronising. */
+  garbageBytes: number;
+  /** Rejected frames by error code. */
+  rejects: Record<string, number>;
+  /** Soft failures seen (forwarded unless strict). */
+  warnings: Record<string, number>;
+  /** Every frame not forwarded, by reason (error codes, `hello`, `slow_consumer`). */
+  drops: Record<string, number>;
+  /** Consumers disconnected for being slow. */
+  slowConsumerDisconnects: number;
+  /** Times producers were paused (backpressure). */
+  stalls: number;
+  /** Audit journal, when the policy keeps one. */
+  journal: { path: string; lines: number; failures: number } | null;
+  /** Per-connection counters. */
+  connectionsDetail: ConnectionStats[];
+}
