@@ -1,0 +1,147 @@
+/**
+ * Small helpers shared by the subcommands: strict option parsing with
+ * one-line usage errors, errors that carry an exit code, and stdin/stdout/file
+ * I/O. Nothing here knows about a particular subcommand.
+ *
+ * @module
+ */
+
+/** Exit codes of every subcommand. */
+export const Exit = {
+  /** Success. */
+  OK: 0,
+  /** Bad input or a validation failure. */
+  BAD_INPUT: 1,
+  /** Usage error: unknown command or option, missing argument. */
+  USAGE: 2,
+} as const;
+
+/** An error the CLI reports as one line (no stack unless `--verbose`) with its exit code. */
+export class CliError extends Error {
+  /** The process exit code to use. */
+  readonly exitCode: number;
+
+  /**
+   * @param message the line to print after `torq <command>: `
+   * @param exitCode exit code (default 1)
+   */
+  constructor(message: string, exitCode: number = Exit.BAD_INPUT) {
+    super(message);
+    this.name = "CliError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** A usage error (exit 2); its line ends with a pointer to the command's help. */
+export class UsageError extends CliError {
+  /**
+   * @param command full command name, e.g. `torq decode`
+   * @param message what was wrong, e.g. `unknown option '--frob'`
+   */
+  constructor(command: string, message: string) {
+    super(`${message} (see '${command} --help')`, Exit.USAGE);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Runs a `node:util` `parseArgs` call and turns its errors into one-line
+ * {@linkcode UsageError}s (`unknown option '--frob' (see 'torq decode --help')`).
+ *
+ * @param command full command name for the help pointer
+ * @param parse a closure calling `parseArgs({..., strict: true})`
+ * @returns what `parse` returns
+ * @throws {UsageError} when the arguments do not parse
+ */
+export function parseOrUsage<R>(command: string, parse: () => R): R {
+  try {
+    return parse();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const message = e instanceof Error ? e.message : String(e);
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      const option = /'([^']+)'/.exec(message)?.[1] ?? "?";
+      throw new UsageError(command, `unknown option '${option}'`);
+    }
+    if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+      const arg = /'([^']+)'/.exec(message)?.[1] ?? "?";
+      throw new UsageError(command, `unexpected argument '${arg}'`);
+    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      const missing = /^Option '([^' ]+) <value>' argument missing/.exec(message);
+      if (missing !== null) throw new UsageError(command, `option '${missing[1]}' needs a value`);
+      const noArg = /^Option '([^']+)' does not take an argument/.exec(message);
+      if (noArg !== null) throw new UsageError(command, `option '${noArg[1]}' takes no value`);
+      throw new UsageError(command, message.split("\n")[0]!.replace(/\.$/, ""));
+    }
+    throw e;
+  }
+}
+
+/**
+ * Whether `--verbose` appears among the arguments (before a `--`).
+ *
+ * @param args command-line arguments
+ * @returns true when stack traces should be shown
+ */
+export function wantsVerbose(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === "--") return false;
+    if (a === "--verbose") return true;
+  }
+  return false;
+}
+
+/**
+ * Reads all of stdin.
+ *
+ * @returns the bytes
+ */
+export async function readStdin(): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+}
+
+/**
+ * Reads a whole file, reporting problems as one line.
+ *
+ * @param path file path
+ * @returns the bytes
+ * @throws {CliError} when the file cannot be read
+ */
+export async function readInputFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message.replace(/: (readfile|open) .*$/, "") : String(e);
+    throw new CliError(`cannot read ${JSON.stringify(path)}: ${reason}`);
+  }
+}
+
+/**
+ * Writes bytes to stdout completely.
+ *
+ * @param bytes the bytes
+ */
+export async function writeStdout(bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+}
+
+/**
+ * Writes text and a final newline to stdout.
+ *
+ * @param text the text
+ */
+export async function printOut(text: string): Promise<void> {
+  await writeStdout(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+/**
+ * Prints one error line `torq <command>: <message>` on stderr.
+ *
+ * @param command full command name, e.g. `torq decode`
+ * @param message the message
+ */
+export function printError(command: string, message: string): void {
+  console.error(`${command}: ${message}`);
+}

@@ -1,0 +1,336 @@
+/**
+ * Integration tests of the `torq` executable: every case runs the real CLI
+ * (`deno run -A cli/main.ts ...`) as a subprocess, against the spec's vectors.
+ */
+
+import assert from "node:assert/strict";
+import { TLV_TYPES } from "../src/protocol/registry.ts";
+import { sealChecksum } from "../src/protocol/header.ts";
+import { VERSION } from "../src/version.ts";
+
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
+
+interface Vector {
+  name: string;
+  hex: string;
+  length: number;
+  expect: "valid" | { error: string };
+  fields: {
+    header: Record<string, unknown>;
+    tlvs: Record<string, unknown>[];
+  };
+}
+
+const VECTORS: Vector[] = JSON.parse(
+  await Deno.readTextFile(new URL("../../shared/spec/vectors.json", import.meta.url)),
+);
+const VALID = VECTORS.filter((v) => v.expect === "valid");
+const INVALID = VECTORS.filter((v) => v.expect !== "valid");
+
+function vector(name: string): Vector {
+  const v = VECTORS.find((x) => x.name === name);
+  if (v === undefined) throw new Error(`no vector ${name}`);
+  return v;
+}
+
+function bytesOf(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+}
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+  bytes: Uint8Array;
+}
+
+async function torq(args: string[], stdin?: string | Uint8Array): Promise<Result> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/main.ts", ...args],
+    cwd: ROOT,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
+    await writer.close();
+  }
+  const out = await child.output();
+  const text = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: text.decode(out.stdout),
+    stderr: text.decode(out.stderr),
+    bytes: out.stdout,
+  };
+}
+
+/** Asserts one line on stderr and nothing on stdout. */
+function assertOneErrorLine(r: Result, code: number, line?: string | RegExp): void {
+  assert.equal(r.code, code, r.stderr);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  if (typeof line === "string") assert.equal(lines[0], line);
+  else if (line !== undefined) assert.match(lines[0]!, line);
+}
+
+/** Every member of `expected` appears in `actual` with the same value (arrays element-wise). */
+function assertSubset(actual: unknown, expected: unknown, path: string): void {
+  if (Array.isArray(expected)) {
+    assert.ok(Array.isArray(actual), `${path} is not an array`);
+    assert.equal(actual.length, expected.length, `${path} length`);
+    expected.forEach((e, i) => assertSubset(actual[i], e, `${path}[${i}]`));
+  } else if (typeof expected === "object" && expected !== null) {
+    assert.ok(typeof actual === "object" && actual !== null, `${path} is not an object`);
+    for (const [k, e] of Object.entries(expected)) {
+      assertSubset((actual as Record<string, unknown>)[k], e, `${path}.${k}`);
+    }
+  } else {
+    assert.equal(actual, expected, path);
+  }
+}
+
+/** The vector's header in our JSON shape (magic/checksum as numbers, `timestamp`). */
+function expectedHeader(v: Vector): Record<string, unknown> {
+  const { timestamp_ns, magic, checksum, ...rest } = v.fields.header;
+  return {
+    ...rest,
+    timestamp: timestamp_ns,
+    magic: parseInt(String(magic), 16),
+    checksum: parseInt(String(checksum), 16),
+  };
+}
+
+function expectedTlv(t: Record<string, unknown>): Record<string, unknown> {
+  const { payload, ...rest } = t;
+  return payload === undefined ? rest : { ...rest, fields: payload };
+}
+
+Deno.test("torq --help, --version and <cmd> --help", async () => {
+  const [help, version, ...commands] = await Promise.all([
+    torq(["--help"]),
+    torq(["--version"]),
+    torq(["tlv-info", "--help"]),
+    torq(["decode", "--help"]),
+    torq(["encode", "--help"]),
+  ]);
+  assert.equal(help.code, 0);
+  for (const name of ["tlv-info", "decode", "encode"]) {
+    assert.match(help.stdout, new RegExp(`^  ${name}\\s+\\S.*$`, "m"));
+  }
+  assert.equal(version.code, 0);
+  assert.equal(version.stdout.trim(), `torq ${VERSION}`);
+  for (const r of commands) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: torq /);
+    assert.match(r.stdout, /Examples:/);
+  }
+});
+
+Deno.test("torq rejects unknown commands and options with one line and exit 2", async () => {
+  const [command, option, global] = await Promise.all([
+    torq(["frob"]),
+    torq(["decode", "--frob"]),
+    torq(["--frob"]),
+  ]);
+  assertOneErrorLine(command, 2, `torq: unknown command "frob" (see 'torq --help')`);
+  assertOneErrorLine(option, 2, "torq decode: unknown option '--frob' (see 'torq decode --help')");
+  assertOneErrorLine(global, 2, "torq: unknown option '--frob' (see 'torq --help')");
+});
+
+Deno.test("torq tlv-info", async (t) => {
+  const [table, detail, json, unknown, signal] = await Promise.all([
+    torq(["tlv-info"]),
+    torq(["tlv-info", "32"]),
+    torq(["tlv-info", "ArbitrageSignal", "--json"]),
+    torq(["tlv-info", "999"]),
+    torq(["tlv-info", "--domain", "signal", "--json"]),
+  ]);
+
+  await t.step("without argument lists every registry type", () => {
+    assert.equal(table.code, 0, table.stderr);
+    for (const info of TLV_TYPES) {
+      assert.match(
+        table.stdout,
+        new RegExp(`^\\s+${info.type}\\s+${info.name}\\s+${info.domain}\\s`, "m"),
+      );
+    }
+  });
+
+  await t.step("with a number shows the entry, the relay and the field table", () => {
+    assert.equal(detail.code, 0, detail.stderr);
+    assert.match(detail.stdout, /^ArbitrageSignal \(type 32\)$/m);
+    assert.match(detail.stdout, /signal relay/);
+    assert.match(detail.stdout, /^\s+140\s+8\s+i64\s+net_profit_usd_q8$/m);
+    assert.match(detail.stdout, /^\s+160\s+2\s+pad\s+reserved$/m);
+  });
+
+  await t.step("--json prints the registry entry", () => {
+    assert.equal(json.code, 0, json.stderr);
+    const entry = JSON.parse(json.stdout);
+    assert.equal(entry.type, 32);
+    assert.equal(entry.name, "ArbitrageSignal");
+    assert.equal(entry.size_kind, "fixed");
+    assert.equal(entry.layout_size, 170);
+    assert.deepEqual(entry.fields[15], {
+      offset: 140,
+      name: "net_profit_usd_q8",
+      type: "i64",
+      size: 8,
+    });
+  });
+
+  await t.step("--domain filters", () => {
+    assert.equal(signal.code, 0, signal.stderr);
+    const entries = JSON.parse(signal.stdout) as { domain: string }[];
+    assert.ok(entries.length > 0);
+    assert.ok(entries.every((e) => e.domain === "signal"));
+  });
+
+  await t.step("an unknown type exits 1 naming the valid ranges", () => {
+    assertOneErrorLine(
+      unknown,
+      1,
+      `torq tlv-info: unknown TLV type "999": use a number 1–254 or a name such as ArbitrageSignal ` +
+        "(assigned: 1–32, 40–49, 60–72, 80–90, 100–108, 110–113, 200–204)",
+    );
+  });
+});
+
+Deno.test("torq decode --json and torq encode --json", async (t) => {
+  const all = VALID.map((v) => v.hex).join("");
+  const decoded = await torq(["decode", "--json", "-"], all);
+  assert.equal(decoded.code, 0, decoded.stderr);
+  const messages = JSON.parse(decoded.stdout) as Record<string, unknown>[];
+
+  await t.step("decodes every valid vector to its header and field values", () => {
+    assert.equal(messages.length, VALID.length);
+    VALID.forEach((v, i) => {
+      const m = messages[i]!;
+      assert.deepEqual(Object.keys(m), ["header", "tlvs"]);
+      assert.deepEqual(Object.keys(m.header as object), [
+        "magic",
+        "relay_domain",
+        "domain",
+        "version",
+        "source",
+        "source_name",
+        "flags",
+        "sequence",
+        "timestamp",
+        "payload_size",
+        "checksum",
+        "checksum_status",
+      ]);
+      assertSubset(m.header, expectedHeader(v), `${v.name}.header`);
+      assertSubset(m.tlvs, v.fields.tlvs.map(expectedTlv), `${v.name}.tlvs`);
+    });
+  });
+
+  await t.step("prints offsets, names and the checksum status", () => {
+    const trade = messages[0] as {
+      header: Record<string, unknown>;
+      tlvs: Record<string, unknown>[];
+    };
+    assert.equal(trade.header.domain, "market_data");
+    assert.equal(trade.header.source_name, "KrakenCollector");
+    assert.equal(trade.header.checksum_status, "ok");
+    assert.deepEqual(Object.keys(trade.tlvs[0]!), [
+      "type",
+      "name",
+      "form",
+      "offset",
+      "length",
+      "fields",
+      "payload_hex",
+    ]);
+    assert.equal(trade.tlvs[0]!.offset, 32);
+    const multi = messages[VALID.findIndex((v) => v.name === "multi_tlv_trade_and_quote")] as {
+      tlvs: { offset: number }[];
+    };
+    assert.deepEqual(multi.tlvs.map((x) => x.offset), [32, 74]);
+    const hot = messages[VALID.findIndex((v) => v.name === "gas_price_hot_path_no_checksum")] as {
+      header: Record<string, unknown>;
+    };
+    assert.equal(hot.header.checksum_status, "absent");
+  });
+
+  await t.step("encode reproduces every valid vector byte for byte", async () => {
+    const encoded = await torq(["encode", "--json", "-"], decoded.stdout);
+    assert.equal(encoded.code, 0, encoded.stderr);
+    assert.equal(encoded.stdout.trim(), all);
+  });
+
+  await t.step("encode --raw writes the frame bytes", async () => {
+    const out = await torq(["encode", "--json", "-", "--raw"], JSON.stringify(messages[0]));
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(out.bytes, bytesOf(VALID[0]!.hex));
+  });
+});
+
+Deno.test("torq decode rejects each negative vector with its error code", async (t) => {
+  const results = await Promise.all(INVALID.map((v) => torq(["decode", "--json", v.hex])));
+  for (const [i, v] of INVALID.entries()) {
+    await t.step(v.name, () => {
+      const r = results[i]!;
+      assert.equal(r.code, 1);
+      const out = JSON.parse(r.stdout);
+      assert.deepEqual(Object.keys(out.error), ["code", "message", "offset"]);
+      assert.equal(out.error.code, (v.expect as { error: string }).error);
+    });
+  }
+});
+
+Deno.test("torq decode text, several frames, raw bytes, legacy numbering, bad input", async (t) => {
+  const trade = vector("trade_kraken_btc_usd");
+  const quote = vector("quote_coinbase_eth_usd");
+  const legacy = bytesOf(trade.hex);
+  legacy[4] = 0; // market data in the legacy 0–3 numbering
+  sealChecksum(legacy, 0);
+  const both = new Uint8Array([...bytesOf(trade.hex), ...bytesOf(quote.hex)]);
+  const [text, raw, legacyJson, strict, badHex, badMagic] = await Promise.all([
+    torq(["decode", trade.hex + quote.hex]),
+    torq(["decode", "--json", "-"], both),
+    torq(["decode", "--json", "--legacy-numbering", "-"], legacy),
+    torq(["decode", "-"], legacy),
+    torq(["decode", "efbeaxde"]),
+    torq(["decode", vector("bad_magic_big_endian").hex]),
+  ]);
+
+  await t.step("shows decimals, instrument text and frame lines", () => {
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /45123\.5/);
+    assert.match(text.stdout, /Kraken Coin: BTC-USD/);
+    assert.match(text.stdout, /2023-11-14T22:13:20\.123456789Z/);
+    assert.match(text.stdout, /^frame 1 at offset 0$/m);
+    assert.match(text.stdout, /^frame 2 at offset 74$/m);
+    assert.match(text.stdout, /^\s+checksum\s+0x3b68de0f \(ok\)$/m);
+  });
+
+  await t.step("raw bytes on stdin decode as two frames", () => {
+    assert.equal(raw.code, 0, raw.stderr);
+    const frames = JSON.parse(raw.stdout);
+    assert.equal(frames.length, 2);
+    assert.equal(frames[1].tlvs[0].name, "Quote");
+  });
+
+  await t.step("--legacy-numbering reads domain byte 0", () => {
+    assert.equal(legacyJson.code, 0, legacyJson.stderr);
+    const m = JSON.parse(legacyJson.stdout);
+    assert.equal(m.header.relay_domain, 0);
+    assert.equal(m.header.domain, "market_data");
+    assert.equal(m.header.source_name, "CoinbaseCollector");
+    assertOneErrorLine(strict, 1, /^torq decode: InvalidRelayDomain: /);
+  });
+
+  await t.step("bad hex names the character position", () => {
+    assertOneErrorLine(badHex, 1, /position 6/);
+  });
+
+  await t.step("a validation failure is one readable line", () => {
+    assertOneErrorLine(badMagic, 1, /^torq decode: InvalidMagic: .*byte order/);
+  });
+});
