@@ -32,6 +32,9 @@ export interface CommandEntry {
 /** The subcommands, in the order `torq --help` lists them. One line each, hence no formatting. */
 // deno-fmt-ignore
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  relay: { summary: "Run one domain relay (market-data, signal or execution)", load: () => import("./relay.ts") },
+  up: { summary: "Run all three relays in one process", load: () => import("./up.ts") },
+  config: { summary: "Validate or show the effective configuration", load: () => import("./config.ts") },
   "tlv-info": { summary: "Show the TLV registry, or one type's layout and fields", load: () => import("./tlv_info.ts") },
   decode: { summary: "Decode Protocol V2 frames from hex, stdin or a file", load: () => import("./decode.ts") },
   encode: { summary: "Build Protocol V2 frames from the JSON that decode prints", load: () => import("./encode.ts") },

@@ -1,0 +1,96 @@
+/**
+ * `torq relay <domain>`: run one domain relay in the foreground.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { runUntilSignal, startRelays } from "../src/relay/service.ts";
+import { TransportError } from "../src/transport/transport.ts";
+import { domainName, parseDomain } from "../src/protocol/domains.ts";
+import type { RelayDomainName } from "../src/config/mod.ts";
+import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
+import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
+
+const COMMAND = "torq relay";
+
+const HELP = `Usage: torq relay <market-data|signal|execution> [options]
+
+Run one domain relay: listen on its Unix socket, validate what producers send
+by the domain's policy (market data: performance, signal: standard, execution:
+audit) and fan every accepted frame out to every other connection.
+SIGINT/SIGTERM stop it gracefully (queues flushed for up to 1 s, socket removed).
+
+Options:
+  --socket PATH        Listen here instead of the configured path
+  --journal PATH       Audit journal of the execution relay (default: beside its socket)
+${CONFIG_HELP}
+  -h, --help           Show this help
+
+Examples:
+  torq relay signal
+  torq relay market-data --socket /tmp/md.sock --log-level debug
+  torq relay execution --env production --log-format json
+  torq relay signal --set relays.signal.validation.strict=false`;
+
+/**
+ * Resolves a domain argument to a relay name.
+ *
+ * @param text e.g. `market-data`
+ * @returns the relay name
+ */
+export function relayName(text: string): RelayDomainName | undefined {
+  const d = parseDomain(text);
+  return d === undefined || d === 4 ? undefined : domainName(d) as RelayDomainName;
+}
+
+/**
+ * Runs `torq relay`.
+ *
+ * @param args arguments after the subcommand name
+ * @returns the exit code
+ */
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseOrUsage(COMMAND, () =>
+    parseArgs({
+      args,
+      options: {
+        ...CONFIG_OPTIONS,
+        socket: { type: "string" },
+        journal: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+        verbose: { type: "boolean", default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    }));
+  if (values.help) {
+    await printOut(HELP);
+    return Exit.OK;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(COMMAND, "expected one domain: market-data, signal or execution");
+  }
+  const name = relayName(positionals[0]!);
+  if (name === undefined) {
+    throw new UsageError(
+      COMMAND,
+      `unknown domain ${JSON.stringify(positionals[0])}: use market-data, signal or execution`,
+    );
+  }
+  const config = configFromArgs(values);
+  let service;
+  try {
+    service = await startRelays(config, [name], {
+      ...(values.socket === undefined ? {} : { socketPath: values.socket }),
+      ...(values.journal === undefined ? {} : { journalPath: values.journal }),
+    });
+  } catch (e) {
+    if (e instanceof TransportError || e instanceof Error) {
+      throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
+    }
+    throw e;
+  }
+  await runUntilSignal(service);
+  return Exit.OK;
+}

@@ -1,0 +1,718 @@
+import assert from "node:assert/strict";
+import { DEFAULT_SOCKET_PATHS } from "../protocol/domains.ts";
+import { ConfigError } from "./errors.ts";
+import { formatConfig, loadConfig, parseConfigText, relayConfig } from "./loader.ts";
+import { parseOverrides } from "./overrides.ts";
+import { DOMAIN_NAMES, validationPolicy } from "./schema.ts";
+import type { RelayDomainName, TorqConfig } from "./schema.ts";
+
+/** PROTOCOL.md 7.10 (both tables), 7.5, 7.6 and 3.4: the defaults of each relay. */
+const SPEC_DEFAULTS = {
+  market_data: {
+    relay: {
+      domain: 1,
+      name: "market_data",
+      description: "High-throughput market data relay",
+      echo: false,
+      legacy_domain_numbering: false,
+      hello_marks_publisher: true,
+    },
+    transport: {
+      mode: "unix_socket",
+      path: "/tmp/torq/market_data.sock",
+      socket_mode: 0o660,
+      address: null,
+      port: null,
+      use_topology: false,
+      buffer_size: null,
+    },
+    validation: {
+      checksum: false,
+      audit: false,
+      strict: false,
+      max_message_size: 65536,
+      allow_vendor: false,
+      strict_source_check: false,
+      max_sequence_gap: 100,
+      max_future_ms: 5000,
+      max_age_ms: 60000,
+    },
+    topics: {
+      default: "market_data_all",
+      available: [
+        "market_data_polygon",
+        "market_data_ethereum",
+        "market_data_kraken",
+        "market_data_binance",
+      ],
+      auto_discover: true,
+      extraction_strategy: "source_type",
+      cleanup_interval_ms: null,
+    },
+    performance: {
+      target_throughput: 1_000_000,
+      buffer_size: 65536,
+      max_connections: 1000,
+      batch_size: 100,
+      monitoring: true,
+      max_latency_ms: null,
+      max_queue_frames: 10000,
+      max_queue_bytes: 67108864,
+      slow_consumer: "drop",
+      slow_consumer_timeout_ms: 5000,
+      max_block_ms: 100,
+      max_garbage_bytes: 1048576,
+    },
+    logging: { level: "info", format: "text", file: null },
+  },
+  signal: {
+    relay: {
+      domain: 2,
+      name: "signal",
+      description: "Reliable signal relay with validation",
+      echo: false,
+      legacy_domain_numbering: false,
+      hello_marks_publisher: true,
+    },
+    transport: {
+      mode: "unix_socket",
+      path: "/tmp/torq/signals.sock",
+      socket_mode: 0o660,
+      address: null,
+      port: null,
+      use_topology: false,
+      buffer_size: null,
+    },
+    validation: {
+      checksum: true,
+      audit: false,
+      strict: true,
+      max_message_size: 32768,
+      allow_vendor: false,
+      strict_source_check: false,
+      max_sequence_gap: 100,
+      max_future_ms: 5000,
+      max_age_ms: 60000,
+    },
+    topics: {
+      default: "signals_all",
+      available: ["arbitrage_signals", "trend_signals", "risk_signals"],
+      auto_discover: false,
+      extraction_strategy: "source_type",
+      cleanup_interval_ms: null,
+    },
+    performance: {
+      target_throughput: 100_000,
+      buffer_size: 32768,
+      max_connections: 100,
+      batch_size: 50,
+      monitoring: true,
+      max_latency_ms: null,
+      max_queue_frames: 10000,
+      max_queue_bytes: 67108864,
+      slow_consumer: "drop",
+      slow_consumer_timeout_ms: 5000,
+      max_block_ms: 100,
+      max_garbage_bytes: 1048576,
+    },
+    logging: { level: "info", format: "text", file: null },
+  },
+  execution: {
+    relay: {
+      domain: 3,
+      name: "execution",
+      description: "Secure execution relay with full audit",
+      echo: false,
+      legacy_domain_numbering: false,
+      hello_marks_publisher: true,
+    },
+    transport: {
+      mode: "unix_socket",
+      path: "/tmp/torq/execution.sock",
+      socket_mode: 0o660,
+      address: null,
+      port: null,
+      use_topology: false,
+      buffer_size: null,
+    },
+    validation: {
+      checksum: true,
+      audit: true,
+      strict: true,
+      max_message_size: 16384,
+      allow_vendor: false,
+      strict_source_check: false,
+      max_sequence_gap: 100,
+      max_future_ms: 5000,
+      max_age_ms: 60000,
+    },
+    topics: {
+      default: "execution_all",
+      available: ["orders", "fills", "cancellations"],
+      auto_discover: false,
+      extraction_strategy: { fixed: "execution" },
+      cleanup_interval_ms: null,
+    },
+    performance: {
+      target_throughput: 50_000,
+      buffer_size: 16384,
+      max_connections: 50,
+      batch_size: 10,
+      monitoring: true,
+      max_latency_ms: null,
+      max_queue_frames: 10000,
+      max_queue_bytes: 67108864,
+      slow_consumer: "disconnect",
+      slow_consumer_timeout_ms: 5000,
+      max_block_ms: 100,
+      max_garbage_bytes: 1048576,
+    },
+    logging: { level: "info", format: "text", file: null },
+  },
+} as const;
+
+/** loadConfig() with an in-memory user file. */
+function loadWith(text: string, options: Parameters<typeof loadConfig>[0] = {}): TorqConfig {
+  return loadConfig({ file: "my.yaml", readFile: () => text, ...options });
+}
+
+/** The ConfigError thrown by `fn`. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("loadConfig() defaults equal the spec's values for every relay", async (t) => {
+  const config = loadConfig();
+  for (const name of DOMAIN_NAMES) {
+    await t.step(name, () => {
+      assert.deepEqual(relayConfig(config, name), SPEC_DEFAULTS[name]);
+    });
+  }
+  assert.equal(config.socket_dir, "/tmp/torq");
+  assert.deepEqual(config.logging, { level: "info", format: "text", file: null });
+  assert.deepEqual(config.http, { listen: "127.0.0.1:7420", token: null });
+  assert.deepEqual(config.schemas, []);
+  assert.deepEqual(config.bridge, {});
+});
+
+Deno.test("loadConfig() default socket paths match the protocol module (PROTOCOL.md 3.4)", () => {
+  const config = loadConfig();
+  for (const name of DOMAIN_NAMES) {
+    assert.equal(config.relays[name].transport.path, DEFAULT_SOCKET_PATHS[name]);
+  }
+});
+
+Deno.test("loadConfig() default policies are performance / standard / audit", () => {
+  const config = loadConfig();
+  const policies = DOMAIN_NAMES.map((name) => validationPolicy(config.relays[name].validation));
+  assert.deepEqual(policies, ["performance", "standard", "audit"]);
+});
+
+Deno.test("loadConfig() needs no environment or file permission without a user file", {
+  permissions: { env: false, read: false },
+}, () => {
+  assert.equal(loadConfig().relays.signal.relay.domain, 2);
+});
+
+Deno.test("loadConfig() applies the environment overlay", async (t) => {
+  await t.step("development is the default", () => {
+    assert.deepEqual(loadConfig({ env: "development" }), loadConfig());
+  });
+  await t.step("staging", () => {
+    const config = loadConfig({ env: "staging" });
+    assert.equal(config.socket_dir, "/tmp/torq-staging");
+    assert.equal(config.relays.market_data.transport.path, "/tmp/torq-staging/market_data.sock");
+    assert.equal(config.logging.format, "json");
+  });
+  await t.step("production loads and validates", () => {
+    const config = loadConfig({ env: "production" });
+    assert.equal(config.socket_dir, "/var/run/torq");
+    assert.equal(config.relays.market_data.transport.path, "/var/run/torq/market_data.sock");
+    assert.equal(config.relays.signal.transport.path, "/var/run/torq/signals.sock");
+    assert.equal(config.relays.execution.transport.path, "/var/run/torq/execution.sock");
+    assert.deepEqual(config.logging, { level: "warn", format: "json", file: null });
+    assert.equal(config.relays.market_data.logging.level, "warn");
+    assert.equal(config.relays.execution.logging.level, "info");
+    assert.equal(config.relays.market_data.performance.max_connections, 5000);
+    assert.equal(config.relays.market_data.performance.batch_size, 1000);
+    assert.equal(config.relays.execution.performance.max_connections, 100);
+    assert.equal(config.relays.signal.performance.max_connections, 100);
+    assert.equal(config.relays.market_data.validation.max_message_size, 1048576);
+    assert.equal(config.relays.execution.validation.max_future_ms, 2000);
+    assert.equal(config.relays.execution.validation.max_age_ms, 30000);
+    assert.equal(config.relays.execution.validation.max_sequence_gap, 50);
+    // Policies are unchanged.
+    assert.equal(validationPolicy(config.relays.execution.validation), "audit");
+    assert.deepEqual(config.relays.execution.topics.extraction_strategy, { fixed: "execution" });
+  });
+  await t.step("TORQ_ENV selects it; the env option wins over TORQ_ENV", () => {
+    assert.equal(loadConfig({ environ: { TORQ_ENV: "staging" } }).socket_dir, "/tmp/torq-staging");
+    const config = loadConfig({ env: "production", environ: { TORQ_ENV: "staging" } });
+    assert.equal(config.socket_dir, "/var/run/torq");
+    assert.equal(loadConfig({ environ: { TORQ_ENV: "" } }).socket_dir, "/tmp/torq");
+  });
+  await t.step("an unknown environment is an error", () => {
+    const error = configError(() => loadConfig({ environ: { TORQ_ENV: "prod" } }));
+    assert.deepEqual(error.issues, [{
+      path: "",
+      message: 'Unknown environment "prod": expected "development", "staging" or "production"',
+      source: "environment variable TORQ_ENV",
+    }]);
+  });
+});
+
+Deno.test("loadConfig() layers the user file over the overlay", () => {
+  const config = loadWith(
+    [
+      "socket_dir: /srv/torq",
+      "relays:",
+      "  signal:",
+      "    validation:",
+      "      strict: false",
+      "    topics:",
+      "      available: [a, b]",
+      "  execution:",
+      "    transport:",
+      "      path: /x/exec.sock",
+    ].join("\n"),
+    { env: "production" },
+  );
+  assert.equal(config.socket_dir, "/srv/torq");
+  assert.equal(config.relays.signal.transport.path, "/srv/torq/signals.sock");
+  assert.equal(config.relays.execution.transport.path, "/x/exec.sock");
+  // Deep merge keeps the siblings; lists replace.
+  assert.equal(config.relays.signal.validation.strict, false);
+  assert.equal(config.relays.signal.validation.checksum, true);
+  assert.deepEqual(config.relays.signal.topics.available, ["a", "b"]);
+  // The overlay's values survive where the file says nothing.
+  assert.equal(config.relays.market_data.performance.max_connections, 5000);
+});
+
+Deno.test("loadConfig() treats an empty section as no change", () => {
+  const config = loadWith("relays:\n  signal:\n    validation:\n    # strict: false\nlogging:\n");
+  assert.deepEqual(config, loadConfig());
+});
+
+Deno.test("loadConfig() applies environment variables", async (t) => {
+  await t.step("shared settings", () => {
+    const config = loadConfig({
+      environ: {
+        TORQ_SOCKET_DIR: "/run/t",
+        TORQ_LOG_LEVEL: "DEBUG",
+        TORQ_LOG_FORMAT: "json",
+        TORQ_HTTP_LISTEN: "0.0.0.0:9000",
+        TORQ_HTTP_TOKEN: "s3cret",
+        UNRELATED: "x",
+      },
+    });
+    assert.equal(config.socket_dir, "/run/t");
+    assert.equal(config.relays.execution.transport.path, "/run/t/execution.sock");
+    assert.deepEqual(config.logging, { level: "debug", format: "json", file: null });
+    assert.equal(config.relays.signal.logging.level, "debug");
+    assert.deepEqual(config.http, { listen: "0.0.0.0:9000", token: "s3cret" });
+  });
+  await t.step("the spec's validation variables", () => {
+    const config = loadConfig({
+      environ: {
+        TORQ_MAX_MESSAGE_SIZE_MARKET: "4096",
+        TORQ_MAX_MESSAGE_SIZE_SIGNAL: "8192",
+        TORQ_MAX_MESSAGE_SIZE_EXECUTION: "16000",
+        TORQ_TIMESTAMP_MAX_DRIFT: "2.5",
+        TORQ_SEQUENCE_MAX_GAP: "7",
+      },
+    });
+    const sizes = DOMAIN_NAMES.map((n) => config.relays[n].validation.max_message_size);
+    assert.deepEqual(sizes, [4096, 8192, 16000]);
+    for (const name of DOMAIN_NAMES) {
+      assert.equal(config.relays[name].validation.max_future_ms, 2500);
+      assert.equal(config.relays[name].validation.max_sequence_gap, 7);
+      assert.equal(config.relays[name].validation.max_age_ms, 60000);
+    }
+  });
+  await t.step("they win over the user file", () => {
+    const config = loadWith("logging:\n  level: error\nsocket_dir: /from/file\n", {
+      environ: { TORQ_LOG_LEVEL: "warn" },
+    });
+    assert.equal(config.logging.level, "warn");
+    assert.equal(config.socket_dir, "/from/file");
+  });
+  await t.step("empty values count as unset", () => {
+    assert.deepEqual(
+      loadConfig({ environ: { TORQ_LOG_LEVEL: "", TORQ_SEQUENCE_MAX_GAP: " " } }),
+      loadConfig(),
+    );
+  });
+  await t.step("bad values are errors naming the variable", () => {
+    const error = configError(() =>
+      loadConfig({
+        environ: {
+          TORQ_LOG_LEVEL: "loud",
+          TORQ_SEQUENCE_MAX_GAP: "many",
+          TORQ_TIMESTAMP_MAX_DRIFT: "-1",
+          TORQ_MAX_MESSAGE_SIZE_EXECUTION: "9999999",
+          TORQ_HTTP_LISTEN: "9000",
+        },
+      })
+    );
+    assert.deepEqual(error.issues, [
+      {
+        path: "relays.*.validation.max_future_ms",
+        message: 'expected a number of seconds, got "-1"',
+        source: "environment variable TORQ_TIMESTAMP_MAX_DRIFT",
+      },
+      {
+        path: "relays.*.validation.max_sequence_gap",
+        message: 'expected a whole number, got "many"',
+        source: "environment variable TORQ_SEQUENCE_MAX_GAP",
+      },
+      {
+        path: "logging.level",
+        message: 'expected one of "debug", "info", "warn" or "error", got "loud"',
+        source: "environment variable TORQ_LOG_LEVEL",
+      },
+      {
+        path: "http.listen",
+        message: 'expected "host:port" with a port from 0 to 65535, got "9000"',
+        source: "environment variable TORQ_HTTP_LISTEN",
+      },
+      {
+        path: "relays.execution.validation.max_message_size",
+        message: "expected at most 1048576, got 9999999",
+        source: "environment variable TORQ_MAX_MESSAGE_SIZE_EXECUTION",
+      },
+    ]);
+    assert.match(error.message, /\(environment variable TORQ_LOG_LEVEL\)/);
+  });
+});
+
+Deno.test("loadConfig() command-line overrides win over everything", () => {
+  const config = loadWith("relays:\n  signal:\n    validation:\n      strict: false\n", {
+    env: "production",
+    environ: { TORQ_SEQUENCE_MAX_GAP: "7", TORQ_LOG_LEVEL: "error" },
+    overrides: {
+      logging: { level: "debug" },
+      relays: {
+        signal: { validation: { strict: true, max_sequence_gap: 3 } },
+        market_data: { performance: { max_connections: 10 } },
+      },
+    },
+  });
+  assert.equal(config.logging.level, "debug");
+  assert.equal(config.relays.signal.validation.strict, true);
+  assert.equal(config.relays.signal.validation.max_sequence_gap, 3);
+  assert.equal(config.relays.execution.validation.max_sequence_gap, 7);
+  assert.equal(config.relays.market_data.performance.max_connections, 10);
+});
+
+Deno.test("loadConfig() does not change the overrides object it is given", () => {
+  const overrides = { relays: { signal: { relay: { max_connections: 5 } } } };
+  const copy = structuredClone(overrides);
+  loadConfig({ overrides });
+  assert.deepEqual(overrides, copy);
+});
+
+Deno.test("loadConfig() reports an unknown key with its path and line", () => {
+  const text = [
+    "# my settings",
+    "relays:",
+    "  signal:",
+    "    validation:",
+    "      chekcsum: true",
+  ].join("\n");
+  const error = configError(() => loadWith(text));
+  assert.deepEqual(error.issues, [{
+    path: "relays.signal.validation.chekcsum",
+    message: "unknown key",
+    file: "my.yaml",
+    line: 5,
+  }]);
+  assert.equal(
+    error.message,
+    "Cannot load configuration: 1 problem\n" +
+      "  relays.signal.validation.chekcsum: unknown key (line 5 of my.yaml)",
+  );
+  assert.equal(error.name, "ConfigError");
+  assert.ok(error instanceof Error);
+});
+
+Deno.test("loadConfig() reports a wrong type with its path, line and value", () => {
+  const text = "relays:\n  signal:\n    validation:\n      checksum: yes\n";
+  const error = configError(() => loadWith(text));
+  assert.deepEqual(error.issues, [{
+    path: "relays.signal.validation.checksum",
+    message: 'expected boolean, got "yes"',
+    file: "my.yaml",
+    line: 4,
+  }]);
+  assert.match(
+    error.message,
+    /relays\.signal\.validation\.checksum: expected boolean, got "yes" \(line 4 of my\.yaml\)/,
+  );
+});
+
+Deno.test("loadConfig() collects every problem, in file order", () => {
+  const text = [
+    "socket_dir: 5", //                               1
+    "logging:", //                                    2
+    "  level: verbose", //                            3
+    "relays:", //                                     4
+    "  market_data:", //                              5
+    "    validation:", //                             6
+    "      checksum: 1", //                           7
+    "    topics:", //                                 8
+    "      extraction_strategy: {custom_field: 0}", //  9
+    "  signal:", //                                  10
+    "    performance:", //                           11
+    "      slow_consumer: backpressure", //          12
+    "  system: {}", //                               13
+    "htpp: {}", //                                   14
+  ].join("\n");
+  const error = configError(() => loadWith(text));
+  assert.deepEqual(
+    error.issues.map((i) => [i.line, i.path, i.message]),
+    [
+      [1, "socket_dir", "expected string, got 5"],
+      [3, "logging.level", 'expected one of "debug", "info", "warn" or "error", got "verbose"'],
+      [7, "relays.market_data.validation.checksum", "expected boolean, got 1"],
+      [
+        9,
+        "relays.market_data.topics.extraction_strategy.custom_field",
+        "expected a TLV type from 1 to 254, got 0",
+      ],
+      [
+        12,
+        "relays.signal.performance.slow_consumer",
+        'expected one of "drop" or "disconnect", got "backpressure"',
+      ],
+      [13, "relays.system", "unknown key"],
+      [14, "htpp", "unknown key"],
+    ],
+  );
+  assert.ok(error.issues.every((i) => i.file === "my.yaml"));
+  assert.match(error.message, /^Cannot load configuration: 7 problems\n/);
+  assert.equal(error.message.split("\n").length, 8);
+});
+
+Deno.test("loadConfig() attributes a problem to the layer that set the value", () => {
+  const error = configError(() =>
+    loadWith("relays:\n  signal:\n    validation:\n      strict: maybe\n", {
+      overrides: { relays: { execution: { relay: { echo: "no" } } } },
+    })
+  );
+  assert.deepEqual(error.issues, [
+    {
+      path: "relays.signal.validation.strict",
+      message: 'expected boolean, got "maybe"',
+      file: "my.yaml",
+      line: 4,
+    },
+    {
+      path: "relays.execution.relay.echo",
+      message: 'expected boolean, got "no"',
+      source: "command-line override",
+    },
+  ]);
+});
+
+Deno.test("loadConfig() reports YAML syntax errors with their line", () => {
+  const error = configError(() => loadWith("relays:\n  signal:\n    relay: [1\n"));
+  assert.equal(error.issues.length, 1);
+  assert.equal(error.issues[0]?.file, "my.yaml");
+  assert.equal(error.issues[0]?.line, 3);
+  assert.match(error.issues[0]?.message ?? "", /^Cannot parse YAML: /);
+  const cases: [text: string, line: number, message: RegExp][] = [
+    ["logging: {}\nlogging: {}\n", 2, /unique/],
+    ["relays:\n\t- 1\n", 2, /Tabs/],
+    ['http:\n  token: "abc\n', 2, /quote/],
+  ];
+  for (const [text, line, message] of cases) {
+    const [issue] = configError(() => loadWith(text)).issues;
+    assert.equal(issue?.line, line, text);
+    assert.match(issue?.message ?? "", message);
+  }
+});
+
+Deno.test("loadConfig() rejects a file whose top level is not a mapping", () => {
+  const error = configError(() => loadWith("- a\n- b\n"));
+  assert.deepEqual(error.issues, [{
+    path: "",
+    message: "Cannot use file: expected a mapping at the top level, got a list",
+    file: "my.yaml",
+    line: 1,
+  }]);
+});
+
+Deno.test("loadConfig() accepts an empty file", () => {
+  assert.deepEqual(loadWith(""), loadConfig());
+  assert.deepEqual(loadWith("# nothing\n"), loadConfig());
+});
+
+Deno.test("loadConfig() reads the user file with Deno.readTextFileSync by default", () => {
+  const file = new URL("../../config/environments/staging.yaml", import.meta.url).pathname;
+  assert.equal(loadConfig({ file }).socket_dir, "/tmp/torq-staging");
+  const missing = new URL("./no_such_file.yaml", import.meta.url).pathname;
+  const error = configError(() => loadConfig({ file: missing }));
+  assert.deepEqual(error.issues, [{
+    path: "",
+    message: "Cannot read configuration file: file not found",
+    file: missing,
+  }]);
+});
+
+Deno.test("loadConfig() lets relay.max_connections win over performance.max_connections", async (t) => {
+  await t.step("both in one file", () => {
+    const config = loadWith(
+      "relays:\n  market_data:\n    relay:\n      max_connections: 5000\n" +
+        "    performance:\n      max_connections: 2000\n",
+    );
+    assert.equal(config.relays.market_data.performance.max_connections, 5000);
+  });
+  await t.step("over the default of the performance key", () => {
+    const config = loadWith("relays:\n  execution:\n    relay:\n      max_connections: 7\n");
+    assert.equal(config.relays.execution.performance.max_connections, 7);
+  });
+  await t.step("a higher layer can still change the cap", () => {
+    const config = loadWith("relays:\n  signal:\n    relay:\n      max_connections: 7\n", {
+      overrides: { relays: { signal: { performance: { max_connections: 9 } } } },
+    });
+    assert.equal(config.relays.signal.performance.max_connections, 9);
+  });
+  await t.step("a bad value is reported at its own key", () => {
+    const error = configError(() =>
+      loadWith("relays:\n  signal:\n    relay:\n      max_connections: 0\n")
+    );
+    assert.deepEqual(error.issues, [{
+      path: "relays.signal.relay.max_connections",
+      message: "expected at least 1, got 0",
+      file: "my.yaml",
+      line: 4,
+    }]);
+  });
+});
+
+Deno.test("loadConfig() accepts every extraction_strategy form and replaces, not merges", async (t) => {
+  const cases: [yaml: string, expected: unknown][] = [
+    ["source_type", "source_type"],
+    ["instrument_venue", "instrument_venue"],
+    ["{custom_field: 21}", { custom_field: 21 }],
+    ["\n        custom_field: 21", { custom_field: 21 }],
+    ["{fixed: orders}", { fixed: "orders" }],
+  ];
+  for (const [yaml, expected] of cases) {
+    await t.step(yaml.trim(), () => {
+      // The execution default is {fixed: execution}: a mapping must replace it, not merge into it.
+      const config = loadWith(
+        `relays:\n  execution:\n    topics:\n      extraction_strategy: ${yaml}\n`,
+      );
+      assert.deepEqual(config.relays.execution.topics.extraction_strategy, expected);
+    });
+  }
+});
+
+Deno.test("loadConfig() reads socket_mode written with a leading zero as octal", async (t) => {
+  const cases: [yaml: string, bits: number][] = [
+    ["0660", 0o660],
+    ["0640", 0o640],
+    ['"0600"', 0o600],
+    ["0o600", 0o600],
+    ["384", 384],
+  ];
+  for (const [yaml, bits] of cases) {
+    await t.step(yaml, () => {
+      const config = loadWith(`relays:\n  signal:\n    transport:\n      socket_mode: ${yaml}\n`);
+      assert.equal(config.relays.signal.transport.socket_mode, bits);
+    });
+  }
+  await t.step("0668 is not octal", () => {
+    const error = configError(() =>
+      loadWith("relays:\n  signal:\n    transport:\n      socket_mode: 0668\n")
+    );
+    assert.equal(error.issues[0]?.path, "relays.signal.transport.socket_mode");
+    assert.equal(error.issues[0]?.line, 4);
+    assert.match(error.issues[0]?.message ?? "", /got "0668"$/);
+  });
+});
+
+Deno.test("loadConfig() keeps the bridge section and extra schema files", () => {
+  const config = loadWith(
+    "bridge:\n  nats: { url: nats://127.0.0.1:4222 }\nschemas: [a.yaml, b.yaml]\n",
+  );
+  assert.deepEqual(config.bridge, { nats: { url: "nats://127.0.0.1:4222" } });
+  assert.deepEqual(config.schemas, ["a.yaml", "b.yaml"]);
+});
+
+Deno.test("parseConfigText() layers a text over the embedded defaults only", () => {
+  const config = parseConfigText(
+    "relays:\n  signal:\n    validation:\n      strict: false\n",
+    "x.yaml",
+  );
+  assert.equal(config.relays.signal.validation.strict, false);
+  assert.equal(config.socket_dir, "/tmp/torq");
+  const error = configError(() => parseConfigText("http:\n  listen: [1]\n", "x.yaml"));
+  assert.equal(error.issues[0]?.file, "x.yaml");
+  assert.equal(error.issues[0]?.line, 2);
+});
+
+Deno.test("formatConfig() prints YAML that loads back to the same configuration", async (t) => {
+  for (const env of ["development", "staging", "production"]) {
+    await t.step(env, () => {
+      const config = loadConfig({
+        env,
+        overrides: { relays: { signal: { topics: { extraction_strategy: { custom_field: 7 } } } } },
+      });
+      const text = formatConfig(config);
+      assert.deepEqual(parseConfigText(text, "shown.yaml"), config);
+    });
+  }
+  const text = formatConfig(loadConfig());
+  assert.match(text, /^socket_dir: \/tmp\/torq\n/);
+  assert.match(text, /socket_mode: 0o660\n/);
+  assert.match(text, /extraction_strategy:\n\s+fixed: execution\n/);
+});
+
+Deno.test("formatConfig() hides the HTTP token when asked", () => {
+  const config = loadConfig({ environ: { TORQ_HTTP_TOKEN: "s3cret" } });
+  assert.match(formatConfig(config), /token: s3cret/);
+  const redacted = formatConfig(config, { redact: true });
+  assert.doesNotMatch(redacted, /s3cret/);
+  assert.match(redacted, /token: <redacted>/);
+  assert.match(formatConfig(loadConfig(), { redact: true }), /token: null/);
+});
+
+Deno.test("relayConfig() returns one relay and rejects other names", () => {
+  const config = loadConfig();
+  assert.equal(relayConfig(config, "execution"), config.relays.execution);
+  assert.throws(
+    () => relayConfig(config, "system" as RelayDomainName),
+    RangeError,
+  );
+});
+
+Deno.test("parseOverrides() turns KEY=VALUE pairs into an overrides document", () => {
+  const overrides = parseOverrides([
+    "relays.signal.validation.strict=false",
+    "relays.signal.validation.max_message_size=4096",
+    "logging.level=debug",
+    "relays.execution.topics.extraction_strategy={fixed: orders}",
+    "http.token=a=b",
+  ]);
+  assert.deepEqual(overrides, {
+    relays: {
+      signal: { validation: { strict: false, max_message_size: 4096 } },
+      execution: { topics: { extraction_strategy: { fixed: "orders" } } },
+    },
+    logging: { level: "debug" },
+    http: { token: "a=b" },
+  });
+  const config = loadConfig({ overrides });
+  assert.equal(config.relays.signal.validation.strict, false);
+  const error = configError(() => parseOverrides(["nokey", "=1", "a..b=1"]));
+  assert.equal(error.issues.length, 3);
+  assert.equal(error.issues[0]?.message, 'Cannot use override "nokey": expected KEY=VALUE');
+});

@@ -1,0 +1,130 @@
+/**
+ * The Protocol V2 codec: pure, no I/O, no Deno APIs. Header, CRC-32, TLV walk
+ * and encoding, the TLV registry and typed payloads, InstrumentId, the
+ * MessageBuilder, the FrameReader and the Subscribe control TLV.
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage, MessageBuilder } from "./mod.ts";
+ * const frame = new MessageBuilder({ domain: 1, source: 2 }).begin().addPayload(1, trade).build();
+ * decodeMessage(frame).tlvs[0]?.name; // "Trade"
+ * ```
+ *
+ * @module
+ */
+
+export { ErrorCode, FrameError, hex32, Status, statusCode } from "./errors.ts";
+export type { ErrorDetails, FrameErrorOptions } from "./errors.ts";
+
+export {
+  DEFAULT_SOCKET_PATHS,
+  domainName,
+  fromLegacyDomain,
+  isKnownSource,
+  LegacySourceType,
+  parseDomain,
+  RELAY_SOURCE,
+  RelayDomain,
+  sourceName,
+  SourceType,
+  toLegacyDomain,
+} from "./domains.ts";
+export type { DomainName } from "./domains.ts";
+
+export { crc32, crc32Finish, crc32Update, frameChecksum } from "./crc32.ts";
+
+export {
+  checkFrameStart,
+  checksumMismatchError,
+  checksumStatus,
+  decodeHeader,
+  encodeHeader,
+  frameStartError,
+  HEADER_SIZE,
+  HeaderOffset,
+  MAGIC,
+  MAX_MESSAGE_SIZE,
+  MAX_PAYLOAD_SIZE,
+  PROTOCOL_VERSION,
+  readChecksum,
+  readFlags,
+  readMagic,
+  readPayloadSize,
+  readRelayDomain,
+  readSequence,
+  readSequenceHigh,
+  readSequenceLow,
+  readSource,
+  readTimestamp,
+  readTimestampApprox,
+  readU32,
+  readVersion,
+  sealChecksum,
+} from "./header.ts";
+export type { ChecksumStatus, Header, HeaderInit } from "./header.ts";
+
+export {
+  checkTlvArea,
+  encodeTlv,
+  EXTENDED_MARKER,
+  findTlv,
+  MAX_EXTENDED_LENGTH,
+  MAX_STANDARD_LENGTH,
+  readTlvAt,
+  TlvCursor,
+  tlvEncodedSize,
+  tlvError,
+  walkTlvs,
+  writeTlvHeader,
+} from "./tlv.ts";
+export type { TlvForm, TlvRecord } from "./tlv.ts";
+
+export {
+  checkTlvSize,
+  formatSizeRule,
+  lookupTlvType,
+  TLV_TYPES,
+  tlvSizeError,
+  tlvType,
+} from "./registry.ts";
+export type {
+  FieldSpec,
+  LayoutStatus,
+  RegistryDomain,
+  SizeBounds,
+  SizeRule,
+  TlvTypeInfo,
+} from "./registry.ts";
+
+export {
+  decodePayload,
+  encodePayload,
+  encodePayloadInto,
+  hasLayout,
+  payloadLength,
+} from "./payloads.ts";
+export type { FieldValue, PayloadFields } from "./payloads.ts";
+
+export * from "./instrument_id.ts";
+
+export { decodeFrameAt, decodeMessage, decodeMessages } from "./message.ts";
+export type { DecodedMessage, DecodedTlv, DecodeOptions } from "./message.ts";
+
+export { MessageBuilder } from "./builder.ts";
+export type { BeginOptions, BuilderOptions } from "./builder.ts";
+
+export { FrameReader } from "./frame_reader.ts";
+export type { FrameReaderOptions } from "./frame_reader.ts";
+
+export {
+  decodeErrorText,
+  encodeErrorText,
+  encodeSubscribe,
+  ERROR_TLV,
+  parseSubscribe,
+  SUBSCRIBE_TLV,
+  SubscribeMode,
+} from "./subscribe.ts";
+export type { SubscribeRequest } from "./subscribe.ts";
+
+export { nowMs, nowNs, writeNsFromMs } from "./clock.ts";

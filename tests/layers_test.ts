@@ -1,0 +1,57 @@
+// The layers of ARCHITECTURE.md: src/protocol is pure (no Deno APIs, no I/O),
+// nothing imports from cli/, and imports point one way.
+import assert from "node:assert/strict";
+
+const root = new URL("../", import.meta.url).pathname;
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(`${root}${dir}`)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...sources(path));
+    else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) out.push(path);
+  }
+  return out;
+}
+
+function imports(path: string): string[] {
+  const text = Deno.readTextFileSync(`${root}${path}`);
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1]!);
+}
+
+Deno.test("src/protocol uses no Deno APIs and imports nothing outside itself but node:zlib", () => {
+  for (const file of sources("src/protocol")) {
+    const text = Deno.readTextFileSync(`${root}${file}`);
+    assert.doesNotMatch(text, /\bDeno\./, `${file} uses a Deno API`);
+    for (const spec of imports(file)) {
+      assert.ok(spec.startsWith("./") || spec === "node:zlib", `${file} imports ${spec}`);
+    }
+  }
+});
+
+Deno.test("nothing under src/ imports from cli/", () => {
+  for (const file of sources("src")) {
+    for (const spec of imports(file)) assert.ok(!spec.includes("/cli/"), `${file} imports ${spec}`);
+  }
+});
+
+Deno.test("lower layers never import higher ones", () => {
+  const rank: Record<string, number> = {
+    protocol: 0,
+    log: 1,
+    config: 1,
+    transport: 1,
+    relay: 2,
+    client: 2,
+    tools: 3,
+    http: 3,
+  };
+  for (const file of sources("src")) {
+    const layer = file.split("/")[1]!;
+    for (const spec of imports(file)) {
+      const m = spec.match(/^\.\.\/([a-z]+)\//);
+      if (m === null || rank[m[1]!] === undefined || rank[layer] === undefined) continue;
+      assert.ok(rank[m[1]!]! <= rank[layer]!, `${file} (${layer}) imports ${spec}`);
+    }
+  }
+});
