@@ -7,7 +7,7 @@
  * @module
  */
 
-import { encodeHeader, HEADER_SIZE, MAX_MESSAGE_SIZE, sealChecksum } from "./header.ts";
+import { HEADER_SIZE, MAX_MESSAGE_SIZE, sealChecksum } from "./header.ts";
 import { ErrorCode, FrameError, Status } from "./errors.ts";
 import { assertEncodableTlv, tlvEncodedSize, writeTlvHeader } from "./tlv.ts";
 import { checkTlvSize, tlvSizeError } from "./registry.ts";
@@ -86,21 +86,25 @@ export class MessageBuilder {
    * @returns this builder
    */
   begin(options: BeginOptions = {}): this {
+    const b = this.#buf;
     const domain = options.domain ?? this.#options.domain;
-    let sequence = options.sequence;
-    if (sequence === undefined) sequence = this.#nextSequence++;
-    encodeHeader(
-      {
-        relayDomain: this.#options.legacyNumbering ? toLegacyDomain(domain) : domain,
-        source: options.source ?? this.#options.source,
-        sequence,
-        flags: options.flags ?? 0,
-      },
-      this.#buf,
-      0,
-    );
-    if (options.timestamp === undefined) writeNsFromMs(this.#buf, 16, nowMs());
-    else encodeHeader8(this.#buf, 16, options.timestamp);
+    // Written byte by byte: this runs once per message.
+    b[0] = 0xef;
+    b[1] = 0xbe;
+    b[2] = 0xad;
+    b[3] = 0xde;
+    b[4] = this.#options.legacyNumbering ? toLegacyDomain(domain) : domain;
+    b[5] = 1;
+    b[6] = options.source ?? this.#options.source;
+    b[7] = options.flags ?? 0;
+    const sequence = options.sequence;
+    if (sequence === undefined) writeU64Number(b, 8, this.#nextSequence++);
+    else if (typeof sequence === "number") writeU64Number(b, 8, sequence);
+    else writeU64Big(b, 8, sequence);
+    const timestamp = options.timestamp;
+    if (timestamp === undefined) writeNsFromMs(b, 16, nowMs());
+    else if (typeof timestamp === "number") writeU64Number(b, 16, timestamp);
+    else writeU64Big(b, 16, timestamp);
     this.#pos = HEADER_SIZE;
     this.#open = true;
     return this;
@@ -116,16 +120,21 @@ export class MessageBuilder {
    * @throws {FrameError} bad type, fixed-size mismatch, or message over the limit
    */
   reserveTlv(type: number, length: number): Uint8Array {
-    this.#assertOpen();
-    assertEncodableTlv(type, length);
-    if (checkTlvSize(type, length) === Status.PayloadSizeMismatch) throw tlvSizeError(type, length);
-    const size = tlvEncodedSize(length);
-    this.#ensure(this.#pos + size);
-    const at = writeTlvHeader(this.#buf, this.#pos, type, length);
-    this.#pos = at + length;
+    const at = this.#openRecord(type, length);
     const view = this.#buf.subarray(at, at + length);
     view.fill(0);
     return view;
+  }
+
+  /** Checks and writes a record header; returns where its value starts. */
+  #openRecord(type: number, length: number): number {
+    this.#assertOpen();
+    assertEncodableTlv(type, length);
+    if (checkTlvSize(type, length) === Status.PayloadSizeMismatch) throw tlvSizeError(type, length);
+    this.#ensure(this.#pos + tlvEncodedSize(length));
+    const at = writeTlvHeader(this.#buf, this.#pos, type, length);
+    this.#pos = at + length;
+    return at;
   }
 
   /**
@@ -136,7 +145,8 @@ export class MessageBuilder {
    * @returns this builder
    */
   addTlv(type: number, value: Uint8Array): this {
-    this.reserveTlv(type, value.length).set(value);
+    const at = this.#openRecord(type, value.length);
+    this.#buf.set(value, at);
     return this;
   }
 
@@ -211,7 +221,25 @@ export class MessageBuilder {
   }
 }
 
-function encodeHeader8(b: Uint8Array, off: number, v: bigint | number): void {
-  const x = BigInt.asUintN(64, BigInt(v));
-  new DataView(b.buffer, b.byteOffset, b.byteLength).setBigUint64(off, x, true);
+function writeU64Number(b: Uint8Array, off: number, v: number): void {
+  const lo = v % 4294967296;
+  const hi = (v - lo) / 4294967296;
+  b[off] = lo & 0xff;
+  b[off + 1] = (lo >>> 8) & 0xff;
+  b[off + 2] = (lo >>> 16) & 0xff;
+  b[off + 3] = (lo >>> 24) & 0xff;
+  b[off + 4] = hi & 0xff;
+  b[off + 5] = (hi >>> 8) & 0xff;
+  b[off + 6] = (hi >>> 16) & 0xff;
+  b[off + 7] = (hi >>> 24) & 0xff;
+}
+
+function writeU64Big(b: Uint8Array, off: number, v: bigint): void {
+  const x = BigInt.asUintN(64, v);
+  writeU64Number(b, off, Number(x & 0xffffffffn));
+  const hi = Number(x >> 32n);
+  b[off + 4] = hi & 0xff;
+  b[off + 5] = (hi >>> 8) & 0xff;
+  b[off + 6] = (hi >>> 16) & 0xff;
+  b[off + 7] = (hi >>> 24) & 0xff;
 }

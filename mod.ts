@@ -1,0 +1,25 @@
+/**
+ * Torq: a Protocol V2 codec, domain relays and a client library.
+ *
+ * - `protocol`: the pure codec (header, TLVs, registry, payloads, InstrumentId,
+ *   MessageBuilder, FrameReader)
+ * - `relay`: the generic relay engine and the three domain logics
+ * - `transport`: Unix sockets behind a small interface
+ * - `config`: the YAML configuration loader
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage, MessageBuilder } from "./mod.ts";
+ * const frame = new MessageBuilder({ domain: 2, source: 20 }).begin().addTlv(100, heartbeat).build();
+ * decodeMessage(frame).tlvs[0]?.name; // "Heartbeat"
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/protocol/mod.ts";
+export * from "./src/relay/mod.ts";
+export * from "./src/transport/mod.ts";
+export { ConfigError, formatConfig, loadConfig, relayConfig } from "./src/config/mod.ts";
+export type { RelayConfig, TorqConfig } from "./src/config/mod.ts";
+export { Logger } from "./src/log/mod.ts";
