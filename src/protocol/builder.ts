@@ -7,7 +7,7 @@
  * @module
  */
 
-import { HEADER_SIZE, MAX_MESSAGE_SIZE, sealChecksum } from "./header.ts";
+import { HEADER_SIZE, MAX_MESSAGE_SIZE, sealChecksum, writeU32, writeU64 } from "./header.ts";
 import { ErrorCode, FrameError, Status } from "./errors.ts";
 import { assertEncodableTlv, tlvEncodedSize, writeTlvHeader } from "./tlv.ts";
 import { checkTlvSize, tlvSizeError } from "./registry.ts";
@@ -98,13 +98,10 @@ export class MessageBuilder {
     b[6] = options.source ?? this.#options.source;
     b[7] = options.flags ?? 0;
     const sequence = options.sequence;
-    if (sequence === undefined) writeU64Number(b, 8, this.#nextSequence++);
-    else if (typeof sequence === "number") writeU64Number(b, 8, sequence);
-    else writeU64Big(b, 8, sequence);
+    writeU64(b, 8, sequence ?? this.#nextSequence++);
     const timestamp = options.timestamp;
     if (timestamp === undefined) writeNsFromMs(b, 16, nowMs());
-    else if (typeof timestamp === "number") writeU64Number(b, 16, timestamp);
-    else writeU64Big(b, 16, timestamp);
+    else writeU64(b, 16, timestamp);
     this.#pos = HEADER_SIZE;
     this.#open = true;
     return this;
@@ -219,27 +216,4 @@ export class MessageBuilder {
     grown.set(this.#buf.subarray(0, this.#pos));
     this.#buf = grown;
   }
-}
-
-function writeU64Number(b: Uint8Array, off: number, v: number): void {
-  const lo = v % 4294967296;
-  const hi = (v - lo) / 4294967296;
-  b[off] = lo & 0xff;
-  b[off + 1] = (lo >>> 8) & 0xff;
-  b[off + 2] = (lo >>> 16) & 0xff;
-  b[off + 3] = (lo >>> 24) & 0xff;
-  b[off + 4] = hi & 0xff;
-  b[off + 5] = (hi >>> 8) & 0xff;
-  b[off + 6] = (hi >>> 16) & 0xff;
-  b[off + 7] = (hi >>> 24) & 0xff;
-}
-
-function writeU64Big(b: Uint8Array, off: number, v: bigint): void {
-  const x = BigInt.asUintN(64, v);
-  writeU64Number(b, off, Number(x & 0xffffffffn));
-  const hi = Number(x >> 32n);
-  b[off + 4] = hi & 0xff;
-  b[off + 5] = (hi >>> 8) & 0xff;
-  b[off + 6] = (hi >>> 16) & 0xff;
-  b[off + 7] = (hi >>> 24) & 0xff;
 }

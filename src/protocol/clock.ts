@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeU32 } from "./header.ts";
+
 const TWO32 = 4294967296;
 /** Read once: the property is slow to read on every call. */
 const ORIGIN = performance.timeOrigin;
@@ -34,14 +36,8 @@ export function writeNsFromMs(b: Uint8Array, off: number, ms: number): void {
   const t = msLo * 1e6 + sub; // < 2^53, exact
   const lo = t % TWO32;
   const hi = msHi * 1e6 + (t - lo) / TWO32;
-  b[off] = lo & 0xff;
-  b[off + 1] = (lo >>> 8) & 0xff;
-  b[off + 2] = (lo >>> 16) & 0xff;
-  b[off + 3] = (lo >>> 24) & 0xff;
-  b[off + 4] = hi & 0xff;
-  b[off + 5] = (hi >>> 8) & 0xff;
-  b[off + 6] = (hi >>> 16) & 0xff;
-  b[off + 7] = (hi >>> 24) & 0xff;
+  writeU32(b, off, lo);
+  writeU32(b, off + 4, hi);
 }
 
 /**

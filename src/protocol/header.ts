@@ -315,17 +315,33 @@ export interface HeaderInit {
   magic?: number;
 }
 
-function writeU32(b: Uint8Array, off: number, v: number): void {
+/**
+ * Writes a little-endian u32 without allocating.
+ *
+ * @param b buffer
+ * @param off byte offset
+ * @param v value (its low 32 bits)
+ */
+export function writeU32(b: Uint8Array, off: number, v: number): void {
   b[off] = v & 0xff;
   b[off + 1] = (v >>> 8) & 0xff;
   b[off + 2] = (v >>> 16) & 0xff;
   b[off + 3] = (v >>> 24) & 0xff;
 }
 
-function writeU64(b: Uint8Array, off: number, v: bigint | number): void {
+/**
+ * Writes a little-endian u64 (a non-negative safe integer, or a bigint taken mod 2^64).
+ * The number form allocates nothing.
+ *
+ * @param b buffer
+ * @param off byte offset
+ * @param v value
+ */
+export function writeU64(b: Uint8Array, off: number, v: bigint | number): void {
   if (typeof v === "number") {
-    writeU32(b, off, v >>> 0);
-    writeU32(b, off + 4, Math.floor(v / 4294967296) >>> 0);
+    const lo = v % 4294967296;
+    writeU32(b, off, lo);
+    writeU32(b, off + 4, (v - lo) / 4294967296);
     return;
   }
   const x = BigInt.asUintN(64, v);
