@@ -6,6 +6,7 @@
  * - `relay`: the generic relay engine and the three domain logics
  * - `transport`: Unix sockets behind a small interface
  * - `config`: the YAML configuration loader
+ * - `client`: `RelayClient`, used by the tools, tests and applications
  *
  * @example
  * ```ts
@@ -23,3 +24,4 @@ export * from "./src/transport/mod.ts";
 export { ConfigError, formatConfig, loadConfig, relayConfig } from "./src/config/mod.ts";
 export type { RelayConfig, TorqConfig } from "./src/config/mod.ts";
 export { Logger } from "./src/log/mod.ts";
+export * from "./src/client/mod.ts";

@@ -1,0 +1,1151 @@
+/**
+ * RelayClient: one connection to one relay, for publishing and receiving
+ * Protocol V2 frames (PROTOCOL.md 7.3, 7.8, 7.9).
+ *
+ * - Publishing copies each frame into an outbound buffer and returns; one
+ *   write is in flight at a time and each write takes everything queued since
+ *   the previous one (coalescing). `flush()` waits for what was queued so far.
+ * - Receiving re-frames the stream with a FrameReader; frames are yielded by
+ *   `for await` as {@linkcode ReceivedFrame}s, viewing one copy per socket read.
+ * - `subscribe()` sends a Subscribe (TLV 113) and awaits the relay's answer,
+ *   which is consumed, not yielded.
+ * - Gaps and duplicates per source are reported as events; the connection is
+ *   re-established with backoff when `reconnect` is set.
+ *
+ * @module
+ */
+
+import {
+  checkFrameStart,
+  encodeHeader,
+  frameStartError,
+  HEADER_SIZE,
+  MAX_PAYLOAD_SIZE,
+  readPayloadSize,
+  readSequence,
+} from "../protocol/header.ts";
+import { ErrorCode, FrameError, Status } from "../protocol/errors.ts";
+import { FrameReader } from "../protocol/frame_reader.ts";
+import { MessageBuilder } from "../protocol/builder.ts";
+import { DEFAULT_SOCKET_PATHS, domainName, SourceType } from "../protocol/domains.ts";
+import {
+  decodeErrorText,
+  encodeSubscribe,
+  ERROR_TLV,
+  parseSubscribe,
+  SUBSCRIBE_TLV,
+  SubscribeMode,
+} from "../protocol/subscribe.ts";
+import { walkTlvs } from "../protocol/tlv.ts";
+import {
+  type StreamConn,
+  type Transport,
+  TransportError,
+  UnixTransport,
+} from "../transport/mod.ts";
+import { BackpressureError, ClientClosedError, ConnectError, SubscribeError } from "./errors.ts";
+import type { ClientStats, RelayClientEventMap, RelayClientListener } from "./events.ts";
+import { LocalFilter, type LocalFilterOptions } from "./local_filter.ts";
+import { ReceivedFrame } from "./received_frame.ts";
+import { SequenceTracker, SequenceVerdict } from "./sequence_tracker.ts";
+import { OutboundQueue } from "./_outbound.ts";
+
+/** A relay domain by name or wire value (1–4). */
+export type DomainOption = "market_data" | "signal" | "execution" | "system" | number;
+
+/** How a Subscribe changes the filter. */
+export type SubscribeModeName = "replace" | "add" | "remove";
+
+/** Reconnection backoff (7.3): delay before attempt n is `initialMs × 2^(n−1)`, capped at `maxMs`. */
+export interface ReconnectOptions {
+  /** Delay before the first attempt (default 100 ms). */
+  initialMs?: number;
+  /** Largest delay (default 30,000 ms). */
+  maxMs?: number;
+  /** Attempts before giving up and closing (default 10). */
+  maxAttempts?: number;
+}
+
+/** Options of {@linkcode RelayClient.connect}. */
+export interface RelayClientOptions {
+  /** The relay's domain (default `market_data`); sets the header domain of requests and builders. */
+  domain?: DomainOption;
+  /** Socket path (default: the domain's default path, 3.4). Ignored when `transport` is given. */
+  path?: string;
+  /** Transport to connect with (default: a Unix socket at `path`). */
+  transport?: Transport;
+  /**
+   * Re-establish a lost connection with backoff (default false). Applies after
+   * the first connection succeeded; the first connect is one attempt.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /** Send a hello frame first so the relay never writes to this connection (7.8). */
+  publishOnly?: boolean;
+  /** Subscribe to these patterns right after connecting (connect fails if refused). */
+  subscribe?: readonly string[];
+  /** SourceType of requests, hello and builders (default 99 TestClient). */
+  source?: number;
+  /** Closes the client when aborted. */
+  signal?: AbortSignal;
+  /** Client-side filter applied to received frames. */
+  filter?: LocalFilterOptions;
+  /** Outbound buffer limit in bytes (default 64 MiB); `publish()` throws `BackpressureError` above it. */
+  maxPendingBytes?: number;
+  /** Received-but-unread limit in bytes (default 64 MiB); reading pauses above it until half is read. */
+  maxBufferedBytes?: number;
+  /** How long `subscribe()` waits for the relay's answer (default 5,000 ms). */
+  subscribeTimeoutMs?: number;
+  /** How long `close()` waits for pending writes (default 1,000 ms). */
+  closeTimeoutMs?: number;
+}
+
+interface PendingSubscribe {
+  /** The request frame, re-sent after a reconnect while unanswered. */
+  readonly frame: Uint8Array;
+  /** Internal re-subscribe after a reconnect (dropped, not re-sent, when the connection is lost). */
+  readonly internal: boolean;
+  /** Answered, timed out or rejected. */
+  settled: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  answer(patterns: string[] | null, reason: string | null): void;
+  fail(error: Error): void;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+}
+
+interface Waiter {
+  target: number;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+const DEFAULT_RECONNECT = { initialMs: 100, maxMs: 30_000, maxAttempts: 10 } as const;
+const DEFAULT_MAX_PENDING = 67_108_864;
+const READ_SIZE = 65_536;
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+const RELAY_NAMES: Readonly<Record<number, string>> = {
+  1: "market-data",
+  2: "signal",
+  3: "execution",
+  4: "system",
+};
+
+/**
+ * A connection to one relay.
+ *
+ * @example
+ * ```ts
+ * await using client = await RelayClient.connect({ domain: "signal", subscribe: ["tlv.32"] });
+ * client.on("gap", (e) => console.warn(`source ${e.source}: ${e.missing} missing`));
+ * for await (const frame of client) {
+ *   console.log(frame.source, frame.sequence, frame.decode().tlvs[0]?.name);
+ * }
+ * ```
+ */
+export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposable {
+  /** Wire domain of the relay (1–4). */
+  readonly domain: number;
+  /** The relay's name in messages (`market-data`, `signal`, `execution`, `system`). */
+  readonly relayName: string;
+  /** The relay's address (socket path). */
+  readonly address: string;
+  /** SourceType written into hello, requests and builders. */
+  readonly source: number;
+
+  readonly #transport: Transport;
+  readonly #reconnect: Required<ReconnectOptions> | null;
+  readonly #publishOnly: boolean;
+  readonly #local: LocalFilter | null;
+  readonly #maxPending: number;
+  readonly #maxBuffered: number;
+  readonly #subscribeTimeoutMs: number;
+  readonly #closeTimeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => void this.close();
+
+  // Connection state.
+  #conn: StreamConn | null = null;
+  #closing = false;
+  #closed = false;
+  #closeError: Error | null = null;
+  readonly #closedPromise: Promise<Error | undefined>;
+  #resolveClosed!: (e: Error | undefined) => void;
+  #readDone: Promise<void> = Promise.resolve();
+  #pumpDone: Promise<void> = Promise.resolve();
+  #reconnectDone: Promise<void> = Promise.resolve();
+  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | null = null;
+
+  // Outbound.
+  readonly #out = new OutboundQueue();
+  #control: Uint8Array[] = [];
+  #writing = false;
+  #flushWaiters: Waiter[] = [];
+  #drainWaiters: Waiter[] = [];
+  readonly #controlBuilder: MessageBuilder;
+  readonly #builders = new Map<number, MessageBuilder>();
+
+  // Subscriptions.
+  #filter: string[] | null = null;
+  #pendingSubs: PendingSubscribe[] = [];
+
+  // Inbound.
+  readonly #reader = new FrameReader();
+  #starts = new Int32Array(64);
+  #ends = new Int32Array(64);
+  #queue: (ReceivedFrame | undefined)[] = [];
+  #qHead = 0;
+  #bufferedBytes = 0;
+  #waiters: ((r: IteratorResult<ReceivedFrame>) => void)[] = [];
+  #paused: Deferred | null = null;
+  readonly #seq = new SequenceTracker();
+
+  // Events and counters.
+  readonly #listeners = new Map<string, Set<(event: never) => void>>();
+  #framesIn = 0;
+  #bytesIn = 0;
+  #framesOut = 0;
+  #bytesOut = 0;
+  #gaps = 0;
+  #duplicates = 0;
+  #restarts = 0;
+  #reconnects = 0;
+  #filtered = 0;
+
+  private constructor(options: RelayClientOptions) {
+    this.domain = resolveDomain(options.domain ?? "market_data");
+    this.relayName = RELAY_NAMES[this.domain]!;
+    const name = domainName(this.domain)!;
+    this.#transport = options.transport ??
+      new UnixTransport(options.path ?? DEFAULT_SOCKET_PATHS[name]);
+    this.address = this.#transport.address;
+    this.source = options.source ?? SourceType.TestClient;
+    const r = options.reconnect ?? false;
+    this.#reconnect = r === false ? null : { ...DEFAULT_RECONNECT, ...(r === true ? {} : r) };
+    this.#publishOnly = options.publishOnly ?? false;
+    this.#local = options.filter === undefined ? null : new LocalFilter(options.filter);
+    this.#maxPending = options.maxPendingBytes ?? DEFAULT_MAX_PENDING;
+    this.#maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_PENDING;
+    this.#subscribeTimeoutMs = options.subscribeTimeoutMs ?? 5_000;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 1_000;
+    this.#signal = options.signal;
+    this.#controlBuilder = new MessageBuilder({ domain: this.domain, source: this.source });
+    this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /**
+   * Connects to a relay (one attempt), sends the hello when `publishOnly`, and
+   * subscribes when `subscribe` is given.
+   *
+   * @param options where to connect and how to behave
+   * @returns the connected client
+   * @throws {ConnectError} when the relay cannot be reached (one-line message)
+   * @throws {SubscribeError} when the initial subscription is refused or not answered
+   * @example
+   * ```ts
+   * const client = await RelayClient.connect({ domain: "market_data", reconnect: true });
+   * ```
+   */
+  static async connect(options: RelayClientOptions = {}): Promise<RelayClient> {
+    options.signal?.throwIfAborted();
+    const client = new RelayClient(options);
+    const conn = await client.#dial();
+    if (options.signal?.aborted) {
+      conn.close();
+      options.signal.throwIfAborted();
+    }
+    client.#attach(conn, false);
+    client.#signal?.addEventListener("abort", client.#onAbort, { once: true });
+    if (client.#publishOnly) {
+      // The hello is on its way before connect() returns: the relay sees it first.
+      await client.#pumpDone;
+      if (client.#closed) throw client.#closeError ?? new ClientClosedError("connect");
+    }
+    if (options.subscribe !== undefined) {
+      try {
+        await client.subscribe(options.subscribe);
+      } catch (e) {
+        await client.close();
+        throw e;
+      }
+    }
+    return client;
+  }
+
+  /** Whether a connection is up (false while reconnecting and after close). */
+  get connected(): boolean {
+    return this.#conn !== null;
+  }
+
+  /** Whether the client is closed (or closing). */
+  get isClosed(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * The relay-side filter in effect as last confirmed by the relay; `null`
+   * when this client never subscribed (every frame is delivered unless
+   * `publishOnly`).
+   */
+  get filter(): readonly string[] | null {
+    return this.#filter;
+  }
+
+  /**
+   * Queues one complete frame for writing and returns at once (no promise per
+   * frame). Frames published while reconnecting are written after the
+   * reconnect. When a write fails, the frame it cut and every later one are
+   * written again on the next connection; bytes the kernel had already
+   * accepted are not re-sent.
+   *
+   * @param frame exactly one frame (`32 + payload_size` bytes); copied
+   * @throws {ClientClosedError} after close
+   * @throws {BackpressureError} when pending bytes would exceed `maxPendingBytes`
+   * @throws {FrameError} when `frame` is not exactly one well-formed frame
+   * @example
+   * ```ts
+   * const b = client.builder(20);
+   * for (const s of signals) client.publish(b.begin().addTlv(32, s).finish());
+   * await client.flush();
+   * ```
+   */
+  publish(frame: Uint8Array): void {
+    if (this.#closing) throw new ClientClosedError("publish", this.#closeError);
+    const status = checkFrameStart(frame, 0, frame.length, MAX_PAYLOAD_SIZE);
+    if (status !== Status.OK) throw frameStartError(status, frame, 0, frame.length);
+    const size = HEADER_SIZE + readPayloadSize(frame, 0);
+    if (size !== frame.length) {
+      throw new FrameError(
+        ErrorCode.TrailingBytes,
+        `Cannot publish frame: ${frame.length - size} bytes follow the ${size}-byte frame`,
+        { offset: size, expected: size, actual: frame.length },
+      );
+    }
+    const pending = this.#out.pendingBytes;
+    if (pending + frame.length > this.#maxPending) {
+      throw new BackpressureError(pending, frame.length, this.#maxPending);
+    }
+    this.#out.push(frame);
+    if (!this.#writing) this.#kick();
+  }
+
+  /**
+   * Resolves when every frame published so far has been handed to the kernel.
+   *
+   * @returns a promise that rejects with `ClientClosedError` if the client closes first
+   * @example
+   * ```ts
+   * client.publish(frame);
+   * await client.flush();
+   * ```
+   */
+  flush(): Promise<void> {
+    const target = this.#out.enqueued;
+    if (this.#out.committed >= target) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new ClientClosedError("flush", this.#closeError));
+    return new Promise((resolve, reject) => this.#flushWaiters.push({ target, resolve, reject }));
+  }
+
+  /**
+   * Publishes one frame and waits until it (and everything before it) is written.
+   *
+   * @param frame exactly one frame
+   * @returns a promise resolved once written
+   * @example
+   * ```ts
+   * await client.publishAndFlush(frame);
+   * ```
+   */
+  publishAndFlush(frame: Uint8Array): Promise<void> {
+    try {
+      this.publish(frame);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.flush();
+  }
+
+  /**
+   * Resolves when the outbound buffer is at most half of `maxPendingBytes`
+   * (at once when it already is).
+   *
+   * @returns a promise that rejects with `ClientClosedError` if the client closes first
+   * @example
+   * ```ts
+   * if (client.stats().pendingBytes > limit) await client.drain();
+   * ```
+   */
+  drain(): Promise<void> {
+    if (this.#out.pendingBytes * 2 <= this.#maxPending) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new ClientClosedError("drain", this.#closeError));
+    return new Promise((resolve, reject) =>
+      this.#drainWaiters.push({ target: 0, resolve, reject })
+    );
+  }
+
+  /**
+   * A builder for this client's domain that numbers its messages 1, 2, 3, …
+   * (one builder, hence one numbering, per source per client; the numbering
+   * continues across reconnects). `finish()` returns a view valid until the
+   * next `begin()`; `publish()` copies it.
+   *
+   * @param source SourceType of the messages (default the client's `source`)
+   * @returns the builder
+   * @example
+   * ```ts
+   * const b = client.builder(20);
+   * client.publish(b.begin().addTlv(32, signal).finish());
+   * ```
+   */
+  builder(source: number = this.source): MessageBuilder {
+    let b = this.#builders.get(source);
+    if (b === undefined) {
+      b = new MessageBuilder({ domain: this.domain, source });
+      this.#builders.set(source, b);
+    }
+    return b;
+  }
+
+  /**
+   * Changes the relay-side filter (7.8) and waits for the relay's answer.
+   *
+   * @param patterns topic patterns (`*`, `prefix*`, exact; e.g. `tlv.32`, `source.20`, `arbitrage_signals`)
+   * @param mode `replace` (default), `add` or `remove`
+   * @returns the complete filter now in effect
+   * @throws {SubscribeError} `SubscribeRefused` with the relay's reason (filter unchanged), or `SubscribeTimeout`
+   * @throws {ClientClosedError} when the client closes before the answer
+   * @throws {FrameError} `MalformedSubscribe` for an empty or over-long pattern
+   * @example
+   * ```ts
+   * await client.subscribe(["tlv.32"]); // ["tlv.32"]
+   * await client.subscribe(["source.20"], "add"); // ["tlv.32", "source.20"]
+   * ```
+   */
+  subscribe(patterns: readonly string[], mode: SubscribeModeName = "replace"): Promise<string[]> {
+    if (this.#closing) return Promise.reject(new ClientClosedError("subscribe", this.#closeError));
+    const modeValue = SubscribeMode[mode];
+    if (modeValue === undefined) {
+      return Promise.reject(
+        new RangeError(`Cannot subscribe: mode "${String(mode)}" is not replace, add or remove`),
+      );
+    }
+    let frame: Uint8Array;
+    try {
+      frame = this.#subscribeFrame(patterns, modeValue);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const requested = [...patterns];
+    return new Promise<string[]>((resolve, reject) => {
+      const entry: PendingSubscribe = {
+        frame,
+        internal: false,
+        settled: false,
+        timer: undefined,
+        answer: (filter, reason) => {
+          if (entry.settled) return;
+          entry.settled = true;
+          clearTimeout(entry.timer);
+          if (reason === null && filter !== null) resolve(filter);
+          else reject(this.#refused(requested, filter, reason ?? "answer without a filter"));
+        },
+        fail: (error) => {
+          if (entry.settled) return;
+          entry.settled = true;
+          clearTimeout(entry.timer);
+          reject(error);
+        },
+      };
+      entry.timer = setTimeout(() => {
+        entry.fail(
+          new SubscribeError(
+            "SubscribeTimeout",
+            `Cannot subscribe to ${
+              quoteList(requested)
+            } on the ${this.relayName} relay at ${this.address}: no answer within ${this.#subscribeTimeoutMs} ms`,
+            { reason: "timeout", patterns: requested, filter: null },
+          ),
+        );
+      }, this.#subscribeTimeoutMs);
+      this.#pendingSubs.push(entry);
+      if (this.#conn !== null) {
+        this.#control.push(frame);
+        this.#kick();
+      }
+    });
+  }
+
+  /**
+   * Adds an event listener.
+   *
+   * @param type `gap`, `duplicate`, `disconnect`, `reconnect` or `error`
+   * @param listener called synchronously with the event
+   * @returns a function that removes the listener
+   * @example
+   * ```ts
+   * const off = client.on("gap", (e) => console.warn(e.source, e.expected, e.got, e.missing));
+   * off();
+   * ```
+   */
+  on<K extends keyof RelayClientEventMap>(type: K, listener: RelayClientListener<K>): () => void {
+    let set = this.#listeners.get(type);
+    if (set === undefined) this.#listeners.set(type, set = new Set());
+    set.add(listener as (event: never) => void);
+    return () => this.off(type, listener);
+  }
+
+  /**
+   * Removes an event listener.
+   *
+   * @param type the event type
+   * @param listener the listener given to `on()`
+   * @example
+   * ```ts
+   * client.off("gap", onGap);
+   * ```
+   */
+  off<K extends keyof RelayClientEventMap>(type: K, listener: RelayClientListener<K>): void {
+    this.#listeners.get(type)?.delete(listener as (event: never) => void);
+  }
+
+  /**
+   * A snapshot of the client's counters.
+   *
+   * @returns the counters
+   * @example
+   * ```ts
+   * const { framesIn, gaps } = client.stats();
+   * ```
+   */
+  stats(): ClientStats {
+    return {
+      framesIn: this.#framesIn,
+      bytesIn: this.#bytesIn,
+      framesOut: this.#framesOut,
+      bytesOut: this.#bytesOut,
+      gaps: this.#gaps,
+      duplicates: this.#duplicates,
+      reconnects: this.#reconnects,
+      restarts: this.#restarts,
+      filtered: this.#filtered,
+      bufferedFrames: this.#queue.length - this.#qHead,
+      pendingBytes: this.#out.pendingBytes,
+      garbageBytes: this.#reader.garbageBytes,
+    };
+  }
+
+  /**
+   * Resolves when the client has closed, with the error that closed it
+   * (`undefined` after `close()` or an abort).
+   *
+   * @returns the closing error, if any
+   * @example
+   * ```ts
+   * const err = await client.closed();
+   * if (err) console.error(err.message);
+   * ```
+   */
+  closed(): Promise<Error | undefined> {
+    return this.#closedPromise;
+  }
+
+  /**
+   * Waits for the next received frame.
+   *
+   * @param timeoutMs give up after this long (default: wait until a frame arrives or the client closes)
+   * @returns the frame, or `null` on timeout or when the client is closed and drained
+   * @example
+   * ```ts
+   * const frame = await client.receive(1000);
+   * ```
+   */
+  receive(timeoutMs?: number): Promise<ReceivedFrame | null> {
+    const f = this.#take();
+    if (f !== undefined) return Promise.resolve(f);
+    if (this.#ended()) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter = (r: IteratorResult<ReceivedFrame>) => {
+        clearTimeout(timer);
+        resolve(r.done ? null : r.value);
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          resolve(null);
+        }, timeoutMs);
+      }
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /**
+   * Iterates over received frames until the client closes. Breaking out of the
+   * loop does not close the client. Use one consumer at a time.
+   *
+   * @returns the iterator
+   * @example
+   * ```ts
+   * for await (const frame of client) handle(frame.bytes);
+   * ```
+   */
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedFrame> {
+    return {
+      next: () => {
+        const f = this.#take();
+        if (f !== undefined) return Promise.resolve({ done: false, value: f });
+        if (this.#ended()) return Promise.resolve(DONE);
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => Promise.resolve(DONE),
+    };
+  }
+
+  /**
+   * Flushes pending writes (waiting at most `closeTimeoutMs`, default 1 s),
+   * closes the connection, stops reconnecting and ends the iterator (unread
+   * frames are discarded). Idempotent.
+   *
+   * @returns a promise resolved when every task of the client has ended
+   * @example
+   * ```ts
+   * await client.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#cancelSleep();
+      if (this.#conn !== null && this.#out.pendingBytes > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.flush().catch(() => {}),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#closeTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+      }
+      this.#shutdown(null, true);
+    }
+    await Promise.allSettled([this.#readDone, this.#pumpDone, this.#reconnectDone]);
+  }
+
+  /**
+   * Same as {@linkcode close} (for `await using`).
+   *
+   * @returns a promise resolved when closed
+   * @example
+   * ```ts
+   * await using client = await RelayClient.connect();
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  async #dial(): Promise<StreamConn> {
+    try {
+      return await this.#transport.connect();
+    } catch (e) {
+      throw this.#connectError(e, 1, false);
+    }
+  }
+
+  #connectError(e: unknown, attempts: number, reconnecting: boolean): ConnectError {
+    const reason = e instanceof TransportError ? e.reason : "other";
+    const text = e instanceof Error ? e.message : String(e);
+    const hint = reason === "no_socket" || reason === "refused"
+      ? ` (is 'torq relay ${this.relayName}' running?)`
+      : "";
+    const what = reconnecting
+      ? `Cannot reconnect to ${this.relayName} relay at ${this.address} after ${attempts} attempt${
+        attempts === 1 ? "" : "s"
+      }`
+      : `Cannot connect to ${this.relayName} relay at ${this.address}`;
+    return new ConnectError(`${what}: ${text}${hint}`, {
+      reason,
+      address: this.address,
+      attempts,
+      cause: e,
+    });
+  }
+
+  /**
+   * Makes `conn` current. On a reconnect, the hello, a re-subscribe to the last
+   * confirmed filter and every unanswered request go first; `restored` runs once
+   * the filter is back (at once when there is none to restore).
+   */
+  #attach(
+    conn: StreamConn,
+    reconnected: boolean,
+    restored?: (filter: string[] | null, reason: string | null, wanted: readonly string[]) => void,
+  ): void {
+    this.#conn = conn;
+    this.#reader.reset();
+    const control: Uint8Array[] = [];
+    if (this.#publishOnly) {
+      const hello = new Uint8Array(HEADER_SIZE);
+      encodeHeader({ relayDomain: this.domain, source: this.source }, hello);
+      control.push(hello);
+    }
+    let restoring = false;
+    if (reconnected) {
+      const pending = this.#pendingSubs.filter((p) => !p.settled);
+      const wanted = this.#filter;
+      if (wanted !== null) {
+        restoring = true;
+        const entry: PendingSubscribe = {
+          frame: this.#subscribeFrame(wanted, SubscribeMode.replace),
+          internal: true,
+          settled: false,
+          timer: undefined,
+          answer: (filter, reason) => {
+            if (entry.settled) return;
+            entry.settled = true;
+            restored?.(filter, reason, wanted);
+          },
+          fail: () => {
+            entry.settled = true;
+          },
+        };
+        pending.unshift(entry);
+      }
+      this.#pendingSubs = pending;
+      for (const p of pending) control.push(p.frame);
+    }
+    this.#control = control;
+    this.#readDone = this.#readLoop(conn);
+    this.#kick();
+    if (!restoring) restored?.(this.#filter, null, []);
+  }
+
+  /** The connection `conn` ended (read end, read or write error). Idempotent per connection. */
+  #lost(conn: StreamConn, error: Error): void {
+    if (this.#conn !== conn) return;
+    this.#conn = null;
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+    this.#control = [];
+    // Internal re-subscribes are rebuilt on the next connection.
+    for (const p of this.#pendingSubs) if (p.internal) p.settled = true;
+    if (this.#closing) {
+      this.#shutdown(error, false);
+      return;
+    }
+    const willReconnect = this.#reconnect !== null;
+    this.#emit("disconnect", { error, willReconnect });
+    if (this.#closing) return; // a listener closed the client
+    if (willReconnect) this.#reconnectDone = this.#reconnectLoop(error);
+    else this.#shutdown(error, false);
+  }
+
+  async #reconnectLoop(cause: Error): Promise<void> {
+    const { initialMs, maxMs, maxAttempts } = this.#reconnect!;
+    const downSince = Date.now();
+    await this.#readDone;
+    let last: unknown = cause;
+    for (let n = 1; n <= maxAttempts; n++) {
+      await this.#sleep(Math.min(initialMs * 2 ** (n - 1), maxMs));
+      if (this.#closing) return;
+      let conn: StreamConn;
+      try {
+        conn = await this.#transport.connect();
+      } catch (e) {
+        last = e;
+        continue;
+      }
+      if (this.#closing) {
+        conn.close();
+        return;
+      }
+      this.#reconnects++;
+      const attempt = n;
+      this.#attach(conn, true, (filter, reason, wanted) => {
+        if (reason !== null) this.#emit("error", { error: this.#refused(wanted, filter, reason) });
+        if (this.#conn !== conn) return;
+        this.#emit("reconnect", { attempt, downMs: Date.now() - downSince, filter: this.#filter });
+      });
+      return;
+    }
+    const error = this.#connectError(last, maxAttempts, true);
+    this.#emit("error", { error });
+    this.#shutdown(error, false);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#sleepTimer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+    });
+  }
+
+  #cancelSleep(): void {
+    clearTimeout(this.#sleepTimer);
+    this.#sleepTimer = undefined;
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /** Final state: everything pending fails, the iterator ends. */
+  #shutdown(error: Error | null, discardUnread: boolean): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    this.#closeError = error;
+    this.#cancelSleep();
+    const conn = this.#conn;
+    this.#conn = null;
+    if (conn !== null) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#control = [];
+    this.#out.clear();
+    const closedError = (action: string) => new ClientClosedError(action, error);
+    for (const p of this.#pendingSubs) p.fail(closedError("subscribe"));
+    this.#pendingSubs = [];
+    for (const w of this.#flushWaiters) w.reject(closedError("flush"));
+    this.#flushWaiters = [];
+    for (const w of this.#drainWaiters) w.reject(closedError("drain"));
+    this.#drainWaiters = [];
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (discardUnread) {
+      this.#queue = [];
+      this.#qHead = 0;
+      this.#bufferedBytes = 0;
+    }
+    if (this.#qHead === this.#queue.length) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) w(DONE);
+    }
+    this.#resume();
+    this.#resolveClosed(error ?? undefined);
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  #kick(): void {
+    if (this.#writing || this.#conn === null) return;
+    if (this.#control.length === 0 && this.#out.queuedBytes === 0) return;
+    this.#pumpDone = this.#pump(this.#conn);
+  }
+
+  /** The one writer: control frames first, then everything queued, one write in flight. */
+  async #pump(conn: StreamConn): Promise<void> {
+    this.#writing = true;
+    let inData = false;
+    let written = 0;
+    try {
+      // Yield once so a synchronous burst of publish() calls lands in the first write.
+      await undefined;
+      while (this.#conn === conn) {
+        if (this.#control.length > 0) {
+          const frames = this.#control;
+          this.#control = [];
+          const bytes = frames.length === 1 ? frames[0]! : concat(frames);
+          await writeAll(conn, bytes);
+          this.#framesOut += frames.length;
+          this.#bytesOut += bytes.length;
+          continue;
+        }
+        const chunk = this.#out.take();
+        if (chunk === null) break;
+        inData = true;
+        written = 0;
+        while (written < chunk.length) {
+          written += await conn.write(written === 0 ? chunk : chunk.subarray(written));
+        }
+        inData = false;
+        this.#framesOut += this.#out.done();
+        this.#bytesOut += chunk.length;
+        this.#settleWrites();
+      }
+    } catch (e) {
+      if (inData) {
+        this.#framesOut += this.#out.fail(written);
+        this.#bytesOut += written;
+        this.#settleWrites();
+      }
+      this.#lost(conn, asError(e));
+    } finally {
+      this.#writing = false;
+    }
+    // A new connection may have been attached while this write was failing.
+    if (this.#conn !== null && this.#conn !== conn) this.#kick();
+  }
+
+  #settleWrites(): void {
+    const done = this.#out.committed;
+    let i = 0;
+    const fw = this.#flushWaiters;
+    while (i < fw.length && fw[i]!.target <= done) fw[i++]!.resolve();
+    if (i > 0) this.#flushWaiters = fw.slice(i);
+    if (this.#drainWaiters.length > 0 && this.#out.pendingBytes * 2 <= this.#maxPending) {
+      const dw = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of dw) w.resolve();
+    }
+  }
+
+  #subscribeFrame(patterns: readonly string[], mode: number): Uint8Array {
+    return this.#controlBuilder
+      .begin({ sequence: 0 })
+      .addTlv(SUBSCRIBE_TLV, encodeSubscribe({ mode, patterns }))
+      .build();
+  }
+
+  #refused(requested: readonly string[], filter: string[] | null, reason: string): SubscribeError {
+    return new SubscribeError(
+      "SubscribeRefused",
+      `Cannot subscribe to ${quoteList(requested)} on the ${this.relayName} relay: ${reason}`,
+      { reason, patterns: requested, filter },
+    );
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  async #readLoop(conn: StreamConn): Promise<void> {
+    const r = this.#reader;
+    let error: Error | null = null;
+    try {
+      while (this.#conn === conn) {
+        if (this.#paused !== null) {
+          await this.#paused.promise;
+          continue;
+        }
+        const n = await conn.read(r.writable(READ_SIZE));
+        if (n === null) break;
+        if (n === 0) continue;
+        if (this.#conn !== conn) break;
+        r.commit(n);
+        this.#onData();
+      }
+    } catch (e) {
+      error = asError(e);
+    }
+    this.#lost(conn, error ?? new Error(`connection closed by the ${this.relayName} relay`));
+  }
+
+  /**
+   * Scans one read's complete frames: answers are consumed, sequences checked,
+   * the local filter applied; the kept frames share one copy of the read.
+   */
+  #onData(): void {
+    const r = this.#reader;
+    const b = r.buffer;
+    const local = this.#local;
+    let n = 0;
+    while (r.next()) {
+      const s = r.frameStart;
+      const e = r.frameEnd;
+      this.#framesIn++;
+      this.#bytesIn += e - s;
+      if (isSubscribeAnswer(b, s, e)) {
+        this.#onAnswer(b.subarray(s, e));
+        continue;
+      }
+      const v = this.#seq.check(b, s);
+      if (v >= SequenceVerdict.gap) this.#onSequence(v, b, s);
+      if (local !== null && !local.matchesBytes(b, s, e)) {
+        this.#filtered++;
+        continue;
+      }
+      if (n === this.#starts.length) this.#growScratch();
+      this.#starts[n] = s;
+      this.#ends[n] = e;
+      n++;
+    }
+    if (n === 0 || this.#closed) return;
+    const base = this.#starts[0]!;
+    const copy = b.slice(base, this.#ends[n - 1]!);
+    const predicate = local?.predicate ?? null;
+    for (let i = 0; i < n; i++) {
+      const f = new ReceivedFrame(copy.subarray(this.#starts[i]! - base, this.#ends[i]! - base));
+      if (predicate !== null && !this.#keep(predicate, f)) {
+        this.#filtered++;
+        continue;
+      }
+      this.#deliver(f);
+    }
+  }
+
+  #keep(predicate: (f: ReceivedFrame) => boolean, f: ReceivedFrame): boolean {
+    try {
+      return predicate(f);
+    } catch (e) {
+      this.#emit("error", { error: asError(e) });
+      return false;
+    }
+  }
+
+  #onSequence(v: SequenceVerdict, b: Uint8Array, s: number): void {
+    const source = b[s + 6]!;
+    if (v === SequenceVerdict.restart) {
+      this.#restarts++;
+      return;
+    }
+    const last = this.#seq.previous();
+    const got = readSequence(b, s);
+    if (v === SequenceVerdict.gap) {
+      this.#gaps++;
+      this.#emit("gap", { source, expected: last + 1n, got, missing: got - last - 1n });
+    } else {
+      this.#duplicates++;
+      this.#emit("duplicate", { source, last, got });
+    }
+  }
+
+  #onAnswer(frame: Uint8Array): void {
+    let filter: string[] | null = null;
+    let reason: string | null = null;
+    try {
+      for (const rec of walkTlvs(frame, HEADER_SIZE, frame.length)) {
+        if (rec.type === SUBSCRIBE_TLV && filter === null) {
+          filter = parseSubscribe(rec.value).patterns;
+        } else if (rec.type === ERROR_TLV && reason === null) reason = decodeErrorText(rec.value);
+      }
+    } catch (e) {
+      reason = `malformed answer from the relay: ${asError(e).message}`;
+    }
+    if (filter !== null) this.#filter = filter;
+    const entry = this.#pendingSubs.shift();
+    entry?.answer(filter, reason);
+  }
+
+  #deliver(f: ReceivedFrame): void {
+    const w = this.#waiters.shift();
+    if (w !== undefined) {
+      w({ done: false, value: f });
+      return;
+    }
+    this.#queue.push(f);
+    this.#bufferedBytes += f.bytes.length;
+    if (this.#bufferedBytes > this.#maxBuffered && this.#paused === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#paused = { promise, resolve };
+    }
+  }
+
+  #take(): ReceivedFrame | undefined {
+    if (this.#qHead === this.#queue.length) return undefined;
+    const f = this.#queue[this.#qHead]!;
+    this.#queue[this.#qHead++] = undefined;
+    if (this.#qHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#qHead = 0;
+    } else if (this.#qHead > 1024 && this.#qHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#qHead);
+      this.#qHead = 0;
+    }
+    this.#bufferedBytes -= f.bytes.length;
+    if (this.#paused !== null && this.#bufferedBytes * 2 <= this.#maxBuffered) this.#resume();
+    return f;
+  }
+
+  #ended(): boolean {
+    return this.#closed && this.#qHead === this.#queue.length;
+  }
+
+  #resume(): void {
+    const p = this.#paused;
+    this.#paused = null;
+    p?.resolve();
+  }
+
+  #growScratch(): void {
+    const grow = (a: Int32Array) => {
+      const g = new Int32Array(a.length * 2);
+      g.set(a);
+      return g;
+    };
+    this.#starts = grow(this.#starts);
+    this.#ends = grow(this.#ends);
+  }
+
+  // ---------------------------------------------------------------- events
+
+  #emit<K extends keyof RelayClientEventMap>(type: K, event: RelayClientEventMap[K]): void {
+    const set = this.#listeners.get(type);
+    if (set === undefined) return;
+    for (const l of [...set]) {
+      try {
+        (l as RelayClientListener<K>)(event);
+      } catch (e) {
+        if (type !== "error") this.#emit("error", { error: asError(e) });
+      }
+    }
+  }
+}
+
+function resolveDomain(d: DomainOption): number {
+  if (typeof d === "number") {
+    if (!Number.isInteger(d) || d < 1 || d > 4) {
+      throw new RangeError(`Cannot create relay client: domain ${d} is not 1–4`);
+    }
+    return d;
+  }
+  switch (d) {
+    case "market_data":
+      return 1;
+    case "signal":
+      return 2;
+    case "execution":
+      return 3;
+    case "system":
+      return 4;
+    default:
+      throw new RangeError(`Cannot create relay client: domain "${String(d)}" is unknown`);
+  }
+}
+
+/** Whether the frame is a relay's answer to a Subscribe: domain 4, first TLV 113. */
+function isSubscribeAnswer(b: Uint8Array, s: number, e: number): boolean {
+  if (b[s + 4] !== 4 || e - s < HEADER_SIZE + 2) return false;
+  const t = b[s + HEADER_SIZE]!;
+  return t === SUBSCRIBE_TLV ||
+    (t === 255 && e - s >= HEADER_SIZE + 3 && b[s + HEADER_SIZE + 2] === SUBSCRIBE_TLV);
+}
+
+async function writeAll(conn: StreamConn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function quoteList(patterns: readonly string[]): string {
+  return `[${patterns.map((p) => JSON.stringify(p)).join(", ")}]`;
+}

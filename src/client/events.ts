@@ -1,0 +1,98 @@
+/**
+ * Events a {@linkcode RelayClient} emits, and the counters it keeps.
+ *
+ * @module
+ */
+
+/** A received frame's sequence jumped ahead of the last one from its source plus one. */
+export interface GapEvent {
+  /** Source byte of the frame. */
+  source: number;
+  /** The sequence that was expected (last + 1). */
+  expected: bigint;
+  /** The sequence received. */
+  got: bigint;
+  /** How many numbers were skipped (`got - expected`). */
+  missing: bigint;
+}
+
+/** A received frame's sequence was not above the last one from its source. */
+export interface DuplicateEvent {
+  /** Source byte of the frame. */
+  source: number;
+  /** The highest sequence seen before from this source. */
+  last: bigint;
+  /** The sequence received. */
+  got: bigint;
+}
+
+/** The connection to the relay was lost. */
+export interface DisconnectEvent {
+  /** Why (end of stream, read or write error). */
+  error: Error;
+  /** Whether the client will try to reconnect. */
+  willReconnect: boolean;
+}
+
+/** The client reconnected and restored its hello and filter. */
+export interface ReconnectEvent {
+  /** The attempt that succeeded (1 = first). */
+  attempt: number;
+  /** Time without a connection, in ms. */
+  downMs: number;
+  /** The relay-side filter now in effect (`null` = never subscribed: every frame). */
+  filter: readonly string[] | null;
+}
+
+/** Something went wrong outside any call the application is awaiting. */
+export interface ErrorEvent {
+  /** The error: e.g. a `ConnectError` after the last reconnect attempt, a refused re-subscribe. */
+  error: Error;
+}
+
+/** Event names and their payloads. */
+export interface RelayClientEventMap {
+  /** A sequence gap (7.9). */
+  gap: GapEvent;
+  /** A duplicate or regressed sequence (7.9). */
+  duplicate: DuplicateEvent;
+  /** The connection was lost. */
+  disconnect: DisconnectEvent;
+  /** The connection was re-established. */
+  reconnect: ReconnectEvent;
+  /** An error not tied to an awaited call. */
+  error: ErrorEvent;
+}
+
+/** A listener of one event type. */
+export type RelayClientListener<K extends keyof RelayClientEventMap> = (
+  event: RelayClientEventMap[K],
+) => void;
+
+/** The client's counters. */
+export interface ClientStats {
+  /** Frames received from the relay (including Subscribe answers). */
+  framesIn: number;
+  /** Bytes of those frames. */
+  bytesIn: number;
+  /** Frames handed to the kernel (including hello and Subscribe requests). */
+  framesOut: number;
+  /** Bytes of those frames. */
+  bytesOut: number;
+  /** Sequence gaps seen. */
+  gaps: number;
+  /** Duplicate or regressed sequences seen. */
+  duplicates: number;
+  /** Successful reconnections. */
+  reconnects: number;
+  /** Producers seen restarting their numbering at 1. */
+  restarts: number;
+  /** Frames dropped by the local filter. */
+  filtered: number;
+  /** Received frames waiting to be iterated. */
+  bufferedFrames: number;
+  /** Outbound bytes not yet written. */
+  pendingBytes: number;
+  /** Bytes skipped while resynchronising the receive stream. */
+  garbageBytes: number;
+}

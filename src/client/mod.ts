@@ -1,0 +1,43 @@
+/**
+ * The relay client: connect to a relay, publish frames (coalesced writes),
+ * subscribe with relay-side filters, receive frames with local filters,
+ * sequence-gap events and automatic reconnection.
+ *
+ * @example
+ * ```ts
+ * import { RelayClient } from "./mod.ts";
+ *
+ * await using client = await RelayClient.connect({ domain: "signal", subscribe: ["tlv.32"] });
+ * for await (const frame of client) console.log(frame.sequence, frame.decode().tlvs[0]?.name);
+ * ```
+ *
+ * @module
+ */
+export { RelayClient } from "./client.ts";
+export type {
+  DomainOption,
+  ReconnectOptions,
+  RelayClientOptions,
+  SubscribeModeName,
+} from "./client.ts";
+export { ReceivedFrame } from "./received_frame.ts";
+export { LocalFilter } from "./local_filter.ts";
+export type { ByteSelector, LocalFilterOptions } from "./local_filter.ts";
+export { SequenceTracker, SequenceVerdict } from "./sequence_tracker.ts";
+export {
+  BackpressureError,
+  ClientClosedError,
+  ClientErrorCode,
+  ConnectError,
+  SubscribeError,
+} from "./errors.ts";
+export type {
+  ClientStats,
+  DisconnectEvent,
+  DuplicateEvent,
+  ErrorEvent,
+  GapEvent,
+  ReconnectEvent,
+  RelayClientEventMap,
+  RelayClientListener,
+} from "./events.ts";

@@ -1,0 +1,113 @@
+/**
+ * Per-source sequence tracking of received frames (PROTOCOL.md 2.2, 7.9):
+ * gaps (sequence jumped ahead) and duplicates (sequence not above the last).
+ * A client talks to one relay, so "per (relay, source)" is per source byte.
+ *
+ * `check()` is allocation-free: sequences are compared as two u32 halves and
+ * BigInt values are built only when a gap or duplicate is reported.
+ *
+ * @module
+ */
+
+import { readSequenceHigh, readSequenceLow } from "../protocol/header.ts";
+
+/** Outcome of {@linkcode SequenceTracker.check}. */
+export const SequenceVerdict = {
+  /** The next number (last + 1). */
+  ok: 0,
+  /** Sequence 0: never checked. */
+  unsequenced: 1,
+  /** First sequenced frame of this source. */
+  first: 2,
+  /** Jumped ahead: `previous` + 1 was expected. */
+  gap: 3,
+  /** Not above the last one seen (replay, duplicate or regression). */
+  duplicate: 4,
+  /** Sequence 1 after a higher one: the producer restarted its numbering (new connection). */
+  restart: 5,
+} as const;
+
+/** A value of {@linkcode SequenceVerdict}. */
+export type SequenceVerdict = typeof SequenceVerdict[keyof typeof SequenceVerdict];
+
+/**
+ * Remembers the highest sequence seen per source.
+ *
+ * @example
+ * ```ts
+ * const t = new SequenceTracker();
+ * t.check(frame1, 0); // SequenceVerdict.first
+ * t.check(frame3, 0); // SequenceVerdict.gap, t.previous(20) === 1n
+ * ```
+ */
+export class SequenceTracker {
+  readonly #hi = new Uint32Array(256);
+  readonly #lo = new Uint32Array(256);
+  readonly #seen = new Uint8Array(256);
+  // The last value before the most recent check (for reports).
+  #prevHi = 0;
+  #prevLo = 0;
+
+  /**
+   * Checks the frame at `off` and records its sequence when it moves forward.
+   *
+   * @param b buffer
+   * @param off frame start
+   * @returns the verdict
+   */
+  check(b: Uint8Array, off: number): SequenceVerdict {
+    const lo = readSequenceLow(b, off);
+    const hi = readSequenceHigh(b, off);
+    if (lo === 0 && hi === 0) return SequenceVerdict.unsequenced;
+    const src = b[off + 6]!;
+    if (this.#seen[src] === 0) {
+      this.#seen[src] = 1;
+      this.#hi[src] = hi;
+      this.#lo[src] = lo;
+      return SequenceVerdict.first;
+    }
+    const lhi = this.#hi[src]!;
+    const llo = this.#lo[src]!;
+    this.#prevHi = lhi;
+    this.#prevLo = llo;
+    if (hi < lhi || (hi === lhi && lo <= llo)) {
+      if (hi === 0 && lo === 1 && (lhi !== 0 || llo > 1)) {
+        this.#lo[src] = 1;
+        this.#hi[src] = 0;
+        return SequenceVerdict.restart;
+      }
+      return SequenceVerdict.duplicate;
+    }
+    this.#hi[src] = hi;
+    this.#lo[src] = lo;
+    const elo = (llo + 1) >>> 0;
+    const ehi = elo === 0 ? lhi + 1 : lhi;
+    return hi === ehi && lo === elo ? SequenceVerdict.ok : SequenceVerdict.gap;
+  }
+
+  /**
+   * The last sequence recorded before the most recent `check()` (meaningful
+   * after a `gap`, `duplicate` or `restart` verdict).
+   *
+   * @returns the previous sequence
+   */
+  previous(): bigint {
+    return (BigInt(this.#prevHi) << 32n) | BigInt(this.#prevLo);
+  }
+
+  /**
+   * The highest sequence recorded for a source.
+   *
+   * @param source source byte
+   * @returns the sequence, or `undefined` when none was seen
+   */
+  last(source: number): bigint | undefined {
+    if (this.#seen[source] !== 1) return undefined;
+    return (BigInt(this.#hi[source]!) << 32n) | BigInt(this.#lo[source]!);
+  }
+
+  /** Forgets every source. */
+  reset(): void {
+    this.#seen.fill(0);
+  }
+}

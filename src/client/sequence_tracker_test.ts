@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { SequenceTracker, SequenceVerdict } from "./sequence_tracker.ts";
+import { encodeHeader } from "../protocol/header.ts";
+
+function header(source: number, sequence: bigint): Uint8Array {
+  const b = new Uint8Array(32);
+  encodeHeader({ relayDomain: 2, source, sequence }, b);
+  return b;
+}
+
+Deno.test("SequenceTracker.check() classifies sequences per source", async (t) => {
+  const cases: [string, [number, bigint][], SequenceVerdict[]][] = [
+    ["in order", [[20, 1n], [20, 2n], [20, 3n]], [2, 0, 0]],
+    ["gap", [[20, 1n], [20, 5n], [20, 6n]], [2, 3, 0]],
+    ["duplicate and regression", [[20, 4n], [20, 4n], [20, 2n], [20, 5n]], [2, 4, 4, 0]],
+    ["unsequenced never checked", [[20, 3n], [20, 0n], [20, 4n]], [2, 1, 0]],
+    ["sources are independent", [[20, 1n], [23, 9n], [20, 2n], [23, 10n]], [2, 2, 0, 0]],
+    ["restart at 1", [[20, 7n], [20, 1n], [20, 2n]], [2, 5, 0]],
+    ["1 after 1 is a duplicate", [[20, 1n], [20, 1n]], [2, 4]],
+    ["across the 32-bit boundary", [[20, 0xffffffffn], [20, 0x100000000n], [20, 0x100000002n]], [
+      2,
+      0,
+      3,
+    ]],
+  ];
+  for (const [name, input, expected] of cases) {
+    await t.step(name, () => {
+      const s = new SequenceTracker();
+      assert.deepEqual(input.map(([src, seq]) => s.check(header(src, seq), 0)), expected);
+    });
+  }
+});
+
+Deno.test("SequenceTracker.previous() and last() report the numbers of a gap", () => {
+  const s = new SequenceTracker();
+  s.check(header(20, 3n), 0);
+  assert.equal(s.check(header(20, 7n), 0), SequenceVerdict.gap);
+  assert.equal(s.previous(), 3n);
+  assert.equal(s.last(20), 7n);
+  assert.equal(s.last(21), undefined);
+  s.reset();
+  assert.equal(s.last(20), undefined);
+});
