@@ -15,7 +15,12 @@
  */
 
 import { Status, statusCode } from "../protocol/errors.ts";
-import { HEADER_SIZE, readSequenceHigh, readSequenceLow } from "../protocol/header.ts";
+import {
+  HEADER_SIZE,
+  readSequenceHigh,
+  readSequenceLow,
+  readTimestampApprox,
+} from "../protocol/header.ts";
 import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
 import { RELAY_SOURCE } from "../protocol/domains.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
@@ -36,13 +41,17 @@ import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
 import { AuditJournal } from "./journal.ts";
 import type { RelayLogic } from "./logic.ts";
 import { explainReject, type RejectRecord } from "./rejects.ts";
-import type { ConnectionStats, RelayStats } from "./stats.ts";
+import type { ConnectionStats, RelayStats, SourceStats } from "./stats.ts";
+import { LatencyHistogram } from "./latency.ts";
+import { sourceName } from "../protocol/domains.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
 const SUBSCRIBE = 101;
 /** Rejects kept for inspection. */
 const REJECT_RING = 50;
+/** Read once; `performance.timeOrigin` is slow to read per call. */
+const CLOCK_ORIGIN = performance.timeOrigin;
 /** Reads never grow beyond this. */
 const MAX_READ = 262_144;
 
@@ -118,6 +127,15 @@ export class Relay implements ConnectionOwner {
   readonly #rejectLog = new RateLimit(1000);
   readonly #dropLog = new RateLimit(1000);
   readonly #builder: MessageBuilder;
+  /** Arrival time minus header timestamp of accepted frames. */
+  readonly #latency = new LatencyHistogram();
+  // Sequence health per header source (all connections), typed arrays: no allocation per frame.
+  readonly #srcFrames = new Float64Array(256);
+  readonly #srcHi = new Float64Array(256).fill(-1);
+  readonly #srcLo = new Float64Array(256);
+  readonly #srcGaps = new Float64Array(256);
+  readonly #srcMissing = new Float64Array(256);
+  readonly #srcBack = new Float64Array(256);
 
   /**
    * @param logic the domain's description
@@ -275,6 +293,7 @@ export class Relay implements ConnectionOwner {
     const v = this.#validator;
     const journal = this.#journal;
     const now = journal !== null || v.policy === "audit" ? Date.now() : 0;
+    const nowUs = (CLOCK_ORIGIN + performance.now()) * 1000;
     let runStart = -1;
     let runEnd = -1;
     let runFrames = 0;
@@ -309,6 +328,8 @@ export class Relay implements ConnectionOwner {
         );
       }
       if (verdict === Status.OK) {
+        this.#latency.record(nowUs - readTimestampApprox(b, s) / 1000);
+        this.#trackSequence(b, s);
         if (runStart >= 0 && s === runEnd) {
           runEnd = e;
           runFrames++;
@@ -345,6 +366,27 @@ export class Relay implements ConnectionOwner {
     if (r.garbageSinceFrame > this.logic.maxGarbageBytes) {
       this.#close(src, `garbage: ${r.garbageSinceFrame} bytes without a valid frame`);
     }
+  }
+
+  /** Counts gaps and regressions per header source (informational; audit rejects on its own). */
+  #trackSequence(b: Uint8Array, s: number): void {
+    const src = b[s + 6]!;
+    this.#srcFrames[src]!++;
+    const hi = readSequenceHigh(b, s);
+    const lo = readSequenceLow(b, s);
+    if (hi === 0 && lo === 0) return;
+    const lastHi = this.#srcHi[src]!;
+    if (lastHi >= 0) {
+      const step = (hi - lastHi) * 4294967296 + (lo - this.#srcLo[src]!);
+      if (step > 1) {
+        this.#srcGaps[src]!++;
+        this.#srcMissing[src]! += step - 1;
+      } else if (step < 1) {
+        this.#srcBack[src]!++;
+      }
+    }
+    this.#srcHi[src] = hi;
+    this.#srcLo[src] = lo;
   }
 
   #isSubscribe(b: Uint8Array, s: number, e: number): boolean {
@@ -703,6 +745,25 @@ export class Relay implements ConnectionOwner {
     for (let st = 1; st < 32; st++) {
       if (this.#warnings[st]! > 0) warnings[statusCode(st)] = this.#warnings[st]!;
     }
+    const sources: SourceStats[] = [];
+    for (let src = 0; src < 256; src++) {
+      if (this.#srcFrames[src] === 0) continue;
+      const hi = this.#srcHi[src]!;
+      sources.push({
+        source: src,
+        name: sourceName(src) ?? null,
+        frames: this.#srcFrames[src]!,
+        lastSequence: hi < 0
+          ? "0"
+          : hi < 2097152
+          ? String(hi * 4294967296 + this.#srcLo[src]!)
+          : ((BigInt(hi) << 32n) | BigInt(this.#srcLo[src]!)).toString(),
+        gaps: this.#srcGaps[src]!,
+        missing: this.#srcMissing[src]!,
+        regressions: this.#srcBack[src]!,
+      });
+    }
+    const lat = this.#latency;
     return {
       name: l.name,
       domain: l.domain,
@@ -734,6 +795,17 @@ export class Relay implements ConnectionOwner {
         lines: this.#journal.lines,
         failures: this.#journal.failures,
       },
+      latency: {
+        count: lat.count,
+        sumUs: lat.sum,
+        maxUs: lat.max,
+        p50Us: lat.percentile(0.5),
+        p99Us: lat.percentile(0.99),
+        p999Us: lat.percentile(0.999),
+        clockSkew: lat.ahead,
+        buckets: lat.buckets(),
+      },
+      sources,
       connectionsDetail: conns,
     };
   }

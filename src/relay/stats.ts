@@ -43,6 +43,44 @@ export interface ConnectionStats {
   garbageBytes: number;
 }
 
+/** Sequence health of one header source (across connections). */
+export interface SourceStats {
+  /** SourceType byte. */
+  source: number;
+  /** Its canonical name, if any. */
+  name: string | null;
+  /** Accepted frames. */
+  frames: number;
+  /** Last sequence seen (decimal string, 64-bit exact). */
+  lastSequence: string;
+  /** Forward jumps larger than 1. */
+  gaps: number;
+  /** Sequence numbers skipped by those jumps. */
+  missing: number;
+  /** Sequences not above the previous one (restarts, duplicates, several producers). */
+  regressions: number;
+}
+
+/** Arrival latency of accepted frames (relay clock minus header timestamp). */
+export interface LatencyStats {
+  /** Samples. */
+  count: number;
+  /** Sum in µs. */
+  sumUs: number;
+  /** Largest in µs. */
+  maxUs: number;
+  /** Approximate median in µs (bucket bound). */
+  p50Us: number;
+  /** Approximate 99th percentile in µs. */
+  p99Us: number;
+  /** Approximate 99.9th percentile in µs. */
+  p999Us: number;
+  /** Frames whose timestamp was ahead of the relay's clock. */
+  clockSkew: number;
+  /** Cumulative Prometheus buckets: `[le in seconds, count]`, ending with `+Inf`. */
+  buckets: [string, number][];
+}
+
 /** Counters of one relay (7.7). */
 export interface RelayStats {
   /** Relay name. */
@@ -89,6 +127,10 @@ export interface RelayStats {
   stalls: number;
   /** Audit journal, when the policy keeps one. */
   journal: { path: string; lines: number; failures: number } | null;
+  /** Arrival latency from header timestamps. */
+  latency: LatencyStats;
+  /** Sequence health per source. */
+  sources: SourceStats[];
   /** Per-connection counters. */
   connectionsDetail: ConnectionStats[];
 }
