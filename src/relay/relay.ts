@@ -127,6 +127,9 @@ export class Relay implements ConnectionOwner {
   readonly #rejectLog = new RateLimit(1000);
   readonly #dropLog = new RateLimit(1000);
   readonly #builder: MessageBuilder;
+  #sampler: ((frame: Uint8Array, relay: string) => void) | null = null;
+  #sampleEveryMs = 50;
+  #lastSample = 0;
   /** Arrival time minus header timestamp of accepted frames. */
   readonly #latency = new LatencyHistogram();
   // Sequence health per header source (all connections), typed arrays: no allocation per frame.
@@ -437,6 +440,7 @@ export class Relay implements ConnectionOwner {
     }
     const chunk = b.slice(s, e);
     this.#framesForwarded += frames;
+    if (this.#sampler !== null) this.#sample(chunk);
     const echo = this.logic.echo;
     for (const c of this.#plain) {
       if (c === src && !echo) continue;
@@ -455,6 +459,30 @@ export class Relay implements ConnectionOwner {
       if (c.queuedFrames > this.logic.maxQueueFrames || c.queuedBytes > this.logic.maxQueueBytes) {
         this.#overflow(c);
       }
+    }
+  }
+
+  /**
+   * Receives a copy of at most `perSecond` forwarded frames a second (the first
+   * frame of a forwarded run), for decoded live views. Pass null to stop.
+   *
+   * @param fn called with a copy of the frame and the relay's name
+   * @param perSecond upper bound of samples per second (default 20)
+   */
+  setSampler(fn: ((frame: Uint8Array, relay: string) => void) | null, perSecond = 20): void {
+    this.#sampler = fn;
+    this.#sampleEveryMs = 1000 / perSecond;
+  }
+
+  #sample(chunk: Uint8Array): void {
+    const now = Date.now();
+    if (now - this.#lastSample < this.#sampleEveryMs) return;
+    this.#lastSample = now;
+    const size = HEADER_SIZE + (chunk[24]! | (chunk[25]! << 8) | (chunk[26]! << 16) | (chunk[27]! << 24));
+    try {
+      this.#sampler!(chunk.slice(0, size), this.logic.name);
+    } catch (e) {
+      this.#log.warn("sampler failed", { error: (e as Error).message });
     }
   }
 

@@ -1,0 +1,126 @@
+/**
+ * The JSON shapes of Torq's HTTP API and live stream: the contract between the
+ * server (src/http/app.ts, hub.ts) and the dashboard page (src/http/dashboard/),
+ * `torq top` and `torq stats --json`.
+ *
+ * Routes (all GET; everything but `/healthz` requires `Authorization: Bearer
+ * <token>` when `http.token` is set; the dashboard page and assets accept
+ * `?token=` once and keep it):
+ *
+ * | route | body |
+ * |---|---|
+ * | `/healthz` | `HealthResponse` (200, or 503 when a relay does not accept connections) |
+ * | `/metrics` | Prometheus text format |
+ * | `/api/relays` | `RelaysResponse` |
+ * | `/api/connections?relay=&sort=&order=&limit=` | `ConnectionsResponse` |
+ * | `/api/rejects?relay=&limit=` | `RejectsResponse` |
+ * | `/api/timeline?relay=&seconds=` | `TimelineResponse` (1 s points, up to 900) |
+ * | `/api/tlv-types` | the registry, `TlvTypeJson[]` |
+ * | `/api/stream` | Server-Sent Events: `event: stats` (`StatsEvent`, every second) and `event: message` (`MessageEvent`, sampled) |
+ * | `/` | the dashboard page |
+ *
+ * @module
+ */
+
+import type { ConnectionStats, RelayStats } from "../relay/stats.ts";
+import type { RejectRecord } from "../relay/rejects.ts";
+
+/** `/healthz`. */
+export interface HealthResponse {
+  /** `ok` or `unavailable`. */
+  status: "ok" | "unavailable";
+  /** Per relay: accepting connections or not, with the reason. */
+  relays: { name: string; address: string; accepting: boolean; reason?: string }[];
+}
+
+/** One relay's numbers at one second. */
+export interface RelayRates {
+  /** Relay name. */
+  name: string;
+  /** Frames received per second (last second). */
+  msgsInPerSec: number;
+  /** Frames written to consumers per second. */
+  msgsOutPerSec: number;
+  /** Bytes received per second. */
+  bytesInPerSec: number;
+  /** Bytes written per second. */
+  bytesOutPerSec: number;
+  /** Frames not forwarded per second (rejects, slow-consumer drops; hello excluded). */
+  dropsPerSec: number;
+}
+
+/** `/api/relays`: every relay's full counters, its rates, and the server's time. */
+export interface RelaysResponse {
+  /** Server time, ms since epoch. */
+  time: number;
+  /** Counters per relay (`Relay.stats()`, connection details included). */
+  relays: RelayStats[];
+  /** Rates over the last second, same order. */
+  rates: RelayRates[];
+}
+
+/** A connection row (`nats top`-like), with its relay. */
+export interface ConnectionRow extends ConnectionStats {
+  /** Relay name. */
+  relay: string;
+}
+
+/** `/api/connections`; `sort` is one of pending, msgs_in, msgs_out, drops, rejected, last_activity, id. */
+export interface ConnectionsResponse {
+  /** Rows, sorted. */
+  connections: ConnectionRow[];
+}
+
+/** `/api/rejects`: the last rejected frames with evidence. */
+export interface RejectsResponse {
+  /** Per relay, newest last. */
+  rejects: (RejectRecord & { relay: string })[];
+}
+
+/** One 1-second point of a relay's timeline. */
+export interface TimelinePoint extends RelayRates {
+  /** Second (ms since epoch, floored to the second). */
+  t: number;
+  /** Latency p50 / p99 / p99.9 in µs of frames accepted in that second (0 when none). */
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+}
+
+/** `/api/timeline`. */
+export interface TimelineResponse {
+  /** Per relay name, oldest first, at most 900 points (15 min). */
+  timeline: Record<string, TimelinePoint[]>;
+}
+
+/** `event: stats` of `/api/stream`, every second. */
+export interface StatsEvent {
+  /** Server time (ms). */
+  time: number;
+  /** One point per relay. */
+  points: TimelinePoint[];
+  /** Relays' counters without per-connection detail (`connectionsDetail: []`). */
+  relays: RelayStats[];
+}
+
+/** `event: message` of `/api/stream`: a sampled, decoded frame. */
+export interface MessageEvent {
+  /** Relay that forwarded it. */
+  relay: string;
+  /** Receive time (ms). */
+  time: number;
+  /** The frame as `torq decode --json` prints it. */
+  decoded: unknown;
+  /** For ArbitrageSignals: the dashboard JSON of PROTOCOL.md 8.5. */
+  arbitrage?: Record<string, unknown>;
+}
+
+/** `/api/tlv-types`: one registry entry. */
+export interface TlvTypeJson {
+  type: number;
+  name: string;
+  domain: string;
+  size: string;
+  layout: string;
+  description: string;
+}
