@@ -43,6 +43,7 @@ import type { RelayLogic } from "./logic.ts";
 import { explainReject, type RejectRecord } from "./rejects.ts";
 import type { ConnectionStats, RelayStats, SourceStats } from "./stats.ts";
 import { LatencyHistogram } from "./latency.ts";
+import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
@@ -134,6 +135,8 @@ export class Relay implements ConnectionOwner {
   readonly #latency = new LatencyHistogram();
   // Sequence health per header source (all connections), typed arrays: no allocation per frame.
   readonly #srcFrames = new Float64Array(256);
+  /** Accepted frames by the type of their first TLV. */
+  readonly #tlvMix = new Float64Array(256);
   readonly #srcHi = new Float64Array(256).fill(-1);
   readonly #srcLo = new Float64Array(256);
   readonly #srcGaps = new Float64Array(256);
@@ -373,6 +376,8 @@ export class Relay implements ConnectionOwner {
 
   /** Counts gaps and regressions per header source (informational; audit rejects on its own). */
   #trackSequence(b: Uint8Array, s: number): void {
+    const first = b[s + HEADER_SIZE]!;
+    this.#tlvMix[first === 255 ? b[s + HEADER_SIZE + 2]! : first]!++;
     const src = b[s + 6]!;
     this.#srcFrames[src]!++;
     const hi = readSequenceHigh(b, s);
@@ -478,7 +483,8 @@ export class Relay implements ConnectionOwner {
     const now = Date.now();
     if (now - this.#lastSample < this.#sampleEveryMs) return;
     this.#lastSample = now;
-    const size = HEADER_SIZE + (chunk[24]! | (chunk[25]! << 8) | (chunk[26]! << 16) | (chunk[27]! << 24));
+    const size = HEADER_SIZE +
+      (chunk[24]! | (chunk[25]! << 8) | (chunk[26]! << 16) | (chunk[27]! << 24));
     try {
       this.#sampler!(chunk.slice(0, size), this.logic.name);
     } catch (e) {
@@ -791,6 +797,10 @@ export class Relay implements ConnectionOwner {
         regressions: this.#srcBack[src]!,
       });
     }
+    const tlvMix: Record<string, number> = {};
+    for (let t = 0; t < 256; t++) {
+      if (this.#tlvMix[t]! > 0) tlvMix[tlvType(t)?.name ?? `type ${t}`] = this.#tlvMix[t]!;
+    }
     const lat = this.#latency;
     return {
       name: l.name,
@@ -834,6 +844,7 @@ export class Relay implements ConnectionOwner {
         buckets: lat.buckets(),
       },
       sources,
+      tlvMix,
       connectionsDetail: conns,
     };
   }

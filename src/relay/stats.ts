@@ -131,6 +131,8 @@ export interface RelayStats {
   latency: LatencyStats;
   /** Sequence health per source. */
   sources: SourceStats[];
+  /** Accepted frames by the name of their first TLV's type. */
+  tlvMix: Record<string, number>;
   /** Per-connection counters. */
   connectionsDetail: ConnectionStats[];
 }
