@@ -19,6 +19,7 @@
  * @module
  */
 
+import { decodePatternList } from "./subscribe.ts";
 import { ErrorCode, FrameError } from "./errors.ts";
 import { type FieldSpec, tlvType, type TlvTypeInfo } from "./registry.ts";
 
@@ -380,34 +381,13 @@ function sizeError(plan: Plan, got: number, atLeast: boolean): FrameError {
   );
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-function malformed(plan: Plan, off: number, why: string, details: Record<string, number>) {
-  return new FrameError(
-    ErrorCode.MalformedSubscribe,
-    `Cannot decode ${plan.name}: pattern at offset ${off} ${why}`,
-    { offset: off, field: "patterns", details: { tlv_type: plan.type, ...details } },
-  );
-}
-
 function decodePatterns(plan: Plan, value: Uint8Array): string[] {
-  const patterns: string[] = [];
-  let off = plan.size;
-  while (off < value.length) {
-    const n = value[off]!;
-    const available = value.length - off - 1;
-    if (n === 0) throw malformed(plan, off, "is empty", { need: 1, available });
-    if (n > available) {
-      throw malformed(plan, off, `needs ${n} bytes, ${available} left`, { need: n, available });
-    }
-    try {
-      patterns.push(UTF8.decode(value.subarray(off + 1, off + 1 + n)));
-    } catch {
-      throw malformed(plan, off, "is not valid UTF-8", { length: n });
-    }
-    off += 1 + n;
+  try {
+    return decodePatternList(value, plan.size, `Cannot decode ${plan.name}`);
+  } catch (e) {
+    if (e instanceof FrameError) e.details.tlv_type = plan.type;
+    throw e;
   }
-  return patterns;
 }
 
 /**

@@ -43,35 +43,67 @@ const encoder = new TextEncoder();
  * ```
  */
 export function parseSubscribe(value: Uint8Array): SubscribeRequest {
-  const fail = (offset: number, why: string) =>
-    new FrameError(
-      ErrorCode.MalformedSubscribe,
-      `Cannot parse Subscribe: ${why} at offset ${offset}`,
-      {
-        offset,
-      },
-    );
-  if (value.length < 4) throw fail(0, `value is ${value.length} bytes, expected at least 4`);
+  const action = "Cannot parse Subscribe";
+  if (value.length < 4) {
+    throw malformed(action, 0, `value is ${value.length} bytes, expected at least 4`);
+  }
   const version = value[0]!;
   const mode = value[1]!;
-  if (version !== 1) throw fail(0, `version is ${version}, expected 1`);
-  if (mode > 2) throw fail(1, `mode is ${mode}, expected 0 (replace), 1 (add) or 2 (remove)`);
+  if (version !== 1) throw malformed(action, 0, `version is ${version}, expected 1`);
+  if (mode > 2) {
+    throw malformed(action, 1, `mode is ${mode}, expected 0 (replace), 1 (add) or 2 (remove)`);
+  }
+  return { version, mode, patterns: decodePatternList(value, 4) };
+}
+
+function malformed(
+  action: string,
+  offset: number,
+  why: string,
+  details: Record<string, number> = {},
+): FrameError {
+  return new FrameError(ErrorCode.MalformedSubscribe, `${action}: ${why}`, {
+    offset,
+    field: "patterns",
+    details,
+  });
+}
+
+/**
+ * Reads the `[len u8][UTF-8]` pattern list of a Subscribe value from `from` to its end.
+ *
+ * @param value the TLV value bytes
+ * @param from offset of the first pattern (4)
+ * @param action the failed action named in errors (default `Cannot parse Subscribe`)
+ * @returns the patterns
+ * @throws {FrameError} `MalformedSubscribe` naming the offset of the bad pattern's length byte
+ */
+export function decodePatternList(
+  value: Uint8Array,
+  from: number,
+  action = "Cannot parse Subscribe",
+): string[] {
   const patterns: string[] = [];
-  let off = 4;
+  let off = from;
   while (off < value.length) {
     const n = value[off]!;
-    if (n === 0) throw fail(off, "pattern length is 0");
-    if (off + 1 + n > value.length) {
-      throw fail(off, `pattern needs ${n} bytes, ${value.length - off - 1} left`);
+    const available = value.length - off - 1;
+    const at = `pattern at offset ${off}`;
+    if (n === 0) throw malformed(action, off, `${at} is empty`, { need: 1, available });
+    if (n > available) {
+      throw malformed(action, off, `${at} needs ${n} bytes, ${available} left`, {
+        need: n,
+        available,
+      });
     }
     try {
       patterns.push(decoder.decode(value.subarray(off + 1, off + 1 + n)));
     } catch {
-      throw fail(off + 1, "pattern is not valid UTF-8");
+      throw malformed(action, off, `${at} is not valid UTF-8`, { length: n });
     }
     off += 1 + n;
   }
-  return { version, mode, patterns };
+  return patterns;
 }
 
 /**
