@@ -168,16 +168,8 @@ export class MessageBuilder {
   finish(): Uint8Array {
     this.#assertOpen();
     const b = this.#buf;
-    const size = this.#pos - HEADER_SIZE;
-    b[24] = size & 0xff;
-    b[25] = (size >>> 8) & 0xff;
-    b[26] = (size >>> 16) & 0xff;
-    b[27] = (size >>> 24) & 0xff;
-    b[28] =
-      b[29] =
-      b[30] =
-      b[31] =
-        0;
+    writeU32(b, 24, this.#pos - HEADER_SIZE);
+    writeU32(b, 28, 0);
     if (this.#options.checksum) sealChecksum(b, 0);
     this.#open = false;
     return b.subarray(0, this.#pos);
