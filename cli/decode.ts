@@ -10,6 +10,7 @@ import { type DecodedMessage, decodeMessage, decodeMessages } from "../src/proto
 import { FrameError } from "../src/protocol/errors.ts";
 import { errorToJson, formatMessageText, messageToJson } from "../src/tools/decode_format.ts";
 import { HexParseError, looksLikeHex, parseHex } from "../src/tools/hex.ts";
+import { isRecording, readRecording, RecordingError } from "../src/tools/record_file.ts";
 import {
   CliError,
   Exit,
@@ -36,7 +37,7 @@ Frames given back to back are decoded one after another.
 Input (exactly one):
   HEX           Hex text; whitespace and 0x prefixes are allowed
   -             Read stdin: hex text, or raw frame bytes (detected)
-  --file FILE   Read raw frame bytes (or hex text) from FILE
+  --file FILE   Read raw frame bytes (or hex text, or a 'torq record' recording) from FILE
 
 Options:
   --json              Print JSON: {"header": {...}, "tlvs": [...]} per frame, an
@@ -71,7 +72,27 @@ async function readInput(positionals: string[], file: string | undefined): Promi
     }
     return parseHex(positionals.join(" "));
   }
+  if (isRecording(raw)) return recordingFrames(raw, file ?? "stdin");
   return looksLikeHex(raw) ? parseHex(new TextDecoder().decode(raw)) : raw;
+}
+
+/** The frames of a 'torq record' file, back to back. */
+function recordingFrames(raw: Uint8Array, where: string): Uint8Array {
+  const parts: Uint8Array[] = [];
+  try {
+    for (const r of readRecording(raw)) parts.push(r.frame);
+  } catch (e) {
+    if (e instanceof RecordingError) throw new CliError(`${e.code}: ${e.message} (${where})`);
+    throw e;
+  }
+  if (parts.length === 0) throw new CliError(`the recording ${where} holds no frames`);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 function decodeAll(bytes: Uint8Array, legacyNumbering: boolean): DecodedMessage[] {

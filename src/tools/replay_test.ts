@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import {
+  loadRecording,
+  parseReplayFrom,
+  parseReplayRate,
+  recordingDomain,
+  replaySchedule,
+  selectFrom,
+} from "./replay.ts";
+import { RecordingWriter } from "./record_file.ts";
+import { makeFrames, PROFILES } from "../../tests/_support/relay.ts";
+
+const T0 = BigInt(Date.UTC(2026, 10, 23, 14, 29, 8)) * 1_000_000n;
+const FRAMES = makeFrames(PROFILES[1]!, 4, { first: 10 });
+
+function rec(domain = 2) {
+  const w = new RecordingWriter({ domain, startNs: T0 });
+  // received at 0, 10, 30 and 60 ms
+  [0n, 10n, 30n, 60n].forEach((ms, i) => w.add(T0 + ms * 1_000_000n, FRAMES[i]!));
+  return loadRecording(w.take());
+}
+
+Deno.test("parseReplayRate() reads speeds, max and fixed rates", () => {
+  assert.deepEqual(parseReplayRate("1x"), { kind: "speed", factor: 1 });
+  assert.deepEqual(parseReplayRate("0.5x"), { kind: "speed", factor: 0.5 });
+  assert.deepEqual(parseReplayRate("MAX"), { kind: "max" });
+  assert.deepEqual(parseReplayRate("500/s"), { kind: "fixed", perSecond: 500 });
+  assert.deepEqual(parseReplayRate("20"), { kind: "fixed", perSecond: 20 });
+  for (const bad of ["0x", "fast", "-1/s", "0", "x"]) {
+    assert.throws(() => parseReplayRate(bad), /^RangeError: Cannot parse rate/, bad);
+  }
+});
+
+Deno.test("parseReplayFrom() reads a sequence or an ISO time to the nanosecond", () => {
+  assert.deepEqual(parseReplayFrom("42"), { sequence: 42n });
+  assert.deepEqual(parseReplayFrom("2026-11-23T14:29:08Z"), { timeNs: T0 });
+  assert.deepEqual(parseReplayFrom("2026-11-23T14:29:08.000000123Z"), { timeNs: T0 + 123n });
+  assert.deepEqual(parseReplayFrom("2026-11-23T15:29:08.5+01:00"), { timeNs: T0 + 500_000_000n });
+  assert.deepEqual(parseReplayFrom("2026-11-23T14:29:08"), { timeNs: T0 });
+  assert.throws(() => parseReplayFrom("yesterday"), /^RangeError: Cannot parse --from "yesterday"/);
+});
+
+Deno.test("selectFrom() starts at a sequence or a receive time", () => {
+  const r = rec();
+  assert.equal(selectFrom(r.records).length, 4);
+  assert.deepEqual(selectFrom(r.records, { sequence: 12n }).map((x) => x.frame), FRAMES.slice(2));
+  assert.deepEqual(
+    selectFrom(r.records, { timeNs: T0 + 5_000_000n }).map((x) => x.frame),
+    FRAMES.slice(1),
+  );
+  assert.deepEqual(selectFrom(r.records, { sequence: 99n }), []);
+});
+
+Deno.test("replaySchedule() keeps the spacing, scales it, fixes it or drops it", () => {
+  const r = rec().records;
+  assert.deepEqual([...replaySchedule(r)].map((s) => s.atMs), [0, 10, 30, 60]);
+  assert.deepEqual(
+    [...replaySchedule(r, { rate: { kind: "speed", factor: 2 } })].map((s) => s.atMs),
+    [0, 5, 15, 30],
+  );
+  assert.deepEqual(
+    [...replaySchedule(r, { rate: { kind: "fixed", perSecond: 100 } })].map((s) => s.atMs),
+    [0, 10, 20, 30],
+  );
+  assert.deepEqual([...replaySchedule(r, { rate: { kind: "max" } })].map((s) => s.atMs), [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  assert.deepEqual([...replaySchedule(r)].map((s) => s.frame), FRAMES);
+});
+
+Deno.test("replaySchedule() loops until count, continuing the time line", () => {
+  const r = rec().records;
+  const s = [...replaySchedule(r, { loop: true, count: 6 })];
+  assert.deepEqual(s.map((x) => x.atMs), [0, 10, 30, 60, 60, 70]);
+  assert.deepEqual(s.map((x) => x.frame), [...FRAMES, FRAMES[0], FRAMES[1]]);
+  assert.equal([...replaySchedule(r, { count: 2 })].length, 2);
+  assert.equal([...replaySchedule([], { loop: true })].length, 0);
+});
+
+Deno.test("recordingDomain() takes the header's domain, else the first frame's", () => {
+  assert.equal(recordingDomain(rec(2)), 2);
+  assert.equal(recordingDomain(rec(0)), 2);
+  assert.equal(recordingDomain({ domain: 0, startNs: 0n, records: [] }), undefined);
+});

@@ -1,0 +1,563 @@
+/**
+ * Integration tests of `torq sub`, `torq pub`, `torq record` and `torq replay`:
+ * real relay processes (tests/_support/relay.ts) and the real CLI as
+ * subprocesses. Every wait is bounded; nothing asserts timings.
+ */
+
+import assert from "node:assert/strict";
+import {
+  assertFrames,
+  close,
+  connect,
+  helloFrame,
+  makeFrame,
+  makeFrames,
+  PROFILES,
+  readFrames,
+  ROOT,
+  send,
+  startRelay,
+  subscribe,
+} from "./_support/relay.ts";
+import { toHex, vectorBytes } from "./_support/vectors.ts";
+import { readRecording } from "../src/tools/record_file.ts";
+
+const SIGNAL_PROFILE = PROFILES[1]!;
+const ARB = vectorBytes("arbitrage_signal_flash_arb");
+const MULTI_SIGNAL = vectorBytes("multi_tlv_signal_identity_economics");
+const TRADE = vectorBytes("trade_kraken_btc_usd");
+const QUOTE = vectorBytes("quote_coinbase_eth_usd");
+const FIXTURE = `${ROOT}tests/fixtures/signal_two_vectors.torq`;
+const WAIT_MS = 15_000;
+
+interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A `torq` subprocess with its output collected as it comes. */
+interface Torq {
+  /** Waits (bounded) for a stderr line matching `re`; fails with the output when none comes. */
+  waitForStderr(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Sends a signal. */
+  kill(signal: Deno.Signal): void;
+  /** Waits (bounded, then SIGKILL) for the exit and returns the output. */
+  finish(timeoutMs?: number): Promise<Finished>;
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function spawnTorq(args: string[], stdin?: Uint8Array): Torq {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/main.ts", ...args],
+    cwd: ROOT,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    void w.write(stdin).then(() => w.close()).catch(() => {});
+  }
+  let stdout = "";
+  let stderr = "";
+  const collect = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
+    for await (const t of s.pipeThrough(new TextDecoderStream())) add(t);
+  };
+  const pumps = Promise.all([
+    collect(child.stdout, (t) => (stdout += t)),
+    collect(child.stderr, (t) => (stderr += t)),
+  ]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  let finished: Promise<Finished> | null = null;
+  const torq: Torq = {
+    async waitForStderr(re, timeoutMs = WAIT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = stderr.split("\n").find((l) => re.test(l));
+        if (line !== undefined) return line;
+        if (exited || Date.now() > deadline) {
+          const r = await torq.finish(1_000);
+          assert.fail(
+            `torq ${args.join(" ")}: no stderr line matching ${re} (${
+              exited ? `exited ${r.code}` : `within ${timeoutMs} ms`
+            })\nstderr:\n${r.stderr}\nstdout:\n${r.stdout.slice(0, 2000)}`,
+          );
+        }
+        await delay(10);
+      }
+    },
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // ended
+      }
+    },
+    finish(timeoutMs = WAIT_MS) {
+      finished ??= (async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const ended = await Promise.race([
+          status.then(() => true),
+          new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (!ended) torq.kill("SIGKILL");
+        const s = await status;
+        await pumps;
+        return { code: ended ? s.code : -1, stdout, stderr };
+      })();
+      return finished;
+    },
+  };
+  return torq;
+}
+
+async function runTorq(args: string[], stdin?: Uint8Array): Promise<Finished> {
+  return await spawnTorq(args, stdin).finish();
+}
+
+/** Starts `torq sub|record ...` and waits until its subscription is in effect. */
+async function subscribed(args: string[]): Promise<Torq> {
+  const t = spawnTorq(args);
+  await t.waitForStderr(/^(subscribed to|recording) /);
+  return t;
+}
+
+function assertOk(r: Finished, what: string): void {
+  assert.equal(r.code, 0, `${what} exited ${r.code}\nstderr:\n${r.stderr}`);
+}
+
+function lines(text: string): string[] {
+  return text.split("\n").filter((l) => l !== "");
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+Deno.test("torq pub --vector --count 3 reaches torq sub --count 3 --hex byte for byte", async () => {
+  const relay = await startRelay("signal");
+  try {
+    const sub = await subscribed([
+      "sub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--count",
+      "3",
+      "--hex",
+    ]);
+    const pub = await runTorq([
+      "pub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--vector",
+      "arbitrage_signal_flash_arb",
+      "--count",
+      "3",
+    ]);
+    assertOk(pub, "pub");
+    assert.equal(pub.stdout, "");
+    assert.deepEqual(lines(pub.stderr), [
+      `published 3 frames (612 bytes) to signal relay at ${relay.path}`,
+    ]);
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    assert.deepEqual(lines(r.stdout), [toHex(ARB), toHex(ARB), toHex(ARB)]);
+    const err = lines(r.stderr);
+    assert.equal(
+      err[0],
+      `subscribed to signal relay at ${relay.path}, filter ["*"] (Ctrl-C to stop)`,
+    );
+    assert.equal(
+      err.at(-1),
+      `received 3 frames (612 bytes), 0 gaps from signal relay at ${relay.path}`,
+    );
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub --json prints one line per frame, equal to torq decode --json", async () => {
+  const relay = await startRelay("signal");
+  try {
+    const sub = await subscribed([
+      "sub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--count",
+      "2",
+      "--json",
+    ]);
+    const stdin = concat([ARB, MULTI_SIGNAL]);
+    assertOk(await runTorq(["pub", "signal", "--socket", relay.path, "-"], stdin), "pub -");
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    const got = lines(r.stdout);
+    assert.equal(got.length, 2, r.stdout);
+    for (const [i, frame] of [ARB, MULTI_SIGNAL].entries()) {
+      const decoded = await runTorq(["decode", "--json", toHex(frame)]);
+      assertOk(decoded, "decode");
+      assert.deepEqual(JSON.parse(got[i]!), JSON.parse(decoded.stdout));
+    }
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub (default --decode) prints the torq decode text of each frame", async () => {
+  const relay = await startRelay("signal");
+  try {
+    const sub = await subscribed(["sub", "signal", "--socket", relay.path, "--count", "1"]);
+    assertOk(
+      await runTorq(["pub", "signal", "--socket", relay.path, "--hex", toHex(MULTI_SIGNAL)]),
+      "pub --hex",
+    );
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    const decoded = await runTorq(["decode", toHex(MULTI_SIGNAL)]);
+    assert.equal(r.stdout, decoded.stdout);
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub --subscribe tlv.1 on market data receives Trades but not Quotes", async () => {
+  const relay = await startRelay("market-data");
+  try {
+    const sub = await subscribed([
+      "sub",
+      "market-data",
+      "--socket",
+      relay.path,
+      "--subscribe",
+      "tlv.1",
+      "--count",
+      "2",
+      "--hex",
+    ]);
+    assert.match(await sub.waitForStderr(/^subscribed/), /filter \["tlv\.1"\]/);
+    const hex = [QUOTE, TRADE, QUOTE, TRADE].map(toHex).join(" ");
+    assertOk(await runTorq(["pub", "market-data", "--socket", relay.path, "--hex", hex]), "pub");
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    assert.deepEqual(lines(r.stdout), [toHex(TRADE), toHex(TRADE)]);
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub --types subscribes to tlv.N and filters locally", async () => {
+  const relay = await startRelay("signal");
+  try {
+    const sub = await subscribed([
+      "sub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--types",
+      "20",
+      "--source",
+      "23",
+      "--count",
+      "1",
+      "--hex",
+    ]);
+    assert.match(await sub.waitForStderr(/^subscribed/), /filter \["tlv\.20", "source\.23"\]/);
+    // ArbitrageSignal (type 32, source 20) matches neither; the multi-TLV signal matches both
+    const hex = [ARB, MULTI_SIGNAL].map(toHex).join("");
+    assertOk(await runTorq(["pub", "signal", "--socket", relay.path, "--hex", hex]), "pub");
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    assert.deepEqual(lines(r.stdout), [toHex(MULTI_SIGNAL)]);
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub reports sequence gaps per source as they happen", async () => {
+  const relay = await startRelay("signal");
+  const conn = await connect(relay.path);
+  try {
+    const sub = await subscribed([
+      "sub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--count",
+      "4",
+      "--hex",
+    ]);
+    const frames = [1, 2, 5, 6].map((s) => makeFrame(SIGNAL_PROFILE, s));
+    await send(conn, helloFrame(), ...frames);
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    assert.deepEqual(lines(r.stdout), frames.map(toHex));
+    const err = lines(r.stderr);
+    assert.ok(err.includes("⚠ gap on source 20: expected 3, got 5 (2 missing)"), r.stderr);
+    assert.equal(
+      err.at(-1),
+      `received 4 frames (816 bytes), 1 gap from signal relay at ${relay.path}`,
+    );
+  } finally {
+    await close(conn);
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub exits 0 on SIGINT with a one-line summary", async () => {
+  const relay = await startRelay("signal");
+  try {
+    const sub = await subscribed(["sub", "signal", "--socket", relay.path]);
+    sub.kill("SIGINT");
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    assert.equal(r.stdout, "");
+    assert.deepEqual(lines(r.stderr).slice(1), [
+      `received 0 frames (0 bytes), 0 gaps from signal relay at ${relay.path}`,
+    ]);
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub --rate-graph prints rate lines instead of frames", async () => {
+  const relay = await startRelay("signal");
+  try {
+    const sub = await subscribed([
+      "sub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--rate-graph",
+      "--count",
+      "2",
+    ]);
+    const hex = toHex(ARB).repeat(2);
+    assertOk(await runTorq(["pub", "signal", "--socket", relay.path, "--hex", hex]), "pub");
+    const r = await sub.finish();
+    assertOk(r, "sub");
+    for (const l of lines(r.stdout)) {
+      assert.match(l, /^\d\d:\d\d:\d\d +\d+ msg\/s +[\d.]+ [KM]?B\/s/);
+    }
+    assert.ok(!r.stdout.includes("efbeadde"));
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq pub refuses a frame of another domain unless --force", async () => {
+  const r = await runTorq([
+    "pub",
+    "signal",
+    "--socket",
+    "/nonexistent/x.sock",
+    "--vector",
+    "trade_kraken_btc_usd",
+  ]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, "");
+  assert.deepEqual(lines(r.stderr), [
+    "torq pub: refusing to publish: frame 1 has relay_domain 1 (market_data), the signal relay takes domain 2 (signal) only; --force sends it anyway",
+  ]);
+  // with --force it gets as far as connecting
+  const forced = await runTorq([
+    "pub",
+    "signal",
+    "--socket",
+    "/nonexistent/x.sock",
+    "--vector",
+    "trade_kraken_btc_usd",
+    "--force",
+  ]);
+  assert.equal(forced.code, 1);
+  assert.match(forced.stderr, /^torq pub: Cannot connect to signal relay/);
+});
+
+Deno.test("torq record then torq replay reproduce identical frames in order", async () => {
+  const relay = await startRelay("signal");
+  const producer = await connect(relay.path);
+  let consumer: Deno.Conn | undefined;
+  const file = `${relay.dir}/rec.torq`;
+  try {
+    const frames = makeFrames(SIGNAL_PROFILE, 5);
+    const rec = await subscribed([
+      "record",
+      "signal",
+      "--socket",
+      relay.path,
+      "-o",
+      file,
+      "--count",
+      "5",
+    ]);
+    await send(producer, helloFrame(), ...frames);
+    const r = await rec.finish();
+    assertOk(r, "record");
+    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    assert.equal(
+      lines(r.stderr).at(-1),
+      `recorded 5 frames (${bytes} bytes, 0 gaps) from signal relay at ${relay.path} to ${file} (${
+        24 + bytes + 5 * 12
+      } bytes)`,
+    );
+    const recorded = [...readRecording(await Deno.readFile(file))];
+    assertFrames(recorded.map((x) => x.frame), frames, "recorded");
+
+    // connected after the recording, so it sees the replay only
+    consumer = await connect(relay.path);
+    await subscribe(consumer, ["*"]);
+    const replay = await runTorq(["replay", file, "--to", relay.path, "--rate", "max"]);
+    assertOk(replay, "replay");
+    assert.match(
+      lines(replay.stderr)[0]!,
+      new RegExp(
+        `^replayed 5 frames \\(${bytes} bytes\\) from .*rec\\.torq to signal relay at .* in [\\d.]+ s$`,
+      ),
+    );
+    assertFrames(await readFrames(consumer, 5), frames, "replayed");
+
+    const decoded = await runTorq(["decode", "--file", file]);
+    assertOk(decoded, "decode --file");
+    assert.equal(decoded.stdout.match(/^header: 204 bytes, 1 TLV$/gm)?.length, 5);
+    assert.match(decoded.stdout, /^frame 5 at offset 816$/m);
+  } finally {
+    await close(producer, ...(consumer === undefined ? [] : [consumer]));
+    await relay.stop();
+  }
+});
+
+Deno.test("the committed recording fixture decodes and replays (original spacing)", async () => {
+  const decoded = await runTorq(["decode", "--file", FIXTURE]);
+  assertOk(decoded, "decode --file");
+  assert.match(decoded.stdout, /ArbitrageSignal \(type 32\)/);
+  assert.match(decoded.stdout, /SignalIdentity \(type 20\)/);
+  assert.deepEqual(
+    decoded.stdout.match(/^frame \d at offset \d+$/gm),
+    ["frame 1 at offset 0", "frame 2 at offset 204"],
+  );
+
+  const relay = await startRelay("signal");
+  const consumer = await connect(relay.path);
+  try {
+    await subscribe(consumer, ["*"]);
+    const replay = await runTorq(["replay", FIXTURE, "--to", "signal", "--socket", relay.path]);
+    assertOk(replay, "replay");
+    assertFrames(await readFrames(consumer, 2), [ARB, MULTI_SIGNAL], "replayed fixture");
+  } finally {
+    await close(consumer);
+    await relay.stop();
+  }
+});
+
+Deno.test("torq decode --file reports a damaged recording in one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_rec_test_" });
+  try {
+    const bytes = await Deno.readFile(FIXTURE);
+    await Deno.writeFile(`${dir}/cut.torq`, bytes.subarray(0, bytes.length - 10));
+    const r = await runTorq(["decode", "--file", `${dir}/cut.torq`]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(lines(r.stderr), [
+      `torq decode: TruncatedRecord: Cannot read record 1 at offset 240: its frame needs 84 bytes, 74 remain (${dir}/cut.torq)`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("torq replay refuses another domain's frames and an empty selection in one line", async () => {
+  const wrong = await runTorq([
+    "replay",
+    FIXTURE,
+    "--to",
+    "market-data",
+    "--socket",
+    "/nonexistent/x.sock",
+  ]);
+  assert.equal(wrong.code, 1);
+  assert.deepEqual(lines(wrong.stderr), [
+    "torq replay: Cannot replay: frame 1 of the replay has relay_domain 2 (signal), the market-data relay takes domain 1 (market_data) only; --force sends it anyway",
+  ]);
+  const late = await runTorq([
+    "replay",
+    FIXTURE,
+    "--to",
+    "signal",
+    "--from",
+    "2099-01-01T00:00:00Z",
+  ]);
+  assert.equal(late.code, 1);
+  assert.deepEqual(lines(late.stderr), [
+    "torq replay: Cannot replay: none of the recording's 2 frames is at or after --from",
+  ]);
+});
+
+Deno.test("every tool exits 1 with one line when the relay is not running", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_norelay_" });
+  const path = `${dir}/none.sock`;
+  try {
+    const cases: [string, string[]][] = [
+      ["sub", ["sub", "signal", "--socket", path]],
+      ["pub", ["pub", "signal", "--socket", path, "--vector", "arbitrage_signal_flash_arb"]],
+      ["record", ["record", "signal", "--socket", path, "-o", `${dir}/r.torq`]],
+      ["replay", ["replay", FIXTURE, "--to", path]],
+    ];
+    for (const [name, args] of cases) {
+      await t.step(name, async () => {
+        const r = await runTorq(args);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stdout, "");
+        assert.deepEqual(lines(r.stderr), [
+          `torq ${name}: Cannot connect to signal relay at ${path}: no such socket (is 'torq relay signal' running?)`,
+        ]);
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sub, pub, record and replay --help show usage and examples", async () => {
+  for (const cmd of ["sub", "pub", "record", "replay"]) {
+    const r = await runTorq([cmd, "--help"]);
+    assertOk(r, `${cmd} --help`);
+    assert.match(r.stdout, new RegExp(`^Usage: torq ${cmd} `));
+    assert.match(r.stdout, /\nExamples:\n {2}torq /);
+    assert.match(r.stdout, /--socket PATH/);
+  }
+});
+
+Deno.test("usage errors exit 2 with one line", async () => {
+  const cases: [string[], RegExp][] = [
+    [["sub"], /^torq sub: missing the relay domain/],
+    [["sub", "signal", "--hex", "--json"], /^torq sub: choose one of --decode, --hex and --json/],
+    [["sub", "signal", "--types", "abc"], /^torq sub: Cannot parse type "abc"/],
+    [["pub", "signal"], /^torq pub: missing input/],
+    [["record", "signal"], /^torq record: missing -o FILE/],
+    [
+      ["replay", FIXTURE, "--to", "signal", "--rate", "fast"],
+      /^torq replay: Cannot parse rate "fast"/,
+    ],
+    [["replay", FIXTURE, "--to", "nowhere"], /is neither a domain/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runTorq(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(lines(r.stderr).length, 1, r.stderr);
+    assert.match(r.stderr, re);
+  }
+});
