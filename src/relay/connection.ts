@@ -40,6 +40,8 @@ export class Connection {
   readonly sequences: SequenceState = new SequenceState();
   /** Its filter: null = every frame (never subscribed). */
   filter: Filter | null = null;
+  /** How it came: `accepted` by a listener, or a bridge's label. */
+  label = "accepted";
   /** Whether a hello made it publish-only before any Subscribe. */
   hello = false;
   /** Closed or closing. */

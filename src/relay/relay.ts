@@ -32,7 +32,7 @@ import {
   SUBSCRIBE_TLV,
 } from "../protocol/subscribe.ts";
 import { FrameError } from "../protocol/errors.ts";
-import type { Transport, TransportListener } from "../transport/transport.ts";
+import type { StreamConn, Transport, TransportListener } from "../transport/transport.ts";
 import { UnixTransport } from "../transport/unix.ts";
 import { Logger, RateLimit } from "../log/logger.ts";
 import { Connection, type ConnectionOwner } from "./connection.ts";
@@ -62,6 +62,8 @@ export interface RelayOptions {
   logger?: Logger;
   /** Transport (default: a Unix socket at the logic's path). */
   transport?: Transport;
+  /** More endpoints to listen on with the same semantics (e.g. TCP on loopback). */
+  extraTransports?: Transport[];
 }
 
 /**
@@ -79,8 +81,9 @@ export class Relay implements ConnectionOwner {
   /** The domain's description. */
   readonly logic: RelayLogic;
   readonly #transport: Transport;
+  readonly #transports: Transport[];
   readonly #log: Logger;
-  #listener: TransportListener | null = null;
+  #listeners: TransportListener[] = [];
   readonly #conns = new Map<number, Connection>();
   /** Consumers that take every frame. */
   #plain: Connection[] = [];
@@ -152,6 +155,7 @@ export class Relay implements ConnectionOwner {
     this.#log = (options.logger ?? new Logger()).with({ relay: logic.name });
     this.#transport = options.transport ??
       new UnixTransport(logic.socketPath, { socketMode: logic.socketMode });
+    this.#transports = [this.#transport, ...(options.extraTransports ?? [])];
     this.#wireDomain = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
     this.#systemWire = logic.legacyDomainNumbering ? 3 : 4;
     this.#maxPayload = logic.maxMessageSize - HEADER_SIZE;
@@ -177,9 +181,14 @@ export class Relay implements ConnectionOwner {
     });
   }
 
-  /** Where the relay listens. */
+  /** Where the relay listens (its first transport). */
   get address(): string {
     return this.#transport.address;
+  }
+
+  /** Every endpoint the relay listens on. */
+  get addresses(): string[] {
+    return this.#transports.map((t) => t.address);
   }
 
   /**
@@ -197,11 +206,19 @@ export class Relay implements ConnectionOwner {
         );
       }
     }
-    this.#listener = await this.#transport.listen();
+    try {
+      for (const t of this.#transports) this.#listeners.push(await t.listen());
+    } catch (e) {
+      for (const l of this.#listeners) l.close();
+      for (const t of this.#transports) t.cleanup();
+      this.#listeners = [];
+      this.#journal?.close();
+      throw e;
+    }
     this.#startedAt = Date.now();
-    this.#acceptDone = this.#acceptLoop(this.#listener);
+    this.#acceptDone = Promise.all(this.#listeners.map((l) => this.#acceptLoop(l))).then(() => {});
     this.#log.info("listening", {
-      address: this.#transport.address,
+      address: this.#transports.map((t) => t.address).join(" "),
       domain: this.logic.domain,
       policy: this.logic.policy,
       journal: this.#journal?.path,
@@ -217,8 +234,8 @@ export class Relay implements ConnectionOwner {
   async stop(flushMs = 1000): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#listener?.close();
-    this.#transport.cleanup();
+    for (const l of this.#listeners) l.close();
+    for (const t of this.#transports) t.cleanup();
     await this.#acceptDone;
     const deadline = Date.now() + flushMs;
     while (
@@ -249,24 +266,44 @@ export class Relay implements ConnectionOwner {
           conn.close();
           continue;
         }
-        const c = new Connection(
-          this.#nextId++,
-          conn,
-          this,
-          Math.min(this.logic.readBufferSize, MAX_READ),
-          this.#maxPayload,
-        );
-        this.#conns.set(c.id, c);
-        this.#connectionsTotal++;
-        this.#refreshConsumers();
-        this.#log.debug("connection accepted", { conn: c.id });
-        const reading = this.#readLoop(c);
-        this.#readers.add(reading);
-        void reading.finally(() => this.#readers.delete(reading));
+        this.#adopt(conn, "accepted");
       }
     } catch (e) {
       if (!this.#stopping) this.#log.error("accept failed", { error: (e as Error).message });
     }
+  }
+
+  /**
+   * Serves a connection made outside the relay's listeners, e.g. a bridge to a
+   * message bus: its frames are validated like any producer's and it receives the
+   * fan-out (never its own frames back). Not subject to `max_connections`.
+   *
+   * @param conn the byte stream
+   * @param label how logs and stats name it (e.g. `bridge:nats`)
+   * @returns the connection id
+   */
+  attachConnection(conn: StreamConn, label: string): number {
+    if (this.#stopping) throw new Error(`Cannot attach ${label}: the relay is stopping`);
+    return this.#adopt(conn, label).id;
+  }
+
+  #adopt(conn: StreamConn, label: string): Connection {
+    const c = new Connection(
+      this.#nextId++,
+      conn,
+      this,
+      Math.min(this.logic.readBufferSize, MAX_READ),
+      this.#maxPayload,
+    );
+    c.label = label;
+    this.#conns.set(c.id, c);
+    this.#connectionsTotal++;
+    this.#refreshConsumers();
+    this.#log.debug("connection " + label, { conn: c.id });
+    const reading = this.#readLoop(c);
+    this.#readers.add(reading);
+    void reading.finally(() => this.#readers.delete(reading));
+    return c;
   }
 
   async #readLoop(c: Connection): Promise<void> {
@@ -751,6 +788,7 @@ export class Relay implements ConnectionOwner {
       const pending = c.queuedBytes + c.inflightBytes;
       conns.push({
         id: c.id,
+        kind: c.label,
         connectedAt: c.connectedAt,
         lastActivity: c.lastActivity,
         role: c.publishOnly ? "publisher" : "subscriber",
@@ -806,6 +844,7 @@ export class Relay implements ConnectionOwner {
       name: l.name,
       domain: l.domain,
       address: this.#transport.address,
+      addresses: this.addresses,
       policy: l.policy,
       strict: l.strict,
       startedAt: this.#startedAt,

@@ -95,13 +95,25 @@ export async function startRelays(
   };
 }
 
+/** Options of {@linkcode runUntilSignal}. */
+export interface RunUntilSignalOptions {
+  /** Runs after the signal, before the relays stop (e.g. close an HTTP server). */
+  beforeStop?: (signal: Deno.Signal) => Promise<void>;
+}
+
 /**
- * Waits for SIGINT or SIGTERM, then stops the service gracefully.
+ * Waits for SIGINT or SIGTERM, then stops the service gracefully. The signal
+ * listeners are installed before the call returns, so a caller may announce
+ * readiness after calling it and before awaiting the promise.
  *
  * @param service the running relays
+ * @param options what to do before the relays stop
  * @returns the signal that ended it
  */
-export async function runUntilSignal(service: RelayService): Promise<Deno.Signal> {
+export async function runUntilSignal(
+  service: RelayService,
+  options: RunUntilSignalOptions = {},
+): Promise<Deno.Signal> {
   const signal = await new Promise<Deno.Signal>((resolve) => {
     const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
       const h = () => {
@@ -112,6 +124,10 @@ export async function runUntilSignal(service: RelayService): Promise<Deno.Signal
       return [sig, h] as const;
     });
   });
-  await service.stop();
+  try {
+    await options.beforeStop?.(signal);
+  } finally {
+    await service.stop();
+  }
   return signal;
 }

@@ -9,6 +9,8 @@
 export interface ConnectionStats {
   /** Connection id. */
   id: number;
+  /** `accepted` by a listener, or the label of an attached bridge connection. */
+  kind?: string;
   /** Connect time (ms since epoch). */
   connectedAt: number;
   /** Last read or write (ms since epoch). */
@@ -87,8 +89,10 @@ export interface RelayStats {
   name: string;
   /** Wire domain. */
   domain: number;
-  /** Listening address. */
+  /** Listening address (the first transport's). */
   address: string;
+  /** Every listening address. */
+  addresses?: string[];
   /** Validation policy. */
   policy: string;
   /** Soft failures dropped. */
