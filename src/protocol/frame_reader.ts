@@ -60,7 +60,7 @@ export class FrameReader {
   /** Times sync was lost, indexed by the {@linkcode Status} that lost it. */
   readonly losses: Uint32Array = new Uint32Array(32);
 
-  readonly #maxPayload: number;
+  #maxPayload: number;
   #start = 0;
   #end = 0;
 
@@ -80,9 +80,13 @@ export class FrameReader {
     return this.#start;
   }
 
-  /** The largest payload_size accepted. */
+  /** The largest payload_size accepted (may change between reads, e.g. on a config reload). */
   get maxPayload(): number {
     return this.#maxPayload;
+  }
+
+  set maxPayload(value: number) {
+    this.#maxPayload = value;
   }
 
   /**

@@ -90,13 +90,13 @@ export class Relay implements ConnectionOwner {
   /** Consumers with a pattern filter. */
   #filtered: Connection[] = [];
   #nextId = 0;
-  readonly #validator: Validator;
+  #validator: Validator;
   readonly #registry: TopicRegistry;
   readonly #topics: FrameTopics;
   #journal: AuditJournal | null = null;
   readonly #wireDomain: number;
   readonly #systemWire: number;
-  readonly #maxPayload: number;
+  #maxPayload: number;
   readonly #cursor = new TlvCursor();
   #startedAt = 0;
   #stopping = false;
@@ -159,15 +159,7 @@ export class Relay implements ConnectionOwner {
     this.#wireDomain = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
     this.#systemWire = logic.legacyDomainNumbering ? 3 : 4;
     this.#maxPayload = logic.maxMessageSize - HEADER_SIZE;
-    this.#validator = new Validator({
-      policy: logic.policy,
-      strict: logic.strict,
-      allowedTlv: auditTlvRanges(logic.domain, logic.allowVendor),
-      strictSourceCheck: logic.strictSourceCheck,
-      maxSequenceGap: logic.maxSequenceGap,
-      maxFutureMs: logic.maxFutureMs,
-      maxAgeMs: logic.maxAgeMs,
-    });
+    this.#validator = validatorFor(logic);
     this.#registry = new TopicRegistry(
       logic.defaultTopic,
       logic.availableTopics,
@@ -271,6 +263,32 @@ export class Relay implements ConnectionOwner {
     } catch (e) {
       if (!this.#stopping) this.#log.error("accept failed", { error: (e as Error).message });
     }
+  }
+
+  /**
+   * Applies new limits and policy switches to the running relay without dropping
+   * connections (SIGHUP reload). Identity (name, domain, socket, policy,
+   * extraction, topics) cannot change at run time and is ignored.
+   *
+   * @param changes the new values
+   * @returns `key: old → new` for every value that changed
+   */
+  reload(changes: Partial<RelayLogic>): string[] {
+    const logic = this.logic as unknown as Record<string, unknown>;
+    const changed: string[] = [];
+    for (const key of RELOADABLE) {
+      const next = changes[key];
+      if (next === undefined || next === logic[key]) continue;
+      changed.push(`${key}: ${logic[key]} → ${next}`);
+      logic[key] = next;
+    }
+    if (changed.length > 0) {
+      this.#maxPayload = this.logic.maxMessageSize - HEADER_SIZE;
+      for (const c of this.#conns.values()) c.reader.maxPayload = this.#maxPayload;
+      this.#validator = validatorFor(this.logic);
+      this.#log.info("reloaded", { changes: changed.join(", ") });
+    }
+    return changed;
   }
 
   /**
@@ -887,6 +905,38 @@ export class Relay implements ConnectionOwner {
       connectionsDetail: conns,
     };
   }
+}
+
+/** Logic keys a running relay can take new values for. */
+const RELOADABLE = [
+  "strict",
+  "allowVendor",
+  "strictSourceCheck",
+  "maxSequenceGap",
+  "maxFutureMs",
+  "maxAgeMs",
+  "maxMessageSize",
+  "maxConnections",
+  "maxQueueFrames",
+  "maxQueueBytes",
+  "slowConsumer",
+  "slowConsumerTimeoutMs",
+  "maxBlockMs",
+  "maxGarbageBytes",
+  "echo",
+  "helloMarksPublisher",
+] as const satisfies readonly (keyof RelayLogic)[];
+
+function validatorFor(logic: RelayLogic): Validator {
+  return new Validator({
+    policy: logic.policy,
+    strict: logic.strict,
+    allowedTlv: auditTlvRanges(logic.domain, logic.allowVendor),
+    strictSourceCheck: logic.strictSourceCheck,
+    maxSequenceGap: logic.maxSequenceGap,
+    maxFutureMs: logic.maxFutureMs,
+    maxAgeMs: logic.maxAgeMs,
+  });
 }
 
 function dedupe(patterns: readonly string[]): string[] {
