@@ -11,6 +11,7 @@ import { domainName, parseDomain } from "../src/protocol/domains.ts";
 import type { RelayDomainName } from "../src/config/mod.ts";
 import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
+import { bindHttp, dashboardLine } from "./_http.ts";
 
 const COMMAND = "torq relay";
 
@@ -24,6 +25,8 @@ SIGINT/SIGTERM stop it gracefully (queues flushed for up to 1 s, socket removed)
 Options:
   --socket PATH        Listen here instead of the configured path
   --journal PATH       Audit journal of the execution relay (default: beside its socket)
+  --http HOST:PORT     Also serve this relay's dashboard and HTTP API there (none unless given;
+                       http.token applies)
 ${CONFIG_HELP}
   -h, --help           Show this help
 
@@ -31,6 +34,7 @@ Examples:
   torq relay signal
   torq relay market-data --socket /tmp/md.sock --log-level debug
   torq relay execution --env production --log-format json
+  torq relay market-data --http 127.0.0.1:7421
   torq relay signal --set relays.signal.validation.strict=false`;
 
 /**
@@ -58,6 +62,7 @@ export async function run(args: string[]): Promise<number> {
         ...CONFIG_OPTIONS,
         socket: { type: "string" },
         journal: { type: "string" },
+        http: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -79,6 +84,8 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   const config = configFromArgs(values);
+  const token = config.http.token;
+  const http = values.http === undefined ? null : bindHttp(COMMAND, values.http, token);
   let service;
   try {
     service = await startRelays(config, [name], {
@@ -86,11 +93,16 @@ export async function run(args: string[]): Promise<number> {
       ...(values.journal === undefined ? {} : { journalPath: values.journal }),
     });
   } catch (e) {
+    await http?.stop();
     if (e instanceof TransportError || e instanceof Error) {
       throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
     }
     throw e;
   }
-  await runUntilSignal(service);
+  // Signal handlers first (runUntilSignal installs them synchronously), then the line.
+  http?.observe(service.relays);
+  const stopped = runUntilSignal(service, { beforeStop: async () => await http?.stop() });
+  if (http !== null) await printOut(dashboardLine(http, token));
+  await stopped;
   return Exit.OK;
 }

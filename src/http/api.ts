@@ -18,12 +18,32 @@
  * | `/api/tlv-types` | the registry, `TlvTypeJson[]` |
  * | `/api/stream` | Server-Sent Events: `event: stats` (`StatsEvent`, every second) and `event: message` (`MessageEvent`, sampled) |
  * | `/` | the dashboard page |
+ * | `/assets/*` | the page's files |
+ *
+ * A request authorised by `?token=` also gets an HttpOnly, SameSite=Strict
+ * cookie `torq_token`, which is accepted afterwards (so assets and
+ * `EventSource` need no token in their URLs). Without a valid token every
+ * route but `/healthz` answers 401 with `WWW-Authenticate: Bearer`.
+ *
+ * Errors (400 bad parameter, 401, 404 unknown route or relay, 500) have the
+ * body `ErrorResponse`.
+ *
+ * `/api/stream` starts with the latest `stats` event (when the hub has ticked)
+ * and the recent `message` events (up to 200, oldest first), then sends live
+ * events and a `: heartbeat` comment every 15 s. A client that stops reading
+ * loses message events first, then the stream (EventSource reconnects).
  *
  * @module
  */
 
 import type { ConnectionStats, RelayStats } from "../relay/stats.ts";
 import type { RejectRecord } from "../relay/rejects.ts";
+
+/** The body of every error answer (400, 401, 404, 500). */
+export interface ErrorResponse {
+  /** One readable line. */
+  error: string;
+}
 
 /** `/healthz`. */
 export interface HealthResponse {
@@ -109,7 +129,10 @@ export interface MessageEvent {
   relay: string;
   /** Receive time (ms). */
   time: number;
-  /** The frame as `torq decode --json` prints it. */
+  /**
+   * The frame as `torq decode --json` prints it (`{error: {code, message,
+   * offset}}` when it does not decode).
+   */
   decoded: unknown;
   /** For ArbitrageSignals: the dashboard JSON of PROTOCOL.md 8.5. */
   arbitrage?: Record<string, unknown>;

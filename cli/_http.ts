@@ -1,0 +1,83 @@
+/**
+ * The HTTP API and dashboard as `torq up` and `torq relay` run them: bind
+ * first (so a port in use is one line and nothing else starts), then observe
+ * the relays once they run, and shut down before they stop.
+ *
+ * @module
+ */
+
+import { Hub } from "../src/http/hub.ts";
+import { HttpServeError, type HttpServer, isLoopback, serveHttp } from "../src/http/server.ts";
+import type { Relay } from "../src/relay/relay.ts";
+import { CliError } from "./_args.ts";
+
+/** A bound HTTP server and the hub behind it. */
+export interface HttpFront {
+  /** The hub (relays are added once they run). */
+  hub: Hub;
+  /** The server. */
+  server: HttpServer;
+  /** Adds the running relays and starts the hub. */
+  observe(relays: readonly Relay[]): void;
+  /** Closes streams, stops the server and the hub. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Binds the HTTP server with an empty hub; warns on stderr when the address
+ * is reachable from other machines.
+ *
+ * @param command e.g. `torq up`, for the warning line
+ * @param listen `host:port`
+ * @param token bearer token or null
+ * @returns the bound server
+ * @throws {CliError} one line when the address is bad or in use
+ */
+export function bindHttp(command: string, listen: string, token: string | null): HttpFront {
+  const hub = new Hub([]);
+  let server: HttpServer;
+  try {
+    server = serveHttp(hub, { listen, token });
+  } catch (e) {
+    if (e instanceof HttpServeError) {
+      throw new CliError(
+        e.reason === "bad_address"
+          ? e.message
+          : `${e.message} (choose another with --http HOST:PORT)`,
+      );
+    }
+    throw e;
+  }
+  if (!isLoopback(server.hostname)) {
+    console.error(
+      `${command}: warning: the HTTP API on ${server.hostname}:${server.port} is reachable from other machines${
+        token === null ? " and has no token (set http.token)" : ""
+      }`,
+    );
+  }
+  return {
+    hub,
+    server,
+    observe(relays) {
+      for (const r of relays) hub.add(r);
+      hub.start();
+    },
+    async stop() {
+      await server.shutdown();
+      hub.stop();
+    },
+  };
+}
+
+/**
+ * The line announcing the dashboard (the token is never printed).
+ *
+ * @param front the bound server
+ * @param token the configured token, to say that one is needed
+ * @returns e.g. `dashboard: http://127.0.0.1:7420/`
+ */
+export function dashboardLine(front: HttpFront, token: string | null): string {
+  return `dashboard: ${front.server.url}${
+    token === null ? "" : "  (bearer token required: add ?token=TOKEN once)"
+  }`;
+}

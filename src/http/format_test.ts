@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatMicros,
+  formatPerSec,
+  formatStatsSummary,
+  formatTop,
+} from "./format.ts";
+import type { ConnectionRow, RelaysResponse } from "./api.ts";
+import type { RelayStats } from "../relay/stats.ts";
+
+Deno.test("formatCount(), formatBytes(), formatPerSec(), formatMicros(), formatDuration()", () => {
+  assert.equal(formatCount(0), "0");
+  assert.equal(formatCount(1234567), "1,234,567");
+  assert.equal(formatBytes(999), "999 B");
+  assert.equal(formatBytes(111188), "111.2 KB");
+  assert.equal(formatBytes(5e9), "5.0 GB");
+  assert.equal(formatPerSec(3), "3.0");
+  assert.equal(formatPerSec(219.56), "220");
+  assert.equal(formatPerSec(5_012_000), "5,012,000");
+  assert.equal(formatMicros(256), "256 µs");
+  assert.equal(formatMicros(4096), "4.1 ms");
+  assert.equal(formatMicros(2_500_000), "2.50 s");
+  assert.equal(formatDuration(45_900), "45s");
+  assert.equal(formatDuration(185_000), "3m 05s");
+  assert.equal(formatDuration(7_260_000), "2h 01m");
+  assert.equal(formatDuration(273_600_000), "3d 04h");
+});
+
+function stats(name: string, over: Partial<RelayStats> = {}): RelayStats {
+  return {
+    name,
+    domain: 1,
+    address: `/tmp/${name}.sock`,
+    policy: "performance",
+    strict: false,
+    startedAt: 0,
+    uptimeMs: 65_000,
+    connections: { current: 2, total: 5, refused: 1 },
+    framesIn: 1258,
+    bytesIn: 111188,
+    framesOut: 230,
+    bytesOut: 16960,
+    framesForwarded: 1254,
+    hello: 2,
+    subscribes: 2,
+    garbageBytes: 0,
+    rejects: { WrongDomain: 3 },
+    warnings: {},
+    drops: { slow_consumer: 0, WrongDomain: 3, hello: 2 },
+    slowConsumerDisconnects: 0,
+    stalls: 0,
+    journal: null,
+    latency: {
+      count: 10,
+      sumUs: 100,
+      maxUs: 40,
+      p50Us: 8,
+      p99Us: 32,
+      p999Us: 40,
+      clockSkew: 0,
+      buckets: [],
+    },
+    sources: [{
+      source: 2,
+      name: "KrakenCollector",
+      frames: 10,
+      lastSequence: "10",
+      gaps: 1,
+      missing: 4,
+      regressions: 0,
+    }],
+    tlvMix: {},
+    connectionsDetail: [],
+    ...over,
+  };
+}
+
+function row(id: number, over: Partial<ConnectionRow> = {}): ConnectionRow {
+  return {
+    relay: "market_data",
+    id,
+    connectedAt: 0,
+    lastActivity: 59_000,
+    role: "subscriber",
+    patterns: ["*"],
+    framesIn: 0,
+    bytesIn: 0,
+    framesOut: 10,
+    bytesOut: 740,
+    rejected: 0,
+    dropped: 0,
+    hellos: 0,
+    queueFrames: 0,
+    queueBytes: 0,
+    queueHighWater: 0,
+    queuePercent: 0,
+    garbageBytes: 0,
+    ...over,
+  };
+}
+
+const BODY: RelaysResponse = {
+  time: Date.UTC(2026, 10, 23, 14, 50, 6),
+  relays: [stats("market_data")],
+  rates: [{
+    name: "market_data",
+    msgsInPerSec: 219.6,
+    msgsOutPerSec: 39.9,
+    bytesInPerSec: 19400,
+    bytesOutPerSec: 2950,
+    dropsPerSec: 0,
+  }],
+};
+
+Deno.test("formatStatsSummary() shows counters, drops without hello, latency and sources", () => {
+  const text = formatStatsSummary(BODY);
+  const lines = text.split("\n");
+  assert.equal(
+    lines[0],
+    "market_data  performance policy  up 1m 05s  2 connections (5 total, 1 refused)  /tmp/market_data.sock",
+  );
+  assert.equal(lines[1], "  in          1,258 frames   111.2 KB       220 msg/s");
+  assert.match(text, /^ {2}drops WrongDomain 3$/m);
+  assert.match(
+    text,
+    /^ {2}latency p50 8 µs {2}p99 32 µs {2}p99\.9 40 µs {2}max 40 µs {2}\(10 frames\)$/m,
+  );
+  assert.match(text, /^ {2}sources KrakenCollector seq 10 \(1 gaps, 4 missing\)$/m);
+});
+
+Deno.test("formatTop() prints relay rates and the connection table, marking full queues", () => {
+  const connections = [
+    row(2, { queueBytes: 40_000_000, queuePercent: 59.6, patterns: ["tlv.1"] }),
+    row(1, { role: "publisher", patterns: [], framesIn: 1234 }),
+    row(3),
+  ];
+  const text = formatTop(BODY, { connections }, {
+    url: "http://127.0.0.1:7420",
+    sort: "pending",
+    now: 60_000,
+    rows: 2,
+  });
+  const lines = text.split("\n");
+  assert.equal(
+    lines[0],
+    "torq top  http://127.0.0.1:7420  2026-11-23 14:50:06 UTC  3 connections, sorted by pending",
+  );
+  assert.match(lines[2]!, /^RELAY +POLICY +UPTIME +CONNS +MSGS IN\/S +MSGS OUT\/S/);
+  assert.match(lines[3]!, /^market_data +performance +1m 05s +2 +220 +39\.9 +19\.4 KB +3\.0 KB/);
+  assert.match(lines[5]!, /^RELAY +CID +ROLE +SUBSCRIPTION +MSGS IN +MSGS OUT/);
+  assert.match(lines[6]!, /^market_data +2 +sub +tlv\.1 .* 40\.0 MB +60%! /);
+  assert.match(lines[7]!, /^market_data +1 +pub +- +1,234 /);
+  assert.equal(lines[8], "… 1 more");
+  assert.equal(
+    formatTop(BODY, { connections: [] }, { url: "u", sort: "id", now: 0 }).split("\n").at(-1),
+    "no connections",
+  );
+});
