@@ -39,6 +39,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   "mock-relay": { summary: "A fake market-data source and sink for testing consumers", load: () => import("./mock_relay.ts") },
   sub: { summary: "Subscribe to a relay and print what arrives", load: () => import("./sub.ts") },
   pub: { summary: "Publish built or given messages to a relay", load: () => import("./pub.ts") },
+  bench: { summary: "Load-generate through a relay: throughput, latency percentiles", load: () => import("./bench.ts") },
   record: { summary: "Record a relay's frames with receive times to a file", load: () => import("./record.ts") },
   replay: { summary: "Play a recording back into a relay", load: () => import("./replay.ts") },
   top: { summary: "Live terminal view of the relays (like nats top)", load: () => import("./top.ts") },
