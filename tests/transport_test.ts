@@ -7,6 +7,9 @@ import { MessageBuilder } from "../src/protocol/builder.ts";
 import type { StreamConn, Transport } from "../src/transport/transport.ts";
 import { UnixTransport } from "../src/transport/unix.ts";
 import { parseTcpAddress, TcpTransport } from "../src/transport/tcp.ts";
+import { loadConfig } from "../src/config/mod.ts";
+import { startRelays } from "../src/relay/service.ts";
+import { RelayClient } from "../src/client/client.ts";
 
 async function readN(conn: StreamConn, n: number): Promise<Uint8Array> {
   const out = new Uint8Array(n);
@@ -101,4 +104,43 @@ Deno.test("TcpTransport refuses a port in use with one line, and parses tcp:// a
   }
   assert.deepEqual(parseTcpAddress("tcp://[::1]:80"), { hostname: "::1", port: 80 });
   assert.throws(() => parseTcpAddress("localhost"), /not a TCP address/);
+});
+
+Deno.test("startRelays() also listens on TCP when transport.port is set; RelayClient dials tcp://", async () => {
+  const dir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  const config = loadConfig({ overrides: { relays: { signal: { transport: { port: 0 } } } } });
+  const service = await startRelays(config, ["signal"], {
+    socketDir: dir,
+    logger: new Logger({ level: "warn", sink: (line) => void lines.push(line) }),
+  });
+  const relay = service.relays[0]!;
+  const clients: RelayClient[] = [];
+  try {
+    const tcp = relay.addresses[1]!;
+    assert.match(tcp, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.notEqual(parseTcpAddress(tcp).port, 0, "the bound port is reported");
+    assert.deepEqual(lines, [], "no warning on loopback");
+    const consumer = await RelayClient.connect({ domain: "signal", path: tcp });
+    clients.push(consumer);
+    assert.equal(consumer.address, tcp);
+    while (relay.stats().connections.current < 1) await new Promise((r) => setTimeout(r, 5));
+    const producer = await RelayClient.connect({
+      domain: "signal",
+      path: relay.address,
+      publishOnly: true,
+    });
+    clients.push(producer);
+    const frame = new MessageBuilder({ domain: 2, source: 20 }).begin().addTlv(
+      32,
+      new Uint8Array(170),
+    ).build();
+    await producer.publishAndFlush(frame);
+    const got = await consumer.receive(5000);
+    assert.deepEqual(got?.bytes, frame);
+  } finally {
+    for (const c of clients) await c.close();
+    await service.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -37,12 +37,8 @@ import {
   SubscribeMode,
 } from "../protocol/subscribe.ts";
 import { walkTlvs } from "../protocol/tlv.ts";
-import {
-  type StreamConn,
-  type Transport,
-  TransportError,
-  UnixTransport,
-} from "../transport/mod.ts";
+import { type StreamConn, type Transport, TransportError } from "../transport/mod.ts";
+import { transportForPath } from "./_address.ts";
 import { BackpressureError, ClientClosedError, ConnectError, SubscribeError } from "./errors.ts";
 import type { ClientStats, RelayClientEventMap, RelayClientListener } from "./events.ts";
 import { LocalFilter, type LocalFilterOptions } from "./local_filter.ts";
@@ -70,9 +66,15 @@ export interface ReconnectOptions {
 export interface RelayClientOptions {
   /** The relay's domain (default `market_data`); sets the header domain of requests and builders. */
   domain?: DomainOption;
-  /** Socket path (default: the domain's default path, 3.4). Ignored when `transport` is given. */
+  /**
+   * Where the relay is (default: the domain's default socket path, 3.4): a Unix
+   * socket path, `tcp://HOST:PORT`, or `nats://HOST:PORT[,nats://…]` to read and
+   * write the domain's NATS subject directly (a relay bridged to NATS is on the
+   * other side; Subscribe patterns are then applied on this side, hello frames
+   * are not published). Ignored when `transport` is given.
+   */
   path?: string;
-  /** Transport to connect with (default: a Unix socket at `path`). */
+  /** Transport to connect with (default: the one `path` names). */
   transport?: Transport;
   /**
    * Re-establish a lost connection with backoff (default false). Applies after
@@ -151,7 +153,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   readonly domain: number;
   /** The relay's name in messages (`market-data`, `signal`, `execution`, `system`). */
   readonly relayName: string;
-  /** The relay's address (socket path). */
+  /** The relay's address (socket path, `tcp://…` or `nats://…`). */
   readonly address: string;
   /** SourceType written into hello, requests and builders. */
   readonly source: number;
@@ -221,7 +223,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     this.relayName = RELAY_NAMES[this.domain]!;
     const name = domainName(this.domain)!;
     this.#transport = options.transport ??
-      new UnixTransport(options.path ?? DEFAULT_SOCKET_PATHS[name]);
+      transportForPath(options.path ?? DEFAULT_SOCKET_PATHS[name], this.domain);
     this.address = this.#transport.address;
     this.source = options.source ?? SourceType.TestClient;
     const r = options.reconnect ?? false;
@@ -660,9 +662,11 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   #connectError(e: unknown, attempts: number, reconnecting: boolean): ConnectError {
     const reason = e instanceof TransportError ? e.reason : "other";
     const text = e instanceof Error ? e.message : String(e);
-    const hint = reason === "no_socket" || reason === "refused"
-      ? ` (is 'torq relay ${this.relayName}' running?)`
-      : "";
+    const hint = reason !== "no_socket" && reason !== "refused"
+      ? ""
+      : this.#transport.kind === "nats"
+      ? " (is a NATS server running there?)"
+      : ` (is 'torq relay ${this.relayName}' running?)`;
     const what = reconnecting
       ? `Cannot reconnect to ${this.relayName} relay at ${this.address} after ${attempts} attempt${
         attempts === 1 ? "" : "s"

@@ -1,5 +1,6 @@
 /**
- * Transports: one small interface, several implementations.
+ * Transports: one small interface, several implementations (Unix sockets,
+ * TCP, NATS).
  *
  * @module
  */
@@ -8,3 +9,26 @@ export type { StreamConn, Transport, TransportListener } from "./transport.ts";
 export { connectError, UnixTransport } from "./unix.ts";
 export type { UnixTransportOptions } from "./unix.ts";
 export { isLoopback, parseTcpAddress, TcpTransport } from "./tcp.ts";
+export {
+  CorePublisher,
+  DEFAULT_SUBJECT_PREFIX,
+  FrameSplitter,
+  hasOrigin,
+  isNatsAddress,
+  NATS_DOMAIN_SUBJECTS,
+  NatsFrameConn,
+  natsSubject,
+  NatsTransport,
+  newOriginId,
+  ORIGIN_HEADER,
+  originHeaders,
+  originLine,
+  parseNatsServers,
+} from "./nats.ts";
+export type {
+  CorePublisherCounters,
+  CorePublisherOptions,
+  FrameMatcher,
+  NatsFrameConnOptions,
+  NatsTransportOptions,
+} from "./nats.ts";

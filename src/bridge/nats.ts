@@ -1,0 +1,1050 @@
+/**
+ * The NATS bridge of one relay (PROTOCOL.md 7.12): frames the relay accepts are
+ * published byte for byte, one per NATS message, to `<prefix>.<domain>`
+ * (`out`); frames received on that subject are fed into the relay, which
+ * validates them like any producer's and fans them out to its consumers (`in`).
+ *
+ * The bridge is a relay connection: a {@linkcode NatsFrameConn} attached with
+ * `Relay.attachConnection()`. Whatever the relay writes to it is published;
+ * whatever it reads from it came from NATS. The relay never writes a frame
+ * back to the connection it came from, and every message carries a
+ * `Torq-Origin` header naming this bridge instance, which the bridge skips when
+ * it sees it again; so two relays bridged both ways never echo frames back and
+ * forth.
+ *
+ * Core NATS (default) is at most once. While NATS is unreachable, frames the
+ * relay writes are dropped and counted (`dropped`); frames handed to NATS whose
+ * flush round trip fails when the connection drops are counted
+ * (`unconfirmed`, maybe delivered); frames lost inside NATS show up at the
+ * receiving bridge as sequence gaps (`missing`). Reconnection uses backoff.
+ *
+ * JetStream (`jetstream`, meant for the execution relay) loses nothing across
+ * the hop: the stream is created when missing; every frame is copied into an
+ * outbound buffer and published with a `Nats-Msg-Id` of
+ * `<domain>-<source>-<sequence>-<timestamp>`, then kept until acknowledged and
+ * retried (the stream's duplicate window drops repeats); the receiving side
+ * reads a durable consumer, hands frames to the relay in stream order, skips
+ * redeliveries of frames it already handed over, and acknowledges a message
+ * only after the relay has processed it.
+ *
+ * @module
+ */
+
+import { connect, credsAuthenticator, nanos } from "@nats-io/transport-node";
+import type {
+  ConnectionOptions,
+  MsgHdrs,
+  NatsConnection,
+  Subscription,
+} from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  jetstreamManager,
+  type JsMsg,
+  StorageType,
+} from "@nats-io/jetstream";
+import type { Relay } from "../relay/relay.ts";
+import type { BridgeStats } from "../relay/stats.ts";
+import {
+  CorePublisher,
+  DEFAULT_SUBJECT_PREFIX,
+  FrameSplitter,
+  hasOrigin,
+  NatsFrameConn,
+  natsSubject,
+  newOriginId,
+  ORIGIN_HEADER,
+  originHeaders,
+  originLine,
+} from "../transport/nats.ts";
+import {
+  encodeHeader,
+  HEADER_SIZE,
+  MAGIC,
+  readPayloadSize,
+  readSequence,
+  readSequenceHigh,
+  readSequenceLow,
+  readTimestamp,
+  readU32,
+} from "../protocol/header.ts";
+import { SUBSCRIBE_TLV } from "../protocol/subscribe.ts";
+import { RELAY_SOURCE } from "../protocol/domains.ts";
+import { Logger, RateLimit } from "../log/logger.ts";
+
+/** Which way frames cross the bridge. */
+export type NatsBridgeDirection = "out" | "in" | "both";
+
+/** JetStream settings of a {@linkcode NatsBridge}. */
+export interface NatsJetStreamOptions {
+  /** Stream name (default `TORQ_<DOMAIN>`); created when missing. */
+  stream?: string | null;
+  /** Storage of a created stream (default `file`). */
+  storage?: "file" | "memory";
+  /** Durable consumer of the `in` side (default `torq_<relay>_<host>`). */
+  durable?: string | null;
+  /** Duplicate window of a created stream in ms (default 120,000). */
+  duplicateWindowMs?: number;
+  /** Wait for one publish acknowledgement in ms before retrying (default 5,000). */
+  ackTimeoutMs?: number;
+}
+
+/** Options of a {@linkcode NatsBridge}. */
+export interface NatsBridgeOptions {
+  /** Server URLs (`nats://host:port`). */
+  servers: string[];
+  /** Subject prefix (default `torq`). */
+  subjectPrefix?: string;
+  /** `out`, `in` or `both` (default). */
+  direction?: NatsBridgeDirection;
+  /** Authentication token. */
+  token?: string | null;
+  /** User name (with `password`). */
+  user?: string | null;
+  /** Password. */
+  password?: string | null;
+  /** Credentials file (JWT and seed). */
+  credsFile?: string | null;
+  /** JetStream instead of core NATS. */
+  jetstream?: NatsJetStreamOptions | null;
+  /** First reconnect delay in ms (default 100; doubles per attempt). */
+  reconnectInitialMs?: number;
+  /** Largest reconnect delay in ms (default 5,000). */
+  reconnectMaxMs?: number;
+  /** JetStream: unacknowledged outbound frames buffered before the relay waits (default 100,000). */
+  maxPendingFrames?: number;
+  /** Core: most inbound bytes queued for the relay before frames are dropped (default 64 MiB). */
+  maxQueuedBytes?: number;
+  /** Logger (default: a text logger at info). */
+  logger?: Logger;
+}
+
+/** JetStream settings with defaults filled in. */
+interface ResolvedJetStream {
+  stream: string;
+  storage: "file" | "memory";
+  durable: string;
+  duplicateWindowMs: number;
+  ackTimeoutMs: number;
+}
+
+/** Label of the bridge's connection in the relay's stats. */
+const LABEL = "bridge:nats";
+/** JetStream publishes in flight at once. */
+const JS_BATCH = 256;
+/** JetStream consumer: unacknowledged messages outstanding at most. */
+const JS_MAX_ACK_PENDING = 20_000;
+
+/**
+ * A running NATS bridge of one relay.
+ *
+ * @example
+ * ```ts
+ * const bridge = await NatsBridge.start(relay, {
+ *   servers: ["nats://127.0.0.1:4222"],
+ *   direction: "both",
+ * });
+ * await bridge.ready; // connected, subscribed, attached
+ * bridge.stats().published;
+ * await bridge.stop();
+ * ```
+ */
+export class NatsBridge {
+  /** The bridged relay. */
+  readonly relay: Relay;
+  /** The subject. */
+  readonly subject: string;
+  /** This instance's `Torq-Origin`. */
+  readonly origin: string;
+  /** Which way frames cross. */
+  readonly direction: NatsBridgeDirection;
+  /** `core` or `jetstream`. */
+  readonly mode: "core" | "jetstream";
+  /** Resolves once connected, set up and attached to the relay (or when stopped first). */
+  readonly ready: Promise<void>;
+
+  readonly #servers: string[];
+  readonly #options: NatsBridgeOptions;
+  readonly #log: Logger;
+  readonly #auth: Partial<ConnectionOptions>;
+  readonly #js: ResolvedJetStream | null;
+  #resolveReady!: () => void;
+  #nc: NatsConnection | null = null;
+  #connected = false;
+  #stopping = false;
+  #run: Promise<void> = Promise.resolve();
+  #unregister: () => void = () => {};
+  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | null = null;
+  #upWaiters: (() => void)[] = [];
+  #delayMs: number;
+  #lastRepair = 0;
+
+  // Relay side.
+  #conn: NatsFrameConn | null = null;
+  #backlog: [Uint8Array, (() => void) | null][] = [];
+  #reattaching = false;
+  #reattachTimer: ReturnType<typeof setTimeout> | undefined;
+  #detaches = 0;
+  #forwardedAtDetach = -1;
+  #droppedDetached = 0;
+  /** Relays with `echo` write our own frames back: headers of frames fed in, to skip them. */
+  readonly #fed: Set<string> | null;
+
+  // Outbound.
+  #core: CorePublisher | null = null;
+  #jsOut: JetStreamOutbound | null = null;
+
+  // Inbound.
+  #sub: Subscription | null = null;
+  #consumer: ConsumerMessages | null = null;
+  #received = 0;
+  #droppedIn = 0;
+  #skippedOwn = 0;
+  #refused = 0;
+  readonly #refuseLog = new RateLimit(1000);
+  #duplicates = 0;
+  #lastStreamSeq = 0;
+  #lastHandedSeq = 0;
+  #reconnects = 0;
+  #lastError: string | null = null;
+  readonly #seqHi = new Float64Array(256).fill(-1);
+  readonly #seqLo = new Float64Array(256);
+  #missing = 0;
+
+  private constructor(relay: Relay, options: NatsBridgeOptions, auth: Partial<ConnectionOptions>) {
+    this.relay = relay;
+    this.#options = options;
+    this.#servers = [...options.servers];
+    this.direction = options.direction ?? "both";
+    this.subject = natsSubject(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX, relay.logic.domain);
+    this.origin = newOriginId();
+    const js = options.jetstream ?? null;
+    this.mode = js === null ? "core" : "jetstream";
+    this.#js = js === null ? null : {
+      stream: js.stream ?? defaultStreamName(this.subject),
+      storage: js.storage ?? "file",
+      durable: js.durable ?? defaultDurableName(relay.logic.name),
+      duplicateWindowMs: js.duplicateWindowMs ?? 120_000,
+      ackTimeoutMs: js.ackTimeoutMs ?? 5_000,
+    };
+    this.#fed = relay.logic.echo && this.direction === "both" ? new Set() : null;
+    this.#auth = auth;
+    this.#delayMs = options.reconnectInitialMs ?? 100;
+    this.#log = (options.logger ?? new Logger()).with({
+      relay: relay.logic.name,
+      bridge: "nats",
+    });
+    this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+  }
+
+  /**
+   * Starts a bridge: registers its counters with the relay and connects in the
+   * background (retrying with backoff while no server answers).
+   *
+   * @param relay the running relay
+   * @param options servers, direction, credentials, JetStream
+   * @returns the bridge (await `ready` to know it is attached)
+   * @throws {Error} when the credentials file cannot be read
+   */
+  static async start(relay: Relay, options: NatsBridgeOptions): Promise<NatsBridge> {
+    const auth: Partial<ConnectionOptions> = {};
+    if (options.token != null) auth.token = options.token;
+    if (options.user != null) {
+      auth.user = options.user;
+      auth.pass = options.password ?? "";
+    }
+    if (options.credsFile != null) {
+      let creds: Uint8Array;
+      try {
+        creds = await Deno.readFile(options.credsFile);
+      } catch (e) {
+        throw new Error(
+          `Cannot start the NATS bridge of the ${relay.logic.name} relay: cannot read credentials file ${options.credsFile}: ${
+            (e as Error).message
+          }`,
+        );
+      }
+      auth.authenticator = credsAuthenticator(creds);
+    }
+    const bridge = new NatsBridge(relay, options, auth);
+    bridge.#unregister = relay.addBridge(() => bridge.stats());
+    bridge.#run = bridge.#main().catch((e) => {
+      bridge.#lastError = (e as Error).message;
+      bridge.#log.error("bridge stopped", { error: (e as Error).message });
+      bridge.#resolveReady();
+    });
+    return bridge;
+  }
+
+  /** Whether the NATS connection is up. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /**
+   * A snapshot of the bridge's counters.
+   *
+   * @returns the counters
+   */
+  stats(): BridgeStats {
+    const core = this.#core?.counters;
+    const out = this.#jsOut;
+    return {
+      kind: "nats",
+      label: LABEL,
+      address: this.#servers.join(","),
+      subject: this.subject,
+      direction: this.direction,
+      mode: this.mode,
+      connected: this.#connected,
+      published: (core?.published ?? 0) + (out?.published ?? 0),
+      received: this.#received,
+      dropped: (core?.dropped ?? 0) + (out?.dropped ?? 0) + this.#droppedIn +
+        this.#droppedDetached,
+      unconfirmed: core?.unconfirmed ?? 0,
+      pending: (core?.pending ?? 0) + (out?.pending ?? 0),
+      lag: (this.#conn?.queuedFrames ?? 0) + this.#backlog.length,
+      missing: this.#missing,
+      duplicates: this.#duplicates + (out?.duplicates ?? 0),
+      retries: out?.retries ?? 0,
+      reconnects: this.#reconnects,
+      skippedOwn: this.#skippedOwn,
+      refused: this.#refused,
+      lastError: this.#lastError ?? out?.lastError ?? null,
+    };
+  }
+
+  /**
+   * Stops: waits up to `flushMs` for unacknowledged JetStream frames, detaches
+   * from the relay, closes the NATS connection.
+   *
+   * @param flushMs longest wait for outbound frames (default 1,000)
+   */
+  async stop(flushMs = 1000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#cancelSleep();
+    clearTimeout(this.#reattachTimer);
+    for (const w of this.#upWaiters.splice(0)) w();
+    if (this.#jsOut !== null) {
+      const left = await this.#jsOut.drain(flushMs);
+      if (left > 0) {
+        this.#log.error("stopping with unacknowledged frames", { frames: left });
+      }
+      this.#jsOut.stop();
+    }
+    this.#conn?.close();
+    this.#conn = null;
+    try {
+      await this.#consumer?.close();
+    } catch {
+      // connection already gone
+    }
+    this.#sub?.unsubscribe();
+    const nc = this.#nc;
+    if (nc !== null && !nc.isClosed()) {
+      await Promise.race([
+        nc.flush().catch(() => {}),
+        new Promise((r) => setTimeout(r, Math.min(flushMs, 500))),
+      ]);
+      await nc.close().catch(() => {});
+    }
+    await this.#run;
+    this.#connected = false;
+    this.#unregister();
+    this.#resolveReady();
+    this.#log.info("bridge stopped", {
+      published: this.stats().published,
+      received: this.#received,
+    });
+  }
+
+  // ---------------------------------------------------------------- setup
+
+  async #main(): Promise<void> {
+    const nc = await this.#connectFirst();
+    if (nc === null) return;
+    if (this.#stopping) {
+      // stop() came while connecting: it could not close this connection.
+      await nc.close().catch(() => {});
+      return;
+    }
+    this.#nc = nc;
+    this.#connected = true;
+    void this.#watch(nc);
+    this.#log.info("connected", {
+      server: nc.getServer(),
+      subject: this.subject,
+      direction: this.direction,
+      mode: this.mode,
+    });
+    if (this.#js !== null) {
+      if (!(await this.#retrying("JetStream setup", () => this.#setupJetStream(nc)))) return;
+    }
+    if (this.direction !== "in") {
+      if (this.#js !== null) {
+        this.#jsOut = new JetStreamOutbound(jetstream(nc), {
+          intercept: this.#fed === null ? null : (f) => this.#echoed(f),
+          subject: this.subject,
+          origin: this.origin,
+          ackTimeoutMs: this.#js.ackTimeoutMs,
+          maxPending: this.#options.maxPendingFrames ?? 100_000,
+          waitUp: () => this.#waitUp(),
+          backoff: () => this.#backoffSleep(),
+          repair: () => this.#repair(),
+          onAcked: () => (this.#delayMs = this.#options.reconnectInitialMs ?? 100),
+        });
+      } else {
+        this.#core = new CorePublisher(nc, {
+          subject: this.subject,
+          origin: this.origin,
+          connected: () => this.#connected,
+          ...(this.#fed === null ? {} : { intercept: (f: Uint8Array) => this.#echoed(f) }),
+          onError: (error, frames) => {
+            this.#lastError = error.message;
+            this.#log.warn("publish refused", { error: error.message, frames });
+          },
+        });
+      }
+    }
+    if (this.direction !== "out") {
+      if (this.#js !== null) {
+        const ok = await this.#retrying("JetStream consumer", () => this.#consume(nc));
+        if (!ok) return;
+      } else {
+        const own = originLine(this.origin);
+        this.#sub = nc.subscribe(this.subject, {
+          callback: (err, msg) => {
+            if (err !== null) {
+              this.#lastError = err.message;
+              return;
+            }
+            if (hasOrigin(msg, own, this.origin)) {
+              this.#skippedOwn++;
+              return;
+            }
+            if (this.#refuse(msg.data)) return;
+            this.#deliver(msg.data, null);
+          },
+        });
+        await nc.flush().catch(() => {});
+      }
+    }
+    if (this.#stopping) return;
+    this.#attach();
+    this.#resolveReady();
+  }
+
+  async #connectFirst(): Promise<NatsConnection | null> {
+    let delay = this.#options.reconnectInitialMs ?? 100;
+    const max = this.#options.reconnectMaxMs ?? 5000;
+    let attempts = 0;
+    while (!this.#stopping) {
+      attempts++;
+      try {
+        return await connect({
+          servers: this.#servers,
+          name: `torq-bridge-${this.relay.logic.name}`,
+          noEcho: true,
+          reconnect: true,
+          maxReconnectAttempts: -1,
+          reconnectDelayHandler: () => this.#delayMs,
+          reconnectJitter: 0,
+          pingInterval: 10_000,
+          maxPingOut: 3,
+          timeout: 5_000,
+          ...this.#auth,
+        });
+      } catch (e) {
+        this.#lastError = (e as Error).message;
+        if (attempts === 1 || attempts % 10 === 0) {
+          this.#log.warn("cannot connect to NATS, retrying", {
+            servers: this.#servers.join(","),
+            error: (e as Error).message,
+            attempts,
+            retry_ms: delay,
+          });
+        }
+        await this.#sleep(delay);
+        delay = Math.min(delay * 2, max);
+      }
+    }
+    return null;
+  }
+
+  async #watch(nc: NatsConnection): Promise<void> {
+    const max = this.#options.reconnectMaxMs ?? 5000;
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case "disconnect":
+          this.#connected = false;
+          if (!this.#stopping) this.#log.warn("disconnected from NATS", { server: s.server });
+          break;
+        case "reconnecting":
+          this.#delayMs = Math.min(this.#delayMs * 2, max);
+          break;
+        case "reconnect":
+          this.#connected = true;
+          this.#reconnects++;
+          this.#delayMs = this.#options.reconnectInitialMs ?? 100;
+          this.#log.info("reconnected to NATS", { server: s.server, reconnects: this.#reconnects });
+          for (const w of this.#upWaiters.splice(0)) w();
+          break;
+        case "error":
+          this.#lastError = s.error.message;
+          break;
+        default:
+          break;
+      }
+    }
+    this.#connected = false;
+  }
+
+  /**
+   * Creates the stream when missing and, for the `in` side, the durable
+   * consumer. A consumer created for the first time starts with new messages;
+   * one created again after the server lost it (`resume`) starts after the last
+   * frame handed to the relay, or at the stream's start when the stream itself
+   * was lost and its sequence numbers began again.
+   */
+  async #setupJetStream(nc: NatsConnection, resume = false): Promise<void> {
+    const js = this.#js!;
+    const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+    let lastSeq = 0;
+    try {
+      const info = await jsm.streams.info(js.stream);
+      lastSeq = info.state.last_seq;
+      if (!info.config.subjects?.includes(this.subject)) {
+        this.#log.warn("stream does not list the subject", {
+          stream: js.stream,
+          subjects: (info.config.subjects ?? []).join(","),
+        });
+      }
+    } catch (e) {
+      if (!isApiError(e, JetStreamApiCodes.StreamNotFound)) throw e;
+      await jsm.streams.add({
+        name: js.stream,
+        subjects: [this.subject],
+        storage: js.storage === "memory" ? StorageType.Memory : StorageType.File,
+        duplicate_window: nanos(js.duplicateWindowMs),
+      });
+      this.#log.info("created stream", { stream: js.stream, storage: js.storage });
+    }
+    if (this.direction === "out") return;
+    try {
+      await jsm.consumers.info(js.stream, js.durable);
+    } catch (e) {
+      if (!isApiError(e, JetStreamApiCodes.ConsumerNotFound)) throw e;
+      let start: { deliver_policy: DeliverPolicy; opt_start_seq?: number } = {
+        deliver_policy: DeliverPolicy.New,
+      };
+      if (resume) {
+        if (lastSeq >= this.#lastStreamSeq && this.#lastStreamSeq > 0) {
+          start = {
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: this.#lastStreamSeq + 1,
+          };
+        } else {
+          // A new stream: its sequence numbers start again at 1.
+          start = { deliver_policy: DeliverPolicy.All };
+          this.#lastStreamSeq = 0;
+          this.#lastHandedSeq = 0;
+        }
+      }
+      await jsm.consumers.add(js.stream, {
+        durable_name: js.durable,
+        ack_policy: AckPolicy.Explicit,
+        ...start,
+        filter_subject: this.subject,
+        max_ack_pending: JS_MAX_ACK_PENDING,
+        ack_wait: nanos(30_000),
+      });
+      this.#log.info("created durable consumer", {
+        stream: js.stream,
+        durable: js.durable,
+        deliver: start.deliver_policy,
+      });
+    }
+  }
+
+  /** Re-runs the JetStream setup after a publish failed (at most once a second). */
+  async #repair(): Promise<void> {
+    const nc = this.#nc;
+    if (nc === null || !this.#connected || Date.now() - this.#lastRepair < 1000) return;
+    this.#lastRepair = Date.now();
+    try {
+      await this.#setupJetStream(nc, true);
+    } catch (e) {
+      this.#lastError = (e as Error).message;
+    }
+  }
+
+  /**
+   * Re-creates the stream and the durable consumer when the server lost them
+   * (e.g. memory storage after a restart); the consumer keeps pulling and finds
+   * them again.
+   */
+  async #consume(nc: NatsConnection): Promise<void> {
+    const c = await jetstream(nc).consumers.get(this.#js!.stream, this.#js!.durable);
+    const messages = await c.consume({
+      max_messages: 1000,
+      callback: (m) => this.#onJsMessage(m),
+    });
+    this.#consumer = messages;
+    void this.#watchConsumer(nc, messages);
+  }
+
+  async #watchConsumer(nc: NatsConnection, messages: ConsumerMessages): Promise<void> {
+    for await (const n of messages.status()) {
+      if (
+        n.type !== "consumer_not_found" && n.type !== "stream_not_found" &&
+        n.type !== "consumer_deleted"
+      ) continue;
+      if (this.#stopping || this.#consumer !== messages) return;
+      this.#log.warn("JetStream consumer lost; creating it again", { notification: n.type });
+      // Stop this pull loop; a new one starts on the new consumer.
+      this.#consumer = null;
+      await messages.close().catch(() => {});
+      await this.#retrying("JetStream consumer", async () => {
+        await this.#setupJetStream(nc, true);
+        if (!this.#stopping) await this.#consume(nc);
+      });
+      return;
+    }
+  }
+
+  /** Runs `fn` until it succeeds, with backoff; false when stopped first. */
+  async #retrying(what: string, fn: () => Promise<void>): Promise<boolean> {
+    let attempts = 0;
+    while (!this.#stopping) {
+      try {
+        await fn();
+        return true;
+      } catch (e) {
+        attempts++;
+        this.#lastError = (e as Error).message;
+        if (attempts === 1 || attempts % 10 === 0) {
+          this.#log.warn(`${what} failed, retrying`, { error: (e as Error).message, attempts });
+        }
+        await this.#backoffSleep();
+      }
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- relay side
+
+  #attach(): void {
+    const logic = this.relay.logic;
+    const preamble: Uint8Array[] = [];
+    if (this.direction === "in" && logic.helloMarksPublisher) {
+      // A first hello makes the connection publish-only: the relay writes nothing to it.
+      const hello = new Uint8Array(HEADER_SIZE);
+      const wire = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
+      encodeHeader({ relayDomain: wire, source: RELAY_SOURCE[logic.domain] ?? 80 }, hello);
+      preamble.push(hello);
+    }
+    const write = this.#core !== null
+      ? (chunk: Uint8Array) => this.#core!.publish(chunk)
+      : this.#jsOut !== null
+      ? (chunk: Uint8Array) => this.#jsOut!.offer(chunk)
+      : undefined;
+    const conn: NatsFrameConn = new NatsFrameConn({
+      ...(write === undefined ? {} : { write }),
+      preamble,
+      maxQueuedBytes: this.#js !== null
+        ? Number.MAX_SAFE_INTEGER
+        : (this.#options.maxQueuedBytes ?? 67_108_864),
+      onClose: () => this.#detached(conn),
+    });
+    for (const [frame, ack] of this.#backlog.splice(0)) conn.push(frame, ack);
+    try {
+      if (this.#forwardedAtDetach >= 0) {
+        this.#droppedDetached += this.relay.stats().framesForwarded - this.#forwardedAtDetach;
+        this.#forwardedAtDetach = -1;
+      }
+      this.relay.attachConnection(conn, LABEL);
+      this.#conn = conn;
+    } catch (e) {
+      this.#log.debug("cannot attach", { error: (e as Error).message });
+    }
+  }
+
+  /** The relay closed the bridge's connection (slow consumer, write failure, relay stopping). */
+  #detached(conn: NatsFrameConn): void {
+    if (this.#conn !== conn) return;
+    this.#conn = null;
+    // Frames queued for the relay but not yet read go to the next connection.
+    this.#backlog.push(...conn.takeUnread());
+    if (this.#stopping || this.#reattaching) return;
+    this.#detaches++;
+    // Every frame the relay forwards while no bridge connection is attached is lost to the
+    // bus: counted from the relay's forwarded total when the bridge attaches again.
+    if (this.direction !== "in") this.#forwardedAtDetach = this.relay.stats().framesForwarded;
+    const delay = this.#delayMs;
+    this.#log.warn("relay closed the bridge connection; attaching again", {
+      detaches: this.#detaches,
+      retry_ms: delay,
+    });
+    this.#reattaching = true;
+    this.#reattachTimer = setTimeout(() => {
+      this.#reattaching = false;
+      if (!this.#stopping) this.#attach();
+    }, delay);
+    // Back off while the relay keeps closing it (a bus that stopped answering).
+    this.#delayMs = Math.min(this.#delayMs * 2, this.#options.reconnectMaxMs ?? 5000);
+  }
+
+  /** One frame from NATS: counted, gap-tracked, queued for the relay. */
+  #deliver(data: Uint8Array, ack: (() => void) | null): boolean {
+    const conn = this.#conn;
+    const ok = conn !== null ? conn.push(data, ack) : this.#keep(data, ack);
+    if (!ok) {
+      this.#droppedIn++;
+      return false;
+    }
+    this.#received++;
+    this.#track(data);
+    if (this.#fed !== null) {
+      if (this.#fed.size >= 100_000) this.#fed.delete(this.#fed.values().next().value!);
+      this.#fed.add(frameKey(data));
+    }
+    return true;
+  }
+
+  /** Whether the relay wrote back a frame this bridge fed in (echo): skipped, counted. */
+  #echoed(frame: Uint8Array): boolean {
+    if (!this.#fed!.delete(frameKey(frame))) return false;
+    this.#skippedOwn++;
+    return true;
+  }
+
+  #keep(data: Uint8Array, ack: (() => void) | null): boolean {
+    if (this.#js === null && this.#backlog.length >= 100_000) return false;
+    this.#backlog.push([data, ack]);
+    return true;
+  }
+
+  #onJsMessage(m: JsMsg): void {
+    if (m.headers?.get(ORIGIN_HEADER) === this.origin) {
+      this.#skippedOwn++;
+      m.ack();
+      return;
+    }
+    if (this.#refuse(m.data)) {
+      m.ack();
+      return;
+    }
+    const seq = m.seq;
+    if (seq <= this.#lastStreamSeq) {
+      // A redelivery of a frame already handed over (its ack was lost) or still queued.
+      this.#duplicates++;
+      if (seq <= this.#lastHandedSeq) m.ack();
+      return;
+    }
+    this.#lastStreamSeq = seq;
+    this.#deliver(m.data, () => {
+      if (seq > this.#lastHandedSeq) this.#lastHandedSeq = seq;
+      m.ack();
+    });
+  }
+
+  /**
+   * Whether a message must not reach the relay: it is not exactly one frame
+   * (magic and `payload_size` say where a frame ends; on a stream, bytes after a
+   * bad size would swallow the next frames), or it is a hello or a Subscribe
+   * (control frames belong to one connection: they would change what the
+   * relay sends to the bridge). Such messages are counted and logged.
+   */
+  #refuse(b: Uint8Array): boolean {
+    let why: string | null = null;
+    if (b.length < HEADER_SIZE) why = `${b.length} bytes, shorter than a header`;
+    else if (readU32(b, 0) !== MAGIC) why = "no magic at offset 0";
+    else if (HEADER_SIZE + readPayloadSize(b, 0) !== b.length) {
+      why = `payload_size says ${
+        HEADER_SIZE + readPayloadSize(b, 0)
+      } bytes, the message has ${b.length}`;
+    } else if (b.length === HEADER_SIZE) why = "a hello frame";
+    else if (isSubscribe(b)) why = "a Subscribe frame";
+    if (why === null) return false;
+    this.#refused++;
+    const suppressed = this.#refuseLog.take(Date.now());
+    if (suppressed >= 0) {
+      this.#log.warn("refused a message from NATS", { reason: why, suppressed_lines: suppressed });
+    }
+    return true;
+  }
+
+  /** Counts sequence numbers skipped per header source (what was lost before reaching us). */
+  #track(b: Uint8Array): void {
+    const src = b[6]!;
+    const hi = readSequenceHigh(b, 0);
+    const lo = readSequenceLow(b, 0);
+    if (hi === 0 && lo === 0) return;
+    const lastHi = this.#seqHi[src]!;
+    if (lastHi >= 0) {
+      const step = (hi - lastHi) * 4294967296 + (lo - this.#seqLo[src]!);
+      if (step > 1) this.#missing += step - 1;
+    }
+    this.#seqHi[src] = hi;
+    this.#seqLo[src] = lo;
+  }
+
+  // ---------------------------------------------------------------- waiting
+
+  #waitUp(): Promise<void> {
+    if (this.#connected || this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => this.#upWaiters.push(resolve));
+  }
+
+  async #backoffSleep(): Promise<void> {
+    const max = this.#options.reconnectMaxMs ?? 5000;
+    await this.#sleep(this.#delayMs);
+    this.#delayMs = Math.min(this.#delayMs * 2, max);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#sleepTimer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+    });
+  }
+
+  #cancelSleep(): void {
+    clearTimeout(this.#sleepTimer);
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}
+
+/** Options of a {@linkcode JetStreamOutbound}. */
+interface JetStreamOutboundOptions {
+  /** Frames to skip (return true). */
+  intercept: ((frame: Uint8Array) => boolean) | null;
+  subject: string;
+  origin: string;
+  ackTimeoutMs: number;
+  maxPending: number;
+  /** Resolves when the NATS connection is up. */
+  waitUp: () => Promise<void>;
+  /** Sleeps the current backoff delay (and grows it). */
+  backoff: () => Promise<void>;
+  /** Called after a failed batch: re-creates the stream if the server lost it. */
+  repair: () => Promise<void>;
+  /** A batch was acknowledged (resets the backoff). */
+  onAcked: () => void;
+}
+
+/**
+ * JetStream publishing: frames are copied into a FIFO and published in
+ * batches of up to 256 in flight; each stays until its acknowledgement
+ * arrives. After a failure the batch is published again from the first
+ * unacknowledged frame (the `Nats-Msg-Id` makes the stream drop what it
+ * already stored), after a backoff and once connected.
+ */
+class JetStreamOutbound {
+  published = 0;
+  duplicates = 0;
+  retries = 0;
+  dropped = 0;
+  lastError: string | null = null;
+  readonly #js: JetStreamClient;
+  readonly #o: JetStreamOutboundOptions;
+  readonly #headers: MsgHdrs;
+  readonly #splitter = new FrameSplitter();
+  #queue: (Uint8Array | undefined)[] = [];
+  #head = 0;
+  #running = false;
+  #stopped = false;
+  #space: (() => void)[] = [];
+  #idle: (() => void)[] = [];
+
+  constructor(js: JetStreamClient, options: JetStreamOutboundOptions) {
+    this.#js = js;
+    this.#o = options;
+    this.#headers = originHeaders(options.origin);
+  }
+
+  /** Frames buffered and not yet acknowledged. */
+  get pending(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Copies the chunk's frames into the FIFO; waits while the FIFO is over its bound. */
+  offer(chunk: Uint8Array): Promise<void> | void {
+    if (this.#stopped) {
+      this.dropped += this.#splitter.split(chunk, () => {});
+      return;
+    }
+    const skip = this.#o.intercept;
+    this.#splitter.split(chunk, (frame) => {
+      if (skip === null || !skip(frame)) this.#queue.push(frame.slice());
+    });
+    if (!this.#running) void this.#pump();
+    if (this.pending > this.#o.maxPending) {
+      return new Promise((resolve) => this.#space.push(resolve));
+    }
+  }
+
+  /** Waits up to `ms` for the FIFO to empty; returns the frames left. */
+  async drain(ms: number): Promise<number> {
+    if (this.pending > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#idle.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.pending;
+  }
+
+  /** Gives up on what is left (counted as dropped). */
+  stop(): void {
+    this.#stopped = true;
+    this.dropped += this.pending;
+    this.#queue = [];
+    this.#head = 0;
+    for (const w of this.#space.splice(0)) w();
+    for (const w of this.#idle.splice(0)) w();
+  }
+
+  async #pump(): Promise<void> {
+    this.#running = true;
+    try {
+      while (!this.#stopped && this.#head < this.#queue.length) {
+        await this.#o.waitUp();
+        if (this.#stopped) break;
+        const end = Math.min(this.#head + JS_BATCH, this.#queue.length);
+        const batch = this.#queue.slice(this.#head, end) as Uint8Array[];
+        const results = await Promise.allSettled(batch.map((f) => this.#publishOne(f)));
+        if (this.#stopped) break;
+        let ok = 0;
+        for (const r of results) {
+          if (r.status === "rejected") {
+            this.lastError = (r.reason as Error)?.message ?? String(r.reason);
+            break;
+          }
+          if (r.value) this.duplicates++;
+          ok++;
+        }
+        for (let i = 0; i < ok; i++) this.#queue[this.#head + i] = undefined;
+        this.#head += ok;
+        this.published += ok;
+        if (this.#head === this.#queue.length) {
+          this.#queue = [];
+          this.#head = 0;
+        } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+          this.#queue = this.#queue.slice(this.#head);
+          this.#head = 0;
+        }
+        if (this.pending * 2 <= this.#o.maxPending) {
+          for (const w of this.#space.splice(0)) w();
+        }
+        if (ok < batch.length) {
+          this.retries += batch.length - ok;
+          await this.#o.repair();
+          await this.#o.backoff();
+        } else {
+          this.#o.onAcked();
+        }
+      }
+    } finally {
+      this.#running = false;
+      if (this.pending === 0) { for (const w of this.#idle.splice(0)) w(); }
+    }
+  }
+
+  /** Publishes one frame; resolves with whether the stream reported a duplicate. */
+  async #publishOne(frame: Uint8Array): Promise<boolean> {
+    const ack = await this.#js.publish(this.#o.subject, frame, {
+      msgID: messageId(frame),
+      headers: this.#headers,
+      timeout: this.#o.ackTimeoutMs,
+      retries: 0,
+    });
+    return ack.duplicate;
+  }
+}
+
+/**
+ * The `Nats-Msg-Id` of a frame: `<domain>-<source>-<sequence>-<timestamp>`.
+ * A retry re-sends the same bytes, hence the same id, and the stream drops it;
+ * the timestamp keeps a restarted producer's sequence 1, 2, 3 … from being taken
+ * for repeats of its previous run inside the duplicate window.
+ *
+ * @param frame one frame
+ * @returns the id
+ * @example
+ * ```ts
+ * messageId(frame); // "3-40-17-1700000000123456789"
+ * ```
+ */
+export function messageId(frame: Uint8Array): string {
+  return `${frame[4]}-${frame[6]}-${readSequence(frame, 0)}-${readTimestamp(frame, 0)}`;
+}
+
+/**
+ * Default stream name of a subject: `TORQ_EXECUTION` for `torq.execution`.
+ *
+ * @param subject the subject
+ * @returns the stream name
+ * @example
+ * ```ts
+ * defaultStreamName("torq.execution"); // "TORQ_EXECUTION"
+ * ```
+ */
+export function defaultStreamName(subject: string): string {
+  return subject.replace(/[^A-Za-z0-9_-]/g, "_").toUpperCase();
+}
+
+/**
+ * Default durable consumer name of a relay on this host: `torq_<relay>_<host>`.
+ *
+ * @param relayName the relay's instance name
+ * @returns the consumer name
+ * @example
+ * ```ts
+ * defaultDurableName("execution"); // "torq_execution_host1" on host1
+ * ```
+ */
+export function defaultDurableName(relayName: string): string {
+  let host = "host";
+  try {
+    host = Deno.hostname();
+  } catch {
+    // no --allow-sys
+  }
+  return `torq_${relayName}_${host}`.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+/** Identity of a frame for echo detection: source, sequence, timestamp, checksum. */
+function frameKey(b: Uint8Array): string {
+  return `${b[6]}:${readU32(b, 8)}:${readU32(b, 12)}:${readU32(b, 16)}:${readU32(b, 20)}:${
+    readU32(b, 28)
+  }`;
+}
+
+/** Whether a frame's first TLV is a Subscribe (113), standard or extended form. */
+function isSubscribe(b: Uint8Array): boolean {
+  if (b.length < HEADER_SIZE + 2) return false;
+  const t = b[HEADER_SIZE]!;
+  return t === SUBSCRIBE_TLV ||
+    (t === 255 && b.length >= HEADER_SIZE + 3 && b[HEADER_SIZE + 2] === SUBSCRIBE_TLV);
+}
+
+function isApiError(e: unknown, code: number): boolean {
+  return e instanceof JetStreamApiError && e.code === code;
+}

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { MessageBuilder } from "../protocol/builder.ts";
+import { loadConfig } from "../config/mod.ts";
+import { Relay } from "../relay/relay.ts";
+import { SIGNAL_LOGIC } from "../relay/logic.ts";
+import { Logger } from "../log/logger.ts";
+import {
+  defaultDurableName,
+  defaultStreamName,
+  messageId,
+  NatsBridge,
+  natsBridgeOptions,
+  startBridges,
+} from "./mod.ts";
+
+Deno.test("messageId() is <domain>-<source>-<sequence>-<timestamp>", () => {
+  const frame = new MessageBuilder({ domain: 3, source: 40 })
+    .begin({ sequence: 17, timestamp: 1_700_000_000_123_456_789n })
+    .addTlv(200, new Uint8Array(8))
+    .build();
+  assert.equal(messageId(frame), "3-40-17-1700000000123456789");
+});
+
+Deno.test("defaultStreamName() and defaultDurableName() are valid JetStream names", () => {
+  assert.equal(defaultStreamName("torq.execution"), "TORQ_EXECUTION");
+  assert.match(defaultDurableName("exec.1"), /^torq_exec_1_[A-Za-z0-9_-]+$/);
+});
+
+Deno.test("natsBridgeOptions() is null while disabled and maps every key when enabled", () => {
+  assert.equal(natsBridgeOptions(loadConfig().relays.execution), null);
+  const config = loadConfig({
+    overrides: {
+      relays: {
+        execution: {
+          bridge: {
+            nats: {
+              enabled: true,
+              servers: ["nats://127.0.0.1:4333"],
+              direction: "out",
+              jetstream: { storage: "memory" },
+            },
+          },
+        },
+      },
+    },
+  });
+  assert.deepEqual(natsBridgeOptions(config.relays.execution), {
+    servers: ["nats://127.0.0.1:4333"],
+    subjectPrefix: "torq",
+    direction: "out",
+    token: null,
+    user: null,
+    password: null,
+    credsFile: null,
+    jetstream: {
+      stream: null,
+      storage: "memory",
+      durable: null,
+      duplicateWindowMs: 120_000,
+      ackTimeoutMs: 5_000,
+    },
+    reconnectInitialMs: 100,
+    reconnectMaxMs: 5000,
+    maxPendingFrames: 100_000,
+  });
+});
+
+Deno.test("startBridges() starts nothing when no bridge is enabled", async () => {
+  const service = await startBridges([], loadConfig());
+  assert.deepEqual(service.bridges, []);
+  await service.stop();
+});
+
+Deno.test("NatsBridge keeps retrying while no server answers, reports it, and stops", async () => {
+  const dir = await Deno.makeTempDir();
+  const relay = new Relay({ ...SIGNAL_LOGIC, socketPath: `${dir}/s.sock` }, {
+    logger: new Logger({ level: "error" }),
+  });
+  await relay.start();
+  try {
+    // Port 1 on loopback: nothing listens there.
+    const bridge = await NatsBridge.start(relay, {
+      servers: ["nats://127.0.0.1:1"],
+      reconnectInitialMs: 10,
+      reconnectMaxMs: 20,
+      logger: new Logger({ level: "error" }),
+    });
+    const deadline = Date.now() + 10_000;
+    while (bridge.stats().lastError === null && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const s = relay.stats().bridges?.[0];
+    assert.equal(s?.connected, false);
+    assert.equal(s?.subject, "torq.signals");
+    assert.equal(s?.direction, "both");
+    assert.equal(s?.mode, "core");
+    assert.notEqual(s?.lastError, null);
+    await bridge.stop();
+    await bridge.ready;
+    assert.equal(relay.stats().bridges, undefined, "unregistered on stop");
+  } finally {
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("NatsBridge.start() fails on a credentials file it cannot read", async () => {
+  const relay = new Relay({ ...SIGNAL_LOGIC, socketPath: "/nonexistent/s.sock" });
+  await assert.rejects(
+    NatsBridge.start(relay, { servers: ["nats://127.0.0.1:1"], credsFile: "/nonexistent.creds" }),
+    /cannot read credentials file \/nonexistent\.creds/,
+  );
+});
