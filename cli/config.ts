@@ -6,8 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { formatConfig } from "../src/config/mod.ts";
-import { Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
+import { formatConfig, loadSchemaFiles, SchemaFileError } from "../src/config/mod.ts";
+import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 
 const COMMAND = "torq config";
@@ -15,8 +15,9 @@ const COMMAND = "torq config";
 const HELP = `Usage: torq config check [FILE] [options]
        torq config show [options]
 
-check  Validate the configuration (FILE, or --config, over the built-in defaults),
-       report every problem with its path and line, and print the effective result.
+check  Validate the configuration (FILE, or --config, over the built-in defaults)
+       and the schema files it lists (schemas:), report every problem with its
+       path and line, and print the effective result.
 show   Print the effective configuration: defaults, environment overlay, file,
        TORQ_* environment variables and --set overrides merged.
 
@@ -60,6 +61,12 @@ export async function run(args: string[]): Promise<number> {
   }
   const config = configFromArgs(file === undefined ? values : { ...values, config: file });
   if (action === "check") {
+    try {
+      loadSchemaFiles(config.schemas);
+    } catch (e) {
+      if (e instanceof SchemaFileError) throw new CliError(e.message);
+      throw e;
+    }
     await printOut(`# configuration is valid${file === undefined ? "" : ": " + file}`);
   }
   await printOut(formatConfig(config));

@@ -11,6 +11,7 @@ import { FrameError } from "../src/protocol/errors.ts";
 import { errorToJson, formatMessageText, messageToJson } from "../src/tools/decode_format.ts";
 import { HexParseError, looksLikeHex, parseHex } from "../src/tools/hex.ts";
 import { isRecording, readRecording, RecordingError } from "../src/tools/record_file.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
 import {
   CliError,
   Exit,
@@ -43,6 +44,8 @@ Options:
   --json              Print JSON: {"header": {...}, "tlvs": [...]} per frame, an
                       array when there are several; read back by 'torq encode'
   --legacy-numbering  Read domains 0-3 and the legacy source numbers (PROTOCOL.md 3.1, 3.3)
+  --schemas FILE      Register the TLV schemas of a YAML file first (repeatable), so vendor
+                      TLVs decode field by field (PROTOCOL.md 5.8)
   --verbose           Print stack traces of errors
   -h, --help          Show this help
 
@@ -52,6 +55,7 @@ the error is printed as {"error": {"code", "message", "offset"}}), 2 usage error
 Examples:
   torq decode efbeadde01010200010000000000000015cd853dfe9c97172a0000000fde683b0128004453552d43544280d3049d1a0400004e61bc000000000000002a36fe9c97176500330000000000
   torq decode --json --file capture.bin
+  torq decode --schemas config/schemas/example_vendor.yaml --file vendor.bin
   xxd -p frame.bin | torq decode -
   torq decode --json - < frames.bin | torq encode --json -`;
 
@@ -115,6 +119,7 @@ export async function run(args: string[]): Promise<number> {
         json: { type: "boolean", default: false },
         file: { type: "string" },
         "legacy-numbering": { type: "boolean", default: false },
+        ...SCHEMAS_OPTION,
         help: { type: "boolean", short: "h", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -125,6 +130,7 @@ export async function run(args: string[]): Promise<number> {
     await printOut(HELP);
     return Exit.OK;
   }
+  registerSchemaFiles(values.schemas ?? []);
   const legacy = values["legacy-numbering"];
   let bytes: Uint8Array;
   try {

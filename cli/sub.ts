@@ -18,9 +18,11 @@ import {
   subSummary,
 } from "../src/tools/sub.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+import { SchemaCache } from "../src/client/schema_cache.ts";
 import { CliError, Exit, parseOrUsage, printOut, UsageError, writeStdout } from "./_args.ts";
 import { configFromArgs } from "./_config.ts";
 import { relayName } from "./relay.ts";
+import { registerSchemaFiles, SCHEMAS_HELP, SCHEMAS_OPTION } from "./_schemas.ts";
 
 const COMMAND = "torq sub";
 
@@ -189,6 +191,10 @@ ${PLAN_HELP}
   --json               Print each frame as one JSON line, the shape of 'torq decode --json'
   --timestamp          Prefix each frame with its receive time (JSON: a "received" member)
   --rate-graph         Print one line per second (msg/s, bytes/s, a bar) instead of frames
+  --cache              Learn instruments, pools and tokens from the frames (an instrument cache)
+                       and print what was learned on stderr when the view ends (also on Ctrl-C);
+                       as JSON with --json
+${SCHEMAS_HELP}
 ${TARGET_HELP}
 
 Exit status: 0 after --count frames or Ctrl-C, 1 relay not running, subscription
@@ -199,6 +205,8 @@ Examples:
   torq sub market-data --subscribe tlv.1 --hex
   torq sub signal --types 20-39 --source 20 --json --timestamp
   torq sub market-data --rate-graph
+  torq sub market-data --cache --count 1000 > /dev/null
+  torq sub market-data --schemas config/schemas/example_vendor.yaml
   torq sub execution --socket /tmp/exec.sock --count 10`;
 
 /**
@@ -222,6 +230,8 @@ export async function run(args: string[]): Promise<number> {
         json: { type: "boolean", default: false },
         timestamp: { type: "boolean", default: false },
         "rate-graph": { type: "boolean", default: false },
+        cache: { type: "boolean", default: false },
+        ...SCHEMAS_OPTION,
       },
       allowPositionals: true,
       strict: true,
@@ -241,6 +251,8 @@ export async function run(args: string[]): Promise<number> {
   const count = parseCount(COMMAND, "--count", values.count);
   const plan = planFromArgs(COMMAND, values);
   const target = relayTarget(COMMAND, positionals[0], values);
+  registerSchemaFiles(values.schemas ?? []);
+  const cache = values.cache ? new SchemaCache() : undefined;
   const encoder = new TextEncoder();
   using stop = interruptOnSignals();
   const result = await runSub(
@@ -253,6 +265,7 @@ export async function run(args: string[]): Promise<number> {
       rateGraph: values["rate-graph"],
       count,
       signal: stop.signal,
+      ...(cache === undefined ? {} : { onFrame: (f) => void cache.observe(f) }),
     },
     {
       out: (text) => writeStdout(encoder.encode(text)),
@@ -260,6 +273,9 @@ export async function run(args: string[]): Promise<number> {
     },
   );
   console.error(subSummary(result));
+  if (cache !== undefined) {
+    console.error(values.json ? JSON.stringify(cache) : cache.dump().join("\n"));
+  }
   if (result.ended === "closed") {
     throw new CliError(
       result.error?.message ?? `the ${domainName(target.domain)} relay closed the connection`,

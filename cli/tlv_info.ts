@@ -16,10 +16,11 @@ import {
   unknownTypeMessage,
 } from "../src/tools/tlv_info.ts";
 import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
 
 const COMMAND = "torq tlv-info";
 
-const HELP = `Usage: torq tlv-info [TYPE] [--domain DOMAIN] [--json]
+const HELP = `Usage: torq tlv-info [TYPE] [--domain DOMAIN] [--json] [--schemas FILE]
 
 Show the TLV registry (PROTOCOL.md 5.1). Without TYPE: every type with its
 number, name, domain, size rule and layout status, grouped by domain. With TYPE
@@ -30,6 +31,7 @@ type, name).
 Options:
   --domain DOMAIN  Only types of DOMAIN: market-data, signal, execution, system, vendor
   --json           Machine-readable output: the registry entry, or an array of entries
+  --schemas FILE   Register the TLV schemas of a YAML file first (repeatable; PROTOCOL.md 5.8)
   -h, --help       Show this help
 
 Examples:
@@ -37,7 +39,8 @@ Examples:
   torq tlv-info 20
   torq tlv-info ArbitrageSignal
   torq tlv-info --domain signal
-  torq tlv-info 32 --json`;
+  torq tlv-info 32 --json
+  torq tlv-info --schemas config/schemas/example_vendor.yaml AcmeTopOfBook`;
 
 /**
  * Runs `torq tlv-info`.
@@ -52,6 +55,7 @@ export async function run(args: string[]): Promise<number> {
       options: {
         domain: { type: "string" },
         json: { type: "boolean", default: false },
+        ...SCHEMAS_OPTION,
         help: { type: "boolean", short: "h", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -65,6 +69,7 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length > 1) {
     throw new UsageError(COMMAND, `expected at most one TYPE, got ${positionals.length}`);
   }
+  registerSchemaFiles(values.schemas ?? []);
   const domain = values.domain === undefined ? undefined : parseRegistryDomain(values.domain);
   if (values.domain !== undefined && domain === undefined) {
     throw new UsageError(

@@ -1,7 +1,8 @@
 /**
  * The relay client: connect to a relay, publish frames (coalesced writes),
  * subscribe with relay-side filters, receive frames with local filters,
- * sequence-gap events and automatic reconnection.
+ * sequence-gap events and automatic reconnection; the instrument cache
+ * ({@linkcode SchemaCache}) of what the received traffic names.
  *
  * @example
  * ```ts
@@ -21,6 +22,15 @@ export type {
   SubscribeModeName,
 } from "./client.ts";
 export { ReceivedFrame } from "./received_frame.ts";
+export { SchemaCache } from "./schema_cache.ts";
+export type {
+  CachedMeta,
+  CacheEntry,
+  CacheEntryKind,
+  ObservedMessage,
+  SchemaCacheOptions,
+  SchemaCacheStats,
+} from "./schema_cache.ts";
 export { LocalFilter } from "./local_filter.ts";
 export type { ByteSelector, LocalFilterOptions } from "./local_filter.ts";
 export { SequenceTracker, SequenceVerdict } from "./sequence_tracker.ts";

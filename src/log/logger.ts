@@ -46,21 +46,23 @@ export interface LoggerOptions {
  * ```
  */
 export class Logger {
-  #level: number;
+  /** Shared with every child of {@linkcode Logger.with}, so `setLevel` reaches them all. */
+  #level: { value: number };
   #format: LogFormat;
   readonly #sink: LogSink;
   readonly #fields: LogFields;
 
   /** @param options level, format, sink and bound fields */
   constructor(options: LoggerOptions = {}) {
-    this.#level = LogLevel[options.level ?? "info"];
+    this.#level = { value: LogLevel[options.level ?? "info"] };
     this.#format = options.format ?? "text";
     this.#sink = options.sink ?? stderrSink;
     this.#fields = options.fields ?? {};
   }
 
   /**
-   * A child logger with more bound fields.
+   * A child logger with more bound fields. It shares its parent's level:
+   * {@linkcode Logger.setLevel} on either changes both.
    *
    * @param fields fields added to every line
    * @returns the child
@@ -76,12 +78,21 @@ export class Logger {
   }
 
   /**
-   * Changes the level (e.g. on SIGHUP reload).
+   * Changes the level (e.g. on SIGHUP reload), for this logger and every
+   * logger made from it or that it was made from with {@linkcode Logger.with}.
    *
    * @param level the new level
    */
   setLevel(level: LogLevelName): void {
-    this.#level = LogLevel[level];
+    this.#level.value = LogLevel[level];
+  }
+
+  /** The current level's name. */
+  get level(): LogLevelName {
+    const name = (Object.keys(LogLevel) as LogLevelName[]).find((k) =>
+      LogLevel[k] === this.#level.value
+    );
+    return name ?? "info";
   }
 
   /**
@@ -91,7 +102,7 @@ export class Logger {
    * @returns true when lines of that level are written
    */
   enabled(level: LogLevelName): boolean {
-    return LogLevel[level] >= this.#level;
+    return LogLevel[level] >= this.#level.value;
   }
 
   /** Logs at debug. @param msg message @param fields extra fields */
@@ -112,7 +123,7 @@ export class Logger {
   }
 
   #write(level: LogLevelName, msg: string, fields?: LogFields): void {
-    if (LogLevel[level] < this.#level) return;
+    if (LogLevel[level] < this.#level.value) return;
     const all: LogFields = fields === undefined ? this.#fields : { ...this.#fields, ...fields };
     if (this.#format === "json") {
       const out: Record<string, unknown> = { ts: new Date().toISOString(), level, msg };

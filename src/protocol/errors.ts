@@ -9,7 +9,12 @@
  * @module
  */
 
-/** Stable error codes, named as in the spec's catalogue (4.6) plus relay-side codes (7.8). */
+/**
+ * Stable error codes, named as in the spec's catalogue (4.6) plus relay-side codes (7.8) and the
+ * schema-registration codes (5.8): `InvalidSchema` (a schema that cannot describe a payload: bad
+ * number, name, field type, overlapping or oversized fields) and `SchemaConflict` (a schema that
+ * clashes with the registry: the number already has a layout, the name belongs to another type).
+ */
 export const ErrorCode = {
   HeaderTooShort: "HeaderTooShort",
   InvalidMagic: "InvalidMagic",
@@ -34,6 +39,8 @@ export const ErrorCode = {
   InvalidFieldValue: "InvalidFieldValue",
   MalformedSubscribe: "MalformedSubscribe",
   InvalidTlvType: "InvalidTlvType",
+  InvalidSchema: "InvalidSchema",
+  SchemaConflict: "SchemaConflict",
 } as const;
 
 /** One of the catalogue's error names. */

@@ -1,7 +1,8 @@
 /**
  * The Protocol V2 codec: pure, no I/O, no Deno APIs. Header, CRC-32, TLV walk
- * and encoding, the TLV registry and typed payloads, InstrumentId, the
- * MessageBuilder, the FrameReader and the Subscribe control TLV.
+ * and encoding, the TLV registry and typed payloads, runtime schema
+ * registration, InstrumentId, the MessageBuilder, the FrameReader and the
+ * Subscribe control TLV.
  *
  * @example
  * ```ts
@@ -80,6 +81,7 @@ export {
 export type { TlvForm, TlvRecord } from "./tlv.ts";
 
 export {
+  builtinTlvType,
   checkTlvSize,
   formatSizeRule,
   lookupTlvType,
@@ -100,10 +102,29 @@ export {
   decodePayload,
   encodePayload,
   encodePayloadInto,
+  fieldTypeSize,
   hasLayout,
   payloadLength,
 } from "./payloads.ts";
 export type { FieldValue, PayloadFields } from "./payloads.ts";
+
+export {
+  checkSchemas,
+  registeredSchemas,
+  registerSchema,
+  registerSchemas,
+  schemaPath,
+  unregisterSchema,
+  VENDOR_MAX,
+  VENDOR_MIN,
+} from "./schema.ts";
+export type {
+  SchemaCheck,
+  SchemaDefinition,
+  SchemaField,
+  SchemaProblem,
+  SchemaSize,
+} from "./schema.ts";
 
 export * from "./instrument_id.ts";
 

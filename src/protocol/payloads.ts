@@ -231,9 +231,40 @@ function compile(
 }
 
 function compileInfo(info: TlvTypeInfo): Plan | null {
-  if (info.layout !== "reference" && info.layout !== "provisional") return null;
+  if (
+    info.layout !== "reference" && info.layout !== "provisional" && info.layout !== "registered"
+  ) {
+    return null;
+  }
   if (info.fields === undefined) return null;
   return compile(info.name, info.type, info.fields, info);
+}
+
+/**
+ * The byte size of a field type of the registry's grammar: `u8 u16 u32 u64 u128 i8 i16 i32 i64
+ * i128 u256le addr20`, `bytesN`, `padN`, `InstrumentId`, `OrderLevel` and arrays `T[n]` of those.
+ * Used to validate schemas registered at run time (5.8).
+ *
+ * @param type a field type, e.g. `u64`, `bytes16`, `OrderLevel[50]`
+ * @returns its size in bytes, or `undefined` when the type is not in the grammar (or is empty)
+ * @example
+ * ```ts
+ * fieldTypeSize("InstrumentId[4]"); // 48
+ * fieldTypeSize("u24"); // undefined
+ * ```
+ */
+export function fieldTypeSize(type: string): number | undefined {
+  const array = /^(.+)\[(\d+)\]$/.exec(type);
+  const base = array === null ? type : array[1]!;
+  const count = array === null ? 1 : Number(array[2]);
+  if (/\[/.test(base) || count < 1 || !Number.isSafeInteger(count)) return undefined;
+  if (/^(bytes|pad)0*$/.test(base) || /^(bytes|pad)0\d/.test(base)) return undefined;
+  try {
+    const size = valueType(base, "field").size * count;
+    return size >= 1 && Number.isSafeInteger(size) ? size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Compiled plans by type number, built at module load (and again for runtime-installed entries). */
@@ -392,7 +423,7 @@ function decodePatterns(plan: Plan, value: Uint8Array): string[] {
 
 /**
  * Whether a TLV type has a typed codec: its layout is `reference` or
- * `provisional` (PROTOCOL.md 5.1).
+ * `provisional` (PROTOCOL.md 5.1), or a schema registered at run time (5.8).
  *
  * @param type TLV type number
  * @returns `true` when {@linkcode decodePayload} and {@linkcode encodePayload} accept the type

@@ -29,8 +29,11 @@ export interface SizeBounds {
   readonly max: number;
 }
 
-/** Layout status: defined by the reference, by this spec (provisional), none yet, or not a payload. */
-export type LayoutStatus = "reference" | "provisional" | "opaque" | "none";
+/**
+ * Layout status: defined by the reference, by this spec (provisional), registered at run time by
+ * this process (5.8, `registerSchema()`), none yet (opaque), or not a payload.
+ */
+export type LayoutStatus = "reference" | "provisional" | "registered" | "opaque" | "none";
 
 /** One field of a payload layout, exactly as in `tlv-types.yaml`. */
 export interface FieldSpec {
@@ -56,9 +59,9 @@ export interface TlvTypeInfo {
   readonly size: SizeRule;
   /** Layout status. */
   readonly layout: LayoutStatus;
-  /** Byte size of the defined layout (reference/provisional only). */
+  /** Byte size of the defined layout (reference/provisional/registered only). */
   readonly layoutSize?: number;
-  /** The layout's fields (reference/provisional only). */
+  /** The layout's fields (reference/provisional/registered only). */
   readonly fields?: readonly FieldSpec[];
   /** One-line purpose. */
   readonly description: string;
@@ -68,8 +71,14 @@ export interface TlvTypeInfo {
   readonly notes?: string;
 }
 
-/** Every registry entry in type order. */
-export const TLV_TYPES: readonly TlvTypeInfo[] = REGISTRY_DATA;
+/** The live entries: the built-in registry plus schemas registered at run time, in type order. */
+const ENTRIES: TlvTypeInfo[] = [...REGISTRY_DATA];
+
+/**
+ * Every registry entry in type order: the built-in registry, with the schemas registered at run
+ * time in this process (5.8) in their places. A live view: it changes when a schema is registered.
+ */
+export const TLV_TYPES: readonly TlvTypeInfo[] = ENTRIES;
 
 const BY_NUMBER: (TlvTypeInfo | undefined)[] = new Array(256);
 const BY_NAME = new Map<string, TlvTypeInfo>();
@@ -78,6 +87,10 @@ const SIZE_MIN = new Int32Array(256).fill(-1);
 const SIZE_MAX = new Int32Array(256).fill(-1);
 
 function index(info: TlvTypeInfo): void {
+  const previous = BY_NUMBER[info.type];
+  if (previous !== undefined && BY_NAME.get(previous.name.toLowerCase()) === previous) {
+    BY_NAME.delete(previous.name.toLowerCase());
+  }
   BY_NUMBER[info.type] = info;
   BY_NAME.set(info.name.toLowerCase(), info);
   if (info.size.kind === "fixed") {
@@ -94,12 +107,56 @@ function index(info: TlvTypeInfo): void {
 for (const info of TLV_TYPES) index(info);
 
 /**
- * Adds or replaces an entry at runtime (used by schema registration, 5.8).
+ * Adds or replaces an entry at runtime (used by schema registration, 5.8). Internal: call
+ * `registerSchema()` (schema.ts), which validates the entry first. The payload codecs recompile
+ * a replaced entry on its first use.
  *
  * @param info the entry
  */
 export function _installTlvType(info: TlvTypeInfo): void {
   index(info);
+  const at = ENTRIES.findIndex((e) => e.type >= info.type);
+  if (at === -1) ENTRIES.push(info);
+  else if (ENTRIES[at]!.type === info.type) ENTRIES[at] = info;
+  else ENTRIES.splice(at, 0, info);
+}
+
+/**
+ * Puts the built-in entry of a number back (or removes the number when the built-in registry has
+ * none). Internal: used by `unregisterSchema()` (schema.ts).
+ *
+ * @param type 1–255
+ */
+export function _restoreTlvType(type: number): void {
+  const builtin = REGISTRY_DATA.find((e) => e.type === type);
+  if (builtin !== undefined) {
+    _installTlvType(builtin);
+    return;
+  }
+  const current = BY_NUMBER[type];
+  if (current === undefined) return;
+  if (BY_NAME.get(current.name.toLowerCase()) === current) {
+    BY_NAME.delete(current.name.toLowerCase());
+  }
+  BY_NUMBER[type] = undefined;
+  SIZE_MIN[type] = -1;
+  SIZE_MAX[type] = -1;
+  const at = ENTRIES.indexOf(current);
+  if (at !== -1) ENTRIES.splice(at, 1);
+}
+
+/**
+ * The built-in registry entry of a number, ignoring schemas registered at run time.
+ *
+ * @param type 0–255
+ * @returns the entry of `registry_data.ts`, or `undefined`
+ * @example
+ * ```ts
+ * builtinTlvType(202)?.layout; // "opaque", even after a schema for 202 was registered
+ * ```
+ */
+export function builtinTlvType(type: number): TlvTypeInfo | undefined {
+  return REGISTRY_DATA.find((e) => e.type === type);
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   type DomainOption,
   type GapEvent,
   type LocalFilterOptions,
+  type ReceivedFrame,
   RelayClient,
 } from "../client/mod.ts";
 import { decodeMessage } from "../protocol/message.ts";
@@ -350,6 +351,8 @@ export interface SubOptions {
   count?: number | undefined;
   /** Stops the view (Ctrl-C). */
   signal?: AbortSignal;
+  /** Called with every frame shown (before it is printed), e.g. to feed a `SchemaCache`. */
+  onFrame?: (frame: ReceivedFrame) => void;
 }
 
 /** Where {@linkcode runSub} writes. */
@@ -461,6 +464,7 @@ export async function runSub(options: SubOptions, output: SubOutput): Promise<Su
       for await (const f of client) {
         frames++;
         bytes += f.bytes.length;
+        options.onFrame?.(f);
         if (!options.rateGraph) {
           const text = formatFrame(
             f.bytes,

@@ -212,12 +212,22 @@ export function formatTlvTable(domain?: RegistryDomain): string {
     lines.push(`${DOMAIN_TITLES[d]}: ${count}`);
     lines.push(...table(head, group.map(rowOf), right, widths));
   }
-  const layouts = entries.filter((t) => t.layout === "reference" || t.layout === "provisional");
+  const layouts = entries.filter((t) =>
+    t.layout === "reference" || t.layout === "provisional" || t.layout === "registered"
+  );
   lines.push(
     "",
     `${entries.length} entries, ${layouts.length} with a field layout (reference: defined by the`,
     "reference implementation; provisional: defined by the spec; opaque: raw bytes).",
   );
+  const registered = entries.filter((t) => t.layout === "registered").length;
+  if (registered > 0) {
+    lines.push(
+      `${
+        registered === 1 ? "1 layout is" : `${registered} layouts are`
+      } registered: loaded at run time from a schema file.`,
+    );
+  }
   return lines.join("\n");
 }
 

@@ -1,0 +1,44 @@
+/**
+ * `--schemas FILE`: register the TLV schemas of YAML files (PROTOCOL.md 5.8)
+ * before a subcommand decodes anything. `decode`, `sub` and `tlv-info` take
+ * the option; `relay` and `up` also load the configuration's `schemas:` list.
+ *
+ * @module
+ */
+
+import { loadSchemaFiles, SchemaFileError } from "../src/config/schemas.ts";
+import { FrameError } from "../src/protocol/errors.ts";
+import type { TlvTypeInfo } from "../src/protocol/registry.ts";
+import { registerSchemas } from "../src/protocol/schema.ts";
+import { CliError } from "./_args.ts";
+
+/** parseArgs option spec of `--schemas` (repeatable). */
+export const SCHEMAS_OPTION = {
+  schemas: { type: "string", multiple: true },
+} as const;
+
+/** Help line of `--schemas`. */
+export const SCHEMAS_HELP =
+  `  --schemas FILE       Register the TLV schemas of a YAML file (repeatable; PROTOCOL.md 5.8),
+                       e.g. config/schemas/example_vendor.yaml`;
+
+/**
+ * Reads, checks and registers the schemas of the given files, all or nothing.
+ *
+ * @param paths schema files, in order (none: nothing happens)
+ * @returns the registry entries now in effect
+ * @throws {CliError} listing every problem with its file, path and line
+ * @example
+ * ```ts
+ * registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
+ * ```
+ */
+export function registerSchemaFiles(paths: readonly string[]): TlvTypeInfo[] {
+  if (paths.length === 0) return [];
+  try {
+    return registerSchemas(loadSchemaFiles(paths));
+  } catch (e) {
+    if (e instanceof SchemaFileError || e instanceof FrameError) throw new CliError(e.message);
+    throw e;
+  }
+}
