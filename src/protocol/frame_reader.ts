@@ -189,21 +189,21 @@ export class FrameReader {
     this.resyncs++;
     this.lastLoss = reason;
     this.losses[reason]!++;
-    let from = this.#start + 1;
+    const end = this.#end;
     let found = -1;
-    while (from < this.#end) {
-      const i = b.indexOf(MAGIC_BYTES[0], from);
-      if (i < 0 || i >= this.#end) break;
+    // Scans [start + 1, end) only. (`indexOf` would run on past `end` through the
+    // stale rest of the buffer, up to a whole maximal frame per resync.)
+    for (let i = this.#start + 1; i < end; i++) {
+      if (b[i] !== MAGIC_BYTES[0]) continue;
       // A candidate that runs off the end is kept: it may complete later.
       if (
-        (i + 1 >= this.#end || b[i + 1] === MAGIC_BYTES[1]) &&
-        (i + 2 >= this.#end || b[i + 2] === MAGIC_BYTES[2]) &&
-        (i + 3 >= this.#end || b[i + 3] === MAGIC_BYTES[3])
+        (i + 1 >= end || b[i + 1] === MAGIC_BYTES[1]) &&
+        (i + 2 >= end || b[i + 2] === MAGIC_BYTES[2]) &&
+        (i + 3 >= end || b[i + 3] === MAGIC_BYTES[3])
       ) {
         found = i;
         break;
       }
-      from = i + 1;
     }
     const next = found < 0 ? this.#end : found;
     const skipped = next - this.#start;
@@ -219,10 +219,14 @@ export class FrameReader {
   #makeRoom(minFree: number): void {
     const live = this.#end - this.#start;
     let size = this.buffer.length;
-    // A partial frame may need room for a whole maximal frame.
+    // A partial frame may need room for a whole maximal frame: only one whose
+    // payload_size is within the limit (push() may call this before next() has
+    // judged the header; an unchecked size would allocate up to 4 GiB).
     if (live >= 28 && readU32(this.buffer, this.#start) === MAGIC) {
-      const need = HEADER_SIZE + readU32(this.buffer, this.#start + 24);
-      if (need + minFree > size) size = need + minFree;
+      const payload = readU32(this.buffer, this.#start + 24);
+      if (payload <= this.#maxPayload && HEADER_SIZE + payload + minFree > size) {
+        size = HEADER_SIZE + payload + minFree;
+      }
     }
     if (live + minFree > size) size = live + minFree;
     if (size > this.buffer.length) {

@@ -1,6 +1,7 @@
 /**
  * Unix-domain stream sockets: the relays' default transport (PROTOCOL.md 3.4, 7.7).
  * `listen()` creates the socket directory (mode 0750 when it creates it),
+ * refuses a directory others could tamper with (see {@linkcode checkSocketDir}),
  * refuses to start when a live relay answers on the path, removes a stale
  * socket file, binds, and sets the socket's mode (0660 by default).
  *
@@ -21,6 +22,12 @@ export interface UnixTransportOptions {
   socketMode?: number;
   /** Mode of the socket directory when created (default 0o750). */
   dirMode?: number;
+  /**
+   * Use the socket directory even when {@linkcode checkSocketDir} finds it unsafe: a
+   * symbolic link, owned by another user, or writable by group or others without the
+   * sticky bit (default false; `transport.allow_foreign_dir` in the configuration).
+   */
+  allowForeignDir?: boolean;
 }
 
 /**
@@ -39,6 +46,7 @@ export class UnixTransport implements Transport {
   readonly address: string;
   readonly #socketMode: number;
   readonly #dirMode: number;
+  readonly #allowForeignDir: boolean;
   #ino: number | null = null;
 
   /**
@@ -49,19 +57,31 @@ export class UnixTransport implements Transport {
     this.address = path;
     this.#socketMode = options.socketMode ?? 0o660;
     this.#dirMode = options.dirMode ?? 0o750;
+    this.#allowForeignDir = options.allowForeignDir ?? false;
   }
 
-  /** Prepares the directory and path, then listens. */
+  /**
+   * Prepares the directory and path, then listens.
+   *
+   * @throws {TransportError} `unsafe_dir` for a directory others could tamper with,
+   *   `in_use` when a live relay answers on the path, `not_socket` for another file there
+   */
   async listen(): Promise<TransportListener> {
     const path = this.address;
     const dir = dirname(path);
+    let info: Deno.FileInfo | null = null;
     try {
-      Deno.statSync(dir);
+      info = Deno.lstatSync(dir);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (info === null) {
       Deno.mkdirSync(dir, { recursive: true, mode: this.#dirMode });
       Deno.chmodSync(dir, this.#dirMode);
+      info = Deno.lstatSync(dir); // judged like any other: it may have been made by someone else
     }
+    const uid = currentUid();
+    if (!this.#allowForeignDir) checkSocketDir(dir, info, uid);
     let existing: Deno.FileInfo | null = null;
     try {
       existing = Deno.lstatSync(path);
@@ -87,7 +107,18 @@ export class UnixTransport implements Transport {
       throw new TransportError("other", `cannot listen on ${path}: ${(e as Error).message}`);
     }
     Deno.chmodSync(path, this.#socketMode);
-    this.#ino = Deno.lstatSync(path).ino;
+    const bound = Deno.lstatSync(path);
+    this.#ino = bound.ino;
+    if (uid === null && !this.#allowForeignDir) {
+      // Without the uid (no --allow-sys), the socket just bound tells who we are.
+      try {
+        checkSocketDir(dir, info, bound.uid);
+      } catch (e) {
+        listener.close();
+        this.cleanup();
+        throw e;
+      }
+    }
     return listener;
   }
 
@@ -109,6 +140,56 @@ export class UnixTransport implements Transport {
       // already gone
     }
     this.#ino = null;
+  }
+}
+
+/**
+ * Refuses a socket directory another local user could tamper with (replace the
+ * socket, or make the relay bind where they choose). Accepted: a directory owned
+ * by `uid` and writable only by its owner (`/tmp/torq` is created 0750), or a
+ * root-owned or own directory with the sticky bit, like `/tmp` itself (nobody
+ * else may rename or remove the socket there). Refused: a symbolic link, a
+ * directory owned by another user, and one writable by group or others without
+ * the sticky bit. `transport.allow_foreign_dir: true` skips this check, for a
+ * directory an administrator prepared (e.g. a group-shared `/run/torq`).
+ *
+ * @param dir the directory (for messages)
+ * @param info its `lstat` (a symlink is not followed)
+ * @param uid the current user's id; null skips the ownership rule
+ * @throws {TransportError} `unsafe_dir` naming the rule that failed
+ * @example
+ * ```ts
+ * checkSocketDir("/tmp/torq", Deno.lstatSync("/tmp/torq"), Deno.uid());
+ * ```
+ */
+export function checkSocketDir(dir: string, info: Deno.FileInfo, uid: number | null): void {
+  const refuse = (why: string) =>
+    new TransportError(
+      "unsafe_dir",
+      `socket directory ${dir} ${why}; refusing to use it (transport.allow_foreign_dir allows it)`,
+    );
+  if (info.isSymlink) throw refuse("is a symbolic link");
+  if (!info.isDirectory) throw refuse("is not a directory");
+  const mode = info.mode === null ? null : info.mode & 0o7777;
+  const sticky = mode !== null && (mode & 0o1000) !== 0;
+  if (uid !== null && info.uid !== null && info.uid !== uid && !(sticky && info.uid === 0)) {
+    throw refuse(`is owned by uid ${info.uid}, not by this user (uid ${uid})`);
+  }
+  if (mode !== null && (mode & 0o022) !== 0 && !sticky) {
+    throw refuse(
+      `is writable by ${(mode & 0o020) !== 0 ? "its group" : "others"} (mode ${
+        mode.toString(8).padStart(4, "0")
+      }) without the sticky bit`,
+    );
+  }
+}
+
+/** The process's user id, or null when it cannot be read (no `--allow-sys`, Windows). */
+function currentUid(): number | null {
+  try {
+    return Deno.uid();
+  } catch {
+    return null;
   }
 }
 
