@@ -4,7 +4,8 @@
  * - `protocol`: the pure codec (header, TLVs, registry, payloads, InstrumentId,
  *   MessageBuilder, FrameReader)
  * - `relay`: the generic relay engine and the three domain logics
- * - `transport`: Unix sockets behind a small interface
+ * - `transport`: Unix sockets, TCP and NATS behind a small interface
+ * - `bridge`: the NATS bridge of a relay (core NATS or JetStream)
  * - `config`: the YAML configuration loader
  * - `client`: `RelayClient`, used by the tools, tests and applications
  *
@@ -25,3 +26,4 @@ export { ConfigError, formatConfig, loadConfig, relayConfig } from "./src/config
 export type { RelayConfig, TorqConfig } from "./src/config/mod.ts";
 export { Logger } from "./src/log/mod.ts";
 export * from "./src/client/mod.ts";
+export * from "./src/bridge/mod.ts";

@@ -44,6 +44,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   replay: { summary: "Play a recording back into a relay", load: () => import("./replay.ts") },
   top: { summary: "Live terminal view of the relays (like nats top)", load: () => import("./top.ts") },
   stats: { summary: "Print the relays' counters from the HTTP API", load: () => import("./stats.ts") },
+  status: { summary: "Is each configured relay running? (socket probe, uptime, rates)", load: () => import("./status.ts") },
   "tlv-info": { summary: "Show the TLV registry, or one type's layout and fields", load: () => import("./tlv_info.ts") },
   decode: { summary: "Decode Protocol V2 frames from hex, stdin or a file", load: () => import("./decode.ts") },
   encode: { summary: "Build Protocol V2 frames from the JSON that decode prints", load: () => import("./encode.ts") },

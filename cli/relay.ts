@@ -5,13 +5,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { runUntilSignal, startRelays } from "../src/relay/service.ts";
+import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import { startBridges } from "../src/bridge/mod.ts";
 import { TransportError } from "../src/transport/transport.ts";
 import { domainName, parseDomain } from "../src/protocol/domains.ts";
 import type { RelayDomainName } from "../src/config/mod.ts";
 import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
+import { registerSchemaFiles, SCHEMAS_HELP, SCHEMAS_OPTION } from "./_schemas.ts";
 
 const COMMAND = "torq relay";
 
@@ -21,6 +23,8 @@ Run one domain relay: listen on its Unix socket, validate what producers send
 by the domain's policy (market data: performance, signal: standard, execution:
 audit) and fan every accepted frame out to every other connection.
 SIGINT/SIGTERM stop it gracefully (queues flushed for up to 1 s, socket removed).
+SIGHUP reloads the configuration (same --config, --env, --set) and applies its
+limits and log level without dropping connections; the changes are logged.
 
 Options:
   --socket PATH        Listen here instead of the configured path
@@ -28,6 +32,7 @@ Options:
   --http HOST:PORT     Also serve this relay's dashboard and HTTP API there (none unless given;
                        http.token applies)
 ${CONFIG_HELP}
+${SCHEMAS_HELP}
   -h, --help           Show this help
 
 Examples:
@@ -35,7 +40,9 @@ Examples:
   torq relay market-data --socket /tmp/md.sock --log-level debug
   torq relay execution --env production --log-format json
   torq relay market-data --http 127.0.0.1:7421
-  torq relay signal --set relays.signal.validation.strict=false`;
+  torq relay signal --set relays.signal.validation.strict=false
+  torq relay execution --set relays.execution.bridge.nats.enabled=true \
+    --set relays.execution.bridge.nats.jetstream=true`;
 
 /**
  * Resolves a domain argument to a relay name.
@@ -60,6 +67,7 @@ export async function run(args: string[]): Promise<number> {
       args,
       options: {
         ...CONFIG_OPTIONS,
+        ...SCHEMAS_OPTION,
         socket: { type: "string" },
         journal: { type: "string" },
         http: { type: "string" },
@@ -84,11 +92,13 @@ export async function run(args: string[]): Promise<number> {
     );
   }
   const config = configFromArgs(values);
+  registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
   const token = config.http.token;
   const http = values.http === undefined ? null : bindHttp(COMMAND, values.http, token);
   let service;
   try {
     service = await startRelays(config, [name], {
+      reloadConfig: () => configFromArgs(values),
       ...(values.socket === undefined ? {} : { socketPath: values.socket }),
       ...(values.journal === undefined ? {} : { journalPath: values.journal }),
     });
@@ -99,9 +109,24 @@ export async function run(args: string[]): Promise<number> {
     }
     throw e;
   }
+  let bridges;
+  try {
+    bridges = await startBridges(service.relays, config, {
+      loggerFor: (section) => loggerFromConfig(section.logging),
+    });
+  } catch (e) {
+    await http?.stop();
+    await service.stop();
+    throw new CliError((e as Error).message);
+  }
   // Signal handlers first (runUntilSignal installs them synchronously), then the line.
   http?.observe(service.relays);
-  const stopped = runUntilSignal(service, { beforeStop: async () => await http?.stop() });
+  const stopped = runUntilSignal(service, {
+    beforeStop: async () => {
+      await bridges.stop();
+      await http?.stop();
+    },
+  });
   if (http !== null) await printOut(dashboardLine(http, token));
   await stopped;
   return Exit.OK;

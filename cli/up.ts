@@ -6,7 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { runUntilSignal, startRelays } from "../src/relay/service.ts";
+import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import { startBridges } from "../src/bridge/mod.ts";
 import type { Relay } from "../src/relay/relay.ts";
 import { Pipeline } from "../src/tools/pipeline.ts";
 import { MockMarketData } from "../src/tools/mock_relay.ts";
@@ -18,6 +19,7 @@ import { nowNs } from "../src/protocol/clock.ts";
 import { CliError, Exit, parseOrUsage, printOut } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
+import { registerSchemaFiles, SCHEMAS_HELP, SCHEMAS_OPTION } from "./_schemas.ts";
 
 const COMMAND = "torq up";
 
@@ -25,14 +27,18 @@ const HELP = `Usage: torq up [options]
 
 Run all three relays (market data, signal, execution) in one process, each on
 its own socket, and serve the dashboard and HTTP API (http.listen, default
-127.0.0.1:7420). SIGINT/SIGTERM stop them gracefully.
+127.0.0.1:7420). SIGINT/SIGTERM stop them gracefully. SIGHUP reloads the
+configuration (same --config, --env, --set) and applies its limits and log
+levels without dropping connections; the changes are logged.
 
 Options:
   --socket-dir DIR     Put the three sockets in DIR (market_data.sock, signals.sock, execution.sock)
+  --journal PATH       Audit journal of the execution relay (default: beside its socket)
   --http HOST:PORT     Serve the dashboard and API here instead of http.listen (port 0: any free port)
   --demo               Also run demo traffic in this process: a market feed (trades on two
                        venues, quotes), an arbitrage strategy, a portfolio sending orders
 ${CONFIG_HELP}
+${SCHEMAS_HELP}
   -h, --help           Show this help
 
 Examples:
@@ -58,7 +64,9 @@ export async function run(args: string[]): Promise<number> {
       args,
       options: {
         ...CONFIG_OPTIONS,
+        ...SCHEMAS_OPTION,
         "socket-dir": { type: "string" },
+        journal: { type: "string" },
         http: { type: "string" },
         demo: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -72,6 +80,7 @@ export async function run(args: string[]): Promise<number> {
     return Exit.OK;
   }
   const config = configFromArgs(values);
+  registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
   const token = config.http.token;
   const http = bindHttp(COMMAND, values.http ?? config.http.listen, token);
   const dir = values["socket-dir"];
@@ -80,11 +89,25 @@ export async function run(args: string[]): Promise<number> {
     service = await startRelays(
       config,
       ["market_data", "signal", "execution"],
-      dir === undefined ? {} : { socketDir: dir },
+      {
+        ...(dir === undefined ? {} : { socketDir: dir }),
+        ...(values.journal === undefined ? {} : { journalPath: values.journal }),
+        reloadConfig: () => configFromArgs(values),
+      },
     );
   } catch (e) {
     await http.stop();
     throw new CliError(`cannot start the relays: ${(e as Error).message}`);
+  }
+  let bridges;
+  try {
+    bridges = await startBridges(service.relays, config, {
+      loggerFor: (section) => loggerFromConfig(section.logging),
+    });
+  } catch (e) {
+    await http.stop();
+    await service.stop();
+    throw new CliError((e as Error).message);
   }
   http.observe(service.relays);
   const lines = service.relays.map((r) =>
@@ -98,6 +121,7 @@ export async function run(args: string[]): Promise<number> {
       demo = await startDemo(service.relays);
     } catch (e) {
       await http.stop();
+      await bridges.stop();
       await service.stop();
       throw new CliError(`cannot start the demo: ${(e as Error).message}`);
     }
@@ -107,6 +131,7 @@ export async function run(args: string[]): Promise<number> {
   const stopped = runUntilSignal(service, {
     beforeStop: async () => {
       await demo?.stop();
+      await bridges.stop();
       await http.stop();
     },
   });

@@ -43,6 +43,7 @@ Deno.test("lower layers never import higher ones", () => {
     transport: 1,
     relay: 2,
     client: 2,
+    bridge: 3,
     tools: 3,
     http: 3,
   };

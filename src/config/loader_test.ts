@@ -7,6 +7,22 @@ import { DOMAIN_NAMES, validationPolicy } from "./schema.ts";
 import type { RelayDomainName, TorqConfig } from "./schema.ts";
 
 /** PROTOCOL.md 7.10 (both tables), 7.5, 7.6 and 3.4: the defaults of each relay. */
+/** The bridge section every relay has by default (disabled). */
+const NATS_BRIDGE_DEFAULTS = {
+  enabled: false,
+  servers: ["nats://127.0.0.1:4222"],
+  subject_prefix: "torq",
+  direction: "both",
+  token: null,
+  user: null,
+  password: null,
+  creds_file: null,
+  jetstream: null,
+  reconnect_initial_ms: 100,
+  reconnect_max_ms: 5000,
+  max_pending_frames: 100000,
+} as const;
+
 const SPEC_DEFAULTS = {
   market_data: {
     relay: {
@@ -25,6 +41,7 @@ const SPEC_DEFAULTS = {
       port: null,
       use_topology: false,
       buffer_size: null,
+      allow_foreign_dir: false,
     },
     validation: {
       checksum: false,
@@ -64,6 +81,7 @@ const SPEC_DEFAULTS = {
       max_garbage_bytes: 1048576,
     },
     logging: { level: "info", format: "text", file: null },
+    bridge: { nats: NATS_BRIDGE_DEFAULTS },
   },
   signal: {
     relay: {
@@ -82,6 +100,7 @@ const SPEC_DEFAULTS = {
       port: null,
       use_topology: false,
       buffer_size: null,
+      allow_foreign_dir: false,
     },
     validation: {
       checksum: true,
@@ -116,6 +135,7 @@ const SPEC_DEFAULTS = {
       max_garbage_bytes: 1048576,
     },
     logging: { level: "info", format: "text", file: null },
+    bridge: { nats: NATS_BRIDGE_DEFAULTS },
   },
   execution: {
     relay: {
@@ -134,6 +154,7 @@ const SPEC_DEFAULTS = {
       port: null,
       use_topology: false,
       buffer_size: null,
+      allow_foreign_dir: false,
     },
     validation: {
       checksum: true,
@@ -168,6 +189,7 @@ const SPEC_DEFAULTS = {
       max_garbage_bytes: 1048576,
     },
     logging: { level: "info", format: "text", file: null },
+    bridge: { nats: NATS_BRIDGE_DEFAULTS },
   },
 } as const;
 
@@ -232,10 +254,10 @@ Deno.test("loadConfig() applies the environment overlay", async (t) => {
   });
   await t.step("production loads and validates", () => {
     const config = loadConfig({ env: "production" });
-    assert.equal(config.socket_dir, "/var/run/torq");
-    assert.equal(config.relays.market_data.transport.path, "/var/run/torq/market_data.sock");
-    assert.equal(config.relays.signal.transport.path, "/var/run/torq/signals.sock");
-    assert.equal(config.relays.execution.transport.path, "/var/run/torq/execution.sock");
+    assert.equal(config.socket_dir, "/run/torq");
+    assert.equal(config.relays.market_data.transport.path, "/run/torq/market_data.sock");
+    assert.equal(config.relays.signal.transport.path, "/run/torq/signals.sock");
+    assert.equal(config.relays.execution.transport.path, "/run/torq/execution.sock");
     assert.deepEqual(config.logging, { level: "warn", format: "json", file: null });
     assert.equal(config.relays.market_data.logging.level, "warn");
     assert.equal(config.relays.execution.logging.level, "info");
@@ -254,7 +276,7 @@ Deno.test("loadConfig() applies the environment overlay", async (t) => {
   await t.step("TORQ_ENV selects it; the env option wins over TORQ_ENV", () => {
     assert.equal(loadConfig({ environ: { TORQ_ENV: "staging" } }).socket_dir, "/tmp/torq-staging");
     const config = loadConfig({ env: "production", environ: { TORQ_ENV: "staging" } });
-    assert.equal(config.socket_dir, "/var/run/torq");
+    assert.equal(config.socket_dir, "/run/torq");
     assert.equal(loadConfig({ environ: { TORQ_ENV: "" } }).socket_dir, "/tmp/torq");
   });
   await t.step("an unknown environment is an error", () => {

@@ -25,6 +25,9 @@ export { parseOverrides } from "./overrides.ts";
 export { ConfigError, formatIssue } from "./errors.ts";
 export type { ConfigIssue } from "./errors.ts";
 
+export { formatSchemaIssue, loadSchemaFiles, parseSchemaText, SchemaFileError } from "./schemas.ts";
+export type { LoadSchemaOptions } from "./schemas.ts";
+
 export { CONFIG_ENV_VARS } from "./environ.ts";
 export type { ConfigEnvVar } from "./environ.ts";
 
@@ -32,9 +35,11 @@ export { DEFAULT_ENVIRONMENT, ENVIRONMENTS } from "./defaults.ts";
 export type { EnvironmentName } from "./defaults.ts";
 
 export {
+  BRIDGE_DIRECTIONS,
   DEFAULT_SOCKET_DIR,
   DOMAIN_NAMES,
   DOMAIN_NUMBERS,
+  JETSTREAM_STORAGE,
   LOG_FORMATS,
   LOG_LEVELS,
   MAX_MESSAGE_SIZE_LIMIT,
@@ -44,11 +49,16 @@ export {
   validationPolicy,
 } from "./schema.ts";
 export type {
+  BridgeDirection,
+  BridgeSection,
   ExtractionStrategy,
   HttpConfig,
+  JetStreamSection,
+  JetStreamStorage,
   LogFormat,
   LoggingConfig,
   LogLevel,
+  NatsBridgeSection,
   PerformanceSection,
   RelayConfig,
   RelayDomainName,

@@ -131,6 +131,31 @@ export const SLOW_CONSUMER_POLICIES = ["drop", "disconnect", "backpressure"] as 
 /** A `performance.slow_consumer` value. */
 export type SlowConsumerPolicy = typeof SLOW_CONSUMER_POLICIES[number];
 
+/**
+ * Accepted `bridge.nats.direction` values: `out` publishes the relay's accepted frames to NATS,
+ * `in` feeds frames from NATS into the relay, `both` does both.
+ *
+ * @example
+ * ```ts
+ * BRIDGE_DIRECTIONS.includes("both"); // true
+ * ```
+ */
+export const BRIDGE_DIRECTIONS = ["out", "in", "both"] as const;
+/** A `bridge.nats.direction` value. */
+export type BridgeDirection = typeof BRIDGE_DIRECTIONS[number];
+
+/**
+ * Accepted `bridge.nats.jetstream.storage` values.
+ *
+ * @example
+ * ```ts
+ * JETSTREAM_STORAGE[0]; // "file"
+ * ```
+ */
+export const JETSTREAM_STORAGE = ["file", "memory"] as const;
+/** A `bridge.nats.jetstream.storage` value. */
+export type JetStreamStorage = typeof JETSTREAM_STORAGE[number];
+
 /** How a relay derives a frame's topic (PROTOCOL.md 7.8, `topics.extraction_strategy`). */
 export type ExtractionStrategy =
   | "source_type"
@@ -191,6 +216,11 @@ export interface TransportSection {
   use_topology: boolean;
   /** Reference key, accepted and unused. */
   buffer_size: number | null;
+  /**
+   * Use a socket directory that is a symlink, owned by another user, or writable by group or
+   * others without the sticky bit (normally refused; see `checkSocketDir`).
+   */
+  allow_foreign_dir: boolean;
 }
 
 /** `relays.<name>.validation` section (PROTOCOL.md 7.5). */
@@ -257,6 +287,54 @@ export interface PerformanceSection {
   max_garbage_bytes: number;
 }
 
+/** `relays.<name>.bridge.nats.jetstream` resolved (`true` or a mapping; defaults filled in). */
+export interface JetStreamSection {
+  /** Stream name; null: `TORQ_<DOMAIN>` (e.g. `TORQ_EXECUTION`). Created when missing. */
+  stream: string | null;
+  /** Storage of a stream the bridge creates. */
+  storage: JetStreamStorage;
+  /** Durable consumer of the `in` side; null: `torq_<relay name>_<host name>`. */
+  durable: string | null;
+  /** Duplicate window of a stream the bridge creates, in ms. */
+  duplicate_window_ms: number;
+  /** How long one publish waits for its acknowledgement before it is retried, in ms. */
+  ack_timeout_ms: number;
+}
+
+/** `relays.<name>.bridge.nats` section (PROTOCOL.md 7.12). */
+export interface NatsBridgeSection {
+  /** Run the bridge. */
+  enabled: boolean;
+  /** NATS server URLs (`nats://host:port`). */
+  servers: string[];
+  /** Subjects are `<subject_prefix>.<domain>` (`torq.market_data`, `torq.signals`, `torq.execution`). */
+  subject_prefix: string;
+  /** `out`, `in` or `both`. */
+  direction: BridgeDirection;
+  /** Authentication token, or null. */
+  token: string | null;
+  /** User name (with `password`), or null. */
+  user: string | null;
+  /** Password, or null. */
+  password: string | null;
+  /** NATS credentials file (JWT + seed), or null. */
+  creds_file: string | null;
+  /** JetStream (acknowledged, de-duplicated) instead of core NATS; null (or `false` in a file): core. */
+  jetstream: JetStreamSection | null;
+  /** First reconnect delay, in ms (doubles per attempt). */
+  reconnect_initial_ms: number;
+  /** Largest reconnect delay, in ms. */
+  reconnect_max_ms: number;
+  /** JetStream: outbound frames buffered while unacknowledged before the relay is made to wait. */
+  max_pending_frames: number;
+}
+
+/** `relays.<name>.bridge` section. */
+export interface BridgeSection {
+  /** The NATS bridge of this relay. */
+  nats: NatsBridgeSection;
+}
+
 /** Everything one relay needs, resolved: `relays.<name>` of a {@linkcode TorqConfig}. */
 export interface RelayConfig {
   /** Identity and behaviour switches. */
@@ -271,6 +349,8 @@ export interface RelayConfig {
   performance: PerformanceSection;
   /** The shared logging section with this relay's overrides applied. */
   logging: LoggingConfig;
+  /** Bridges to message buses. */
+  bridge: BridgeSection;
 }
 
 /** The effective configuration: every layer merged, validated and resolved. */
@@ -285,7 +365,7 @@ export interface TorqConfig {
   schemas: string[];
   /** The three relays. */
   relays: Record<RelayDomainName, RelayConfig>;
-  /** Reserved for the NATS bridge; kept as given. */
+  /** Reserved for settings shared by bridges; kept as given (each relay's bridge is `relays.<name>.bridge`). */
   bridge: Record<string, unknown>;
 }
 
@@ -367,6 +447,81 @@ const _extractionStrategy = z.custom<ExtractionStrategy>().superRefine((input, c
   ctx.addIssue({ code: "custom", message: `expected ${_STRATEGY_FORMS}, got ${show(value)}` });
 });
 
+const _natsServer = z.custom<string>().superRefine((value, ctx) => {
+  if (
+    typeof value !== "string" ||
+    !/^nats:\/\/(?:[^@/\s]+@)?(\[[^\]]+\]|[^:/\s]+)(?::\d{1,5})?$/i.test(value)
+  ) {
+    ctx.addIssue({ code: "custom", message: `expected "nats://HOST:PORT", got ${show(value)}` });
+  }
+});
+
+const _subjectPrefix = z.custom<string>().superRefine((value, ctx) => {
+  if (typeof value !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(value)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected subject tokens such as "torq" or "site1.torq", got ${show(value)}`,
+    });
+  }
+});
+
+const _JETSTREAM_KEYS: Readonly<Record<keyof JetStreamSection, string>> = {
+  stream: "a stream name or null",
+  storage: `"file" or "memory"`,
+  durable: "a consumer name or null",
+  duplicate_window_ms: "an integer of at least 1",
+  ack_timeout_ms: "an integer of at least 1",
+};
+
+const _jetstream = z.custom<boolean | null | Record<string, unknown>>().superRefine(
+  (value, ctx) => {
+    if (typeof value === "boolean" || value === null) return;
+    if (!isRecord(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `expected true, false, null or a mapping (stream, storage, durable, duplicate_window_ms,` +
+          ` ack_timeout_ms), got ${show(value)}`,
+      });
+      return;
+    }
+    for (const [key, v] of Object.entries(value)) {
+      const expected = (_JETSTREAM_KEYS as Record<string, string>)[key];
+      if (expected === undefined) {
+        ctx.addIssue({ code: "unrecognized_keys", keys: [key], input: value });
+        continue;
+      }
+      const ok = key === "storage"
+        ? (JETSTREAM_STORAGE as readonly unknown[]).includes(v)
+        : key === "stream" || key === "durable"
+        ? v === null || (typeof v === "string" && /^[A-Za-z0-9_-]+$/.test(v))
+        : typeof v === "number" && Number.isInteger(v) && v >= 1;
+      if (!ok) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected ${expected}, got ${show(v)}`,
+          path: [key],
+        });
+      }
+    }
+  },
+);
+
+const _natsBridgeSchema = z.strictObject({
+  enabled: z.boolean(),
+  servers: z.array(_natsServer),
+  subject_prefix: _subjectPrefix,
+  direction: z.enum(BRIDGE_DIRECTIONS),
+  token: _name.nullable(),
+  user: _name.nullable(),
+  password: _name.nullable(),
+  creds_file: _name.nullable(),
+  jetstream: _jetstream,
+  reconnect_initial_ms: _int(1),
+  reconnect_max_ms: _int(1),
+  max_pending_frames: _int(1),
+});
+
 const _loggingSchema = z.strictObject({
   level: z.enum(LOG_LEVELS),
   format: z.enum(LOG_FORMATS),
@@ -401,6 +556,7 @@ function _relaySchema(name: RelayDomainName) {
       port: _int(0, 65535).nullable(),
       use_topology: z.boolean(),
       buffer_size: _int(1).nullable(),
+      allow_foreign_dir: z.boolean(),
     }),
     validation: z.strictObject({
       checksum: z.boolean(),
@@ -435,6 +591,7 @@ function _relaySchema(name: RelayDomainName) {
       max_garbage_bytes: _int(0),
     }),
     logging: _relayLoggingSchema,
+    bridge: z.strictObject({ nats: _natsBridgeSchema }),
   });
 }
 
@@ -529,6 +686,7 @@ function _resolve(doc: ConfigDocument): TorqConfig {
         max_connections: r.relay.max_connections ?? r.performance.max_connections,
       },
       logging,
+      bridge: { nats: _resolveNats(r.bridge.nats) },
     };
   }
   return {
@@ -541,12 +699,54 @@ function _resolve(doc: ConfigDocument): TorqConfig {
   };
 }
 
+function _resolveNats(n: ConfigDocument["relays"]["signal"]["bridge"]["nats"]): NatsBridgeSection {
+  const js = n.jetstream;
+  let jetstream: JetStreamSection | null = null;
+  if (js !== false && js !== null) {
+    const given = isRecord(js) ? js : {};
+    jetstream = {
+      stream: (given["stream"] as string | null | undefined) ?? null,
+      storage: (given["storage"] as JetStreamStorage | undefined) ?? "file",
+      durable: (given["durable"] as string | null | undefined) ?? null,
+      duplicate_window_ms: (given["duplicate_window_ms"] as number | undefined) ?? 120_000,
+      ack_timeout_ms: (given["ack_timeout_ms"] as number | undefined) ?? 5_000,
+    };
+  }
+  return { ...n, servers: [...n.servers], jetstream };
+}
+
 function _crossCheck(config: TorqConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const paths = new Map<string, RelayDomainName>();
   for (const name of DOMAIN_NAMES) {
-    const { transport, validation, performance } = config.relays[name];
+    const { transport, validation, performance, bridge } = config.relays[name];
     const at = (section: string, key: string) => ["relays", name, section, key];
+    const nats = bridge.nats;
+    const natsAt = (key: string) => ["relays", name, "bridge", "nats", key];
+    if (nats.enabled && nats.servers.length === 0) {
+      problems.push({
+        path: natsAt("servers"),
+        message: "expected at least one server when the bridge is enabled, got an empty list",
+        at: "value",
+      });
+    }
+    if ((nats.user === null) !== (nats.password === null)) {
+      problems.push({
+        path: natsAt(nats.user === null ? "user" : "password"),
+        message: `expected user and password together, got only ${
+          nats.user === null ? "password" : "user"
+        }`,
+        at: "value",
+      });
+    }
+    if (nats.reconnect_max_ms < nats.reconnect_initial_ms) {
+      problems.push({
+        path: natsAt("reconnect_max_ms"),
+        message: `expected at least reconnect_initial_ms (${nats.reconnect_initial_ms}),` +
+          ` got ${nats.reconnect_max_ms}`,
+        at: "value",
+      });
+    }
     if (performance.max_queue_bytes < validation.max_message_size) {
       problems.push({
         path: at("performance", "max_queue_bytes"),

@@ -264,3 +264,102 @@ Deno.test("validationPolicy() maps the flags to the policy of PROTOCOL.md 7.5", 
   assert.equal(validationPolicy({ checksum: true, audit: true }), "audit");
   assert.equal(validationPolicy({ checksum: false, audit: true }), "audit");
 });
+
+Deno.test("checkConfig() checks relays.<name>.bridge.nats", async (t) => {
+  const at = "relays.execution.bridge.nats";
+  const cases: [string, unknown, { path: string; message: string; at: "key" | "value" }][] = [
+    [
+      "direction",
+      "sideways",
+      {
+        path: `${at}.direction`,
+        message: 'expected one of "out", "in" or "both", got "sideways"',
+        at: "value",
+      },
+    ],
+    [
+      "servers",
+      ["http://x:1"],
+      {
+        path: `${at}.servers.0`,
+        message: 'expected "nats://HOST:PORT", got "http://x:1"',
+        at: "value",
+      },
+    ],
+    [
+      "subject_prefix",
+      "torq.>",
+      {
+        path: `${at}.subject_prefix`,
+        message: 'expected subject tokens such as "torq" or "site1.torq", got "torq.>"',
+        at: "value",
+      },
+    ],
+    [
+      "jetstream",
+      "yes",
+      {
+        path: `${at}.jetstream`,
+        message: "expected true, false, null or a mapping (stream, storage, durable," +
+          ' duplicate_window_ms, ack_timeout_ms), got "yes"',
+        at: "value",
+      },
+    ],
+    [
+      "jetstream",
+      { storage: "disk" },
+      {
+        path: `${at}.jetstream.storage`,
+        message: 'expected "file" or "memory", got "disk"',
+        at: "value",
+      },
+    ],
+    [
+      "jetstream",
+      { retention: "limits" },
+      { path: `${at}.jetstream.retention`, message: "unknown key", at: "key" },
+    ],
+    [
+      "user",
+      "torq",
+      {
+        path: `${at}.password`,
+        message: "expected user and password together, got only user",
+        at: "value",
+      },
+    ],
+  ];
+  for (const [key, value, problem] of cases) {
+    await t.step(`${key} = ${JSON.stringify(value)}`, () => {
+      const document = validDocument();
+      setIn(document, `${at}.${key}`, value);
+      assert.deepEqual(problemsOf(document), [{
+        ...problem,
+        path: problem.path.split(".").map((p) => /^\d+$/.test(p) ? Number(p) : p),
+      }]);
+    });
+  }
+  await t.step("an enabled bridge needs a server", () => {
+    const document = validDocument();
+    setIn(document, `${at}.enabled`, true);
+    setIn(document, `${at}.servers`, []);
+    assert.deepEqual(problemsOf(document).map((p) => p.message), [
+      "expected at least one server when the bridge is enabled, got an empty list",
+    ]);
+  });
+  await t.step("jetstream: true and partial mappings resolve with defaults", () => {
+    const document = validDocument();
+    setIn(document, `${at}.jetstream`, true);
+    setIn(document, "relays.signal.bridge.nats.jetstream", { stream: "SIG", storage: "memory" });
+    const config = accepted(document);
+    assert.deepEqual(config.relays.execution.bridge.nats.jetstream, {
+      stream: null,
+      storage: "file",
+      durable: null,
+      duplicate_window_ms: 120_000,
+      ack_timeout_ms: 5_000,
+    });
+    assert.equal(config.relays.signal.bridge.nats.jetstream?.stream, "SIG");
+    assert.equal(config.relays.market_data.bridge.nats.jetstream, null);
+  });
+});

@@ -14,13 +14,16 @@
  * `torq_sequence_missing_total{source}`, `torq_sequence_regressions_total{source}`,
  * `torq_garbage_bytes_total`, `torq_journal_lines_total`,
  * `torq_journal_failures_total`, `torq_latency_seconds` (histogram),
- * `torq_latency_clock_skew_total`, `torq_uptime_seconds`; every sample carries
- * `relay` and `domain`.
+ * `torq_latency_clock_skew_total`, `torq_uptime_seconds`, and per bridge
+ * (`bridge`, `subject`, `direction` labels) `torq_bridge_{published,received,
+ * dropped,unconfirmed,missing,duplicates,retries,reconnects,refused}_total`,
+ * `torq_bridge_pending_frames`, `torq_bridge_lag_frames`, `torq_bridge_connected`;
+ * every sample carries `relay` and `domain`.
  *
  * @module
  */
 
-import type { RelayStats } from "../relay/stats.ts";
+import type { BridgeStats, RelayStats } from "../relay/stats.ts";
 import { domainName } from "../protocol/domains.ts";
 
 /** Content-Type of the exposition. */
@@ -196,6 +199,79 @@ const FAMILIES: readonly Family[] = [
     samples: (s, b) => [[b, s.latency.clockSkew]],
   },
   {
+    name: "torq_bridge_published_total",
+    type: "counter",
+    help: "Frames a bridge published to its bus and saw confirmed (flush or JetStream ack).",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.published),
+  },
+  {
+    name: "torq_bridge_received_total",
+    type: "counter",
+    help: "Frames a bridge received from its bus and fed to the relay.",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.received),
+  },
+  {
+    name: "torq_bridge_dropped_total",
+    type: "counter",
+    help:
+      "Frames a bridge gave up (written while disconnected, refused by the bus, inbound overflow).",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.dropped),
+  },
+  {
+    name: "torq_bridge_unconfirmed_total",
+    type: "counter",
+    help: "Core NATS: frames handed to the bus whose flush failed (maybe lost).",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.unconfirmed),
+  },
+  {
+    name: "torq_bridge_missing_total",
+    type: "counter",
+    help: "Sequence numbers skipped by frames a bridge received (lost before reaching it).",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.missing),
+  },
+  {
+    name: "torq_bridge_duplicates_total",
+    type: "counter",
+    help: "JetStream: redeliveries skipped and publishes the stream reported as duplicates.",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.duplicates),
+  },
+  {
+    name: "torq_bridge_retries_total",
+    type: "counter",
+    help: "JetStream: publishes repeated after a failed or missing acknowledgement.",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.retries),
+  },
+  {
+    name: "torq_bridge_reconnects_total",
+    type: "counter",
+    help: "Reconnections of a bridge to its bus.",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.reconnects),
+  },
+  {
+    name: "torq_bridge_refused_total",
+    type: "counter",
+    help: "Bus messages a bridge did not feed to the relay (not one frame, hello, Subscribe).",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.refused),
+  },
+  {
+    name: "torq_bridge_pending_frames",
+    type: "gauge",
+    help: "Frames a bridge handed to its bus and not yet confirmed.",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.pending),
+  },
+  {
+    name: "torq_bridge_lag_frames",
+    type: "gauge",
+    help: "Frames a bridge received and the relay has not read yet.",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.lag),
+  },
+  {
+    name: "torq_bridge_connected",
+    type: "gauge",
+    help: "Whether a bridge is connected to its bus (1) or not (0).",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.connected ? 1 : 0),
+  },
+  {
     name: "torq_uptime_seconds",
     type: "gauge",
     help: "Seconds since the relay started.",
@@ -253,6 +329,17 @@ function formatValue(v: number): string {
   if (v === Infinity) return "+Inf";
   if (v === -Infinity) return "-Inf";
   return String(v);
+}
+
+function bridgeSamples(
+  s: RelayStats,
+  base: Labels,
+  value: (b: BridgeStats) => number,
+): Sample[] {
+  return (s.bridges ?? []).map((x) => [
+    { ...base, bridge: x.kind, subject: x.subject, direction: x.direction },
+    value(x),
+  ]);
 }
 
 function sourceLabel(x: { source: number; name: string | null }): string {

@@ -63,6 +63,8 @@ export class Connection {
   drops = 0;
   /** Hello frames received. */
   hellos = 0;
+  /** Subscribe log lines written for it (the first few are never rate-limited). */
+  subscribeLogs = 0;
   /** Last read or write (ms since epoch). */
   lastActivity: number;
   /** Since when its queue keeps overflowing (0 = not overflowing). */
@@ -84,6 +86,9 @@ export class Connection {
   inflightBytes = 0;
   #writing = false;
   #wbuf: Uint8Array | null = null;
+  /** The write in flight (frames from offset 0) and how many of its bytes the kernel took. */
+  #inflight: Uint8Array | null = null;
+  #inflightWritten = 0;
   readonly #owner: ConnectionOwner;
 
   // Pending sub-runs of matched frames (filtered consumers), offsets in the producer's read buffer.
@@ -116,7 +121,7 @@ export class Connection {
     this.connectedAt = Date.now();
     this.lastActivity = this.connectedAt;
     this.readSize = readSize;
-    this.reader = new FrameReader({ maxPayload, capacity: readSize * 2 });
+    this.reader = new FrameReader({ maxPayload, capacity: readSize });
   }
 
   /** Whether nothing is delivered to it. */
@@ -202,9 +207,31 @@ export class Connection {
     return dropped;
   }
 
-  /** Frees the queue (on close). @returns frames that were never delivered */
+  /**
+   * Frees the queue (on close). Frames of the write in flight count as delivered
+   * (added to `framesOut`) when the kernel took all their bytes, else as undelivered:
+   * every frame queued to the connection is one or the other, never neither.
+   *
+   * @returns frames that were never (wholly) delivered
+   */
   discardQueue(): number {
-    const n = this.queuedFrames;
+    let n = this.queuedFrames;
+    const w = this.#inflight;
+    if (w !== null) {
+      // Runs once per close, not per frame: walk the in-flight frames' headers.
+      let off = 0;
+      while (off + 32 <= w.length) {
+        const end = off + 32 + (w[off + 24]! | (w[off + 25]! << 8) | (w[off + 26]! << 16)) +
+          w[off + 27]! * 16777216;
+        if (end <= this.#inflightWritten) {
+          this.framesOut++;
+          this.bytesOut += end - off;
+        } else n++;
+        off = end;
+      }
+      this.#inflight = null;
+      this.inflightBytes = 0;
+    }
     this.#chunks = [];
     this.#frames = [];
     this.#head = 0;
@@ -221,6 +248,21 @@ export class Connection {
     }
   }
 
+  /**
+   * The buffer small chunks are coalesced into: sized to what is queued (powers
+   * of two from 64 KiB to 1 MiB), so a consumer of a quiet relay does not hold
+   * 1 MiB; released when the queue drains (see #pump).
+   */
+  #coalesceBuffer(): Uint8Array {
+    const need = Math.min(this.queuedBytes, MAX_WRITE);
+    const have = this.#wbuf?.length ?? 0;
+    if (have >= need) return this.#wbuf!;
+    let size = COALESCE_BELOW;
+    while (size < need) size *= 2;
+    this.#wbuf = new Uint8Array(size);
+    return this.#wbuf;
+  }
+
   async #pump(): Promise<void> {
     this.#writing = true;
     try {
@@ -234,7 +276,7 @@ export class Connection {
           this.#chunks[this.#head] = undefined;
           this.#head++;
         } else {
-          const buf = this.#wbuf ??= new Uint8Array(MAX_WRITE);
+          const buf = this.#coalesceBuffer();
           let n = 0;
           while (this.#head < this.#chunks.length) {
             const c = this.#chunks[this.#head]!;
@@ -255,10 +297,16 @@ export class Connection {
           this.#frames.length = 0;
           this.#head = 0;
         }
+        this.#inflight = data;
+        this.#inflightWritten = 0;
         let off = 0;
         while (off < data.length) {
           off += await this.conn.write(off === 0 ? data : data.subarray(off));
+          this.#inflightWritten = off;
         }
+        // Closed meanwhile: discardQueue() has accounted for this write.
+        if (this.#inflight === null) break;
+        this.#inflight = null;
         this.inflightBytes = 0;
         this.framesOut += frames;
         this.bytesOut += data.length;
@@ -266,11 +314,13 @@ export class Connection {
         this.#owner.drained(this);
       }
     } catch (e) {
-      this.inflightBytes = 0;
+      // The in-flight write stays recorded: closing counts its frames (discardQueue).
       this.#writing = false;
       if (!this.closed) this.#owner.writeFailed(this, e);
       return;
     }
+    // Drained: an idle consumer keeps no large coalescing buffer.
+    if (this.#wbuf !== null && this.#wbuf.length > COALESCE_BELOW) this.#wbuf = null;
     this.#writing = false;
   }
 }

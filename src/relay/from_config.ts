@@ -31,6 +31,7 @@ export function relayLogicFromConfig(config: RelayConfig, journalPath: string | 
     domain: config.relay.domain,
     socketPath: config.transport.path,
     socketMode: config.transport.socket_mode,
+    allowForeignDir: config.transport.allow_foreign_dir,
     policy,
     strict: v.strict,
     allowVendor: v.allow_vendor,

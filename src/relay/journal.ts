@@ -5,7 +5,9 @@
  * Lines of one read batch are buffered and written with one synchronous append
  * before any frame of the batch is forwarded, so a frame that could not be
  * journaled is never forwarded: {@linkcode AuditJournal.flush} returns false and
- * the relay rejects the batch's frames instead.
+ * the relay rejects the batch's frames instead. A write that fails part way (disk
+ * full) is rolled back by truncating the file to its length before the batch, so the
+ * journal never holds a line for a frame that was refused, nor a torn line.
  *
  * @module
  */
@@ -33,16 +35,21 @@ export class AuditJournal {
   failures = 0;
   /** The last write error, if any. */
   lastError: string | null = null;
+  /** Whether the last write reached the file (false after a failed flush until one succeeds). */
+  healthy = true;
   readonly #file: Deno.FsFile;
+  /** File length after the last complete batch (where a failed batch is cut back to). */
+  #size: number;
   readonly #relay: string;
   #parts: string[] = [];
   #tsMs = -1;
   #ts = "";
 
-  private constructor(path: string, relay: string, file: Deno.FsFile) {
+  private constructor(path: string, relay: string, file: Deno.FsFile, size: number) {
     this.path = path;
     this.#relay = JSON.stringify(relay);
     this.#file = file;
+    this.#size = size;
   }
 
   /**
@@ -56,7 +63,15 @@ export class AuditJournal {
   static open(path: string, relay: string): AuditJournal {
     Deno.mkdirSync(dirname(path), { recursive: true });
     const file = Deno.openSync(path, { append: true, create: true, write: true });
-    return new AuditJournal(path, relay, file);
+    let size = 0;
+    try {
+      const info = file.statSync();
+      size = info.isFile ? info.size : 0;
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    return new AuditJournal(path, relay, file, size);
   }
 
   /** Lines buffered but not yet written. */
@@ -110,14 +125,24 @@ export class AuditJournal {
     const bytes = encoder.encode(this.#parts.join(""));
     const n = this.#parts.length;
     this.#parts = [];
+    let off = 0;
     try {
-      let off = 0;
       while (off < bytes.length) off += this.#file.writeSync(bytes.subarray(off));
       this.lines += n;
+      this.#size += bytes.length;
+      this.healthy = true;
       return true;
     } catch (e) {
       this.failures++;
+      this.healthy = false;
       this.lastError = (e as Error).message;
+      if (off > 0) {
+        try {
+          this.#file.truncateSync(this.#size);
+        } catch (t) {
+          this.lastError += `; cannot cut back the partial batch: ${(t as Error).message}`;
+        }
+      }
       return false;
     }
   }

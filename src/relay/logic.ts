@@ -71,6 +71,8 @@ export interface RelayLogic {
   extraction: ExtractionStrategy;
   /** Audit journal path (audit policy only). */
   journalPath: string | null;
+  /** Listen in a socket directory that fails the safety check (`transport.allow_foreign_dir`). */
+  allowForeignDir?: boolean;
 }
 
 const COMMON = {

@@ -13,5 +13,11 @@ export { Filter, FrameTopics, patternMatches, TopicRegistry } from "./topics.ts"
 export type { ExtractionStrategy } from "./topics.ts";
 export { AuditJournal } from "./journal.ts";
 export type { RejectRecord } from "./rejects.ts";
-export type { ConnectionStats, LatencyStats, RelayStats, SourceStats } from "./stats.ts";
+export type {
+  BridgeStats,
+  ConnectionStats,
+  LatencyStats,
+  RelayStats,
+  SourceStats,
+} from "./stats.ts";
 export { LatencyHistogram } from "./latency.ts";

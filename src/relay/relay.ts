@@ -41,7 +41,7 @@ import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
 import { AuditJournal } from "./journal.ts";
 import type { RelayLogic } from "./logic.ts";
 import { explainReject, type RejectRecord } from "./rejects.ts";
-import type { ConnectionStats, RelayStats, SourceStats } from "./stats.ts";
+import type { BridgeStats, ConnectionStats, RelayStats, SourceStats } from "./stats.ts";
 import { LatencyHistogram } from "./latency.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
@@ -55,6 +55,15 @@ const REJECT_RING = 50;
 const CLOCK_ORIGIN = performance.timeOrigin;
 /** Reads never grow beyond this. */
 const MAX_READ = 262_144;
+/**
+ * Most patterns one connection's filter may hold. Bounds what a Subscribe costs
+ * the relay (parsing, compiling, answering) whatever its size.
+ */
+export const MAX_FILTER_PATTERNS = 1024;
+/** Largest encoded pattern list of a filter: its answer must fit one Subscribe TLV (65,535 bytes). */
+const MAX_FILTER_BYTES = 65_535 - 4;
+/** Subscribe log lines written for each connection before the relay-wide rate limit applies. */
+const SUBSCRIBE_LOG_BUDGET = 10;
 
 /** Options of a {@linkcode Relay}. */
 export interface RelayOptions {
@@ -102,6 +111,8 @@ export class Relay implements ConnectionOwner {
   #stopping = false;
   #acceptDone: Promise<void> = Promise.resolve();
   #readers = new Set<Promise<void>>();
+  /** Counters of registered bridges (off the hot path: read by stats() only). */
+  readonly #bridges = new Set<() => BridgeStats>();
 
   // Backpressure gate (execution `backpressure` policy).
   #gate: Promise<void> | null = null;
@@ -124,12 +135,17 @@ export class Relay implements ConnectionOwner {
   #slowDisconnects = 0;
   #stalls = 0;
   #journalRejects = 0;
+  /** The journal is failing: one error line when it starts, one info line when it ends. */
+  #journalDown = false;
+  #journalRefusedSinceDown = 0;
   readonly #rejects = new Float64Array(32);
   readonly #warnings = new Float64Array(32);
   readonly #lossesClosed = new Float64Array(32);
   readonly #recent: RejectRecord[] = [];
   readonly #rejectLog = new RateLimit(1000);
   readonly #dropLog = new RateLimit(1000);
+  readonly #refuseLog = new RateLimit(1000);
+  readonly #subscribeLog = new RateLimit(1000);
   readonly #builder: MessageBuilder;
   #sampler: ((frame: Uint8Array, relay: string) => void) | null = null;
   #sampleEveryMs = 50;
@@ -154,7 +170,10 @@ export class Relay implements ConnectionOwner {
     this.logic = logic;
     this.#log = (options.logger ?? new Logger()).with({ relay: logic.name });
     this.#transport = options.transport ??
-      new UnixTransport(logic.socketPath, { socketMode: logic.socketMode });
+      new UnixTransport(logic.socketPath, {
+        socketMode: logic.socketMode,
+        allowForeignDir: logic.allowForeignDir ?? false,
+      });
     this.#transports = [this.#transport, ...(options.extraTransports ?? [])];
     this.#wireDomain = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
     this.#systemWire = logic.legacyDomainNumbering ? 3 : 4;
@@ -240,7 +259,10 @@ export class Relay implements ConnectionOwner {
     this.#releaseGate();
     await Promise.allSettled([...this.#readers]);
     this.#journal?.close();
-    this.#log.info("stopped", { frames_forwarded: this.#framesForwarded });
+    this.#log.info("stopped", {
+      frames_forwarded: this.#framesForwarded,
+      journal_refused: this.#journal === null ? undefined : this.#journalRejects,
+    });
   }
 
   async #acceptLoop(listener: TransportListener): Promise<void> {
@@ -252,9 +274,13 @@ export class Relay implements ConnectionOwner {
         }
         if (this.#conns.size >= this.logic.maxConnections) {
           this.#connectionsRefused++;
-          this.#log.warn("refusing connection: max_connections reached", {
-            max_connections: this.logic.maxConnections,
-          });
+          const suppressed = this.#refuseLog.take(Date.now());
+          if (suppressed >= 0) {
+            this.#log.warn("refusing connection: max_connections reached", {
+              max_connections: this.logic.maxConnections,
+              suppressed_lines: suppressed,
+            });
+          }
           conn.close();
           continue;
         }
@@ -303,6 +329,22 @@ export class Relay implements ConnectionOwner {
   attachConnection(conn: StreamConn, label: string): number {
     if (this.#stopping) throw new Error(`Cannot attach ${label}: the relay is stopping`);
     return this.#adopt(conn, label).id;
+  }
+
+  /**
+   * Registers a bridge's counters, reported by {@linkcode stats} under `bridges`.
+   *
+   * @param provider returns the bridge's current counters
+   * @returns a function that unregisters it
+   * @example
+   * ```ts
+   * const off = relay.addBridge(() => bridge.stats());
+   * off();
+   * ```
+   */
+  addBridge(provider: () => BridgeStats): () => void {
+    this.#bridges.add(provider);
+    return () => void this.#bridges.delete(provider);
   }
 
   #adopt(conn: StreamConn, label: string): Connection {
@@ -423,7 +465,10 @@ export class Relay implements ConnectionOwner {
       }
     }
     if (runStart >= 0) this.#forward(src, b, runStart, runEnd, runFrames);
-    if (journal !== null && journal.pending > 0 && !journal.flush()) this.#journalFailed(0);
+    if (journal !== null && journal.pending > 0) {
+      if (!journal.flush()) this.#journalFailed(0);
+      else if (this.#journalDown) this.#journalRecovered();
+    }
     if (r.garbageSinceFrame > this.logic.maxGarbageBytes) {
       this.#close(src, `garbage: ${r.garbageSinceFrame} bytes without a valid frame`);
     }
@@ -493,10 +538,13 @@ export class Relay implements ConnectionOwner {
 
   /** Copies the run `[s, e)` once and queues it (or its matching sub-runs) to every consumer. */
   #forward(src: Connection, b: Uint8Array, s: number, e: number, frames: number): void {
-    if (this.#journal !== null && !this.#journal.flush()) {
-      this.#journalFailed(frames);
-      for (const c of this.#filtered) c.pendCount = 0;
-      return;
+    if (this.#journal !== null) {
+      if (!this.#journal.flush()) {
+        this.#journalFailed(frames);
+        for (const c of this.#filtered) c.pendCount = 0;
+        return;
+      }
+      if (this.#journalDown) this.#journalRecovered();
     }
     const chunk = b.slice(s, e);
     this.#framesForwarded += frames;
@@ -547,15 +595,26 @@ export class Relay implements ConnectionOwner {
     }
   }
 
+  /** Frames refused because the journal failed: one error line per outage. */
   #journalFailed(frames: number): void {
     this.#journalRejects += frames;
-    if (this.#rejectLog.take(Date.now()) >= 0) {
-      this.#log.error("refusing frames: audit journal write failed", {
-        frames,
-        journal: this.#journal?.path,
-        error: this.#journal?.lastError ?? undefined,
-      });
-    }
+    this.#journalRefusedSinceDown += frames;
+    if (this.#journalDown) return;
+    this.#journalDown = true;
+    this.#log.error("refusing frames: audit journal write failed", {
+      frames,
+      journal: this.#journal?.path,
+      error: this.#journal?.lastError ?? undefined,
+    });
+  }
+
+  #journalRecovered(): void {
+    this.#journalDown = false;
+    this.#log.info("audit journal writable again", {
+      journal: this.#journal?.path,
+      refused_frames: this.#journalRefusedSinceDown,
+    });
+    this.#journalRefusedSinceDown = 0;
   }
 
   #overflow(c: Connection): void {
@@ -656,11 +715,21 @@ export class Relay implements ConnectionOwner {
     } else {
       try {
         const req = parseSubscribe(b.subarray(cur.valueStart, cur.valueStart + cur.length));
+        // Sets, not Array.includes: a Subscribe of thousands of patterns must stay linear.
         if (req.mode === 0) patterns = dedupe(req.patterns);
         else if (req.mode === 1) patterns = dedupe([...before, ...req.patterns]);
-        else patterns = before.filter((p) => !req.patterns.includes(p));
-        const unknown = patterns.find((p) => !before.includes(p) && !this.#knownTopic(p));
-        if (unknown !== undefined) {
+        else {
+          const gone = new Set(req.patterns);
+          patterns = before.filter((p) => !gone.has(p));
+        }
+        const had = new Set(before);
+        const bytes = patternListBytes(patterns);
+        const unknown = patterns.find((p) => !had.has(p) && !this.#knownTopic(p));
+        if (patterns.length > MAX_FILTER_PATTERNS || bytes > MAX_FILTER_BYTES) {
+          reason =
+            `MalformedSubscribe: the filter would hold ${patterns.length} patterns in ${bytes} bytes, limit ${MAX_FILTER_PATTERNS} patterns in ${MAX_FILTER_BYTES} bytes`;
+          patterns = before;
+        } else if (unknown !== undefined) {
           reason =
             `TopicNotFound: "${unknown}" is not a topic of the ${this.logic.name} relay and auto_discover is off`;
           patterns = before;
@@ -674,13 +743,25 @@ export class Relay implements ConnectionOwner {
       src.filter = new Filter(patterns, this.#registry);
       for (const p of patterns) if (isExactTopic(p)) this.#registry.intern(p);
       this.#refreshConsumers();
-      this.#log.info("subscribed", {
-        conn: src.id,
-        patterns: patterns.join(",") || "(publish-only)",
-      });
+      const suppressed = this.#subscribeLogAllowed(src);
+      if (suppressed >= 0) {
+        const text = patterns.join(",");
+        this.#log.info("subscribed", {
+          conn: src.id,
+          patterns: text === "" ? "(publish-only)" : clip(text),
+          suppressed_lines: suppressed || undefined,
+        });
+      }
     } else {
       this.#rejects[Status.MalformedSubscribe]!++;
-      this.#log.warn("subscribe refused", { conn: src.id, reason });
+      const suppressed = this.#subscribeLogAllowed(src);
+      if (suppressed >= 0) {
+        this.#log.warn("subscribe refused", {
+          conn: src.id,
+          reason: clip(reason),
+          suppressed_lines: suppressed || undefined,
+        });
+      }
     }
     const answer = this.#builder.begin().addTlv(
       SUBSCRIBE_TLV,
@@ -688,6 +769,22 @@ export class Relay implements ConnectionOwner {
     );
     if (reason !== null) answer.addTlv(ERROR_TLV, encodeErrorText(reason));
     src.enqueue(answer.build(), 1);
+    // A client that sends Subscribes and never reads its answers is a slow consumer too.
+    if (this.#overLimit(src)) this.#overflow(src);
+  }
+
+  /**
+   * Subscribe log lines: a connection's first ten, then at most one a second
+   * for the whole relay (a client sending Subscribes in a loop must not flood the log).
+   *
+   * @returns -1 to stay silent, else the lines suppressed since the last one
+   */
+  #subscribeLogAllowed(src: Connection): number {
+    if (src.subscribeLogs < SUBSCRIBE_LOG_BUDGET) {
+      src.subscribeLogs++;
+      return 0;
+    }
+    return this.#subscribeLog.take(Date.now());
   }
 
   #knownTopic(p: string): boolean {
@@ -903,6 +1000,7 @@ export class Relay implements ConnectionOwner {
       sources,
       tlvMix,
       connectionsDetail: conns,
+      ...(this.#bridges.size === 0 ? {} : { bridges: [...this.#bridges].map((f) => f()) }),
     };
   }
 }
@@ -937,6 +1035,29 @@ function validatorFor(logic: RelayLogic): Validator {
     maxFutureMs: logic.maxFutureMs,
     maxAgeMs: logic.maxAgeMs,
   });
+}
+
+/** Encoded size of a pattern list (`[len u8][UTF-8]` each), as the answer would carry it. */
+function patternListBytes(patterns: readonly string[]): number {
+  let n = 0;
+  for (const p of patterns) {
+    n += 1;
+    for (let i = 0; i < p.length; i++) {
+      const c = p.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c <= 0xdbff) {
+        n += 4; // a surrogate pair: one 4-byte sequence
+        i++;
+      } else n += 3;
+    }
+  }
+  return n;
+}
+
+/** A log field cut to 300 characters (a filter may list a thousand patterns). */
+function clip(text: string): string {
+  return text.length <= 300 ? text : `${text.slice(0, 300)}… (${text.length} characters)`;
 }
 
 function dedupe(patterns: readonly string[]): string[] {

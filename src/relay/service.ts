@@ -2,15 +2,21 @@
  * Running relays as a service: build each relay from the effective
  * configuration, start them, and stop them gracefully on SIGINT/SIGTERM
  * (stop accepting, flush queues for up to 1 s, close, remove sockets, exit 0).
+ * SIGHUP reloads the configuration (the same file, environment and overrides)
+ * and applies its limits, switches and log levels to the running relays
+ * without dropping a connection; every change is logged, and a configuration
+ * that does not load is logged and ignored.
  *
  * @module
  */
 
 import { dirname, join } from "node:path";
-import type { LoggingConfig, RelayDomainName, TorqConfig } from "../config/mod.ts";
+import type { LoggingConfig, RelayConfig, RelayDomainName, TorqConfig } from "../config/mod.ts";
 import { Logger, type LogSink } from "../log/logger.ts";
 import { Relay } from "./relay.ts";
 import { relayLogicFromConfig } from "./from_config.ts";
+import { isLoopback, TcpTransport } from "../transport/tcp.ts";
+import type { Transport } from "../transport/transport.ts";
 
 /** Options of {@linkcode startRelays}. */
 export interface StartRelaysOptions {
@@ -22,6 +28,12 @@ export interface StartRelaysOptions {
   journalPath?: string;
   /** Logger to use instead of one built from the config. */
   logger?: Logger;
+  /**
+   * Loads the configuration again, with the options the service was started
+   * with (file, environment, overrides); used by {@linkcode RelayService.reload}
+   * (SIGHUP). Without it a reload re-applies the starting configuration.
+   */
+  reloadConfig?: () => TorqConfig;
 }
 
 /** Started relays. */
@@ -30,6 +42,16 @@ export interface RelayService {
   relays: Relay[];
   /** Stops every relay gracefully. */
   stop(): Promise<void>;
+  /**
+   * Loads the configuration again (`reloadConfig`) and applies what can change
+   * at run time: each relay's limits and switches (`Relay.reload()`) and log
+   * level. Connections stay open. Changes are logged; settings that need a
+   * restart (socket path, TCP address, policy, log format or file) are logged as such. A
+   * configuration that does not load is logged at error and changes nothing.
+   *
+   * @returns `<relay> key: old → new` for every change applied
+   */
+  reload(): string[];
 }
 
 const SOCKET_FILES: Readonly<Record<RelayDomainName, string>> = {
@@ -69,6 +91,8 @@ export async function startRelays(
   options: StartRelaysOptions = {},
 ): Promise<RelayService> {
   const relays: Relay[] = [];
+  const loggers: Logger[] = [];
+  const journals: string[] = [];
   try {
     for (const name of names) {
       const section = config.relays[name];
@@ -79,20 +103,88 @@ export async function startRelays(
         join(dirname(socketPath), `${section.relay.name}.audit.jsonl`);
       const logic = { ...relayLogicFromConfig(section, journal), socketPath };
       const logger = options.logger ?? loggerFromConfig(section.logging);
-      const relay = new Relay(logic, { logger });
+      const extraTransports = tcpTransports(section, logger.with({ relay: logic.name }));
+      const relay = new Relay(logic, { logger, extraTransports });
       await relay.start();
       relays.push(relay);
+      loggers.push(logger);
+      journals.push(journal);
     }
   } catch (e) {
     await Promise.all(relays.map((r) => r.stop(0)));
     throw e;
   }
+  let current = config;
   return {
     relays,
     stop: async () => {
       await Promise.all(relays.map((r) => r.stop()));
     },
+    reload: () => {
+      const log = loggers[0] ?? new Logger();
+      let next: TorqConfig;
+      try {
+        next = options.reloadConfig?.() ?? current;
+      } catch (e) {
+        const error = e instanceof Error ? e.message.replaceAll("\n", "; ") : String(e);
+        log.error("reload failed: keeping the running configuration", { error });
+        return [];
+      }
+      const changes: string[] = [];
+      relays.forEach((relay, i) => {
+        const name = names[i]!;
+        const [before, after] = [current.relays[name], next.relays[name]];
+        const rlog = loggers[i]!.with({ relay: relay.logic.name });
+        const level = options.logger === undefined ? after.logging.level : next.logging.level;
+        if (loggers[i]!.level !== level) {
+          const line = `logging.level: ${loggers[i]!.level} → ${level}`;
+          loggers[i]!.setLevel(level);
+          rlog.info("reloaded", { changes: line });
+          changes.push(`${relay.logic.name} ${line}`);
+        }
+        const restart = (["format", "file"] as const)
+          .filter((k) => before.logging[k] !== after.logging[k]).map((k) => `logging.${k}`);
+        for (const k of ["path", "address", "port"] as const) {
+          if (before.transport[k] !== after.transport[k]) restart.push(`transport.${k}`);
+        }
+        if (
+          before.validation.audit !== after.validation.audit ||
+          before.validation.checksum !== after.validation.checksum
+        ) restart.push("validation.audit/checksum (policy)");
+        if (restart.length > 0) {
+          rlog.warn("reload: these changes need a restart", { keys: restart.join(", ") });
+        }
+        const logic = relayLogicFromConfig(after, journals[i]!);
+        for (const change of relay.reload(logic)) changes.push(`${relay.logic.name} ${change}`);
+      });
+      current = next;
+      log.info("configuration reloaded", { changes: changes.length });
+      return changes;
+    },
   };
+}
+
+/**
+ * The TCP endpoint a relay listens on besides its Unix socket, when
+ * `transport.port` is set (`transport.address`, default 127.0.0.1). A
+ * non-loopback address is logged as a warning: frames travel unauthenticated
+ * and unencrypted.
+ *
+ * @param section the relay's configuration
+ * @param logger where the warning goes
+ * @returns zero or one transport
+ */
+function tcpTransports(section: RelayConfig, logger: Logger): Transport[] {
+  const port = section.transport.port;
+  if (port === null) return [];
+  const host = section.transport.address ?? "127.0.0.1";
+  if (!isLoopback(host)) {
+    logger.warn(
+      "listening on a TCP address other than loopback: frames are neither authenticated nor encrypted",
+      { address: `${host}:${port}` },
+    );
+  }
+  return [new TcpTransport(host, port)];
 }
 
 /** Options of {@linkcode runUntilSignal}. */
@@ -102,9 +194,10 @@ export interface RunUntilSignalOptions {
 }
 
 /**
- * Waits for SIGINT or SIGTERM, then stops the service gracefully. The signal
- * listeners are installed before the call returns, so a caller may announce
- * readiness after calling it and before awaiting the promise.
+ * Waits for SIGINT or SIGTERM, then stops the service gracefully; meanwhile
+ * each SIGHUP reloads the configuration ({@linkcode RelayService.reload}). The
+ * signal listeners are installed before the call returns, so a caller may
+ * announce readiness after calling it and before awaiting the promise.
  *
  * @param service the running relays
  * @param options what to do before the relays stop
@@ -114,10 +207,13 @@ export async function runUntilSignal(
   service: RelayService,
   options: RunUntilSignalOptions = {},
 ): Promise<Deno.Signal> {
+  const reload = () => void service.reload();
+  Deno.addSignalListener("SIGHUP", reload);
   const signal = await new Promise<Deno.Signal>((resolve) => {
     const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
       const h = () => {
         for (const [s, f] of handlers) Deno.removeSignalListener(s, f);
+        Deno.removeSignalListener("SIGHUP", reload);
         resolve(sig);
       };
       Deno.addSignalListener(sig, h);

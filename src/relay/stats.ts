@@ -83,6 +83,57 @@ export interface LatencyStats {
   buckets: [string, number][];
 }
 
+/**
+ * Counters of one bridge to a message bus (PROTOCOL.md 7.12), reported by
+ * `Relay.stats()` under `bridges` for every bridge registered with `Relay.addBridge()`.
+ */
+export interface BridgeStats {
+  /** Bus kind: `nats`. */
+  kind: string;
+  /** Label of the bridge's relay connection (`bridge:nats`). */
+  label: string;
+  /** Server URLs, comma-separated. */
+  address: string;
+  /** Subject frames are published to and received from. */
+  subject: string;
+  /** `out` (relay → bus), `in` (bus → relay) or `both`. */
+  direction: string;
+  /** `core` (at most once) or `jetstream` (acknowledged, de-duplicated). */
+  mode: string;
+  /** Whether the bus connection is up. */
+  connected: boolean;
+  /** Frames published and confirmed (core: flush round trip; JetStream: ack). */
+  published: number;
+  /** Frames received from the bus and queued for the relay. */
+  received: number;
+  /**
+   * Frames given up: written while disconnected, refused by the bus, over the inbound bound, or
+   * forwarded by the relay while it had closed the bridge connection (a stalled bus made the
+   * bridge a slow consumer; the frames queued at that moment are logged by the relay).
+   */
+  dropped: number;
+  /** Core: frames handed to the bus whose flush failed (maybe lost). */
+  unconfirmed: number;
+  /** Outbound frames not yet confirmed (in flight, or buffered and unacknowledged). */
+  pending: number;
+  /** Inbound frames received and not yet read by the relay. */
+  lag: number;
+  /** Sequence numbers skipped by received frames, per source (what the bus lost on the way in). */
+  missing: number;
+  /** JetStream: redeliveries skipped and publishes the stream reported as duplicates. */
+  duplicates: number;
+  /** JetStream: publish attempts repeated after a failed or missing acknowledgement. */
+  retries: number;
+  /** Reconnections to the bus. */
+  reconnects: number;
+  /** Own messages seen again and skipped (`Torq-Origin`). */
+  skippedOwn: number;
+  /** Messages not fed to the relay: not exactly one frame, or a hello or Subscribe frame. */
+  refused: number;
+  /** Last error, if any. */
+  lastError: string | null;
+}
+
 /** Counters of one relay (7.7). */
 export interface RelayStats {
   /** Relay name. */
@@ -139,4 +190,6 @@ export interface RelayStats {
   tlvMix: Record<string, number>;
   /** Per-connection counters. */
   connectionsDetail: ConnectionStats[];
+  /** Bridges to message buses, when any is registered. */
+  bridges?: BridgeStats[];
 }

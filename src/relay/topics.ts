@@ -243,6 +243,29 @@ export function patternMatches(pattern: string, topic: string): boolean {
   return pattern === topic;
 }
 
+/** Decimal text of 0–255. */
+const NUMBER_TEXT: readonly string[] = Array.from({ length: 256 }, (_, n) => String(n));
+
+/**
+ * Sets `mask[n]` for every n in 0–255 whose topic `<prefix><n>` the pattern
+ * matches, by the rules of {@linkcode patternMatches} but without building 256
+ * topic strings per pattern (a pattern that cannot match the prefix costs nothing).
+ */
+function markNumbered(p: string, prefix: string, mask: Uint8Array): void {
+  const wild = p.endsWith("*");
+  const stem = wild ? p.slice(0, -1) : p;
+  if (wild && prefix.startsWith(stem)) {
+    mask.fill(1); // `*`, `t*`, `tlv.*`
+    return;
+  }
+  if (!stem.startsWith(prefix)) return;
+  const digits = stem.slice(prefix.length);
+  for (let n = 0; n < 256; n++) {
+    const text = NUMBER_TEXT[n]!;
+    if (wild ? text.startsWith(digits) : text === digits) mask[n] = 1;
+  }
+}
+
 /**
  * A connection's compiled filter. An empty pattern list means publish-only.
  */
@@ -267,10 +290,8 @@ export class Filter {
     this.#registry = registry;
     this.all = patterns.includes("*");
     for (const p of patterns) {
-      for (let n = 0; n < 256; n++) {
-        if (patternMatches(p, `tlv.${n}`)) this.#tlv[n] = 1;
-        if (patternMatches(p, `source.${n}`)) this.#source[n] = 1;
-      }
+      markNumbered(p, "tlv.", this.#tlv);
+      markNumbered(p, "source.", this.#source);
       this.#topicPatterns.push(p);
     }
   }

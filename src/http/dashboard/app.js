@@ -610,6 +610,53 @@
             )
             : null,
         ),
+        ...(r.bridges || []).map((b) =>
+          h(
+            "div",
+            {
+              class: "relay-meta relay-bridge",
+              "data-bridge": b.kind,
+              title: `${b.kind} ${b.address} · ${b.mode}${b.lastError ? ` · ${b.lastError}` : ""}`,
+            },
+            h(
+              "span",
+              null,
+              `${b.kind} ${b.direction === "out" ? "→" : b.direction === "in" ? "←" : "⇄"} `,
+              h("b", null, b.subject),
+              h("span", { class: "dim" }, ` ${b.mode}`),
+            ),
+            h("b", { class: b.connected ? "ok" : "bad" }, b.connected ? "connected" : "down"),
+            h("span", null, "pub ", h("b", { class: "num" }, fmtInt(b.published))),
+            h("span", null, "recv ", h("b", { class: "num" }, fmtInt(b.received))),
+            b.dropped + b.unconfirmed
+              ? h(
+                "span",
+                { title: "Dropped (never handed to the bus) + unconfirmed (flush failed)" },
+                "lost ",
+                h("b", { class: "num bad" }, fmtInt(b.dropped + b.unconfirmed)),
+              )
+              : null,
+            b.missing
+              ? h(
+                "span",
+                { title: "Sequence numbers missing from received frames" },
+                "missing ",
+                h("b", { class: "num warn" }, fmtInt(b.missing)),
+              )
+              : null,
+            b.pending + b.lag
+              ? h(
+                "span",
+                { title: "Outbound unconfirmed + inbound not yet read by the relay" },
+                "lag ",
+                h("b", { class: "num" }, fmtInt(b.pending + b.lag)),
+              )
+              : null,
+            b.reconnects
+              ? h("span", null, "reconnects ", h("b", { class: "num" }, fmtInt(b.reconnects)))
+              : null,
+          )
+        ),
         h(
           "div",
           { class: "metrics" },
