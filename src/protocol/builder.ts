@@ -60,6 +60,7 @@ export class MessageBuilder {
   #pos = HEADER_SIZE;
   #nextSequence: number;
   #open = false;
+  #view: Uint8Array | null = null;
 
   /** @param options domain, source and checksum choice */
   constructor(options: BuilderOptions) {
@@ -172,7 +173,10 @@ export class MessageBuilder {
     writeU32(b, 28, 0);
     if (this.#options.checksum) sealChecksum(b, 0);
     this.#open = false;
-    return b.subarray(0, this.#pos);
+    // Messages of one size reuse one view: no allocation per message.
+    const view = this.#view;
+    if (view !== null && view.buffer === b.buffer && view.length === this.#pos) return view;
+    return (this.#view = b.subarray(0, this.#pos));
   }
 
   /**
