@@ -115,11 +115,13 @@ async function bridge(
   r: Relay,
   direction: NatsBridgeDirection,
   jetstream: NatsJetStreamOptions | null = null,
+  subjectTopic = false,
 ): Promise<NatsBridge> {
   const b = await NatsBridge.start(r, {
     servers: [s.server.url],
     direction,
     jetstream,
+    subjectTopic,
     reconnectInitialMs: 50,
     reconnectMaxMs: 500,
     logger: quiet(),
@@ -261,6 +263,37 @@ Deno.test({
       assert.equal(bb.stats().received, 0);
       assert.equal(ba.stats().published, 0);
       assert.equal(ba.stats().skippedOwn, 10);
+    } finally {
+      await cleanup(s);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "NatsBridge: subject_topic publishes to <prefix>.<domain>.<topic>, and an inbound bridge takes both forms",
+  ignore,
+  async fn() {
+    const s = await setup();
+    try {
+      const a = await relay(s, SIGNAL_LOGIC, "a");
+      const b = await relay(s, SIGNAL_LOGIC, "b");
+      await bridge(s, a, "out", null, true);
+      await bridge(s, b, "in");
+      const nc = await connect({ servers: s.server.url });
+      s.raw.push(nc);
+      const subjects: string[] = [];
+      nc.subscribe("torq.signals.>", { callback: (_e, m) => void subjects.push(m.subject) });
+      await nc.flush();
+      const consB = await client(s, b);
+      const prodA = await client(s, a, { publishOnly: true }); // source 20: ArbitrageStrategy
+      const frames = makeFrames(2, 20, 3);
+      for (const f of frames) prodA.publish(f);
+      await prodA.flush();
+      const atB = await receiveN(consB, 3, "B's consumer");
+      assert.deepEqual(concat(atB.map((f) => f.bytes)), concat(frames));
+      await waitFor(() => subjects.length === 3, "three messages on the topic subject");
+      assert.deepEqual(subjects, Array(3).fill("torq.signals.arbitrage_signals"));
     } finally {
       await cleanup(s);
     }

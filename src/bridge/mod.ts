@@ -59,6 +59,7 @@ export function natsBridgeOptions(section: RelayConfig): NatsBridgeOptions | nul
   return {
     servers: [...n.servers],
     subjectPrefix: n.subject_prefix,
+    subjectTopic: n.subject_topic,
     direction: n.direction,
     token: n.token,
     user: n.user,

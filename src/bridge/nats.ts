@@ -33,6 +33,7 @@
 import { connect, credsAuthenticator, nanos } from "@nats-io/transport-node";
 import type {
   ConnectionOptions,
+  Msg,
   MsgHdrs,
   NatsConnection,
   Subscription,
@@ -50,6 +51,8 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import type { Relay } from "../relay/relay.ts";
+import type { RelayLogic } from "../relay/logic.ts";
+import { FrameTopics, TopicRegistry } from "../relay/topics.ts";
 import type { BridgeStats } from "../relay/stats.ts";
 import {
   CorePublisher,
@@ -101,6 +104,12 @@ export interface NatsBridgeOptions {
   servers: string[];
   /** Subject prefix (default `torq`). */
   subjectPrefix?: string;
+  /**
+   * Core NATS out: publish each frame to `<prefix>.<domain>.<topic>`, the topic the
+   * relay extracts for it (7.8), instead of `<prefix>.<domain>` (default false).
+   * Inbound bridges always receive both forms.
+   */
+  subjectTopic?: boolean;
   /** `out`, `in` or `both` (default). */
   direction?: NatsBridgeDirection;
   /** Authentication token. */
@@ -203,6 +212,7 @@ export class NatsBridge {
 
   // Inbound.
   #sub: Subscription | null = null;
+  #subTopics: Subscription | null = null;
   #consumer: ConsumerMessages | null = null;
   #received = 0;
   #droppedIn = 0;
@@ -348,6 +358,7 @@ export class NatsBridge {
       // connection already gone
     }
     this.#sub?.unsubscribe();
+    this.#subTopics?.unsubscribe();
     const nc = this.#nc;
     if (nc !== null && !nc.isClosed()) {
       await Promise.race([
@@ -404,6 +415,9 @@ export class NatsBridge {
       } else {
         this.#core = new CorePublisher(nc, {
           subject: this.subject,
+          ...(this.#options.subjectTopic
+            ? { subjectOf: topicSubjects(this.subject, this.relay.logic) }
+            : {}),
           origin: this.origin,
           connected: () => this.#connected,
           ...(this.#fed === null ? {} : { intercept: (f: Uint8Array) => this.#echoed(f) }),
@@ -420,20 +434,21 @@ export class NatsBridge {
         if (!ok) return;
       } else {
         const own = originLine(this.origin);
-        this.#sub = nc.subscribe(this.subject, {
-          callback: (err, msg) => {
-            if (err !== null) {
-              this.#lastError = err.message;
-              return;
-            }
-            if (hasOrigin(msg, own, this.origin)) {
-              this.#skippedOwn++;
-              return;
-            }
-            if (this.#refuse(msg.data)) return;
-            this.#deliver(msg.data, null);
-          },
-        });
+        const callback = (err: Error | null, msg: Msg) => {
+          if (err !== null) {
+            this.#lastError = err.message;
+            return;
+          }
+          if (hasOrigin(msg, own, this.origin)) {
+            this.#skippedOwn++;
+            return;
+          }
+          if (this.#refuse(msg.data)) return;
+          this.#deliver(msg.data, null);
+        };
+        // Frames arrive on `<prefix>.<domain>` and, from bridges publishing topics, on `<prefix>.<domain>.<topic>`.
+        this.#sub = nc.subscribe(this.subject, { callback });
+        this.#subTopics = nc.subscribe(`${this.subject}.>`, { callback });
         await nc.flush().catch(() => {});
       }
     }
@@ -1047,4 +1062,24 @@ function isSubscribe(b: Uint8Array): boolean {
 
 function isApiError(e: unknown, code: number): boolean {
   return e instanceof JetStreamApiError && e.code === code;
+}
+
+/**
+ * The per-frame subject function of topic publishing: `<subject>.<topic>` with the
+ * topic the relay's extraction strategy gives the frame (NATS-safe characters; each
+ * topic's subject is built once and cached).
+ *
+ * @param subject `<prefix>.<domain>`
+ * @param logic the relay's logic (topics and extraction strategy)
+ * @returns the function
+ */
+export function topicSubjects(subject: string, logic: RelayLogic): (frame: Uint8Array) => string {
+  const registry = new TopicRegistry(logic.defaultTopic, logic.availableTopics, true);
+  const topics = new FrameTopics(registry, logic.extraction);
+  const cache: string[] = [];
+  return (frame) => {
+    topics.compute(frame, 0, frame.length);
+    const id = topics.topic;
+    return cache[id] ??= `${subject}.${registry.name(id).replace(/[^A-Za-z0-9_-]/g, "_")}`;
+  };
 }

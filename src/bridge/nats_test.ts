@@ -47,6 +47,7 @@ Deno.test("natsBridgeOptions() is null while disabled and maps every key when en
   assert.deepEqual(natsBridgeOptions(config.relays.execution), {
     servers: ["nats://127.0.0.1:4333"],
     subjectPrefix: "torq",
+    subjectTopic: false,
     direction: "out",
     token: null,
     user: null,

@@ -12,6 +12,7 @@ const NATS_BRIDGE_DEFAULTS = {
   enabled: false,
   servers: ["nats://127.0.0.1:4222"],
   subject_prefix: "torq",
+  subject_topic: false,
   direction: "both",
   token: null,
   user: null,

@@ -309,6 +309,8 @@ export interface NatsBridgeSection {
   servers: string[];
   /** Subjects are `<subject_prefix>.<domain>` (`torq.market_data`, `torq.signals`, `torq.execution`). */
   subject_prefix: string;
+  /** Core out: publish to `<prefix>.<domain>.<topic>` with the relay's extracted topic. */
+  subject_topic: boolean;
   /** `out`, `in` or `both`. */
   direction: BridgeDirection;
   /** Authentication token, or null. */
@@ -511,6 +513,7 @@ const _natsBridgeSchema = z.strictObject({
   enabled: z.boolean(),
   servers: z.array(_natsServer),
   subject_prefix: _subjectPrefix,
+  subject_topic: z.boolean(),
   direction: z.enum(BRIDGE_DIRECTIONS),
   token: _name.nullable(),
   user: _name.nullable(),

@@ -511,6 +511,8 @@ export interface CorePublisherOptions {
   onError?: (error: Error, frames: number) => void;
   /** Throw from `publish()` when the flush fails (client mode) instead of counting. */
   throwOnFailure?: boolean;
+  /** The subject of each frame, when it depends on the frame (e.g. `<subject>.<topic>`). */
+  subjectOf?: (frame: Uint8Array) => string;
 }
 
 /**
@@ -545,6 +547,7 @@ export class CorePublisher {
   readonly #intercept: ((frame: Uint8Array) => boolean) | null;
   readonly #onError: ((error: Error, frames: number) => void) | null;
   readonly #throw: boolean;
+  readonly #subjectOf: ((frame: Uint8Array) => string) | null;
 
   /**
    * Makes a publisher on an open NATS connection.
@@ -560,6 +563,7 @@ export class CorePublisher {
     this.#intercept = options.intercept ?? null;
     this.#onError = options.onError ?? null;
     this.#throw = options.throwOnFailure ?? false;
+    this.#subjectOf = options.subjectOf ?? null;
   }
 
   /**
@@ -577,6 +581,7 @@ export class CorePublisher {
     let error: Error | null = null;
     const nc = this.#nc;
     const subject = this.#subject;
+    const subjectOf = this.#subjectOf;
     const opts = { headers: this.#headers };
     const intercept = this.#intercept;
     this.#splitter.split(chunk, (frame) => {
@@ -586,7 +591,7 @@ export class CorePublisher {
         return;
       }
       try {
-        nc.publish(subject, frame, opts);
+        nc.publish(subjectOf === null ? subject : subjectOf(frame), frame, opts);
         handed++;
         bytes += frame.length;
       } catch (e) {
