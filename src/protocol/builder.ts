@@ -61,6 +61,8 @@ export class MessageBuilder {
   #nextSequence: number;
   #open = false;
   #view: Uint8Array | null = null;
+  /** One DataView over the buffer, for the 64-bit bigint header fields. */
+  #dv: DataView;
 
   /** @param options domain, source and checksum choice */
   constructor(options: BuilderOptions) {
@@ -73,6 +75,7 @@ export class MessageBuilder {
     };
     this.#nextSequence = options.firstSequence ?? 1;
     this.#buf = new Uint8Array(4096);
+    this.#dv = new DataView(this.#buf.buffer);
   }
 
   /** The sequence the next `begin()` will use by default. */
@@ -99,9 +102,11 @@ export class MessageBuilder {
     b[6] = options.source ?? this.#options.source;
     b[7] = options.flags ?? 0;
     const sequence = options.sequence;
-    writeU64(b, 8, sequence ?? this.#nextSequence++);
+    if (typeof sequence === "bigint") this.#dv.setBigUint64(8, sequence, true);
+    else writeU64(b, 8, sequence ?? this.#nextSequence++);
     const timestamp = options.timestamp;
     if (timestamp === undefined) writeNsFromMs(b, 16, nowMs());
+    else if (typeof timestamp === "bigint") this.#dv.setBigUint64(16, timestamp, true);
     else writeU64(b, 16, timestamp);
     this.#pos = HEADER_SIZE;
     this.#open = true;
@@ -211,5 +216,6 @@ export class MessageBuilder {
     const grown = new Uint8Array(Math.min(n, MAX_MESSAGE_SIZE));
     grown.set(this.#buf.subarray(0, this.#pos));
     this.#buf = grown;
+    this.#dv = new DataView(grown.buffer);
   }
 }
