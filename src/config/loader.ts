@@ -13,17 +13,8 @@
  * @module
  */
 
-import {
-  Document,
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  visit,
-} from "./_yaml.ts";
-import type { YamlDocument, YamlNode } from "./_yaml.ts";
+import { Document, isScalar, LineCounter, lineOf, parseDocument, visit } from "./_yaml.ts";
+import type { YamlDocument } from "./_yaml.ts";
 import { dottedPath, isRecord, valueAt } from "./_util.ts";
 import type { KeyPath } from "./_util.ts";
 import {
@@ -312,7 +303,7 @@ function _yamlLayer(
   const layer: _Layer = {
     data: isRecord(data) ? data : {},
     locate: (path, at) => {
-      const line = _lineOf(doc, path, at, lineAt);
+      const line = lineOf(doc, path, at, lineAt);
       return line === undefined ? { file } : { file, line };
     },
   };
@@ -337,39 +328,6 @@ function _readSocketModesAsOctal(doc: YamlDocument.Parsed): void {
       }
     },
   });
-}
-
-/** Line of a key (or of its value) in a parsed YAML document; of the deepest node found. */
-function _lineOf(
-  doc: YamlDocument.Parsed,
-  path: KeyPath,
-  at: "key" | "value",
-  lineAt: (offset: number) => number,
-): number | undefined {
-  const lineOfNode = (node: unknown): number | undefined => {
-    const range = (node as YamlNode | null)?.range;
-    return range ? lineAt(range[0]) : undefined;
-  };
-  let node: unknown = doc.contents;
-  let line = lineOfNode(node);
-  for (let i = 0; i < path.length; i++) {
-    if (isAlias(node)) node = node.resolve(doc);
-    const key = path[i];
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
-      if (pair === undefined) return line;
-      const keyLine = lineOfNode(pair.key) ?? line;
-      if (i === path.length - 1 && at === "key") return keyLine;
-      node = pair.value;
-      line = lineOfNode(node) ?? keyLine;
-    } else if (isSeq(node) && typeof key === "number") {
-      node = node.items[key];
-      line = lineOfNode(node) ?? line;
-    } else {
-      return line;
-    }
-  }
-  return line;
 }
 
 function _overridesLayer(overrides: object): { layer?: _Layer; issues: ConfigIssue[] } {

@@ -34,8 +34,7 @@
  */
 
 import { z } from "zod";
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "./_yaml.ts";
-import type { YamlDocument, YamlNode } from "./_yaml.ts";
+import { LineCounter, lineOf as yamlLineOf, parseDocument } from "./_yaml.ts";
 import { dottedPath, show, valueAt } from "./_util.ts";
 import type { KeyPath } from "./_util.ts";
 import type { ConfigIssue } from "./errors.ts";
@@ -198,7 +197,7 @@ function _parse(text: string, file: string, issues: ConfigIssue[]): _Parsed | un
     return undefined;
   }
   const data: unknown = doc.toJS({ maxAliasCount: 1000 });
-  const lineOf = (path: KeyPath, at: "key" | "value") => _lineOf(doc, path, at, lineAt);
+  const lineOf = (path: KeyPath, at: "key" | "value") => yamlLineOf(doc, path, at, lineAt);
   const parsed = _fileSchema.safeParse(data ?? {});
   if (!parsed.success) {
     const found: ConfigIssue[] = [];
@@ -345,39 +344,6 @@ function _describe(issue: z.core.$ZodIssue, data: unknown): _Problem[] {
     default:
       return [{ path, message: `${issue.message}, got ${got}`, at: "value" }];
   }
-}
-
-/** Line of a key (or its value) in a parsed YAML document; of the deepest node found. */
-function _lineOf(
-  doc: YamlDocument.Parsed,
-  path: KeyPath,
-  at: "key" | "value",
-  lineAt: (offset: number) => number,
-): number | undefined {
-  const lineOfNode = (node: unknown): number | undefined => {
-    const range = (node as YamlNode | null)?.range;
-    return range ? lineAt(range[0]) : undefined;
-  };
-  let node: unknown = doc.contents;
-  let line = lineOfNode(node);
-  for (let i = 0; i < path.length; i++) {
-    if (isAlias(node)) node = node.resolve(doc);
-    const key = path[i];
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
-      if (pair === undefined) return line;
-      const keyLine = lineOfNode(pair.key) ?? line;
-      if (i === path.length - 1 && at === "key") return keyLine;
-      node = pair.value;
-      line = lineOfNode(node) ?? keyLine;
-    } else if (isSeq(node) && typeof key === "number") {
-      node = node.items[key];
-      line = lineOfNode(node) ?? line;
-    } else {
-      return line;
-    }
-  }
-  return line;
 }
 
 function _reason(error: unknown): string {
