@@ -34,6 +34,7 @@ function stats(name: string, over: Partial<RelayStats> = {}): RelayStats {
     name,
     domain: 1,
     address: `/tmp/${name}.sock`,
+    addresses: [`/tmp/${name}.sock`],
     policy: "performance",
     strict: false,
     startedAt: 0,
@@ -82,6 +83,7 @@ function row(id: number, over: Partial<ConnectionRow> = {}): ConnectionRow {
   return {
     relay: "market_data",
     id,
+    kind: "accepted",
     connectedAt: 0,
     lastActivity: 59_000,
     role: "subscriber",

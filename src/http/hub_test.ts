@@ -21,6 +21,7 @@ class FakeRelay implements MonitoredRelay {
       name,
       domain,
       address: this.address,
+      addresses: [this.address],
       policy: "performance",
       strict: false,
       startedAt: 0,
@@ -79,6 +80,7 @@ function buckets(counts: [number, number, number, number]): [string, number][] {
 function conn(id: number, over: Partial<ConnectionStats>): ConnectionStats {
   return {
     id,
+    kind: "accepted",
     connectedAt: 0,
     lastActivity: 0,
     role: "subscriber",

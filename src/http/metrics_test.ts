@@ -71,6 +71,7 @@ function fakeStats(over: Partial<RelayStats> = {}): RelayStats {
     name: "signal",
     domain: 2,
     address: "/tmp/x.sock",
+    addresses: ["/tmp/x.sock"],
     policy: "standard",
     strict: true,
     startedAt: 1,

@@ -10,7 +10,7 @@ export interface ConnectionStats {
   /** Connection id. */
   id: number;
   /** `accepted` by a listener, or the label of an attached bridge connection. */
-  kind?: string;
+  kind: string;
   /** Connect time (ms since epoch). */
   connectedAt: number;
   /** Last read or write (ms since epoch). */
@@ -143,7 +143,7 @@ export interface RelayStats {
   /** Listening address (the first transport's). */
   address: string;
   /** Every listening address. */
-  addresses?: string[];
+  addresses: string[];
   /** Validation policy. */
   policy: string;
   /** Soft failures dropped. */
