@@ -69,10 +69,28 @@ export interface RelayRates {
   dropsPerSec: number;
 }
 
-/** `/api/relays`: every relay's full counters, its rates, and the server's time. */
+/** The serving process: its id, age and memory (as `Deno.memoryUsage()` reports it). */
+export interface ProcessInfo {
+  /** Process id. */
+  pid: number;
+  /** Seconds since the process started. */
+  uptimeSeconds: number;
+  /** Resident set size in bytes. */
+  rssBytes: number;
+  /** V8 heap reserved, bytes. */
+  heapTotalBytes: number;
+  /** V8 heap in use, bytes. */
+  heapUsedBytes: number;
+  /** Memory outside the V8 heap held by JS objects (e.g. ArrayBuffers), bytes. */
+  externalBytes: number;
+}
+
+/** `/api/relays`: every relay's full counters, its rates, the server's time and its process. */
 export interface RelaysResponse {
   /** Server time, ms since epoch. */
   time: number;
+  /** The process serving the relays. */
+  process: ProcessInfo;
   /** Counters per relay (`Relay.stats()`, connection details included). */
   relays: RelayStats[];
   /** Rates over the last second, same order. */

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ErrorResponse, TlvTypeJson } from "./api.ts";
-import { CONNECTION_SORTS, type ConnectionSort, type Hub } from "./hub.ts";
+import { CONNECTION_SORTS, type ConnectionSort, type Hub, processInfo } from "./hub.ts";
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
 import { dashboardAssets } from "./dashboard/mod.ts";
 import { formatSizeRule, TLV_TYPES } from "../protocol/registry.ts";
@@ -90,7 +90,7 @@ export function createApp(hub: Hub, options: AppOptions = {}): Hono {
   });
 
   app.get("/metrics", (c) => {
-    const text = prometheusText(hub.relays.map((r) => r.stats()));
+    const text = prometheusText(hub.relays.map((r) => r.stats()), processInfo());
     return c.body(text, 200, { "Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store" });
   });
 

@@ -167,6 +167,9 @@ Deno.test("createApp() serves the API over real relays with traffic", async (t) 
         assert.equal(body.relays[0]!.drops.WrongDomain, 1);
         assert.equal(body.relays[0]!.connectionsDetail.length, 2);
         assert.ok(body.rates[0]!.msgsInPerSec > 0);
+        assert.equal(body.process.pid, Deno.pid);
+        assert.ok(body.process.rssBytes > body.process.heapUsedBytes);
+        assert.ok(body.process.heapUsedBytes > 0);
       });
       await t.step("GET /api/connections: sorted rows with their relay", async () => {
         const res = await app.request("/api/connections?sort=msgs_in&order=desc");

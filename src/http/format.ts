@@ -161,6 +161,17 @@ export function formatStatsSummary(body: RelaysResponse): string {
     }
     return lines.join("\n");
   });
+  const p = body.process;
+  // Older servers did not send the process; say nothing rather than zeros.
+  if (p !== undefined) {
+    blocks.push(
+      `process ${p.pid}  up ${formatDuration(p.uptimeSeconds * 1000)}  RSS ${
+        formatBytes(p.rssBytes)
+      }  heap ${formatBytes(p.heapUsedBytes)} of ${formatBytes(p.heapTotalBytes)}  external ${
+        formatBytes(p.externalBytes)
+      }`,
+    );
+  }
   return blocks.join("\n\n");
 }
 

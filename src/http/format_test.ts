@@ -44,6 +44,7 @@ function stats(name: string, over: Partial<RelayStats> = {}): RelayStats {
     bytesIn: 111188,
     framesOut: 230,
     bytesOut: 16960,
+    writes: 0,
     framesForwarded: 1254,
     hello: 2,
     subscribes: 2,
@@ -92,6 +93,7 @@ function row(id: number, over: Partial<ConnectionRow> = {}): ConnectionRow {
     bytesIn: 0,
     framesOut: 10,
     bytesOut: 740,
+    writes: 0,
     rejected: 0,
     dropped: 0,
     hellos: 0,
@@ -106,6 +108,14 @@ function row(id: number, over: Partial<ConnectionRow> = {}): ConnectionRow {
 
 const BODY: RelaysResponse = {
   time: Date.UTC(2026, 10, 23, 14, 50, 6),
+  process: {
+    pid: 4242,
+    uptimeSeconds: 65.2,
+    rssBytes: 88_000_000,
+    heapTotalBytes: 26_000_000,
+    heapUsedBytes: 16_500_000,
+    externalBytes: 1_500_000,
+  },
   relays: [stats("market_data")],
   rates: [{
     name: "market_data",
@@ -131,6 +141,10 @@ Deno.test("formatStatsSummary() shows counters, drops without hello, latency and
     /^ {2}latency p50 8 µs {2}p99 32 µs {2}p99\.9 40 µs {2}max 40 µs {2}\(10 frames\)$/m,
   );
   assert.match(text, /^ {2}sources KrakenCollector seq 10 \(1 gaps, 4 missing\)$/m);
+  assert.equal(
+    lines.at(-1),
+    "process 4242  up 1m 05s  RSS 88.0 MB  heap 16.5 MB of 26.0 MB  external 1.5 MB",
+  );
 });
 
 Deno.test("formatTop() prints relay rates and the connection table, marking full queues", () => {

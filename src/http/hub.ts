@@ -19,6 +19,7 @@ import type {
   ConnectionsResponse,
   HealthResponse,
   MessageEvent,
+  ProcessInfo,
   RejectsResponse,
   RelayRates,
   RelaysResponse,
@@ -36,6 +37,27 @@ import {
   arbitrageJsonFromMessage,
   type ArbitrageOpportunityJson,
 } from "../tools/arbitrage_json.ts";
+
+/**
+ * This process's id, age and memory.
+ *
+ * @returns the figures now
+ * @example
+ * ```ts
+ * const { rssBytes, heapUsedBytes } = processInfo();
+ * ```
+ */
+export function processInfo(): ProcessInfo {
+  const m = Deno.memoryUsage();
+  return {
+    pid: Deno.pid,
+    uptimeSeconds: Math.round(performance.now()) / 1000,
+    rssBytes: m.rss,
+    heapTotalBytes: m.heapTotal,
+    heapUsedBytes: m.heapUsed,
+    externalBytes: m.external,
+  };
+}
 
 /** What the hub needs of a relay; a running `Relay` fits. */
 export interface MonitoredRelay {
@@ -345,6 +367,7 @@ export class Hub {
   relaysResponse(): RelaysResponse {
     return {
       time: this.#clock(),
+      process: processInfo(),
       relays: this.#tracks.map((t) => t.relay.stats()),
       rates: this.#tracks.map((t) => ({ ...t.rates })),
     };

@@ -24,6 +24,7 @@
  */
 
 import type { BridgeStats, RelayStats } from "../relay/stats.ts";
+import type { ProcessInfo } from "./api.ts";
 import { domainName } from "../protocol/domains.ts";
 
 /** Content-Type of the exposition. */
@@ -51,6 +52,12 @@ const FAMILIES: readonly Family[] = [
     type: "counter",
     help: "Frames written to consumers (each copy counts).",
     samples: (s, b) => [[b, s.framesOut]],
+  },
+  {
+    name: "torq_writes_total",
+    type: "counter",
+    help: "Write calls to consumers; frames out / writes is the batching factor.",
+    samples: (s, b) => [[b, s.writes]],
   },
   {
     name: "torq_bytes_in_total",
@@ -283,6 +290,8 @@ const FAMILIES: readonly Family[] = [
  * Writes the relays' counters in the Prometheus text format.
  *
  * @param relays `Relay.stats()` of each relay
+ * @param process the serving process's memory, written as `process_resident_memory_bytes`
+ *   and `torq_process_*_bytes` gauges (none when omitted)
  * @returns the exposition, ending with a newline
  * @example
  * ```ts
@@ -291,8 +300,13 @@ const FAMILIES: readonly Family[] = [
  * // torq_frames_in_total{relay="signal",domain="signal"} 42
  * ```
  */
-export function prometheusText(relays: readonly RelayStats[]): string {
+export function prometheusText(relays: readonly RelayStats[], process?: ProcessInfo): string {
   const lines: string[] = [];
+  if (process !== undefined) {
+    for (const [name, help, value] of processGauges(process)) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${formatValue(value)}`);
+    }
+  }
   for (const f of FAMILIES) {
     lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
     for (const s of relays) {
@@ -303,6 +317,19 @@ export function prometheusText(relays: readonly RelayStats[]): string {
     }
   }
   return lines.join("\n") + "\n";
+}
+
+function processGauges(p: ProcessInfo): [string, string, number][] {
+  return [
+    ["process_resident_memory_bytes", "Resident memory size in bytes.", p.rssBytes],
+    ["torq_process_heap_used_bytes", "V8 heap in use, bytes.", p.heapUsedBytes],
+    ["torq_process_heap_total_bytes", "V8 heap reserved, bytes.", p.heapTotalBytes],
+    [
+      "torq_process_external_bytes",
+      "Memory outside the V8 heap held by JS objects (ArrayBuffers), bytes.",
+      p.externalBytes,
+    ],
+  ];
 }
 
 /**

@@ -81,6 +81,7 @@ function fakeStats(over: Partial<RelayStats> = {}): RelayStats {
     bytesIn: 740,
     framesOut: 20,
     bytesOut: 1480,
+    writes: 0,
     framesForwarded: 10,
     hello: 1,
     subscribes: 0,
@@ -190,6 +191,16 @@ Deno.test("GET /metrics counts real traffic: frames in, drops by reason, latency
       for (let i = 1; i < buckets.length; i++) {
         assert.ok(buckets[i]!.value >= buckets[i - 1]!.value, "buckets are cumulative");
       }
+    });
+    await t.step("the process's memory, matching what Deno reports", () => {
+      const rss = valueOf(p, "process_resident_memory_bytes", {});
+      const heapUsed = valueOf(p, "torq_process_heap_used_bytes", {});
+      const heapTotal = valueOf(p, "torq_process_heap_total_bytes", {});
+      // Same process: the figures are of the size Deno reports now (within 2x, not zero).
+      const now = Deno.memoryUsage();
+      assert.ok(rss > now.rss / 2 && rss < now.rss * 2, `rss ${rss} vs ${now.rss}`);
+      assert.ok(heapUsed > 0 && heapUsed <= heapTotal, `heap ${heapUsed} of ${heapTotal}`);
+      assert.ok(valueOf(p, "torq_process_external_bytes", {}) > 0);
     });
     await t.step("sequence health per source", () => {
       const src = { ...md1, source: "KrakenCollector" };

@@ -19,7 +19,7 @@
  * @module
  */
 
-export { CONNECTION_SORTS, DEFAULT_SAMPLE_RATES, Hub } from "./hub.ts";
+export { CONNECTION_SORTS, DEFAULT_SAMPLE_RATES, Hub, processInfo } from "./hub.ts";
 export type {
   ConnectionSort,
   ConnectionsQuery,
@@ -50,6 +50,7 @@ export type {
   ErrorResponse,
   HealthResponse,
   MessageEvent,
+  ProcessInfo,
   RejectsResponse,
   RelayRates,
   RelaysResponse,

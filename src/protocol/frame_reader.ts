@@ -63,6 +63,8 @@ export class FrameReader {
   #maxPayload: number;
   #start = 0;
   #end = 0;
+  /** A view of the whole buffer, handed out by `writable()` while nothing is buffered. */
+  #whole: Uint8Array | null = null;
 
   /** @param options limits and sizes */
   constructor(options: FrameReaderOptions = {}) {
@@ -98,8 +100,18 @@ export class FrameReader {
    * @returns a view of the free space
    */
   writable(minFree = 65_536): Uint8Array {
+    if (this.#start === this.#end) {
+      // Nothing buffered: read from the start again, through the same view.
+      this.#start = 0;
+      this.#end = 0;
+    }
     if (this.buffer.length - this.#end < minFree) this.#makeRoom(minFree);
-    return this.buffer.subarray(this.#end);
+    if (this.#end !== 0) return this.buffer.subarray(this.#end);
+    // A reader that receives whole frames per read allocates no view per read.
+    if (this.#whole === null || this.#whole.buffer !== this.buffer.buffer) {
+      this.#whole = this.buffer.subarray(0);
+    }
+    return this.#whole;
   }
 
   /**

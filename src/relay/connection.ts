@@ -2,8 +2,19 @@
  * One relay connection: its FrameReader, its bounded outbound queue and the
  * writer that keeps one write in flight, coalescing queued chunks up to 1 MiB.
  *
- * The queue is a FIFO of shared chunks (each one copy of a producer's run of
- * frames, shared by every consumer) with a head index, never `Array.shift()`.
+ * An idle writer starts in a microtask, not at once: the runs that every read
+ * completed in the same turn of the event loop queues (from any producer) go
+ * out in one write. With many producers that is one write per consumer per
+ * turn instead of one per producer's read.
+ *
+ * An idle writer starts in a microtask, not at once: the runs that every read
+ * completed in the same turn of the event loop queues (from any producer) go
+ * out in one write. With many producers that is one write per consumer per
+ * turn instead of one per producer's read.
+ *
+ * The queue is a {@linkcode RangeQueue} of ranges of shared copies (each run
+ * of a producer's frames is copied once, into a slab, and shared by every
+ * consumer): queuing, coalescing and dropping allocate nothing per entry.
  *
  * @module
  */
@@ -12,9 +23,13 @@ import { FrameReader } from "../protocol/frame_reader.ts";
 import type { StreamConn } from "../transport/transport.ts";
 import { type Filter } from "./topics.ts";
 import { SequenceState } from "./policy.ts";
+import type { Slab } from "./slab.ts";
+import { RangeQueue } from "./range_queue.ts";
 
 /** Chunks at least this big are written as they are; smaller ones are coalesced. */
 const COALESCE_BELOW = 65_536;
+/** Smallest coalescing buffer: a quiet consumer holds no more than this. */
+const COALESCE_MIN = 4_096;
 /** Largest single write when coalescing. */
 const MAX_WRITE = 1_048_576;
 
@@ -57,6 +72,8 @@ export class Connection {
   framesOut = 0;
   /** Bytes written to it. */
   bytesOut = 0;
+  /** Writes (transport write calls) made to it. */
+  writes = 0;
   /** Frames it sent that were rejected. */
   rejected = 0;
   /** Frames dropped from its queue (slow consumer). */
@@ -74,10 +91,10 @@ export class Connection {
   /** Read size wanted next (grows when reads fill the buffer). */
   readSize: number;
 
-  // Outbound queue: parallel arrays with a head index.
-  #chunks: (Uint8Array | undefined)[] = [];
-  #frames: number[] = [];
-  #head = 0;
+  // Outbound queue: ranges of shared buffers (no view object per entry). An entry
+  // cut from a slab holds it (retained on enqueue) until the entry is written,
+  // copied out or dropped.
+  readonly #queue = new RangeQueue();
   /** Frames waiting in the queue (not yet handed to a write). */
   queuedFrames = 0;
   /** Bytes waiting in the queue. */
@@ -85,6 +102,10 @@ export class Connection {
   /** Bytes handed to the write in flight. */
   inflightBytes = 0;
   #writing = false;
+  /** The writer is scheduled (a microtask) and has not taken anything yet. */
+  #scheduled = false;
+  /** Starts the writer: made once, so queuing never creates a closure. */
+  readonly #startPump = (): void => void this.#pump();
   #wbuf: Uint8Array | null = null;
   /** The write in flight (frames from offset 0) and how many of its bytes the kernel took. */
   #inflight: Uint8Array | null = null;
@@ -165,19 +186,48 @@ export class Connection {
   }
 
   /**
-   * Queues a chunk of `frames` whole frames and starts the writer if idle.
+   * Queues `buf[start, end)`, `frames` whole frames, and starts the writer if idle.
    *
-   * @param chunk frames (shared, never modified)
+   * @param buf shared bytes, never modified while queued
+   * @param start first byte
+   * @param end end of the range
    * @param frames how many frames it holds
+   * @param slab the slab `buf` belongs to (retained here), or null
    */
-  enqueue(chunk: Uint8Array, frames: number): void {
-    this.#chunks.push(chunk);
-    this.#frames.push(frames);
+  enqueue(buf: Uint8Array, start: number, end: number, frames: number, slab: Slab | null): void {
+    slab?.retain();
+    this.#queue.push(buf, start, end, frames, slab);
     this.queuedFrames += frames;
-    this.queuedBytes += chunk.length;
+    this.queuedBytes += end - start;
     const depth = this.queuedBytes + this.inflightBytes;
     if (depth > this.queueHighWater) this.queueHighWater = depth;
-    if (!this.#writing) void this.#pump();
+    if (!this.#writing) {
+      // Marked now, started after this turn's other reads have queued their runs.
+      this.#writing = true;
+      this.#scheduled = true;
+      queueMicrotask(this.#startPump);
+    }
+  }
+
+  /**
+   * Whether the queue is over its limits. Like the write in flight, the oldest
+   * entry does not count while the writer is about to start (it takes that
+   * entry first): a single run larger than the byte limit does not make an
+   * idle consumer slow.
+   *
+   * @param maxFrames frame limit
+   * @param maxBytes byte limit
+   * @returns true when over either limit
+   */
+  overLimit(maxFrames: number, maxBytes: number): boolean {
+    let frames = this.queuedFrames;
+    let bytes = this.queuedBytes;
+    const q = this.#queue;
+    if (this.#scheduled && q.length > 0) {
+      frames -= q.headFrames;
+      bytes -= q.headEnd - q.headStart;
+    }
+    return frames > maxFrames || bytes > maxBytes;
   }
 
   /**
@@ -190,20 +240,16 @@ export class Connection {
    */
   dropOldest(maxFrames: number, maxBytes: number): number {
     let dropped = 0;
-    const last = this.#chunks.length - 1;
-    while (
-      this.#head < last && (this.queuedFrames > maxFrames || this.queuedBytes > maxBytes)
-    ) {
-      const c = this.#chunks[this.#head]!;
-      const f = this.#frames[this.#head]!;
-      this.#chunks[this.#head] = undefined;
-      this.#head++;
+    const q = this.#queue;
+    while (q.length > 1 && (this.queuedFrames > maxFrames || this.queuedBytes > maxBytes)) {
+      const f = q.headFrames;
       this.queuedFrames -= f;
-      this.queuedBytes -= c.length;
+      this.queuedBytes -= q.headEnd - q.headStart;
+      q.headSlab?.release();
+      q.shift();
       dropped += f;
     }
     this.drops += dropped;
-    this.#compact();
     return dropped;
   }
 
@@ -232,32 +278,27 @@ export class Connection {
       this.#inflight = null;
       this.inflightBytes = 0;
     }
-    this.#chunks = [];
-    this.#frames = [];
-    this.#head = 0;
+    // The write in flight keeps its slab until it settles (see #pump): the kernel may still read it.
+    const q = this.#queue;
+    while (q.length > 0) {
+      q.headSlab?.release();
+      q.shift();
+    }
     this.queuedFrames = 0;
     this.queuedBytes = 0;
     return n;
   }
 
-  #compact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#frames = this.#frames.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
   /**
    * The buffer small chunks are coalesced into: sized to what is queued (powers
-   * of two from 64 KiB to 1 MiB), so a consumer of a quiet relay does not hold
-   * 1 MiB; released when the queue drains (see #pump).
+   * of two from 4 KiB to 1 MiB), so a consumer of a quiet relay holds 4 KiB;
+   * one above 64 KiB is released when the queue drains (see #pump).
    */
   #coalesceBuffer(): Uint8Array {
     const need = Math.min(this.queuedBytes, MAX_WRITE);
     const have = this.#wbuf?.length ?? 0;
     if (have >= need) return this.#wbuf!;
-    let size = COALESCE_BELOW;
+    let size = COALESCE_MIN;
     while (size < need) size *= 2;
     this.#wbuf = new Uint8Array(size);
     return this.#wbuf;
@@ -265,45 +306,47 @@ export class Connection {
 
   async #pump(): Promise<void> {
     this.#writing = true;
+    this.#scheduled = false;
+    // The slab of a chunk written as it is: held until its write settles.
+    let held: Slab | null = null;
     try {
-      while (this.#head < this.#chunks.length && !this.closed) {
+      const q = this.#queue;
+      while (q.length > 0 && !this.closed) {
         let data: Uint8Array;
         let frames = 0;
-        const first = this.#chunks[this.#head]!;
-        if (first.length >= COALESCE_BELOW || this.#head + 1 === this.#chunks.length) {
-          data = first;
-          frames = this.#frames[this.#head]!;
-          this.#chunks[this.#head] = undefined;
-          this.#head++;
+        if (q.headEnd - q.headStart >= COALESCE_BELOW || q.length === 1) {
+          data = q.headBuf.subarray(q.headStart, q.headEnd);
+          frames = q.headFrames;
+          held = q.headSlab;
+          q.shift();
         } else {
           const buf = this.#coalesceBuffer();
           let n = 0;
-          while (this.#head < this.#chunks.length) {
-            const c = this.#chunks[this.#head]!;
-            if (n + c.length > buf.length) break;
-            buf.set(c, n);
-            n += c.length;
-            frames += this.#frames[this.#head]!;
-            this.#chunks[this.#head] = undefined;
-            this.#head++;
+          while (q.length > 0) {
+            const from = q.headStart;
+            const len = q.headEnd - from;
+            if (n + len > buf.length) break;
+            copyInto(buf, n, q.headBuf, from, len);
+            n += len;
+            frames += q.headFrames;
+            q.headSlab?.release(); // copied out
+            q.shift();
           }
           data = buf.subarray(0, n);
         }
         this.queuedFrames -= frames;
         this.queuedBytes -= data.length;
         this.inflightBytes = data.length;
-        if (this.#head === this.#chunks.length) {
-          this.#chunks.length = 0;
-          this.#frames.length = 0;
-          this.#head = 0;
-        }
         this.#inflight = data;
         this.#inflightWritten = 0;
         let off = 0;
         while (off < data.length) {
+          this.writes++;
           off += await this.conn.write(off === 0 ? data : data.subarray(off));
           this.#inflightWritten = off;
         }
+        held?.release();
+        held = null;
         // Closed meanwhile: discardQueue() has accounted for this write.
         if (this.#inflight === null) break;
         this.#inflight = null;
@@ -314,7 +357,9 @@ export class Connection {
         this.#owner.drained(this);
       }
     } catch (e) {
-      // The in-flight write stays recorded: closing counts its frames (discardQueue).
+      // The write settled (failed): its slab is free. The in-flight write stays
+      // recorded: closing counts its frames (discardQueue).
+      held?.release();
       this.#writing = false;
       if (!this.closed) this.#owner.writeFailed(this, e);
       return;
@@ -323,4 +368,16 @@ export class Connection {
     if (this.#wbuf !== null && this.#wbuf.length > COALESCE_BELOW) this.#wbuf = null;
     this.#writing = false;
   }
+}
+
+/** Ranges up to this size are copied byte by byte (no view object); larger ones with `set`. */
+const COPY_LOOP_MAX = 256;
+
+/** Copies `src[from, from + len)` to `dst` at `at`, allocating nothing for small ranges. */
+function copyInto(dst: Uint8Array, at: number, src: Uint8Array, from: number, len: number): void {
+  if (len > COPY_LOOP_MAX) {
+    dst.set(src.subarray(from, from + len), at);
+    return;
+  }
+  for (let k = 0; k < len; k++) dst[at + k] = src[from + k]!;
 }

@@ -20,6 +20,7 @@ import {
   readSequenceHigh,
   readSequenceLow,
   readTimestampApprox,
+  readU32,
 } from "../protocol/header.ts";
 import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
 import { RELAY_SOURCE } from "../protocol/domains.ts";
@@ -45,6 +46,7 @@ import type { BridgeStats, ConnectionStats, RelayStats, SourceStats } from "./st
 import { LatencyHistogram } from "./latency.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
+import { SlabPool } from "./slab.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
@@ -55,6 +57,13 @@ const REJECT_RING = 50;
 const CLOCK_ORIGIN = performance.timeOrigin;
 /** Reads never grow beyond this. */
 const MAX_READ = 262_144;
+/**
+ * Every connection's first reads: most connections are consumers that send a
+ * hello or a Subscribe and nothing else, and need no more. A read that fills
+ * the buffer grows it to the configured `buffer_size`, then doubles it up to
+ * {@linkcode MAX_READ}.
+ */
+const FIRST_READ = 4_096;
 /**
  * Most patterns one connection's filter may hold. Bounds what a Subscribe costs
  * the relay (parsing, compiling, answering) whatever its size.
@@ -126,6 +135,9 @@ export class Relay implements ConnectionOwner {
   #framesIn = 0;
   #bytesIn = 0;
   #framesOut = 0;
+  /** Where forwarded runs are copied: reused slabs, not one buffer per run. */
+  readonly #slabs = new SlabPool();
+  #writes = 0;
   #bytesOut = 0;
   #framesForwarded = 0;
   #hello = 0;
@@ -352,7 +364,7 @@ export class Relay implements ConnectionOwner {
       this.#nextId++,
       conn,
       this,
-      Math.min(this.logic.readBufferSize, MAX_READ),
+      Math.min(FIRST_READ, this.logic.readBufferSize),
       this.#maxPayload,
     );
     c.label = label;
@@ -378,7 +390,7 @@ export class Relay implements ConnectionOwner {
         r.commit(n);
         c.lastActivity = Date.now();
         if (n === view.length && c.readSize < MAX_READ) {
-          c.readSize = Math.min(c.readSize * 2, MAX_READ);
+          c.readSize = Math.min(Math.max(c.readSize * 2, this.logic.readBufferSize), MAX_READ);
         }
         this.#onData(c);
       }
@@ -546,27 +558,29 @@ export class Relay implements ConnectionOwner {
       }
       if (this.#journalDown) this.#journalRecovered();
     }
-    const chunk = b.slice(s, e);
+    const pool = this.#slabs;
+    const at = pool.copy(b, s, e);
+    const bytes = pool.lastBuffer;
+    const slab = pool.last;
+    const end = at + e - s;
     this.#framesForwarded += frames;
-    if (this.#sampler !== null) this.#sample(chunk);
+    if (this.#sampler !== null) this.#sample(bytes, at);
     const echo = this.logic.echo;
     for (const c of this.#plain) {
       if (c === src && !echo) continue;
-      c.enqueue(chunk, frames);
-      if (c.queuedFrames > this.logic.maxQueueFrames || c.queuedBytes > this.logic.maxQueueBytes) {
-        this.#overflow(c);
-      }
+      c.enqueue(bytes, at, end, frames, slab);
+      if (this.#overLimit(c)) this.#overflow(c);
     }
     for (const c of this.#filtered) {
       const n = c.pendCount;
       if (n === 0) continue;
+      // Sub-runs: offsets in the read buffer, moved to the copy.
+      const shift = at - s;
       for (let i = 0; i < n; i++) {
-        c.enqueue(chunk.subarray(c.pendStart[i]! - s, c.pendEnd[i]! - s), c.pendFrames[i]!);
+        c.enqueue(bytes, c.pendStart[i]! + shift, c.pendEnd[i]! + shift, c.pendFrames[i]!, slab);
       }
       c.pendCount = 0;
-      if (c.queuedFrames > this.logic.maxQueueFrames || c.queuedBytes > this.logic.maxQueueBytes) {
-        this.#overflow(c);
-      }
+      if (this.#overLimit(c)) this.#overflow(c);
     }
   }
 
@@ -582,14 +596,13 @@ export class Relay implements ConnectionOwner {
     this.#sampleEveryMs = 1000 / perSecond;
   }
 
-  #sample(chunk: Uint8Array): void {
+  #sample(bytes: Uint8Array, at: number): void {
     const now = Date.now();
     if (now - this.#lastSample < this.#sampleEveryMs) return;
     this.#lastSample = now;
-    const size = HEADER_SIZE +
-      (chunk[24]! | (chunk[25]! << 8) | (chunk[26]! << 16) | (chunk[27]! << 24));
+    const size = HEADER_SIZE + readU32(bytes, at + 24);
     try {
-      this.#sampler!(chunk.slice(0, size), this.logic.name);
+      this.#sampler!(bytes.slice(at, at + size), this.logic.name);
     } catch (e) {
       this.#log.warn("sampler failed", { error: (e as Error).message });
     }
@@ -673,7 +686,7 @@ export class Relay implements ConnectionOwner {
   }
 
   #overLimit(c: Connection): boolean {
-    return c.queuedFrames > this.logic.maxQueueFrames || c.queuedBytes > this.logic.maxQueueBytes;
+    return c.overLimit(this.logic.maxQueueFrames, this.logic.maxQueueBytes);
   }
 
   #releaseGate(): void {
@@ -768,7 +781,8 @@ export class Relay implements ConnectionOwner {
       encodeSubscribe({ mode: 0, patterns }),
     );
     if (reason !== null) answer.addTlv(ERROR_TLV, encodeErrorText(reason));
-    src.enqueue(answer.build(), 1);
+    const reply = answer.build();
+    src.enqueue(reply, 0, reply.length, 1, null);
     // A client that sends Subscribes and never reads its answers is a slow consumer too.
     if (this.#overLimit(src)) this.#overflow(src);
   }
@@ -848,6 +862,7 @@ export class Relay implements ConnectionOwner {
     this.#bytesIn += c.bytesIn;
     this.#framesOut += c.framesOut;
     this.#bytesOut += c.bytesOut;
+    this.#writes += c.writes;
     this.#garbageBytes += c.reader.garbageBytes;
     for (let i = 0; i < 32; i++) this.#lossesClosed[i]! += c.reader.losses[i]!;
     if (this.#blockedBy === c) this.#releaseGate();
@@ -890,6 +905,7 @@ export class Relay implements ConnectionOwner {
     let bytesIn = this.#bytesIn;
     let framesOut = this.#framesOut;
     let bytesOut = this.#bytesOut;
+    let writes = this.#writes;
     let garbage = this.#garbageBytes;
     const losses = Float64Array.from(this.#lossesClosed);
     const l = this.logic;
@@ -898,6 +914,7 @@ export class Relay implements ConnectionOwner {
       bytesIn += c.bytesIn;
       framesOut += c.framesOut;
       bytesOut += c.bytesOut;
+      writes += c.writes;
       garbage += c.reader.garbageBytes;
       for (let i = 0; i < 32; i++) losses[i]! += c.reader.losses[i]!;
       const pending = c.queuedBytes + c.inflightBytes;
@@ -912,6 +929,7 @@ export class Relay implements ConnectionOwner {
         bytesIn: c.bytesIn,
         framesOut: c.framesOut,
         bytesOut: c.bytesOut,
+        writes: c.writes,
         rejected: c.rejected,
         dropped: c.drops,
         hellos: c.hellos,
@@ -973,6 +991,7 @@ export class Relay implements ConnectionOwner {
       bytesIn,
       framesOut,
       bytesOut,
+      writes,
       framesForwarded: this.#framesForwarded,
       hello: this.#hello,
       subscribes: this.#subscribes,

@@ -27,6 +27,8 @@ export interface ConnectionStats {
   framesOut: number;
   /** Bytes written to it. */
   bytesOut: number;
+  /** Write calls made to it (frames per write = framesOut / writes). */
+  writes: number;
   /** Its frames that were rejected. */
   rejected: number;
   /** Frames dropped from its queue. */
@@ -162,6 +164,8 @@ export interface RelayStats {
   framesOut: number;
   /** Bytes written to consumers. */
   bytesOut: number;
+  /** Write calls made to consumers (frames per write = framesOut / writes). */
+  writes: number;
   /** Frames accepted for fan-out. */
   framesForwarded: number;
   /** Hello frames. */

@@ -1,0 +1,140 @@
+/**
+ * Copies of forwarded runs of frames, cut from reused slabs.
+ *
+ * A relay copies each accepted run once and queues the copy to every consumer.
+ * A buffer per run (`slice`) costs one allocation per run, and those buffers
+ * outlive the young-generation collections while they wait in queues, so they
+ * pile up until a full collection: the allocator's heap grows to that peak and
+ * stays there. A {@linkcode SlabPool} instead copies runs side by side into
+ * 64 KiB slabs and counts the queue entries that hold each slab; a slab that
+ * is full and no longer held goes back to the pool and is reused. Memory for
+ * queued frames is then a set of slabs that is reused, not garbage.
+ *
+ * Runs larger than 16 KiB get a buffer of their own (no slab): one allocation
+ * per 16 KiB or more is cheap, and a slab never pins much more than it holds.
+ *
+ * The rule for holders: {@linkcode Slab.retain} once per queue entry that holds
+ * a view of the slab, {@linkcode Slab.release} once when that entry is written
+ * (and the write has finished), copied elsewhere, or dropped.
+ *
+ * @module
+ */
+
+/** Slab size. */
+const SLAB_BYTES = 65_536;
+/** Runs larger than this get their own buffer. */
+const OWN_BUFFER_ABOVE = 16_384;
+/** Free slabs kept for reuse (4 MiB); more are left to the garbage collector. */
+const MAX_FREE = 64;
+
+/** A slab of copied runs and the number of queue entries holding a view of it. */
+export class Slab {
+  /** The slab's bytes. */
+  readonly bytes: Uint8Array = new Uint8Array(SLAB_BYTES);
+  /** Bytes handed out. */
+  used = 0;
+  /** Queue entries holding a view. */
+  refs = 0;
+  readonly #pool: SlabPool;
+
+  /** @param pool the pool it returns to */
+  constructor(pool: SlabPool) {
+    this.#pool = pool;
+  }
+
+  /** A queue entry now holds a view of this slab. */
+  retain(): void {
+    this.refs++;
+  }
+
+  /** A queue entry no longer needs its view; the last one returns a full slab to the pool. */
+  release(): void {
+    if (--this.refs === 0) this.#pool.recycle(this);
+  }
+}
+
+/**
+ * Hands out copies of byte ranges, packed into reused slabs.
+ *
+ * @example
+ * ```ts
+ * const pool = new SlabPool();
+ * const at = pool.copy(readBuffer, runStart, runEnd); // stays valid after readBuffer changes
+ * const bytes = pool.lastBuffer; // the copy is bytes[at, at + runEnd - runStart)
+ * const slab = pool.last; // null when the run got its own buffer
+ * slab?.retain(); // once per queue entry holding the range
+ * // ... written or dropped:
+ * slab?.release();
+ * ```
+ */
+export class SlabPool {
+  #current: Slab | null = null;
+  #free: Slab[] = [];
+  /** The slab of the last {@linkcode copy}, or null when it got its own buffer. */
+  last: Slab | null = null;
+  /** The buffer holding the last {@linkcode copy}: its slab's bytes, or its own buffer. */
+  lastBuffer: Uint8Array = new Uint8Array(0);
+  /** Slabs allocated so far. */
+  allocated = 0;
+  /** Slabs taken from the free list so far. */
+  reused = 0;
+
+  /** Free slabs waiting for reuse. */
+  get free(): number {
+    return this.#free.length;
+  }
+
+  /**
+   * Copies `b[s, e)` into {@linkcode lastBuffer} (allocating no view). The copy
+   * is never written again while a holder has not released it.
+   *
+   * @param b source bytes
+   * @param s start offset
+   * @param e end offset
+   * @returns where the copy starts in {@linkcode lastBuffer}
+   */
+  copy(b: Uint8Array, s: number, e: number): number {
+    const n = e - s;
+    if (n > OWN_BUFFER_ABOVE) {
+      this.last = null;
+      this.lastBuffer = b.slice(s, e);
+      return 0;
+    }
+    let slab = this.#current;
+    if (slab === null || slab.used + n > SLAB_BYTES) {
+      const full = slab;
+      slab = this.#take();
+      this.#current = slab;
+      // A full slab nobody holds is free at once; otherwise its last release frees it.
+      if (full !== null && full.refs === 0) this.recycle(full);
+    }
+    const at = slab.used;
+    slab.bytes.set(b.subarray(s, e), at);
+    slab.used = at + n;
+    this.last = slab;
+    this.lastBuffer = slab.bytes;
+    return at;
+  }
+
+  /**
+   * Takes back a slab nobody holds (called by {@linkcode Slab.release}); the
+   * slab being filled stays where it is.
+   *
+   * @param slab the slab
+   */
+  recycle(slab: Slab): void {
+    if (slab === this.#current) return;
+    slab.used = 0;
+    if (this.#free.length < MAX_FREE) this.#free.push(slab);
+  }
+
+  #take(): Slab {
+    const s = this.#free.pop();
+    if (s !== undefined) {
+      this.reused++;
+      return s;
+    }
+    this.allocated++;
+    return new Slab(this);
+  }
+}
