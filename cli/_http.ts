@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Hub } from "../src/http/hub.ts";
-import { HttpServeError, type HttpServer, isLoopback, serveHttp } from "../src/http/server.ts";
+import type { Hub } from "../src/http/hub.ts";
+import type { HttpServer } from "../src/http/server.ts";
 import type { Relay } from "../src/relay/relay.ts";
 import { CliError } from "./_args.ts";
 
@@ -25,7 +25,8 @@ export interface HttpFront {
 
 /**
  * Binds the HTTP server with an empty hub; warns on stderr when the address
- * is reachable from other machines.
+ * is reachable from other machines. The server and dashboard modules are
+ * loaded here, so a relay run without HTTP does not hold them.
  *
  * @param command e.g. `torq up`, for the warning line
  * @param listen `host:port`
@@ -33,7 +34,15 @@ export interface HttpFront {
  * @returns the bound server
  * @throws {CliError} one line when the address is bad or in use
  */
-export function bindHttp(command: string, listen: string, token: string | null): HttpFront {
+export async function bindHttp(
+  command: string,
+  listen: string,
+  token: string | null,
+): Promise<HttpFront> {
+  const [{ Hub }, { HttpServeError, isLoopback, serveHttp }] = await Promise.all([
+    import("../src/http/hub.ts"),
+    import("../src/http/server.ts"),
+  ]);
   const hub = new Hub([]);
   let server: HttpServer;
   try {

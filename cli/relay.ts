@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
-import { startBridges } from "../src/bridge/mod.ts";
+import { startBridges } from "../src/bridge/start.ts";
 import { TransportError } from "../src/transport/transport.ts";
 import { domainName, parseDomain } from "../src/protocol/domains.ts";
 import type { RelayDomainName } from "../src/config/mod.ts";
@@ -94,7 +94,7 @@ export async function run(args: string[]): Promise<number> {
   const config = configFromArgs(values);
   registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
   const token = config.http.token;
-  const http = values.http === undefined ? null : bindHttp(COMMAND, values.http, token);
+  const http = values.http === undefined ? null : await bindHttp(COMMAND, values.http, token);
   let service;
   try {
     service = await startRelays(config, [name], {

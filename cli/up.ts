@@ -7,15 +7,8 @@
 
 import { parseArgs } from "node:util";
 import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
-import { startBridges } from "../src/bridge/mod.ts";
-import type { Relay } from "../src/relay/relay.ts";
-import { Pipeline } from "../src/tools/pipeline.ts";
-import { MockMarketData } from "../src/tools/mock_relay.ts";
-import { abortableDelay } from "../src/tools/demo_arbitrage.ts";
-import { RelayClient } from "../src/client/client.ts";
-import { SourceType } from "../src/protocol/domains.ts";
-import { VenueId } from "../src/protocol/instrument_id.ts";
-import { nowNs } from "../src/protocol/clock.ts";
+import { startBridges } from "../src/bridge/start.ts";
+import type { UpDemo } from "../src/tools/up_demo.ts";
 import { CliError, Exit, parseOrUsage, printOut } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
@@ -47,11 +40,6 @@ Examples:
   torq up --socket-dir /tmp/torq-dev --http 127.0.0.1:8080
   torq up --env production --log-format json --set http.token=s3cret`;
 
-/** Quote symbols of the demo's extra market data (Binance). */
-const DEMO_QUOTE_SYMBOLS = ["ETH-USD", "SOL-USD", "BTC-USDT", "ETH-USDT"];
-/** Quotes per second of the demo's extra market data. */
-const DEMO_QUOTES_PER_SECOND = 200;
-
 /**
  * Runs `torq up`.
  *
@@ -82,7 +70,7 @@ export async function run(args: string[]): Promise<number> {
   const config = configFromArgs(values);
   registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
   const token = config.http.token;
-  const http = bindHttp(COMMAND, values.http ?? config.http.listen, token);
+  const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token);
   const dir = values["socket-dir"];
   let service;
   try {
@@ -115,10 +103,12 @@ export async function run(args: string[]): Promise<number> {
       r.logic.policy === "audit" ? ", journal " + r.logic.journalPath : ""
     })`
   );
-  let demo: Demo | null = null;
+  let demo: UpDemo | null = null;
   if (values.demo) {
     try {
-      demo = await startDemo(service.relays);
+      // Loaded only with --demo: a relay process without it does not hold the demo's code.
+      const { startUpDemo } = await import("../src/tools/up_demo.ts");
+      demo = await startUpDemo(service.relays, (line) => console.error(`${COMMAND}: ${line}`));
     } catch (e) {
       await http.stop();
       await bridges.stop();
@@ -142,84 +132,4 @@ export async function run(args: string[]): Promise<number> {
   );
   await stopped;
   return Exit.OK;
-}
-
-/** Demo traffic running against the relays of this process. */
-interface Demo {
-  /** One line saying what runs. */
-  description: string;
-  /** Stops the traffic (bounded). */
-  stop(): Promise<void>;
-}
-
-/**
- * Starts the demo pipeline (feed → strategy → portfolio → order consumer) and
- * a stream of quotes for a few more symbols.
- */
-async function startDemo(relays: readonly Relay[]): Promise<Demo> {
-  const path = (name: string) => relays.find((r) => r.logic.name === name)!.address;
-  const paths = {
-    marketData: path("market_data"),
-    signal: path("signal"),
-    execution: path("execution"),
-  };
-  const pipeline = await Pipeline.start({ paths, rate: 20 });
-  pipeline.finished.catch((e: Error) => console.error(`${COMMAND}: demo stopped: ${e.message}`));
-  let quotes: RelayClient;
-  try {
-    quotes = await RelayClient.connect({
-      domain: "market_data",
-      path: paths.marketData,
-      publishOnly: true,
-      source: SourceType.BinanceCollector,
-    });
-  } catch (e) {
-    await pipeline.stop().catch(() => {});
-    throw e;
-  }
-  const stopQuotes = new AbortController();
-  const quoting = publishQuotes(quotes, stopQuotes.signal, pipeline.seed).catch((e: Error) => {
-    if (!stopQuotes.signal.aborted) console.error(`${COMMAND}: demo quotes stopped: ${e.message}`);
-  });
-  return {
-    description:
-      `demo: BTC-USD trades on Kraken and Coinbase (20/s) → arbitrage signals → orders; ${DEMO_QUOTES_PER_SECOND} quotes/s for ${
-        DEMO_QUOTE_SYMBOLS.join(", ")
-      } on Binance`,
-    async stop() {
-      stopQuotes.abort();
-      await quoting;
-      await quotes.close();
-      await pipeline.stop().catch(() => {});
-    },
-  };
-}
-
-/** Publishes Quotes (never Trades: the pipeline's strategy reads those) at a steady pace. */
-async function publishQuotes(
-  client: RelayClient,
-  signal: AbortSignal,
-  pipelineSeed: number,
-): Promise<void> {
-  const gen = new MockMarketData({
-    symbols: DEMO_QUOTE_SYMBOLS,
-    venue: VenueId.Binance,
-    seed: pipelineSeed ^ 0x5eed,
-  });
-  const builder = client.builder(SourceType.BinanceCollector);
-  const tickMs = 50;
-  const perTick = DEMO_QUOTES_PER_SECOND * tickMs / 1000;
-  let due = performance.now();
-  while (!signal.aborted) {
-    let sent = 0;
-    while (sent < perTick) {
-      const m = gen.next(nowNs());
-      if (m.type !== 2) continue;
-      client.publish(builder.begin().addPayload(2, m.fields).finish());
-      sent++;
-    }
-    await client.flush();
-    due += tickMs;
-    await abortableDelay(due - performance.now(), signal);
-  }
 }
