@@ -28,6 +28,7 @@ import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
 import { FrameReader } from "../src/protocol/frame_reader.ts";
 import { type NatsServer, startNatsServer } from "../tests/_support/nats.ts";
+import { torqArgs } from "./_torq.ts";
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +42,6 @@ const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
 const WINDOW = 6_000;
 const CHUNK = 65_536;
-const ROOT = new URL("../", import.meta.url).pathname;
 const SUBJECT = "torq.market_data";
 
 type System = "nats" | "bridge" | "relay";
@@ -143,9 +143,7 @@ function relayProcess(path: string, bridge: "out" | "in" | null, url: string): D
   const set = (k: string, v: string) => ["--set", `relays.market_data.bridge.nats.${k}=${v}`];
   return new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-A",
-      `${ROOT}cli/main.ts`,
+      ...torqArgs([]),
       "relay",
       "market-data",
       "--socket",

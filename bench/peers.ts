@@ -36,6 +36,7 @@ import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protoco
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
 import { Histogram } from "../src/tools/histogram.ts";
+import { ROOT, torqArgs } from "./_torq.ts";
 
 const HELP = `Usage: deno task bench:peers -- [options]
 
@@ -136,7 +137,6 @@ for (const s of SYSTEMS) {
 const LAT_RATES = list("latency-rates", values["latency-rates"]!, 1);
 const LAT_SECONDS = num("latency-seconds", values["latency-seconds"]!, 0.1);
 const LAT_SIZE = Math.round(num("latency-size", values["latency-size"]!, 48));
-const ROOT = new URL("../", import.meta.url).pathname;
 const OUT_MD = values.out ?? `${ROOT}BENCHMARKS.md`;
 const OUT_SVG = values.svg ?? `${ROOT}docs/bench_peers.svg`;
 /** Messages the producer may be ahead of its slowest consumer. */
@@ -486,17 +486,7 @@ async function commandVersion(cmd: string, args: string[]): Promise<string> {
 async function startTorq(dir: string, domain: "market-data" | "signal"): Promise<Server> {
   const path = `${dir}/torq-${domain}.sock`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}cli/main.ts`,
-      "relay",
-      domain,
-      "--socket",
-      path,
-      "--log-level",
-      "warn",
-    ],
+    args: torqArgs(["relay", domain, "--socket", path, "--log-level", "warn"]),
     stdout: "null",
     stderr: "inherit",
   }).spawn();

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { encodeHeader, HEADER_SIZE, sealChecksum } from "../src/protocol/header.ts";
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
+import { torqArgs } from "./_torq.ts";
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +29,6 @@ const SECONDS = Number(values.seconds);
 const WINDOW = 6_000;
 const CHUNK = 262_144;
 const DOMAIN_NUMBER: Record<string, number> = { market_data: 1, signal: 2, execution: 3 };
-const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Frames of `size` bytes laid back to back in one chunk; execution frames carry OrderRequests. */
 function makeChunk(
@@ -116,9 +116,7 @@ async function run(
   if (system === "relay") {
     child = new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "-A",
-        `${ROOT}cli/main.ts`,
+        ...torqArgs([]),
         "relay",
         domain,
         "--socket",

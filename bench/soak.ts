@@ -10,7 +10,8 @@
  * a slow consumer, a new stalled consumer takes its place).
  *
  * Every `--interval` seconds it prints one line: the relay processes' RSS and
- * VmHWM (/proc/<pid>/status), their CPU, frames in/out per second and drops
+ * VmHWM (/proc/<pid>/status), their V8 heap (used/total) and external memory
+ * (`process` of `/api/relays`), their CPU, frames in/out per second and drops
  * (from the relays' HTTP API `/api/relays`), queued frames per relay, and the
  * latency p50/p99/p99.9 that the consumers measured from header timestamps.
  * At the end: the RSS slope over the last two thirds of the run (MB/min) and
@@ -35,6 +36,7 @@ import { writeNsFromMs } from "../src/protocol/clock.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
 import { Histogram, type HistogramSummary } from "../src/tools/histogram.ts";
 import { Prng } from "../src/tools/prng.ts";
+import { torqArgs } from "./_torq.ts";
 
 const HELP = `Usage: deno task soak -- [options]
 
@@ -101,7 +103,6 @@ if (MODE !== "up" && MODE !== "relay") {
 }
 const JSON_OUT = values.json!;
 const OUT = values.out;
-const ROOT = new URL("../", import.meta.url).pathname;
 /** RSS target for the relay process(es), MB. */
 const RSS_TARGET_MB = 100;
 /** Largest RSS slope over the last two thirds still called flat, MB/min. */
@@ -499,7 +500,7 @@ interface RelayProcess {
 
 async function spawnTorq(args: string[], logFile: Deno.FsFile): Promise<RelayProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}cli/main.ts`, ...args],
+    args: torqArgs(args),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -588,13 +589,21 @@ interface RelayApiStats {
   connectionsDetail: ConnDetail[];
 }
 
-async function fetchRelays(api: string): Promise<RelayApiStats[]> {
+/** The serving process's memory as `/api/relays` reports it (`process`). */
+interface ProcessApiStats {
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+}
+
+async function fetchRelays(
+  api: string,
+): Promise<{ relays: RelayApiStats[]; process: ProcessApiStats }> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), 3000);
   try {
     const res = await fetch(`${api}/api/relays`, { signal: ctl.signal });
-    const body = await res.json() as { relays: RelayApiStats[] };
-    return body.relays;
+    return await res.json() as { relays: RelayApiStats[]; process: ProcessApiStats };
   } finally {
     clearTimeout(timer);
   }
@@ -677,6 +686,10 @@ interface Sample {
   t: number;
   rssMb: number;
   hwmMb: number;
+  /** The relay processes' V8 heap in use and reserved, and their external (ArrayBuffer) memory, MB. */
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
   /** Relay CPU over the interval, % of one core. */
   cpuPct: number;
   /** This soak process's RSS (MB) and CPU (% of one core), for context: the load generator. */
@@ -792,7 +805,7 @@ try {
     }), started ${started.toISOString()}`,
   );
   emit(
-    "   t s  RSS MB  HWM MB  CPU %  gen %   in/s    out/s   recv/s  drop/s  p50 µs  p99 µs  p99.9 µs" +
+    "   t s  RSS MB  HWM MB  heap MB u/t  ext MB  CPU %  gen %   in/s    out/s   recv/s  drop/s  p50 µs  p99 µs  p99.9 µs" +
       "  q md/sig/exec     stall  disc",
   );
 
@@ -851,8 +864,15 @@ try {
     const soakCpuPct = ((selfCpu - prevSelfCpu) / dt) * 100;
     prevSelfCpu = selfCpu;
     const api = new Map<string, RelaySample>();
+    let heapUsed = 0;
+    let heapTotal = 0;
+    let external = 0;
     for (const p of processes) {
-      for (const r of await fetchRelays(p.api)) api.set(r.name, summarise(r));
+      const body = await fetchRelays(p.api);
+      for (const r of body.relays) api.set(r.name, summarise(r));
+      heapUsed += body.process.heapUsedBytes / 1048576;
+      heapTotal += body.process.heapTotalBytes / 1048576;
+      external += body.process.externalBytes / 1048576;
     }
     const relays: Sample["relays"] = {};
     let inS = 0;
@@ -882,6 +902,9 @@ try {
       t: Math.round((now - t0) / 100) / 10,
       rssMb: Math.round(rss * 10) / 10,
       hwmMb: Math.round(hwm * 10) / 10,
+      heapUsedMb: Math.round(heapUsed * 10) / 10,
+      heapTotalMb: Math.round(heapTotal * 10) / 10,
+      externalMb: Math.round(external * 10) / 10,
       cpuPct: Math.round(cpuPct),
       soakRssMb: Math.round(Deno.memoryUsage().rss / 1048576),
       soakCpuPct: Math.round(soakCpuPct),
@@ -903,6 +926,8 @@ try {
         sample.t.toFixed(0).padStart(6),
         sample.rssMb.toFixed(1).padStart(7),
         sample.hwmMb.toFixed(1).padStart(7),
+        `${sample.heapUsedMb.toFixed(1)}/${sample.heapTotalMb.toFixed(1)}`.padStart(11),
+        sample.externalMb.toFixed(1).padStart(6),
         String(sample.cpuPct).padStart(6),
         String(sample.soakCpuPct).padStart(6),
         String(sample.inPerSec).padStart(6),
@@ -938,7 +963,7 @@ try {
   {
     const api = new Map<string, RelaySample>();
     for (const p of processes) {
-      for (const r of await fetchRelays(p.api)) api.set(r.name, summarise(r));
+      for (const r of (await fetchRelays(p.api)).relays) api.set(r.name, summarise(r));
     }
     prevApi = api;
   }

@@ -35,3 +35,16 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the torq binary is compiled with the V8 heap flags `deno task torq` runs with", () => {
+  // The relay's memory bound rests on these flags (BENCHMARKS.md, soak); the two
+  // ways of running torq must not drift apart.
+  const tasks = (JSON.parse(Deno.readTextFileSync(`${root}deno.json`)) as {
+    tasks: Record<string, string>;
+  }).tasks;
+  const flags = (task: string) =>
+    tasks[task]!.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
+  assert.equal(flags("torq").length, 1, "the torq task sets --v8-flags");
+  assert.match(flags("torq")[0]!, /--max-semi-space-size=\d+/);
+  assert.deepEqual(flags("compile"), flags("torq"));
+});
