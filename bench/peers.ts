@@ -46,8 +46,11 @@ Options:
   --sizes LIST          Message sizes in bytes (default 64,128,512)
   --consumers LIST      Consumer counts (default 1,4)
   --systems LIST        direct,torq-md,torq-signal,nats,redis (default); also nats.js
-  --window N            Messages the producer may be ahead of its slowest consumer (default 6000;
-                        keep it under the Torq relays' max_queue_frames, 10000, or Torq drops)
+  --window N            Messages the producer may be ahead of its slowest consumer (default 50000;
+                        keep it under --queue-frames, or Torq drops)
+  --queue-frames N      The Torq relays' per-consumer queue limit, max_queue_frames (default
+                        1000000, the design documents' market-data sizing; the built-in default
+                        is 10000)
   --latency-rates LIST  Paced rates of the latency cases, msg/s (default 10000,100000; "" for none)
   --latency-seconds N   Seconds per latency case (default 2)
   --latency-size N      Message size of the latency cases (default 128)
@@ -69,7 +72,8 @@ function parse() {
       sizes: { type: "string", default: "64,128,512" },
       consumers: { type: "string", default: "1,4" },
       systems: { type: "string", default: "direct,torq-md,torq-signal,nats,redis" },
-      window: { type: "string", default: "6000" },
+      window: { type: "string", default: "50000" },
+      "queue-frames": { type: "string", default: "1000000" },
       "latency-rates": { type: "string", default: "10000,100000" },
       "latency-seconds": { type: "string", default: "2" },
       "latency-size": { type: "string", default: "128" },
@@ -141,6 +145,7 @@ const OUT_MD = values.out ?? `${ROOT}BENCHMARKS.md`;
 const OUT_SVG = values.svg ?? `${ROOT}docs/bench_peers.svg`;
 /** Messages the producer may be ahead of its slowest consumer. */
 const WINDOW = Math.round(num("window", values.window!, 1));
+const QUEUE_FRAMES = Math.round(num("queue-frames", values["queue-frames"]!, 1));
 /** Bytes of payload per producer batch (one write). */
 const BATCH_BYTES = 262_144;
 /** Longest wait for consumers to receive everything after the producer stops. */
@@ -486,7 +491,16 @@ async function commandVersion(cmd: string, args: string[]): Promise<string> {
 async function startTorq(dir: string, domain: "market-data" | "signal"): Promise<Server> {
   const path = `${dir}/torq-${domain}.sock`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: torqArgs(["relay", domain, "--socket", path, "--log-level", "warn"]),
+    args: torqArgs([
+      "relay",
+      domain,
+      "--socket",
+      path,
+      "--log-level",
+      "warn",
+      "--set",
+      `relays.${domain === "signal" ? "signal" : "market_data"}.performance.max_queue_frames=${QUEUE_FRAMES}`,
+    ]),
     stdout: "null",
     stderr: "inherit",
   }).spawn();
@@ -1294,7 +1308,9 @@ function markdownMethod(): string[] {
     "- **Clients.** Producer and consumers run in the bench's one Deno process, on raw sockets, the same way for every system: the producer writes pre-encoded batches of its protocol (256 KiB of payload per write: Torq frames, NATS `PUB`, Redis `PUBLISH`), each consumer walks every message of its protocol (Torq headers, NATS `MSG` lines, RESP pushes) and counts it. A message of N bytes is N bytes of Torq frame (32-byte header + TLV) or N bytes of NATS/Redis payload.",
     `- **Lossless.** The producer stays at most ${
       WINDOW.toLocaleString("en-US")
-    } messages ahead of its slowest consumer (under the Torq relays' per-consumer queue limit, \`max_queue_frames\` 10,000, past which a relay drops the oldest frames as it does for any slow consumer); after the run it waits (up to ${
+    } messages ahead of its slowest consumer. The Torq relays run with \`max_queue_frames\` ${
+      QUEUE_FRAMES.toLocaleString("en-US")
+    } (the design documents' market-data sizing; the built-in default is 10,000 frames, 640 KB of 64-byte frames, against 64 MB of pending data that nats-server allows a subscriber and 32 MB that Redis allows a pub/sub client); past it a relay drops the oldest frames as it does for any slow consumer. After the run it waits (up to ${
       DRAIN_MS / 1000
     } s) for every consumer to receive everything. Rate = messages received per consumer / (time to the last delivery). Loss is counted per consumer; Redis \`PUBLISH\` replies (receiver counts) are checked too.`,
     "- **Interleaved.** for each repetition: for each case: for each system. Ratios are taken within one repetition, so slow phases of a shared machine hit both sides of a ratio.",
