@@ -115,6 +115,32 @@ export class FrameReader {
   }
 
   /**
+   * Hands the buffer over and continues in `fresh`: the bytes not yet consumed
+   * (a partial frame) move to the start of `fresh`; everything before
+   * {@linkcode position} stays where it is in the returned buffer, so frames
+   * already read can be passed on without copying them.
+   *
+   * @param fresh the new buffer; at least as long as the bytes still buffered
+   * @returns the previous buffer (the reader never touches it again)
+   * @throws {RangeError} when `fresh` cannot hold the buffered bytes
+   */
+  swapBuffer(fresh: Uint8Array): Uint8Array {
+    const old = this.buffer;
+    const live = this.#end - this.#start;
+    if (fresh.length < live || fresh.buffer === old.buffer) {
+      throw new RangeError(
+        `swapBuffer: need a separate buffer of at least ${live} bytes, got ${fresh.length}`,
+      );
+    }
+    if (live > 0) fresh.set(old.subarray(this.#start, this.#end), 0);
+    this.buffer = fresh;
+    this.#start = 0;
+    this.#end = live;
+    this.#whole = null;
+    return old;
+  }
+
+  /**
    * Records that `n` bytes were written into the view from {@linkcode writable}.
    *
    * @param n bytes written

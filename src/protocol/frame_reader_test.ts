@@ -113,3 +113,23 @@ Deno.test("FrameReader never throws and frames stay in bounds on random bytes (p
     { numRuns: 500 },
   );
 });
+
+Deno.test("FrameReader.swapBuffer keeps read frames in the old buffer and the partial frame in the new", () => {
+  const r = new FrameReader({ capacity: 4096 });
+  const cut = STREAM.length - 7; // the last frame is partial
+  r.push(STREAM.subarray(0, cut));
+  const read: [number, number][] = [];
+  while (r.next()) read.push([r.frameStart, r.frameEnd]);
+  assert.equal(read.length, FRAMES.length - 1);
+  const fresh = new Uint8Array(4096);
+  const old = r.swapBuffer(fresh);
+  assert.equal(r.buffer, fresh);
+  // Frames already read are intact where they were.
+  read.forEach(([s, e], i) => assert.deepEqual(old.subarray(s, e), FRAMES[i]));
+  // The rest of the stream completes the partial frame in the new buffer.
+  r.push(STREAM.subarray(cut));
+  assert.ok(r.next());
+  assert.deepEqual(r.buffer.subarray(r.frameStart, r.frameEnd), FRAMES.at(-1));
+  assert.equal(r.next(), false);
+  assert.throws(() => r.swapBuffer(r.buffer), RangeError);
+});

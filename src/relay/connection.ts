@@ -23,15 +23,15 @@ import { FrameReader } from "../protocol/frame_reader.ts";
 import type { StreamConn } from "../transport/transport.ts";
 import { type Filter } from "./topics.ts";
 import { SequenceState } from "./policy.ts";
-import type { Slab } from "./slab.ts";
+import type { Slab, SlabPool } from "./slab.ts";
 import { RangeQueue } from "./range_queue.ts";
 
-/** Chunks at least this big are written as they are; smaller ones are coalesced. */
+/**
+ * Chunks at least this big are written as they are; smaller ones are coalesced,
+ * up to this many bytes per write, into a slab borrowed from the relay's pool
+ * for the time of the write (so no consumer owns a coalescing buffer).
+ */
 const COALESCE_BELOW = 65_536;
-/** Smallest coalescing buffer: a quiet consumer holds no more than this. */
-const COALESCE_MIN = 4_096;
-/** Largest single write when coalescing. */
-const MAX_WRITE = 1_048_576;
 
 /** What the relay needs from a connection's owner when its writer finishes or fails. */
 export interface ConnectionOwner {
@@ -106,7 +106,7 @@ export class Connection {
   #scheduled = false;
   /** Starts the writer: made once, so queuing never creates a closure. */
   readonly #startPump = (): void => void this.#pump();
-  #wbuf: Uint8Array | null = null;
+  readonly #slabs: SlabPool;
   /** The write in flight (frames from offset 0) and how many of its bytes the kernel took. */
   #inflight: Uint8Array | null = null;
   #inflightWritten = 0;
@@ -128,6 +128,7 @@ export class Connection {
    * @param owner the relay
    * @param readSize initial read buffer size
    * @param maxPayload largest accepted payload_size
+   * @param slabs the relay's slab pool (queued runs live in it; writes coalesce into it)
    */
   constructor(
     id: number,
@@ -135,10 +136,12 @@ export class Connection {
     owner: ConnectionOwner,
     readSize: number,
     maxPayload: number,
+    slabs: SlabPool,
   ) {
     this.id = id;
     this.conn = conn;
     this.#owner = owner;
+    this.#slabs = slabs;
     this.connectedAt = Date.now();
     this.lastActivity = this.connectedAt;
     this.readSize = readSize;
@@ -289,25 +292,11 @@ export class Connection {
     return n;
   }
 
-  /**
-   * The buffer small chunks are coalesced into: sized to what is queued (powers
-   * of two from 4 KiB to 1 MiB), so a consumer of a quiet relay holds 4 KiB;
-   * one above 64 KiB is released when the queue drains (see #pump).
-   */
-  #coalesceBuffer(): Uint8Array {
-    const need = Math.min(this.queuedBytes, MAX_WRITE);
-    const have = this.#wbuf?.length ?? 0;
-    if (have >= need) return this.#wbuf!;
-    let size = COALESCE_MIN;
-    while (size < need) size *= 2;
-    this.#wbuf = new Uint8Array(size);
-    return this.#wbuf;
-  }
-
   async #pump(): Promise<void> {
     this.#writing = true;
     this.#scheduled = false;
-    // The slab of a chunk written as it is: held until its write settles.
+    // The slab of the write in flight (a queued chunk's, or the one it was coalesced
+    // into): held until the write settles.
     let held: Slab | null = null;
     try {
       const q = this.#queue;
@@ -320,7 +309,8 @@ export class Connection {
           held = q.headSlab;
           q.shift();
         } else {
-          const buf = this.#coalesceBuffer();
+          held = this.#slabs.takeSlab();
+          const buf = held.bytes;
           let n = 0;
           while (q.length > 0) {
             const from = q.headStart;
@@ -364,8 +354,6 @@ export class Connection {
       if (!this.closed) this.#owner.writeFailed(this, e);
       return;
     }
-    // Drained: an idle consumer keeps no large coalescing buffer.
-    if (this.#wbuf !== null && this.#wbuf.length > COALESCE_BELOW) this.#wbuf = null;
     this.#writing = false;
   }
 }

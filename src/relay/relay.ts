@@ -46,7 +46,7 @@ import type { BridgeStats, ConnectionStats, RelayStats, SourceStats } from "./st
 import { LatencyHistogram } from "./latency.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
-import { SlabPool } from "./slab.ts";
+import { OWN_BUFFER_ABOVE, type Slab, SlabPool } from "./slab.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
@@ -366,6 +366,7 @@ export class Relay implements ConnectionOwner {
       this,
       Math.min(FIRST_READ, this.logic.readBufferSize),
       this.#maxPayload,
+      this.#slabs,
     );
     c.label = label;
     this.#conns.set(c.id, c);
@@ -449,7 +450,7 @@ export class Relay implements ConnectionOwner {
           runEnd = e;
           runFrames++;
         } else {
-          if (runStart >= 0) this.#forward(src, b, runStart, runEnd, runFrames);
+          if (runStart >= 0) this.#forward(src, b, runStart, runEnd, runFrames, false);
           runStart = s;
           runEnd = e;
           runFrames = 1;
@@ -458,7 +459,7 @@ export class Relay implements ConnectionOwner {
         continue;
       }
       if (runStart >= 0) {
-        this.#forward(src, b, runStart, runEnd, runFrames);
+        this.#forward(src, b, runStart, runEnd, runFrames, false);
         runStart = -1;
       }
       if (verdict === HELLO) {
@@ -476,7 +477,7 @@ export class Relay implements ConnectionOwner {
         this.#reject(src, verdict as Status, b, s, e);
       }
     }
-    if (runStart >= 0) this.#forward(src, b, runStart, runEnd, runFrames);
+    if (runStart >= 0) this.#forward(src, b, runStart, runEnd, runFrames, true);
     if (journal !== null && journal.pending > 0) {
       if (!journal.flush()) this.#journalFailed(0);
       else if (this.#journalDown) this.#journalRecovered();
@@ -548,8 +549,19 @@ export class Relay implements ConnectionOwner {
     }
   }
 
-  /** Copies the run `[s, e)` once and queues it (or its matching sub-runs) to every consumer. */
-  #forward(src: Connection, b: Uint8Array, s: number, e: number, frames: number): void {
+  /**
+   * Copies the run `[s, e)` once and queues it (or its matching sub-runs) to
+   * every consumer. The last run of a read, when large, is not copied: the
+   * reader hands its buffer to the queues and continues in a pooled one.
+   */
+  #forward(
+    src: Connection,
+    b: Uint8Array,
+    s: number,
+    e: number,
+    frames: number,
+    last: boolean,
+  ): void {
     if (this.#journal !== null) {
       if (!this.#journal.flush()) {
         this.#journalFailed(frames);
@@ -559,9 +571,18 @@ export class Relay implements ConnectionOwner {
       if (this.#journalDown) this.#journalRecovered();
     }
     const pool = this.#slabs;
-    const at = pool.copy(b, s, e);
-    const bytes = pool.lastBuffer;
-    const slab = pool.last;
+    let at = s;
+    let bytes = b;
+    let slab: Slab | null;
+    if (last && e - s > OWN_BUFFER_ABOVE) {
+      // b is src.reader.buffer: [s, e) stays valid in it after the swap.
+      src.reader.swapBuffer(pool.takeBuffer(b.length));
+      slab = pool.adopt(b);
+    } else {
+      at = pool.copy(b, s, e);
+      bytes = pool.lastBuffer;
+      slab = pool.last;
+    }
     const end = at + e - s;
     this.#framesForwarded += frames;
     if (this.#sampler !== null) this.#sample(bytes, at);
@@ -582,6 +603,7 @@ export class Relay implements ConnectionOwner {
       c.pendCount = 0;
       if (this.#overLimit(c)) this.#overflow(c);
     }
+    if (slab?.adopted) pool.settle(slab);
   }
 
   /**

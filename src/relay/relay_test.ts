@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { Relay } from "./relay.ts";
-import { SIGNAL_LOGIC } from "./logic.ts";
+import { MARKET_DATA_LOGIC, SIGNAL_LOGIC } from "./logic.ts";
 import { Logger } from "../log/logger.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
+import { encodeSubscribe, SUBSCRIBE_TLV } from "../protocol/subscribe.ts";
+import { SourceType } from "../protocol/domains.ts";
 
 async function readSome(conn: Deno.Conn, ms: number): Promise<number> {
   const buf = new Uint8Array(65536);
@@ -62,3 +64,92 @@ Deno.test("Relay.reload() applies new limits to live connections and reports wha
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Relay forwards large runs byte-exact to every consumer, filtered or not, while the producer keeps writing", async () => {
+  // Large reads are handed to the queues without a copy and the reader continues in a
+  // pooled buffer; a partial frame at the end of each read must carry over, and a buffer
+  // must not be reused while a consumer still holds it (the slow consumer below).
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/md.sock`;
+  const relay = new Relay({ ...MARKET_DATA_LOGIC, socketPath: path, maxQueueFrames: 1_000_000 }, {
+    logger: new Logger({ level: "error" }),
+  });
+  await relay.start();
+  const plain = await Deno.connect({ transport: "unix", path });
+  const slow = await Deno.connect({ transport: "unix", path });
+  const filtered = await Deno.connect({ transport: "unix", path });
+  const producer = await Deno.connect({ transport: "unix", path });
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  try {
+    // The filtered consumer takes one source's frames only.
+    const sub = new MessageBuilder({ domain: 4, source: 20 }).begin({ sequence: 0 })
+      .addTlv(SUBSCRIBE_TLV, encodeSubscribe({ mode: 0, patterns: ["market_data_kraken"] }))
+      .build();
+    await writeAll(filtered, sub);
+    const answer = await readExactly(filtered, 32 + 2 + 3 + "market_data_kraken".length + 2);
+    assert.equal(answer[4], 4, "Subscribe answered");
+    // 3,000 frames of varying sizes from two sources, written in uneven pieces.
+    const kraken = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
+    const binance = new MessageBuilder({ domain: 1, source: SourceType.BinanceCollector });
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const b = i % 3 === 0 ? kraken : binance;
+      frames.push(
+        b.begin().addTlv(202, new Uint8Array(20 + (i * 37) % 400).fill(i & 0xff)).build(),
+      );
+    }
+    const all = concat(frames);
+    const krakenOnly = concat(frames.filter((_, i) => i % 3 === 0));
+    // Bounded: a relay that corrupts a frame would leave a reader (or the producer) waiting forever.
+    deadline = setTimeout(() => {
+      for (const c of [plain, slow, filtered, producer]) c.close();
+    }, 20_000);
+    const reading = [readExactly(plain, all.length), readExactly(filtered, krakenOnly.length)];
+    for (let off = 0; off < all.length;) {
+      const n = Math.min(1 + ((off * 7919) % 90_000), all.length - off);
+      await writeAll(producer, all.subarray(off, off + n));
+      off += n;
+    }
+    const [gotPlain, gotFiltered] = await Promise.all(reading);
+    assert.deepEqual(gotPlain, all);
+    assert.deepEqual(gotFiltered, krakenOnly);
+    // The slow consumer reads only now: everything it was queued is still intact.
+    assert.deepEqual(await readExactly(slow, all.length), all);
+  } finally {
+    clearTimeout(deadline);
+    for (const c of [plain, slow, filtered, producer]) {
+      try {
+        c.close();
+      } catch {
+        // closed by the deadline
+      }
+    }
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
+
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const r = await conn.read(out.subarray(got));
+    if (r === null) throw new Error(`connection ended after ${got} of ${n} bytes`);
+    got += r;
+  }
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -12,6 +12,10 @@
  *
  * Runs larger than 16 KiB get a buffer of their own (no slab): one allocation
  * per 16 KiB or more is cheap, and a slab never pins much more than it holds.
+ * The largest runs are not copied at all: a producer's whole read buffer is
+ * handed to the queues ({@linkcode SlabPool.adopt}) and the reader continues in
+ * a pooled buffer of the same size ({@linkcode SlabPool.takeBuffer}); the
+ * handed-over buffer returns to that pool when its last holder releases it.
  *
  * The rule for holders: {@linkcode Slab.retain} once per queue entry that holds
  * a view of the slab, {@linkcode Slab.release} once when that entry is written
@@ -22,24 +26,33 @@
 
 /** Slab size. */
 const SLAB_BYTES = 65_536;
-/** Runs larger than this get their own buffer. */
-const OWN_BUFFER_ABOVE = 16_384;
+/** Runs larger than this get their own buffer, or are not copied at all (see {@linkcode SlabPool.adopt}). */
+export const OWN_BUFFER_ABOVE = 16_384;
 /** Free slabs kept for reuse (4 MiB); more are left to the garbage collector. */
 const MAX_FREE = 64;
+/** Free read buffers kept for reuse, per size. */
+const MAX_FREE_BUFFERS = 8;
 
 /** A slab of copied runs and the number of queue entries holding a view of it. */
 export class Slab {
   /** The slab's bytes. */
-  readonly bytes: Uint8Array = new Uint8Array(SLAB_BYTES);
+  readonly bytes: Uint8Array;
+  /** A reader's buffer handed over whole (see {@linkcode SlabPool.adopt}), not a packed slab. */
+  readonly adopted: boolean;
   /** Bytes handed out. */
   used = 0;
   /** Queue entries holding a view. */
   refs = 0;
   readonly #pool: SlabPool;
 
-  /** @param pool the pool it returns to */
-  constructor(pool: SlabPool) {
+  /**
+   * @param pool the pool it returns to
+   * @param adopted a reader's buffer handed over (else a fresh 64 KiB slab)
+   */
+  constructor(pool: SlabPool, adopted: Uint8Array | null = null) {
     this.#pool = pool;
+    this.bytes = adopted ?? new Uint8Array(SLAB_BYTES);
+    this.adopted = adopted !== null;
   }
 
   /** A queue entry now holds a view of this slab. */
@@ -70,6 +83,8 @@ export class Slab {
 export class SlabPool {
   #current: Slab | null = null;
   #free: Slab[] = [];
+  /** Free read buffers by size. */
+  #buffers = new Map<number, Uint8Array[]>();
   /** The slab of the last {@linkcode copy}, or null when it got its own buffer. */
   last: Slab | null = null;
   /** The buffer holding the last {@linkcode copy}: its slab's bytes, or its own buffer. */
@@ -117,6 +132,54 @@ export class SlabPool {
   }
 
   /**
+   * A free slab for a writer to coalesce small chunks into (up to 64 KiB),
+   * held once: release it when the write has settled.
+   *
+   * @returns the slab (contents stale)
+   */
+  takeSlab(): Slab {
+    const slab = this.#take();
+    slab.used = 0;
+    slab.refs = 1;
+    return slab;
+  }
+
+  /**
+   * A buffer of `size` bytes for a reader to continue in (reused when one is free).
+   *
+   * @param size bytes
+   * @returns the buffer (its contents are stale)
+   */
+  takeBuffer(size: number): Uint8Array {
+    const b = this.#buffers.get(size)?.pop();
+    if (b !== undefined) {
+      this.reused++;
+      return b;
+    }
+    return new Uint8Array(size);
+  }
+
+  /**
+   * Wraps a read buffer handed over by a reader, so queue entries can hold it
+   * like a slab. Call {@linkcode settle} once the entries are queued.
+   *
+   * @param bytes the buffer (never written again until it comes back)
+   * @returns its slab
+   */
+  adopt(bytes: Uint8Array): Slab {
+    return new Slab(this, bytes);
+  }
+
+  /**
+   * Frees an adopted buffer at once when no queue entry took it.
+   *
+   * @param slab a slab from {@linkcode adopt}
+   */
+  settle(slab: Slab): void {
+    if (slab.refs === 0) this.recycle(slab);
+  }
+
+  /**
    * Takes back a slab nobody holds (called by {@linkcode Slab.release}); the
    * slab being filled stays where it is.
    *
@@ -124,6 +187,13 @@ export class SlabPool {
    */
   recycle(slab: Slab): void {
     if (slab === this.#current) return;
+    if (slab.adopted) {
+      // An adopted read buffer: back to the readers' pool.
+      let list = this.#buffers.get(slab.bytes.length);
+      if (list === undefined) this.#buffers.set(slab.bytes.length, list = []);
+      if (list.length < MAX_FREE_BUFFERS) list.push(slab.bytes);
+      return;
+    }
     slab.used = 0;
     if (this.#free.length < MAX_FREE) this.#free.push(slab);
   }
