@@ -28,10 +28,10 @@
 const SLAB_BYTES = 65_536;
 /** Runs larger than this get their own buffer, or are not copied at all (see {@linkcode SlabPool.adopt}). */
 export const OWN_BUFFER_ABOVE = 16_384;
-/** Free slabs kept for reuse (4 MiB); more are left to the garbage collector. */
-const MAX_FREE = 64;
+/** Free slabs kept for reuse (1 MiB); more are left to the garbage collector. */
+const MAX_FREE = 16;
 /** Free read buffers kept for reuse, per size. */
-const MAX_FREE_BUFFERS = 8;
+const MAX_FREE_BUFFERS = 4;
 
 /** A slab of copied runs and the number of queue entries holding a view of it. */
 export class Slab {
