@@ -499,7 +499,9 @@ async function startTorq(dir: string, domain: "market-data" | "signal"): Promise
       "--log-level",
       "warn",
       "--set",
-      `relays.${domain === "signal" ? "signal" : "market_data"}.performance.max_queue_frames=${QUEUE_FRAMES}`,
+      `relays.${
+        domain === "signal" ? "signal" : "market_data"
+      }.performance.max_queue_frames=${QUEUE_FRAMES}`,
     ]),
     stdout: "null",
     stderr: "inherit",
