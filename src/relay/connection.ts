@@ -28,8 +28,9 @@ import { RangeQueue } from "./range_queue.ts";
 
 /**
  * Chunks at least this big are written as they are; smaller ones are coalesced,
- * up to this many bytes per write, into a slab borrowed from the relay's pool
- * for the time of the write (so no consumer owns a coalescing buffer).
+ * up to this many bytes per write, into room taken in the relay's slabs for
+ * the time of the write (so no consumer owns a coalescing buffer, and a small
+ * write holds only its own bytes).
  */
 const COALESCE_BELOW = 65_536;
 
@@ -128,7 +129,7 @@ export class Connection {
    * @param owner the relay
    * @param readSize initial read buffer size
    * @param maxPayload largest accepted payload_size
-   * @param slabs the relay's slab pool (queued runs live in it; writes coalesce into it)
+   * @param slabs the relay's slab pool for coalesced writes
    */
   constructor(
     id: number,
@@ -309,20 +310,28 @@ export class Connection {
           held = q.headSlab;
           q.shift();
         } else {
-          held = this.#slabs.takeSlab();
-          const buf = held.bytes;
-          let n = 0;
-          while (q.length > 0) {
+          // Size the write first, then take just that room in the relay's slab.
+          let size = 0;
+          let count = 0;
+          while (count < q.length && size + q.lengthAt(count) <= COALESCE_BELOW) {
+            size += q.lengthAt(count++);
+          }
+          const pool = this.#slabs;
+          const at = pool.reserve(size);
+          const buf = pool.lastBuffer;
+          held = pool.last!;
+          held.retain();
+          let n = at;
+          for (let k = 0; k < count; k++) {
             const from = q.headStart;
             const len = q.headEnd - from;
-            if (n + len > buf.length) break;
             copyInto(buf, n, q.headBuf, from, len);
             n += len;
             frames += q.headFrames;
             q.headSlab?.release(); // copied out
             q.shift();
           }
-          data = buf.subarray(0, n);
+          data = buf.subarray(at, n);
         }
         this.queuedFrames -= frames;
         this.queuedBytes -= data.length;

@@ -89,6 +89,17 @@ export class RangeQueue {
     return this.#slabs[this.#head]!;
   }
 
+  /**
+   * The byte length of the entry `k` places after the oldest.
+   *
+   * @param k 0 for the oldest, up to `length - 1`
+   * @returns its end minus its start
+   */
+  lengthAt(k: number): number {
+    const i = (this.#head + k) & this.#mask;
+    return this.#ends[i]! - this.#starts[i]!;
+  }
+
   /** Removes the oldest entry (its slab is the caller's to release). */
   shift(): void {
     const h = this.#head;

@@ -137,6 +137,11 @@ export class Relay implements ConnectionOwner {
   #framesOut = 0;
   /** Where forwarded runs are copied: reused slabs, not one buffer per run. */
   readonly #slabs = new SlabPool();
+  /**
+   * Where consumers coalesce small chunks for a write: apart from the runs, so
+   * a slow consumer's queued runs never pin slabs that writes fill quickly.
+   */
+  readonly #writeSlabs = new SlabPool();
   #writes = 0;
   #bytesOut = 0;
   #framesForwarded = 0;
@@ -366,7 +371,7 @@ export class Relay implements ConnectionOwner {
       this,
       Math.min(FIRST_READ, this.logic.readBufferSize),
       this.#maxPayload,
-      this.#slabs,
+      this.#writeSlabs,
     );
     c.label = label;
     this.#conns.set(c.id, c);

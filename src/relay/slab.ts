@@ -28,8 +28,8 @@
 const SLAB_BYTES = 65_536;
 /** Runs larger than this get their own buffer, or are not copied at all (see {@linkcode SlabPool.adopt}). */
 export const OWN_BUFFER_ABOVE = 16_384;
-/** Free slabs kept for reuse (1 MiB); more are left to the garbage collector. */
-const MAX_FREE = 16;
+/** Free slabs kept for reuse (4 MiB); more are left to the garbage collector. */
+const MAX_FREE = 64;
 /** Free read buffers kept for reuse, per size. */
 const MAX_FREE_BUFFERS = 4;
 
@@ -115,6 +115,21 @@ export class SlabPool {
       this.lastBuffer = b.slice(s, e);
       return 0;
     }
+    const at = this.reserve(n);
+    this.lastBuffer.set(b.subarray(s, e), at);
+    return at;
+  }
+
+  /**
+   * Reserves `n` bytes (at most 64 KiB) in the slab being filled, for the
+   * caller to write into {@linkcode lastBuffer} at the returned offset: a
+   * writer coalescing small chunks takes only the room its write needs.
+   * Hold {@linkcode last} ({@linkcode Slab.retain}) while the bytes are in use.
+   *
+   * @param n bytes
+   * @returns where they start in {@linkcode lastBuffer}
+   */
+  reserve(n: number): number {
     let slab = this.#current;
     if (slab === null || slab.used + n > SLAB_BYTES) {
       const full = slab;
@@ -124,24 +139,10 @@ export class SlabPool {
       if (full !== null && full.refs === 0) this.recycle(full);
     }
     const at = slab.used;
-    slab.bytes.set(b.subarray(s, e), at);
     slab.used = at + n;
     this.last = slab;
     this.lastBuffer = slab.bytes;
     return at;
-  }
-
-  /**
-   * A free slab for a writer to coalesce small chunks into (up to 64 KiB),
-   * held once: release it when the write has settled.
-   *
-   * @returns the slab (contents stale)
-   */
-  takeSlab(): Slab {
-    const slab = this.#take();
-    slab.used = 0;
-    slab.refs = 1;
-    return slab;
   }
 
   /**

@@ -69,3 +69,15 @@ Deno.test("SlabPool gives large runs a buffer of their own", () => {
   assert.deepEqual(big.view, src.slice(0, 80_000));
   assert.equal(pool.allocated, 0);
 });
+
+Deno.test("SlabPool.reserve takes room beside copies without overlapping them", () => {
+  const pool = new SlabPool();
+  const src = bytes(300, 9);
+  const a = copyOf(pool, src, 0, 300);
+  const at = pool.reserve(1000);
+  assert.equal(pool.last, a.slab);
+  assert.equal(at, a.view.byteOffset + 300);
+  pool.lastBuffer.fill(0xee, at, at + 1000);
+  assert.deepEqual(a.view, src, "the copy is untouched");
+  assert.equal(pool.copy(src, 0, 10), at + 1000, "the next copy follows the reserved room");
+});
