@@ -3,8 +3,15 @@ import { Relay } from "./relay.ts";
 import { MARKET_DATA_LOGIC, SIGNAL_LOGIC } from "./logic.ts";
 import { Logger } from "../log/logger.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
-import { encodeSubscribe, SUBSCRIBE_TLV } from "../protocol/subscribe.ts";
 import { SourceType } from "../protocol/domains.ts";
+import {
+  close,
+  concat,
+  connectMany,
+  readExactly,
+  send,
+  subscribe,
+} from "../../tests/_support/relay.ts";
 
 async function readSome(conn: Deno.Conn, ms: number): Promise<number> {
   const buf = new Uint8Array(65536);
@@ -75,19 +82,12 @@ Deno.test("Relay forwards large runs byte-exact to every consumer, filtered or n
     logger: new Logger({ level: "error" }),
   });
   await relay.start();
-  const plain = await Deno.connect({ transport: "unix", path });
-  const slow = await Deno.connect({ transport: "unix", path });
-  const filtered = await Deno.connect({ transport: "unix", path });
-  const producer = await Deno.connect({ transport: "unix", path });
-  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const [plain, slow, filtered, producer] = await connectMany(path, 4);
   try {
     // The filtered consumer takes one source's frames only.
-    const sub = new MessageBuilder({ domain: 4, source: 20 }).begin({ sequence: 0 })
-      .addTlv(SUBSCRIBE_TLV, encodeSubscribe({ mode: 0, patterns: ["market_data_kraken"] }))
-      .build();
-    await writeAll(filtered, sub);
-    const answer = await readExactly(filtered, 32 + 2 + 3 + "market_data_kraken".length + 2);
-    assert.equal(answer[4], 4, "Subscribe answered");
+    assert.deepEqual((await subscribe(filtered!, ["market_data_kraken"])).patterns, [
+      "market_data_kraken",
+    ]);
     // 3,000 frames of varying sizes from two sources, written in uneven pieces.
     const kraken = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
     const binance = new MessageBuilder({ domain: 1, source: SourceType.BinanceCollector });
@@ -100,56 +100,20 @@ Deno.test("Relay forwards large runs byte-exact to every consumer, filtered or n
     }
     const all = concat(frames);
     const krakenOnly = concat(frames.filter((_, i) => i % 3 === 0));
-    // Bounded: a relay that corrupts a frame would leave a reader (or the producer) waiting forever.
-    deadline = setTimeout(() => {
-      for (const c of [plain, slow, filtered, producer]) c.close();
-    }, 20_000);
-    const reading = [readExactly(plain, all.length), readExactly(filtered, krakenOnly.length)];
+    const reading = [readExactly(plain!, all.length), readExactly(filtered!, krakenOnly.length)];
     for (let off = 0; off < all.length;) {
       const n = Math.min(1 + ((off * 7919) % 90_000), all.length - off);
-      await writeAll(producer, all.subarray(off, off + n));
+      await send(producer!, all.subarray(off, off + n));
       off += n;
     }
     const [gotPlain, gotFiltered] = await Promise.all(reading);
     assert.deepEqual(gotPlain, all);
     assert.deepEqual(gotFiltered, krakenOnly);
     // The slow consumer reads only now: everything it was queued is still intact.
-    assert.deepEqual(await readExactly(slow, all.length), all);
+    assert.deepEqual(await readExactly(slow!, all.length), all);
   } finally {
-    clearTimeout(deadline);
-    for (const c of [plain, slow, filtered, producer]) {
-      try {
-        c.close();
-      } catch {
-        // closed by the deadline
-      }
-    }
+    await close(plain!, slow!, filtered!, producer!);
     await relay.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let got = 0;
-  while (got < n) {
-    const r = await conn.read(out.subarray(got));
-    if (r === null) throw new Error(`connection ended after ${got} of ${n} bytes`);
-    got += r;
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
