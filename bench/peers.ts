@@ -31,12 +31,12 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protocol/header.ts";
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
 import { Histogram } from "../src/tools/histogram.ts";
 import { ROOT, torqArgs } from "./_torq.ts";
+import { BENCH_ARGS, benchArgs } from "./_args.ts";
 
 const HELP = `Usage: deno task bench:peers -- [options]
 
@@ -60,43 +60,23 @@ Options:
   --json                Print the results as JSON
   -h, --help            Show this help`;
 
-/** The arguments, without the `--` that `deno task NAME -- ARGS` passes on. */
-const ARGS = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
-
-function parse() {
-  return parseArgs({
-    args: ARGS,
-    options: {
-      seconds: { type: "string", default: "5" },
-      reps: { type: "string", default: "3" },
-      sizes: { type: "string", default: "64,128,512" },
-      consumers: { type: "string", default: "1,4" },
-      systems: { type: "string", default: "direct,torq-md,torq-signal,nats,redis" },
-      window: { type: "string", default: "50000" },
-      "queue-frames": { type: "string", default: "1000000" },
-      "latency-rates": { type: "string", default: "10000,100000" },
-      "latency-seconds": { type: "string", default: "2" },
-      "latency-size": { type: "string", default: "128" },
-      out: { type: "string" },
-      svg: { type: "string" },
-      "no-write": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-}
-let values: ReturnType<typeof parse>["values"];
-try {
-  values = parse().values;
-} catch (e) {
-  console.error(`%s: %s\n\n%s`, "bench:peers", (e as Error).message, HELP);
-  Deno.exit(2);
-}
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
+const values = benchArgs("bench:peers", HELP, {
+  seconds: { type: "string", default: "5" },
+  reps: { type: "string", default: "3" },
+  sizes: { type: "string", default: "64,128,512" },
+  consumers: { type: "string", default: "1,4" },
+  systems: { type: "string", default: "direct,torq-md,torq-signal,nats,redis" },
+  window: { type: "string", default: "50000" },
+  "queue-frames": { type: "string", default: "1000000" },
+  "latency-rates": { type: "string", default: "10000,100000" },
+  "latency-seconds": { type: "string", default: "2" },
+  "latency-size": { type: "string", default: "128" },
+  out: { type: "string" },
+  svg: { type: "string" },
+  "no-write": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+});
 
 function fail(message: string): never {
   console.error(`bench:peers: ${message}`);
@@ -1265,7 +1245,7 @@ async function describeMachine(): Promise<void> {
 }
 
 function commandLine(): string {
-  const args = ARGS.length === 0 ? "" : ` -- ${ARGS.join(" ")}`;
+  const args = BENCH_ARGS.length === 0 ? "" : ` -- ${BENCH_ARGS.join(" ")}`;
   return `deno task bench:peers${args}`;
 }
 

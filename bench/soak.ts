@@ -29,7 +29,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protocol/header.ts";
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
@@ -37,6 +36,8 @@ import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
 import { Histogram, type HistogramSummary } from "../src/tools/histogram.ts";
 import { Prng } from "../src/tools/prng.ts";
 import { torqArgs } from "./_torq.ts";
+import { benchArgs } from "./_args.ts";
+import type { ProcessInfo } from "../src/http/api.ts";
 
 const HELP = `Usage: deno task soak -- [options]
 
@@ -51,37 +52,17 @@ Options:
   --json                 Report as JSON instead of text lines
   -h, --help             Show this help`;
 
-/** The arguments, without the `--` that `deno task NAME -- ARGS` passes on. */
-const ARGS = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
-
-function parse() {
-  return parseArgs({
-    args: ARGS,
-    options: {
-      minutes: { type: "string", default: "3" },
-      rate: { type: "string", default: "20000" },
-      clients: { type: "string", default: "100" },
-      interval: { type: "string", default: "10" },
-      mode: { type: "string", default: "up" },
-      "stall-timeout-ms": { type: "string" },
-      out: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-}
-let values: ReturnType<typeof parse>["values"];
-try {
-  values = parse().values;
-} catch (e) {
-  console.error(`%s: %s\n\n%s`, "soak", (e as Error).message, HELP);
-  Deno.exit(2);
-}
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
+const values = benchArgs("soak", HELP, {
+  minutes: { type: "string", default: "3" },
+  rate: { type: "string", default: "20000" },
+  clients: { type: "string", default: "100" },
+  interval: { type: "string", default: "10" },
+  mode: { type: "string", default: "up" },
+  "stall-timeout-ms": { type: "string" },
+  out: { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+});
 
 function positive(name: string, text: string): number {
   const n = Number(text);
@@ -589,21 +570,14 @@ interface RelayApiStats {
   connectionsDetail: ConnDetail[];
 }
 
-/** The serving process's memory as `/api/relays` reports it (`process`). */
-interface ProcessApiStats {
-  heapUsedBytes: number;
-  heapTotalBytes: number;
-  externalBytes: number;
-}
-
 async function fetchRelays(
   api: string,
-): Promise<{ relays: RelayApiStats[]; process: ProcessApiStats }> {
+): Promise<{ relays: RelayApiStats[]; process: ProcessInfo }> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), 3000);
   try {
     const res = await fetch(`${api}/api/relays`, { signal: ctl.signal });
-    return await res.json() as { relays: RelayApiStats[]; process: ProcessApiStats };
+    return await res.json() as { relays: RelayApiStats[]; process: ProcessInfo };
   } finally {
     clearTimeout(timer);
   }
