@@ -177,6 +177,27 @@ export class FrameReader {
    * @returns true with the frame at `[frameStart, frameEnd)`, false when more bytes are needed
    */
   next(): boolean {
+    // Fast path, small enough for the caller's loop to inline: a whole good
+    // header is buffered at the read position.
+    const b = this.buffer;
+    const off = this.#start;
+    const avail = this.#end - off;
+    if (
+      avail >= HEADER_SIZE && readU32(b, off) === MAGIC && b[off + 5] === PROTOCOL_VERSION
+    ) {
+      const payload = readU32(b, off + 24);
+      if (payload <= this.#maxPayload) {
+        const size = HEADER_SIZE + payload;
+        if (avail < size) return false;
+        this.#take(off, size);
+        return true;
+      }
+    }
+    return this.#nextChecked();
+  }
+
+  /** The general case of `next()`: a partial header, or one that loses sync. */
+  #nextChecked(): boolean {
     const b = this.buffer;
     for (;;) {
       const off = this.#start;
@@ -204,13 +225,18 @@ export class FrameReader {
       if (avail < HEADER_SIZE) return false;
       const size = HEADER_SIZE + readU32(b, off + 24);
       if (avail < size) return false;
-      this.frameStart = off;
-      this.frameEnd = off + size;
-      this.#start = off + size;
-      this.garbageSinceFrame = 0;
-      this.frames++;
+      this.#take(off, size);
       return true;
     }
+  }
+
+  /** Makes the frame of `size` bytes at `off` the current one. */
+  #take(off: number, size: number): void {
+    this.frameStart = off;
+    this.frameEnd = off + size;
+    this.#start = off + size;
+    this.garbageSinceFrame = 0;
+    this.frames++;
   }
 
   /**

@@ -9,6 +9,8 @@
 
 /** Number of finite buckets: upper bounds 2^0 … 2^25 µs. */
 const FINITE = 26;
+/** Upper bound of the last finite bucket in µs. */
+const LARGEST = 2 ** (FINITE - 1);
 
 /**
  * Latency histogram with power-of-two microsecond buckets.
@@ -42,10 +44,8 @@ export class LatencyHistogram {
       this.ahead++;
       us = 0;
     }
-    const v = us < 1 ? 1 : us;
-    let i = 32 - Math.clz32(Math.ceil(v) - 1);
-    if (i > FINITE) i = FINITE;
-    this.counts[i]!++;
+    // ceil(us) - 1 is below 2^25 here, so it fits the 32 bits clz32 looks at.
+    this.counts[us <= 1 ? 0 : us > LARGEST ? FINITE : 32 - Math.clz32(Math.ceil(us) - 1)]!++;
     this.sum += us;
     this.count++;
     if (us > this.max) this.max = us;

@@ -35,3 +35,14 @@ Deno.test("LatencyHistogram counts timestamps from the future as skew and huge o
   assert.equal(h.ahead, 1);
   assert.equal(h.counts.at(-1), 1);
 });
+
+Deno.test("LatencyHistogram bucket edges: 2^25 µs is the last finite bucket, anything above is +Inf", () => {
+  const h = new LatencyHistogram();
+  h.record(2 ** 25);
+  h.record(2 ** 25 + 0.5);
+  h.record(2 ** 32 + 5); // wraps to 4 if taken through 32-bit arithmetic
+  h.record(2 ** 40);
+  assert.equal(h.counts[25], 1);
+  assert.equal(h.counts.at(-1), 3);
+  assert.equal(h.counts.slice(0, 25).reduce((a, b) => a + b, 0), 0);
+});

@@ -117,3 +117,45 @@ Deno.test("Relay forwards large runs byte-exact to every consumer, filtered or n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Relay counts each source's sequence gaps, regressions and 32-bit carries exactly", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/md.sock`;
+  const relay = new Relay({ ...MARKET_DATA_LOGIC, socketPath: path }, {
+    logger: new Logger({ level: "error" }),
+  });
+  await relay.start();
+  const [consumer, producer] = await connectMany(path, 2);
+  try {
+    const kraken = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
+    const binance = new MessageBuilder({ domain: 1, source: SourceType.BinanceCollector });
+    const frame = (b: MessageBuilder, sequence: bigint) =>
+      b.begin({ sequence }).addTlv(202, new Uint8Array(8)).build();
+    const krakenSeqs = [1n, 2n, 3n, 7n, 8n, 5n, 0xffff_ffffn, 0x1_0000_0000n, 0x1_0000_0001n];
+    const frames = [
+      ...krakenSeqs.map((q) => frame(kraken, q)),
+      frame(binance, 0n), // unsequenced producers send 0: never a gap
+      frame(binance, 0n),
+    ];
+    await send(producer!, concat(frames));
+    await readExactly(consumer!, concat(frames).length);
+    const bySource = Object.fromEntries(relay.stats().sources.map((x) => [x.name, x]));
+    assert.deepEqual(bySource.KrakenCollector, {
+      source: SourceType.KrakenCollector,
+      name: "KrakenCollector",
+      frames: 9,
+      lastSequence: "4294967297",
+      gaps: 2, // 3 → 7 and 5 → 2^32 - 1; the carry from 2^32 - 1 to 2^32 is a step of one
+      missing: 3 + (0xffff_ffff - 5 - 1),
+      regressions: 1, // 8 → 5
+    });
+    assert.deepEqual(
+      [bySource.BinanceCollector?.frames, bySource.BinanceCollector?.gaps],
+      [2, 0],
+    );
+  } finally {
+    await close(consumer!, producer!);
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
