@@ -41,8 +41,6 @@ const MAGIC_BYTES = [0xef, 0xbe, 0xad, 0xde] as const;
  * ```
  */
 export class FrameReader {
-  /** The reader's buffer; frames are views of it until the next write. */
-  buffer: Uint8Array;
   /** Start of the current frame (after `next()` returned true). */
   frameStart = 0;
   /** One past the end of the current frame. */
@@ -61,6 +59,8 @@ export class FrameReader {
   readonly losses: Uint32Array = new Uint32Array(32);
 
   #maxPayload: number;
+  #buffer: Uint8Array;
+  #view: DataView;
   #start = 0;
   #end = 0;
   /** A view of the whole buffer, handed out by `writable()` while nothing is buffered. */
@@ -69,7 +69,18 @@ export class FrameReader {
   /** @param options limits and sizes */
   constructor(options: FrameReaderOptions = {}) {
     this.#maxPayload = options.maxPayload ?? MAX_PAYLOAD_SIZE;
-    this.buffer = new Uint8Array(options.capacity ?? 262_144);
+    this.#buffer = new Uint8Array(options.capacity ?? 262_144);
+    this.#view = new DataView(this.#buffer.buffer);
+  }
+
+  /** The reader's buffer; frames are views of it until the next write. */
+  get buffer(): Uint8Array {
+    return this.#buffer;
+  }
+
+  /** A DataView of all of {@linkcode buffer}, for word reads on hot paths (one load, not four). */
+  get view(): DataView {
+    return this.#view;
   }
 
   /** Bytes held that do not yet form a complete frame (after `next()` returned false). */
@@ -105,11 +116,11 @@ export class FrameReader {
       this.#start = 0;
       this.#end = 0;
     }
-    if (this.buffer.length - this.#end < minFree) this.#makeRoom(minFree);
-    if (this.#end !== 0) return this.buffer.subarray(this.#end);
+    if (this.#buffer.length - this.#end < minFree) this.#makeRoom(minFree);
+    if (this.#end !== 0) return this.#buffer.subarray(this.#end);
     // A reader that receives whole frames per read allocates no view per read.
-    if (this.#whole === null || this.#whole.buffer !== this.buffer.buffer) {
-      this.#whole = this.buffer.subarray(0);
+    if (this.#whole === null || this.#whole.buffer !== this.#buffer.buffer) {
+      this.#whole = this.#buffer.subarray(0);
     }
     return this.#whole;
   }
@@ -125,7 +136,7 @@ export class FrameReader {
    * @throws {RangeError} when `fresh` cannot hold the buffered bytes
    */
   swapBuffer(fresh: Uint8Array): Uint8Array {
-    const old = this.buffer;
+    const old = this.#buffer;
     const live = this.#end - this.#start;
     if (fresh.length < live || fresh.buffer === old.buffer) {
       throw new RangeError(
@@ -133,7 +144,8 @@ export class FrameReader {
       );
     }
     if (live > 0) fresh.set(old.subarray(this.#start, this.#end), 0);
-    this.buffer = fresh;
+    this.#buffer = fresh;
+    this.#view = new DataView(fresh.buffer, fresh.byteOffset, fresh.byteLength);
     this.#start = 0;
     this.#end = live;
     this.#whole = null;
@@ -179,13 +191,14 @@ export class FrameReader {
   next(): boolean {
     // Fast path, small enough for the caller's loop to inline: a whole good
     // header is buffered at the read position.
-    const b = this.buffer;
+    const v = this.#view;
     const off = this.#start;
     const avail = this.#end - off;
     if (
-      avail >= HEADER_SIZE && readU32(b, off) === MAGIC && b[off + 5] === PROTOCOL_VERSION
+      avail >= HEADER_SIZE && v.getUint32(off, true) === MAGIC &&
+      v.getUint8(off + 5) === PROTOCOL_VERSION
     ) {
-      const payload = readU32(b, off + 24);
+      const payload = v.getUint32(off + 24, true);
       if (payload <= this.#maxPayload) {
         const size = HEADER_SIZE + payload;
         if (avail < size) return false;
@@ -198,7 +211,7 @@ export class FrameReader {
 
   /** The general case of `next()`: a partial header, or one that loses sync. */
   #nextChecked(): boolean {
-    const b = this.buffer;
+    const b = this.#buffer;
     for (;;) {
       const off = this.#start;
       const avail = this.#end - off;
@@ -245,11 +258,11 @@ export class FrameReader {
    * @returns the frame after `next()` returned true, else `undefined`
    */
   nextFrame(): Uint8Array | undefined {
-    return this.next() ? this.buffer.subarray(this.frameStart, this.frameEnd) : undefined;
+    return this.next() ? this.#buffer.subarray(this.frameStart, this.frameEnd) : undefined;
   }
 
   #resync(reason: Status): void {
-    const b = this.buffer;
+    const b = this.#buffer;
     this.resyncs++;
     this.lastLoss = reason;
     this.losses[reason]!++;
@@ -282,23 +295,24 @@ export class FrameReader {
 
   #makeRoom(minFree: number): void {
     const live = this.#end - this.#start;
-    let size = this.buffer.length;
+    let size = this.#buffer.length;
     // A partial frame may need room for a whole maximal frame: only one whose
     // payload_size is within the limit (push() may call this before next() has
     // judged the header; an unchecked size would allocate up to 4 GiB).
-    if (live >= 28 && readU32(this.buffer, this.#start) === MAGIC) {
-      const payload = readU32(this.buffer, this.#start + 24);
+    if (live >= 28 && readU32(this.#buffer, this.#start) === MAGIC) {
+      const payload = readU32(this.#buffer, this.#start + 24);
       if (payload <= this.#maxPayload && HEADER_SIZE + payload + minFree > size) {
         size = HEADER_SIZE + payload + minFree;
       }
     }
     if (live + minFree > size) size = live + minFree;
-    if (size > this.buffer.length) {
+    if (size > this.#buffer.length) {
       const grown = new Uint8Array(size);
-      grown.set(this.buffer.subarray(this.#start, this.#end));
-      this.buffer = grown;
+      grown.set(this.#buffer.subarray(this.#start, this.#end));
+      this.#buffer = grown;
+      this.#view = new DataView(grown.buffer);
     } else {
-      this.buffer.copyWithin(0, this.#start, this.#end);
+      this.#buffer.copyWithin(0, this.#start, this.#end);
     }
     this.#start = 0;
     this.#end = live;

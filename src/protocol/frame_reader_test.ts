@@ -133,3 +133,23 @@ Deno.test("FrameReader.swapBuffer keeps read frames in the old buffer and the pa
   assert.equal(r.next(), false);
   assert.throws(() => r.swapBuffer(r.buffer), RangeError);
 });
+
+Deno.test("FrameReader.view follows the buffer through growth and a swap into a subarray", () => {
+  const sameBytes = (r: FrameReader) => {
+    assert.equal(r.view.buffer, r.buffer.buffer);
+    assert.deepEqual([r.view.byteOffset, r.view.byteLength], [
+      r.buffer.byteOffset,
+      r.buffer.byteLength,
+    ]);
+  };
+  const r = new FrameReader({ capacity: 64 });
+  sameBytes(r);
+  const big = FRAMES.find((f) => f.length > 2000)!;
+  r.push(big); // grows
+  sameBytes(r);
+  assert.ok(r.next());
+  // A pooled buffer may be a window of a larger one: frames must be read at its offsets.
+  r.swapBuffer(new Uint8Array(16_384).subarray(100, 8292));
+  sameBytes(r);
+  assert.deepEqual(reframe(STREAM, [5, 300], r), FRAMES);
+});

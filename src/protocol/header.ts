@@ -120,6 +120,29 @@ export function readTimestampApprox(b: Uint8Array, off: number): number {
 }
 
 /**
+ * The timestamp as a float number of nanoseconds, read through a DataView of
+ * the buffer: two word loads, for per-frame hot paths (see
+ * {@linkcode readTimestampApprox}).
+ *
+ * @param v a view of the buffer
+ * @param off frame start
+ * @returns nanoseconds since the epoch, approximately
+ */
+export function viewTimestampApprox(v: DataView, off: number): number {
+  return v.getUint32(off + 20, true) * 4294967296 + v.getUint32(off + 16, true);
+}
+
+/** Low 32 bits of the sequence, through a DataView. @param v buffer view @param off frame start @returns u32 */
+export function viewSequenceLow(v: DataView, off: number): number {
+  return v.getUint32(off + 8, true);
+}
+
+/** High 32 bits of the sequence, through a DataView. @param v buffer view @param off frame start @returns u32 */
+export function viewSequenceHigh(v: DataView, off: number): number {
+  return v.getUint32(off + 12, true);
+}
+
+/**
  * The sequence as a lossless bigint.
  *
  * @param b buffer

@@ -7,11 +7,6 @@
  * out in one write. With many producers that is one write per consumer per
  * turn instead of one per producer's read.
  *
- * An idle writer starts in a microtask, not at once: the runs that every read
- * completed in the same turn of the event loop queues (from any producer) go
- * out in one write. With many producers that is one write per consumer per
- * turn instead of one per producer's read.
- *
  * The queue is a {@linkcode RangeQueue} of ranges of shared copies (each run
  * of a producer's frames is copied once, into a slab, and shared by every
  * consumer): queuing, coalescing and dropping allocate nothing per entry.
