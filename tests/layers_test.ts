@@ -56,3 +56,40 @@ Deno.test("lower layers never import higher ones", () => {
     }
   }
 });
+
+/**
+ * The modules a file loads when imported: its static imports and re-exports,
+ * followed through relative paths (`import type`, `export type` and dynamic
+ * `import()` load nothing). Bare specifiers are returned as they are.
+ */
+function staticGraph(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    if (!path.endsWith(".ts")) return;
+    const text = Deno.readTextFileSync(`${root}${path}`);
+    const statements = text.matchAll(
+      /^(?:import|export)\s+(?!type\b)(?:[^;"']*?\sfrom\s+)?"([^"]+)"/gm,
+    );
+    for (const [, spec] of statements) {
+      visit(spec!.startsWith(".") ? new URL(spec!, `file:///${path}`).pathname.slice(1) : spec!);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+Deno.test("torq up and torq relay load no NATS code unless a bridge is enabled", () => {
+  // The bridge and the NATS client are imported on demand (src/bridge/start.ts): a
+  // static import of them costs every relay process megabytes of heap.
+  // cli/_http.ts imports the HTTP API's modules when `http.listen` is set (the default).
+  const http = ["src/http/hub.ts", "src/http/server.ts"];
+  for (const entry of ["cli/up.ts", "cli/relay.ts", ...http]) {
+    const graph = staticGraph(entry);
+    const reaches = http.includes(entry) ? "src/protocol/header.ts" : "src/relay/relay.ts";
+    assert.ok(graph.has(reaches), `the walk from ${entry} reaches ${reaches}`);
+    const nats = [...graph].filter((m) => /nats/i.test(m));
+    assert.deepEqual(nats, [], `${entry} loads ${nats.join(", ")}`);
+  }
+});

@@ -29,7 +29,8 @@ import type {
 } from "./api.ts";
 import type { RelayStats } from "../relay/stats.ts";
 import type { RejectRecord } from "../relay/rejects.ts";
-import { type StreamConn, UnixTransport } from "../transport/mod.ts";
+import type { StreamConn } from "../transport/transport.ts";
+import { UnixTransport } from "../transport/unix.ts";
 import { type DecodedMessage, decodeMessage } from "../protocol/message.ts";
 import { FrameError } from "../protocol/errors.ts";
 import { errorToJson, messageToJson } from "../tools/decode_format.ts";
