@@ -389,234 +389,240 @@ export type CheckResult =
 // ---------------------------------------------------------------------------------------------
 // Schemas of the merged document (before resolution).
 
-const _int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.int().min(min).max(max);
-const _name = z.string().min(1);
-
-const _socketMode = z.custom<number | string>().superRefine((value, ctx) => {
-  if (_parseSocketMode(value) === undefined) {
-    const hint = typeof value === "number" && /^[0-7]{3}$/.test(String(value))
-      ? `; a number is taken as written, so ${value} is not 0o${value}: write "0${value}" or 0o${value}`
-      : "";
-    ctx.addIssue({
-      code: "custom",
-      message: `expected permission bits such as "0660" or 0o660, got ${show(value)}${hint}`,
-    });
-  }
-});
-
-const _listen = z.custom<string>().superRefine((value, ctx) => {
-  if (typeof value !== "string") {
-    ctx.addIssue({ code: "custom", message: `expected string, got ${show(value)}` });
-  } else if (_parseListen(value) === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected "host:port" with a port from 0 to 65535, got ${show(value)}`,
-    });
-  }
-});
-
-const _STRATEGY_FORMS =
-  `"source_type", "instrument_venue", {custom_field: <TLV type>} or {fixed: "<topic>"}`;
-
-const _extractionStrategy = z.custom<ExtractionStrategy>().superRefine((input, ctx) => {
-  const value: unknown = input;
-  if (value === "source_type" || value === "instrument_venue") return;
-  if (isRecord(value)) {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "custom_field") {
-      const n = value["custom_field"];
-      if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 254) {
-        ctx.addIssue({
-          code: "custom",
-          message: `expected a TLV type from 1 to 254, got ${show(n)}`,
-          path: ["custom_field"],
-        });
-      }
-      return;
-    }
-    if (keys.length === 1 && keys[0] === "fixed") {
-      const name = value["fixed"];
-      if (typeof name !== "string" || name.length === 0) {
-        ctx.addIssue({
-          code: "custom",
-          message: `expected a non-empty topic name, got ${show(name)}`,
-          path: ["fixed"],
-        });
-      }
-      return;
-    }
-  }
-  ctx.addIssue({ code: "custom", message: `expected ${_STRATEGY_FORMS}, got ${show(value)}` });
-});
-
-const _natsServer = z.custom<string>().superRefine((value, ctx) => {
-  if (
-    typeof value !== "string" ||
-    !/^nats:\/\/(?:[^@/\s]+@)?(\[[^\]]+\]|[^:/\s]+)(?::\d{1,5})?$/i.test(value)
-  ) {
-    ctx.addIssue({ code: "custom", message: `expected "nats://HOST:PORT", got ${show(value)}` });
-  }
-});
-
-const _subjectPrefix = z.custom<string>().superRefine((value, ctx) => {
-  if (typeof value !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(value)) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected subject tokens such as "torq" or "site1.torq", got ${show(value)}`,
-    });
-  }
-});
-
-const _JETSTREAM_KEYS: Readonly<Record<keyof JetStreamSection, string>> = {
-  stream: "a stream name or null",
-  storage: `"file" or "memory"`,
-  durable: "a consumer name or null",
-  duplicate_window_ms: "an integer of at least 1",
-  ack_timeout_ms: "an integer of at least 1",
-};
-
-const _jetstream = z.custom<boolean | null | Record<string, unknown>>().superRefine(
-  (value, ctx) => {
-    if (typeof value === "boolean" || value === null) return;
-    if (!isRecord(value)) {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          `expected true, false, null or a mapping (stream, storage, durable, duplicate_window_ms,` +
-          ` ack_timeout_ms), got ${show(value)}`,
-      });
-      return;
-    }
-    for (const [key, v] of Object.entries(value)) {
-      const expected = (_JETSTREAM_KEYS as Record<string, string>)[key];
-      if (expected === undefined) {
-        ctx.addIssue({ code: "unrecognized_keys", keys: [key], input: value });
-        continue;
-      }
-      const ok = key === "storage"
-        ? (JETSTREAM_STORAGE as readonly unknown[]).includes(v)
-        : key === "stream" || key === "durable"
-        ? v === null || (typeof v === "string" && /^[A-Za-z0-9_-]+$/.test(v))
-        : typeof v === "number" && Number.isInteger(v) && v >= 1;
-      if (!ok) {
-        ctx.addIssue({
-          code: "custom",
-          message: `expected ${expected}, got ${show(v)}`,
-          path: [key],
-        });
-      }
-    }
-  },
-);
-
-const _natsBridgeSchema = z.strictObject({
-  enabled: z.boolean(),
-  servers: z.array(_natsServer),
-  subject_prefix: _subjectPrefix,
-  subject_topic: z.boolean(),
-  direction: z.enum(BRIDGE_DIRECTIONS),
-  token: _name.nullable(),
-  user: _name.nullable(),
-  password: _name.nullable(),
-  creds_file: _name.nullable(),
-  jetstream: _jetstream,
-  reconnect_initial_ms: _int(1),
-  reconnect_max_ms: _int(1),
-  max_pending_frames: _int(1),
-});
-
-const _loggingSchema = z.strictObject({
-  level: z.enum(LOG_LEVELS),
-  format: z.enum(LOG_FORMATS),
-  file: _name.nullable(),
-});
-
-const _relayLoggingSchema = z.strictObject({
-  level: z.enum(LOG_LEVELS).optional(),
-  format: z.enum(LOG_FORMATS).optional(),
-  file: _name.nullable().optional(),
-});
-
-function _relaySchema(name: RelayDomainName) {
-  const slowConsumer = name === "execution"
-    ? z.enum(SLOW_CONSUMER_POLICIES)
-    : z.enum(["drop", "disconnect"]);
-  return z.strictObject({
-    relay: z.strictObject({
-      domain: z.literal(DOMAIN_NUMBERS[name]),
-      name: _name,
-      description: z.string(),
-      max_connections: _int(1).nullable().optional(),
-      echo: z.boolean(),
-      legacy_domain_numbering: z.boolean(),
-      hello_marks_publisher: z.boolean(),
-    }),
-    transport: z.strictObject({
-      mode: z.enum(TRANSPORT_MODES),
-      path: _name.nullable(),
-      socket_mode: _socketMode,
-      address: _name.nullable(),
-      port: _int(0, 65535).nullable(),
-      use_topology: z.boolean(),
-      buffer_size: _int(1).nullable(),
-      allow_foreign_dir: z.boolean(),
-    }),
-    validation: z.strictObject({
-      checksum: z.boolean(),
-      audit: z.boolean(),
-      strict: z.boolean(),
-      max_message_size: _int(32, MAX_MESSAGE_SIZE_LIMIT),
-      allow_vendor: z.boolean(),
-      strict_source_check: z.boolean(),
-      max_sequence_gap: _int(0),
-      max_future_ms: _int(0),
-      max_age_ms: _int(0),
-    }),
-    topics: z.strictObject({
-      default: _name,
-      available: z.array(_name),
-      auto_discover: z.boolean(),
-      extraction_strategy: _extractionStrategy,
-      cleanup_interval_ms: _int(0).nullable(),
-    }),
-    performance: z.strictObject({
-      target_throughput: _int(0),
-      buffer_size: _int(32),
-      max_connections: _int(1),
-      batch_size: _int(1),
-      monitoring: z.boolean(),
-      max_latency_ms: _int(0).nullable(),
-      max_queue_frames: _int(1),
-      max_queue_bytes: _int(1),
-      slow_consumer: slowConsumer,
-      slow_consumer_timeout_ms: _int(0),
-      max_block_ms: _int(0),
-      max_garbage_bytes: _int(0),
-    }),
-    logging: _relayLoggingSchema,
-    bridge: z.strictObject({ nats: _natsBridgeSchema }),
-  });
-}
-
 /**
  * Schema of the merged configuration document (all layers), before resolution: `transport.path`
  * and `socket_dir` may be null, `socket_mode` may be a string.
+ *
+ * Built on each call and not kept: zod schemas are large objects (this one
+ * holds about 2 MB of heap), and a running relay checks its configuration only
+ * at start and on a reload.
  */
-export const documentSchema = z.strictObject({
-  socket_dir: _name.nullable(),
-  logging: _loggingSchema,
-  http: z.strictObject({ listen: _listen, token: _name.nullable() }),
-  schemas: z.array(_name),
-  relays: z.strictObject({
-    market_data: _relaySchema("market_data"),
-    signal: _relaySchema("signal"),
-    execution: _relaySchema("execution"),
-  }),
-  bridge: z.record(z.string(), z.unknown()),
-});
+function documentSchema() {
+  const _int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.int().min(min).max(max);
+  const _name = z.string().min(1);
+
+  const _socketMode = z.custom<number | string>().superRefine((value, ctx) => {
+    if (_parseSocketMode(value) === undefined) {
+      const hint = typeof value === "number" && /^[0-7]{3}$/.test(String(value))
+        ? `; a number is taken as written, so ${value} is not 0o${value}: write "0${value}" or 0o${value}`
+        : "";
+      ctx.addIssue({
+        code: "custom",
+        message: `expected permission bits such as "0660" or 0o660, got ${show(value)}${hint}`,
+      });
+    }
+  });
+
+  const _listen = z.custom<string>().superRefine((value, ctx) => {
+    if (typeof value !== "string") {
+      ctx.addIssue({ code: "custom", message: `expected string, got ${show(value)}` });
+    } else if (_parseListen(value) === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected "host:port" with a port from 0 to 65535, got ${show(value)}`,
+      });
+    }
+  });
+
+  const _STRATEGY_FORMS =
+    `"source_type", "instrument_venue", {custom_field: <TLV type>} or {fixed: "<topic>"}`;
+
+  const _extractionStrategy = z.custom<ExtractionStrategy>().superRefine((input, ctx) => {
+    const value: unknown = input;
+    if (value === "source_type" || value === "instrument_venue") return;
+    if (isRecord(value)) {
+      const keys = Object.keys(value);
+      if (keys.length === 1 && keys[0] === "custom_field") {
+        const n = value["custom_field"];
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 254) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected a TLV type from 1 to 254, got ${show(n)}`,
+            path: ["custom_field"],
+          });
+        }
+        return;
+      }
+      if (keys.length === 1 && keys[0] === "fixed") {
+        const name = value["fixed"];
+        if (typeof name !== "string" || name.length === 0) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected a non-empty topic name, got ${show(name)}`,
+            path: ["fixed"],
+          });
+        }
+        return;
+      }
+    }
+    ctx.addIssue({ code: "custom", message: `expected ${_STRATEGY_FORMS}, got ${show(value)}` });
+  });
+
+  const _natsServer = z.custom<string>().superRefine((value, ctx) => {
+    if (
+      typeof value !== "string" ||
+      !/^nats:\/\/(?:[^@/\s]+@)?(\[[^\]]+\]|[^:/\s]+)(?::\d{1,5})?$/i.test(value)
+    ) {
+      ctx.addIssue({ code: "custom", message: `expected "nats://HOST:PORT", got ${show(value)}` });
+    }
+  });
+
+  const _subjectPrefix = z.custom<string>().superRefine((value, ctx) => {
+    if (typeof value !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected subject tokens such as "torq" or "site1.torq", got ${show(value)}`,
+      });
+    }
+  });
+
+  const _JETSTREAM_KEYS: Readonly<Record<keyof JetStreamSection, string>> = {
+    stream: "a stream name or null",
+    storage: `"file" or "memory"`,
+    durable: "a consumer name or null",
+    duplicate_window_ms: "an integer of at least 1",
+    ack_timeout_ms: "an integer of at least 1",
+  };
+
+  const _jetstream = z.custom<boolean | null | Record<string, unknown>>().superRefine(
+    (value, ctx) => {
+      if (typeof value === "boolean" || value === null) return;
+      if (!isRecord(value)) {
+        ctx.addIssue({
+          code: "custom",
+          message:
+            `expected true, false, null or a mapping (stream, storage, durable, duplicate_window_ms,` +
+            ` ack_timeout_ms), got ${show(value)}`,
+        });
+        return;
+      }
+      for (const [key, v] of Object.entries(value)) {
+        const expected = (_JETSTREAM_KEYS as Record<string, string>)[key];
+        if (expected === undefined) {
+          ctx.addIssue({ code: "unrecognized_keys", keys: [key], input: value });
+          continue;
+        }
+        const ok = key === "storage"
+          ? (JETSTREAM_STORAGE as readonly unknown[]).includes(v)
+          : key === "stream" || key === "durable"
+          ? v === null || (typeof v === "string" && /^[A-Za-z0-9_-]+$/.test(v))
+          : typeof v === "number" && Number.isInteger(v) && v >= 1;
+        if (!ok) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected ${expected}, got ${show(v)}`,
+            path: [key],
+          });
+        }
+      }
+    },
+  );
+
+  const _natsBridgeSchema = z.strictObject({
+    enabled: z.boolean(),
+    servers: z.array(_natsServer),
+    subject_prefix: _subjectPrefix,
+    subject_topic: z.boolean(),
+    direction: z.enum(BRIDGE_DIRECTIONS),
+    token: _name.nullable(),
+    user: _name.nullable(),
+    password: _name.nullable(),
+    creds_file: _name.nullable(),
+    jetstream: _jetstream,
+    reconnect_initial_ms: _int(1),
+    reconnect_max_ms: _int(1),
+    max_pending_frames: _int(1),
+  });
+
+  const _loggingSchema = z.strictObject({
+    level: z.enum(LOG_LEVELS),
+    format: z.enum(LOG_FORMATS),
+    file: _name.nullable(),
+  });
+
+  const _relayLoggingSchema = z.strictObject({
+    level: z.enum(LOG_LEVELS).optional(),
+    format: z.enum(LOG_FORMATS).optional(),
+    file: _name.nullable().optional(),
+  });
+
+  function _relaySchema(name: RelayDomainName) {
+    const slowConsumer = name === "execution"
+      ? z.enum(SLOW_CONSUMER_POLICIES)
+      : z.enum(["drop", "disconnect"]);
+    return z.strictObject({
+      relay: z.strictObject({
+        domain: z.literal(DOMAIN_NUMBERS[name]),
+        name: _name,
+        description: z.string(),
+        max_connections: _int(1).nullable().optional(),
+        echo: z.boolean(),
+        legacy_domain_numbering: z.boolean(),
+        hello_marks_publisher: z.boolean(),
+      }),
+      transport: z.strictObject({
+        mode: z.enum(TRANSPORT_MODES),
+        path: _name.nullable(),
+        socket_mode: _socketMode,
+        address: _name.nullable(),
+        port: _int(0, 65535).nullable(),
+        use_topology: z.boolean(),
+        buffer_size: _int(1).nullable(),
+        allow_foreign_dir: z.boolean(),
+      }),
+      validation: z.strictObject({
+        checksum: z.boolean(),
+        audit: z.boolean(),
+        strict: z.boolean(),
+        max_message_size: _int(32, MAX_MESSAGE_SIZE_LIMIT),
+        allow_vendor: z.boolean(),
+        strict_source_check: z.boolean(),
+        max_sequence_gap: _int(0),
+        max_future_ms: _int(0),
+        max_age_ms: _int(0),
+      }),
+      topics: z.strictObject({
+        default: _name,
+        available: z.array(_name),
+        auto_discover: z.boolean(),
+        extraction_strategy: _extractionStrategy,
+        cleanup_interval_ms: _int(0).nullable(),
+      }),
+      performance: z.strictObject({
+        target_throughput: _int(0),
+        buffer_size: _int(32),
+        max_connections: _int(1),
+        batch_size: _int(1),
+        monitoring: z.boolean(),
+        max_latency_ms: _int(0).nullable(),
+        max_queue_frames: _int(1),
+        max_queue_bytes: _int(1),
+        slow_consumer: slowConsumer,
+        slow_consumer_timeout_ms: _int(0),
+        max_block_ms: _int(0),
+        max_garbage_bytes: _int(0),
+      }),
+      logging: _relayLoggingSchema,
+      bridge: z.strictObject({ nats: _natsBridgeSchema }),
+    });
+  }
+
+  return z.strictObject({
+    socket_dir: _name.nullable(),
+    logging: _loggingSchema,
+    http: z.strictObject({ listen: _listen, token: _name.nullable() }),
+    schemas: z.array(_name),
+    relays: z.strictObject({
+      market_data: _relaySchema("market_data"),
+      signal: _relaySchema("signal"),
+      execution: _relaySchema("execution"),
+    }),
+    bridge: z.record(z.string(), z.unknown()),
+  });
+}
 
 /** The merged document as validated by {@linkcode documentSchema}. */
-export type ConfigDocument = z.output<typeof documentSchema>;
+export type ConfigDocument = z.output<ReturnType<typeof documentSchema>>;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -635,7 +641,7 @@ export type ConfigDocument = z.output<typeof documentSchema>;
  * ```
  */
 export function checkConfig(document: unknown): CheckResult {
-  const parsed = documentSchema.safeParse(document);
+  const parsed = documentSchema().safeParse(document);
   if (!parsed.success) {
     const problems = parsed.error.issues.flatMap((issue) => _describeIssue(issue, document));
     return { ok: false, problems };
