@@ -475,7 +475,7 @@ interface RelayProcess {
   child: Deno.ChildProcess;
   pid: number;
   api: string;
-  /** Finishes when stdout closes (drained in the background). */
+  /** Finishes when stdout and stderr close (drained in the background). */
   drained: Promise<void>;
 }
 
@@ -485,8 +485,15 @@ async function spawnTorq(args: string[], logFile: Deno.FsFile): Promise<RelayPro
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // stderr: appended to the log file, never to our output.
-  child.stderr.pipeTo(logFile.writable, { preventClose: true }).catch(() => {});
+  // stderr: appended to the log file, never to our output. Written chunk by chunk:
+  // piped to `logFile.writable` with preventClose, nothing reached the file.
+  const logged = (async () => {
+    try {
+      for await (const chunk of child.stderr) {
+        for (let off = 0; off < chunk.length;) off += await logFile.write(chunk.subarray(off));
+      }
+    } catch { /* closed */ }
+  })();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   let api: string | null = null;
@@ -513,6 +520,7 @@ async function spawnTorq(args: string[], logFile: Deno.FsFile): Promise<RelayPro
         if (r.done) break;
       }
     } catch { /* closed */ }
+    await logged;
   })();
   return { child, pid: child.pid, api, drained };
 }
