@@ -102,6 +102,7 @@ function row(id: number, over: Partial<ConnectionRow> = {}): ConnectionRow {
     queueHighWater: 0,
     queuePercent: 0,
     garbageBytes: 0,
+    readBufferBytes: 4096,
     ...over,
   };
 }

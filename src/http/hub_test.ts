@@ -99,6 +99,7 @@ function conn(id: number, over: Partial<ConnectionStats>): ConnectionStats {
     queueHighWater: 0,
     queuePercent: 0,
     garbageBytes: 0,
+    readBufferBytes: 4096,
     ...over,
   };
 }

@@ -153,6 +153,25 @@ export class FrameReader {
   }
 
   /**
+   * Continues in a smaller buffer of `capacity` bytes, when nothing is
+   * buffered and the buffer is larger: a reader grown by a burst of data gives
+   * the memory back. Views from {@linkcode writable} are invalid afterwards,
+   * so call it only between reads.
+   *
+   * @param capacity the new buffer size in bytes
+   * @returns whether the buffer was replaced
+   */
+  shrink(capacity: number): boolean {
+    if (this.#start !== this.#end || this.#buffer.length <= capacity) return false;
+    this.#buffer = new Uint8Array(capacity);
+    this.#view = new DataView(this.#buffer.buffer);
+    this.#start = 0;
+    this.#end = 0;
+    this.#whole = null;
+    return true;
+  }
+
+  /**
    * Records that `n` bytes were written into the view from {@linkcode writable}.
    *
    * @param n bytes written

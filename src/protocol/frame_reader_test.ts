@@ -153,3 +153,18 @@ Deno.test("FrameReader.view follows the buffer through growth and a swap into a 
   sameBytes(r);
   assert.deepEqual(reframe(STREAM, [5, 300], r), FRAMES);
 });
+
+Deno.test("FrameReader.shrink() gives a grown buffer back only when nothing is buffered", () => {
+  const r = new FrameReader({ capacity: 64 });
+  const big = FRAMES.find((f) => f.length > 2000)!;
+  r.push(big.subarray(0, 1500)); // grows; a partial frame is buffered
+  assert.ok(r.buffer.length >= 1500);
+  assert.equal(r.shrink(256), false, "a partial frame keeps the buffer");
+  r.push(big.subarray(1500));
+  assert.deepEqual(r.nextFrame(), big);
+  assert.equal(r.shrink(256), true);
+  assert.equal(r.buffer.length, 256);
+  assert.equal(r.view.byteLength, 256);
+  assert.equal(r.shrink(256), false, "already that small");
+  assert.deepEqual(reframe(STREAM, [5, 300], r), FRAMES, "frames still come out whole");
+});

@@ -84,8 +84,10 @@ export class Connection {
   overflowSince = 0;
   /** Highest queued byte count seen. */
   queueHighWater = 0;
-  /** Read size wanted next (grows when reads fill the buffer). */
+  /** Read size wanted next (grows when reads fill the buffer, shrinks when they stay small). */
   readSize: number;
+  /** Bytes of the largest read since the relay last looked (once a second). */
+  largestRead = 0;
 
   // Outbound queue: ranges of shared buffers (no view object per entry). An entry
   // cut from a slab holds it (retained on enqueue) until the entry is written,

@@ -59,6 +59,8 @@ const REJECT_RING = 50;
 const CLOCK_ORIGIN = performance.timeOrigin;
 /** Reads never grow beyond this. */
 const MAX_READ = 262_144;
+/** How often the relay gives back memory left over from bursts (`#tidy`). */
+const TIDY_EVERY_MS = 1000;
 /**
  * Every connection's first reads: most connections are consumers that send a
  * hello or a Subscribe and nothing else, and need no more. A read that fills
@@ -130,6 +132,7 @@ export class Relay implements ConnectionOwner {
   #openGate: (() => void) | null = null;
   #blockedBy: Connection | null = null;
   #gateTimer: ReturnType<typeof setTimeout> | undefined;
+  #tidyTimer: ReturnType<typeof setInterval> | undefined;
 
   // Counters of the relay (closed connections' counts are folded in here).
   #connectionsTotal = 0;
@@ -246,6 +249,8 @@ export class Relay implements ConnectionOwner {
       throw e;
     }
     this.#startedAt = Date.now();
+    this.#tidyTimer = setInterval(() => this.#tidy(), TIDY_EVERY_MS);
+    Deno.unrefTimer(this.#tidyTimer);
     this.#acceptDone = Promise.all(this.#listeners.map((l) => this.#acceptLoop(l))).then(() => {});
     this.#log.info("listening", {
       address: this.#transports.map((t) => t.address).join(" "),
@@ -264,6 +269,7 @@ export class Relay implements ConnectionOwner {
   async stop(flushMs = 1000): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    clearInterval(this.#tidyTimer);
     for (const l of this.#listeners) l.close();
     for (const t of this.#transports) t.cleanup();
     await this.#acceptDone;
@@ -391,12 +397,15 @@ export class Relay implements ConnectionOwner {
     try {
       while (!c.closed) {
         if (this.#gate !== null) await this.#gate;
+        // Between reads: a buffer grown by a burst shrinks back (see #tidy).
+        if (r.buffer.length >= 2 * c.readSize) r.shrink(c.readSize);
         const view = r.writable(c.readSize);
         const n = await c.conn.read(view);
         if (n === null) break;
         if (n === 0) continue;
         r.commit(n);
         c.lastActivity = Date.now();
+        if (n > c.largestRead) c.largestRead = n;
         if (n === view.length && c.readSize < MAX_READ) {
           c.readSize = Math.min(Math.max(c.readSize * 2, this.logic.readBufferSize), MAX_READ);
         }
@@ -525,6 +534,24 @@ export class Relay implements ConnectionOwner {
       HEADER_SIZE + readU32(b, s + 24),
       verdict === Status.OK ? null : statusCode(verdict),
     );
+  }
+
+  /**
+   * Once a second: gives back memory a burst left behind. Slabs that stayed
+   * free go to the garbage collector, and a connection whose reads all stayed
+   * under a quarter of its read size halves it (down to the first read size);
+   * its buffer shrinks at its next read. Without this, every stall of a
+   * consumer or hiccup of the host ratchets memory up for good.
+   */
+  #tidy(): void {
+    this.#slabs.trim();
+    this.#writeSlabs.trim();
+    for (const c of this.#conns.values()) {
+      if (c.readSize > FIRST_READ && c.largestRead * 4 <= c.readSize) {
+        c.readSize = Math.max(FIRST_READ, c.readSize >> 1);
+      }
+      c.largestRead = 0;
+    }
   }
 
   /**
@@ -1010,6 +1037,7 @@ export class Relay implements ConnectionOwner {
         queueHighWater: c.queueHighWater,
         queuePercent: Math.max(c.queuedFrames / l.maxQueueFrames, pending / l.maxQueueBytes) * 100,
         garbageBytes: c.reader.garbageBytes,
+        readBufferBytes: c.reader.buffer.length,
       });
     }
     const rejects: Record<string, number> = {};

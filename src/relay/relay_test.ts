@@ -159,3 +159,40 @@ Deno.test("Relay counts each source's sequence gaps, regressions and 32-bit carr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Relay: a producer's read buffer grown by a burst shrinks back once its reads are small", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/md.sock`;
+  const relay = new Relay({ ...MARKET_DATA_LOGIC, socketPath: path, maxQueueFrames: 1_000_000 }, {
+    logger: new Logger({ level: "error" }),
+  });
+  await relay.start();
+  const [consumer, producer] = await connectMany(path, 2);
+  const b = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
+  const frame = () => b.begin().addTlv(202, new Uint8Array(32)).build().slice();
+  const readBuffer = () =>
+    relay.stats().connectionsDetail.find((c) => c.framesIn > 0)?.readBufferBytes ?? 0;
+  try {
+    const burst = concat(Array.from({ length: 20_000 }, frame)); // 1.4 MB in one write
+    const received = readExactly(consumer!, burst.length);
+    await send(producer!, burst);
+    await received;
+    const grown = readBuffer();
+    assert.ok(grown >= 65_536, `the burst grew the read buffer (${grown} bytes)`);
+    // One small frame every 100 ms: the read size halves each second down to 4 KiB.
+    let now = grown;
+    for (let i = 0; i < 150 && now > 4096; i++) {
+      const f = frame();
+      const got = readExactly(consumer!, f.length);
+      await send(producer!, f);
+      await got;
+      await new Promise((r) => setTimeout(r, 100));
+      now = readBuffer();
+    }
+    assert.equal(now, 4096, `shrank from ${grown} bytes`);
+  } finally {
+    await close(consumer!, producer!);
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

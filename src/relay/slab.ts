@@ -28,7 +28,10 @@
 const SLAB_BYTES = 65_536;
 /** Runs larger than this get their own buffer, or are not copied at all (see {@linkcode SlabPool.adopt}). */
 export const OWN_BUFFER_ABOVE = 16_384;
-/** Free slabs kept for reuse (4 MiB); more are left to the garbage collector. */
+/**
+ * Free slabs kept for reuse (4 MiB); more are left to the garbage collector,
+ * and so are the ones that stay unused for a while ({@linkcode SlabPool.trim}).
+ */
 const MAX_FREE = 64;
 /** Free read buffers kept for reuse, per size. */
 const MAX_FREE_BUFFERS = 4;
@@ -91,6 +94,10 @@ export class SlabPool {
   lastBuffer: Uint8Array = new Uint8Array(0);
   /** Slabs allocated so far. */
   allocated = 0;
+  /** The fewest free slabs since the last {@linkcode trim}: that many were not needed. */
+  #idleFree = 0;
+  /** Sizes of read buffers taken since the last {@linkcode trim}. */
+  #buffersTaken = new Set<number>();
   /** Slabs taken from the free list so far. */
   reused = 0;
 
@@ -152,6 +159,7 @@ export class SlabPool {
    * @returns the buffer (its contents are stale)
    */
   takeBuffer(size: number): Uint8Array {
+    this.#buffersTaken.add(size);
     const b = this.#buffers.get(size)?.pop();
     if (b !== undefined) {
       this.reused++;
@@ -199,10 +207,30 @@ export class SlabPool {
     if (this.#free.length < MAX_FREE) this.#free.push(slab);
   }
 
+  /**
+   * Lets go of what a burst left behind: the free slabs that stayed free since
+   * the last call, and the free read buffers of sizes nobody took since then.
+   * The garbage collector frees them; a later burst allocates again. Call it
+   * periodically (the relay does, every second).
+   *
+   * @returns slabs let go
+   */
+  trim(): number {
+    const idle = Math.min(this.#idleFree, this.#free.length);
+    this.#free.length -= idle;
+    this.#idleFree = this.#free.length;
+    for (const size of this.#buffers.keys()) {
+      if (!this.#buffersTaken.has(size)) this.#buffers.delete(size);
+    }
+    this.#buffersTaken.clear();
+    return idle;
+  }
+
   #take(): Slab {
     const s = this.#free.pop();
     if (s !== undefined) {
       this.reused++;
+      if (this.#free.length < this.#idleFree) this.#idleFree = this.#free.length;
       return s;
     }
     this.allocated++;

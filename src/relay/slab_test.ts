@@ -81,3 +81,43 @@ Deno.test("SlabPool.reserve takes room beside copies without overlapping them", 
   assert.deepEqual(a.view, src, "the copy is untouched");
   assert.equal(pool.copy(src, 0, 10), at + 1000, "the next copy follows the reserved room");
 });
+
+Deno.test("SlabPool.trim() lets go of the slabs and buffers a burst left behind, and only those", () => {
+  const pool = new SlabPool();
+  const src = bytes(15_000, 3);
+  // A burst: 10 slabs filled and held, then all released.
+  const burst = [];
+  for (let i = 0; i < 40; i++) {
+    const c = copyOf(pool, src, 0, 15_000);
+    c.slab!.retain();
+    burst.push(c);
+  }
+  for (const c of burst) c.slab!.release();
+  assert.equal(pool.allocated, 10);
+  assert.equal(pool.free, 9, "all but the slab being filled");
+  pool.trim(); // starts the first period: nothing was measured before it
+  // A quiet period that holds two slabs at a time, one of them the slab being filled:
+  // the free list never falls below eight.
+  for (let round = 0; round < 3; round++) {
+    const held = [];
+    for (let i = 0; i < 8; i++) {
+      const c = copyOf(pool, src, 0, 15_000);
+      c.slab!.retain();
+      held.push(c);
+    }
+    for (const c of held) c.slab!.release();
+  }
+  assert.equal(pool.allocated, 10, "the quiet period reused slabs");
+  assert.equal(pool.trim(), 8);
+  assert.equal(pool.free, 1);
+  assert.equal(pool.trim(), 1, "a period that took nothing lets every free slab go");
+  assert.equal(pool.free, 0);
+  // Read buffers: a size nobody took for a period is dropped.
+  const buffer = pool.takeBuffer(1024);
+  pool.settle(pool.adopt(buffer));
+  pool.trim();
+  const reused = pool.reused;
+  pool.trim();
+  assert.notEqual(pool.takeBuffer(1024), buffer, "dropped after a period unused");
+  assert.equal(pool.reused, reused);
+});

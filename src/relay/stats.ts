@@ -45,6 +45,8 @@ export interface ConnectionStats {
   queuePercent: number;
   /** Bytes skipped resynchronising its stream. */
   garbageBytes: number;
+  /** Size of its read buffer: grows while it sends in bursts, shrinks back after. */
+  readBufferBytes: number;
 }
 
 /** Sequence health of one header source (across connections). */
