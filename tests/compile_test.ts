@@ -36,15 +36,19 @@ Deno.test({
   },
 });
 
-Deno.test("the torq binary is compiled with the V8 heap flags `deno task torq` runs with", () => {
-  // The relay's memory bound rests on these flags (BENCHMARKS.md, soak); the two
-  // ways of running torq must not drift apart.
+Deno.test("the torq binary is compiled with the V8 heap flags and permissions `deno task torq` runs with", () => {
+  // The relay's memory bound rests on these flags (BENCHMARKS.md, soak) and on
+  // --allow-ffi (malloc_trim); the two ways of running torq must not drift apart.
   const tasks = (JSON.parse(Deno.readTextFileSync(`${root}deno.json`)) as {
     tasks: Record<string, string>;
   }).tasks;
   const flags = (task: string) =>
-    tasks[task]!.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
-  assert.equal(flags("torq").length, 1, "the torq task sets --v8-flags");
-  assert.match(flags("torq")[0]!, /--max-semi-space-size=\d+/);
-  assert.deepEqual(flags("compile"), flags("torq"));
+    tasks[task]!.split(/\s+/).filter((w) =>
+      w.startsWith("--v8-flags=") || w.startsWith("--allow-")
+    );
+  const torq = flags("torq");
+  assert.equal(torq.filter((f) => f.startsWith("--v8-flags=")).length, 1, "torq sets --v8-flags");
+  assert.match(torq.join(" "), /--max-semi-space-size=\d+/);
+  assert.ok(torq.includes("--allow-ffi"), "torq may call malloc_trim");
+  assert.deepEqual(flags("compile"), torq);
 });
