@@ -5,6 +5,7 @@ import { Logger } from "../log/logger.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
 import { SourceType } from "../protocol/domains.ts";
 import {
+  assertBytes,
   close,
   concat,
   connectMany,
@@ -107,10 +108,10 @@ Deno.test("Relay forwards large runs byte-exact to every consumer, filtered or n
       off += n;
     }
     const [gotPlain, gotFiltered] = await Promise.all(reading);
-    assert.deepEqual(gotPlain, all);
-    assert.deepEqual(gotFiltered, krakenOnly);
+    assertBytes(gotPlain!, all, "plain consumer");
+    assertBytes(gotFiltered!, krakenOnly, "filtered consumer");
     // The slow consumer reads only now: everything it was queued is still intact.
-    assert.deepEqual(await readExactly(slow!, all.length), all);
+    assertBytes(await readExactly(slow!, all.length), all, "slow consumer");
   } finally {
     await close(plain!, slow!, filtered!, producer!);
     await relay.stop();

@@ -939,6 +939,28 @@ export function assertFrames(
 }
 
 /**
+ * Asserts two byte streams are identical, naming the first differing offset.
+ * Use it instead of `assert.deepEqual` on large arrays: building that one's
+ * diff of two megabyte arrays takes minutes, so a failure looks like a hang.
+ *
+ * @param actual received
+ * @param expected sent
+ * @param what context for the message
+ */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
+  const n = Math.min(actual.length, expected.length);
+  let i = 0;
+  while (i < n && actual[i] === expected[i]) i++;
+  if (i === n && actual.length === expected.length) return;
+  const from = Math.max(0, i - 8);
+  assert.fail(
+    `${what}: first difference at byte ${i} of ${expected.length} (got ${actual.length} bytes)\n` +
+      `  got:      ${hex(actual.subarray(from, i + 24))}\n` +
+      `  expected: ${hex(expected.subarray(from, i + 24))}`,
+  );
+}
+
+/**
  * A small deterministic PRNG (mulberry32).
  *
  * @param seed seed
