@@ -59,8 +59,9 @@ export class FrameReader {
   readonly losses: Uint32Array = new Uint32Array(32);
 
   #maxPayload: number;
-  #buffer: Uint8Array;
-  #view: DataView;
+  // Set by #use(), from the constructor on.
+  #buffer!: Uint8Array;
+  #view!: DataView;
   #start = 0;
   #end = 0;
   /** A view of the whole buffer, handed out by `writable()` while nothing is buffered. */
@@ -69,8 +70,14 @@ export class FrameReader {
   /** @param options limits and sizes */
   constructor(options: FrameReaderOptions = {}) {
     this.#maxPayload = options.maxPayload ?? MAX_PAYLOAD_SIZE;
-    this.#buffer = new Uint8Array(options.capacity ?? 262_144);
-    this.#view = new DataView(this.#buffer.buffer);
+    this.#use(new Uint8Array(options.capacity ?? 262_144));
+  }
+
+  /** Continues in `buffer`, keeping the view and the whole-buffer view in step with it. */
+  #use(buffer: Uint8Array): void {
+    this.#buffer = buffer;
+    this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    this.#whole = null;
   }
 
   /** The reader's buffer; frames are views of it until the next write. */
@@ -119,10 +126,7 @@ export class FrameReader {
     if (this.#buffer.length - this.#end < minFree) this.#makeRoom(minFree);
     if (this.#end !== 0) return this.#buffer.subarray(this.#end);
     // A reader that receives whole frames per read allocates no view per read.
-    if (this.#whole === null || this.#whole.buffer !== this.#buffer.buffer) {
-      this.#whole = this.#buffer.subarray(0);
-    }
-    return this.#whole;
+    return this.#whole ??= this.#buffer.subarray(0);
   }
 
   /**
@@ -144,11 +148,9 @@ export class FrameReader {
       );
     }
     if (live > 0) fresh.set(old.subarray(this.#start, this.#end), 0);
-    this.#buffer = fresh;
-    this.#view = new DataView(fresh.buffer, fresh.byteOffset, fresh.byteLength);
+    this.#use(fresh);
     this.#start = 0;
     this.#end = live;
-    this.#whole = null;
     return old;
   }
 
@@ -163,11 +165,9 @@ export class FrameReader {
    */
   shrink(capacity: number): boolean {
     if (this.#start !== this.#end || this.#buffer.length <= capacity) return false;
-    this.#buffer = new Uint8Array(capacity);
-    this.#view = new DataView(this.#buffer.buffer);
+    this.#use(new Uint8Array(capacity));
     this.#start = 0;
     this.#end = 0;
-    this.#whole = null;
     return true;
   }
 
@@ -328,8 +328,7 @@ export class FrameReader {
     if (size > this.#buffer.length) {
       const grown = new Uint8Array(size);
       grown.set(this.#buffer.subarray(this.#start, this.#end));
-      this.#buffer = grown;
-      this.#view = new DataView(grown.buffer);
+      this.#use(grown);
     } else {
       this.#buffer.copyWithin(0, this.#start, this.#end);
     }

@@ -1,6 +1,7 @@
 /**
  * One relay connection: its FrameReader, its bounded outbound queue and the
- * writer that keeps one write in flight, coalescing queued chunks up to 1 MiB.
+ * writer that keeps one write in flight, coalescing small queued chunks into
+ * writes of up to 64 KiB.
  *
  * An idle writer starts in a microtask, not at once: the runs that every read
  * completed in the same turn of the event loop queues (from any producer) go

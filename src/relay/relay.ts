@@ -461,7 +461,7 @@ export class Relay implements ConnectionOwner {
         if (v.soft !== 0) verdict = this.#softFailures(src, verdict, b, s, e);
       }
       if (journal !== null && verdict < HELLO) {
-        this.#journalRecord(journal, now, src, verdict, b, s);
+        this.#journalRecord(journal, now, src, verdict, b, s, e);
       }
       if (verdict === Status.OK) {
         // × 0.001, not / 1000: a division costs more than the rest of the bucket arithmetic.
@@ -515,7 +515,7 @@ export class Relay implements ConnectionOwner {
     }
   }
 
-  /** Journals the verdict on the frame at `s` (audit). */
+  /** Journals the verdict on the frame `[s, e)` (audit). */
   #journalRecord(
     journal: AuditJournal,
     now: number,
@@ -523,6 +523,7 @@ export class Relay implements ConnectionOwner {
     verdict: number,
     b: Uint8Array,
     s: number,
+    e: number,
   ): void {
     journal.record(
       now,
@@ -531,7 +532,7 @@ export class Relay implements ConnectionOwner {
       b[s + 6]!,
       readSequenceHigh(b, s),
       readSequenceLow(b, s),
-      HEADER_SIZE + readU32(b, s + 24),
+      e - s,
       verdict === Status.OK ? null : statusCode(verdict),
     );
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Relay } from "./relay.ts";
-import { MARKET_DATA_LOGIC, SIGNAL_LOGIC } from "./logic.ts";
+import { MARKET_DATA_LOGIC, type RelayLogic, SIGNAL_LOGIC } from "./logic.ts";
 import { Logger } from "../log/logger.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
 import { SourceType } from "../protocol/domains.ts";
@@ -30,6 +30,30 @@ async function readSome(conn: Deno.Conn, ms: number): Promise<number> {
     clearTimeout(timer);
   }
   return total;
+}
+
+/**
+ * Runs `fn` against a market-data relay (with `options`) on a temporary socket
+ * and `clients` connections to it; closes and removes everything after.
+ */
+async function withMarketData(
+  clients: number,
+  options: Partial<RelayLogic>,
+  fn: (relay: Relay, conns: Deno.UnixConn[]) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const relay = new Relay({ ...MARKET_DATA_LOGIC, socketPath: `${dir}/md.sock`, ...options }, {
+    logger: new Logger({ level: "error" }),
+  });
+  await relay.start();
+  const conns = await connectMany(relay.address, clients);
+  try {
+    await fn(relay, conns);
+  } finally {
+    await close(...conns);
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 Deno.test("Relay.reload() applies new limits to live connections and reports what changed", async () => {
@@ -77,57 +101,43 @@ Deno.test("Relay forwards large runs byte-exact to every consumer, filtered or n
   // Large reads are handed to the queues without a copy and the reader continues in a
   // pooled buffer; a partial frame at the end of each read must carry over, and a buffer
   // must not be reused while a consumer still holds it (the slow consumer below).
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/md.sock`;
-  const relay = new Relay({ ...MARKET_DATA_LOGIC, socketPath: path, maxQueueFrames: 1_000_000 }, {
-    logger: new Logger({ level: "error" }),
-  });
-  await relay.start();
-  const [plain, slow, filtered, producer] = await connectMany(path, 4);
-  try {
-    // The filtered consumer takes one source's frames only.
-    assert.deepEqual((await subscribe(filtered!, ["market_data_kraken"])).patterns, [
-      "market_data_kraken",
-    ]);
-    // 3,000 frames of varying sizes from two sources, written in uneven pieces.
-    const kraken = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
-    const binance = new MessageBuilder({ domain: 1, source: SourceType.BinanceCollector });
-    const frames: Uint8Array[] = [];
-    for (let i = 0; i < 3000; i++) {
-      const b = i % 3 === 0 ? kraken : binance;
-      frames.push(
-        b.begin().addTlv(202, new Uint8Array(20 + (i * 37) % 400).fill(i & 0xff)).build(),
-      );
-    }
-    const all = concat(frames);
-    const krakenOnly = concat(frames.filter((_, i) => i % 3 === 0));
-    const reading = [readExactly(plain!, all.length), readExactly(filtered!, krakenOnly.length)];
-    for (let off = 0; off < all.length;) {
-      const n = Math.min(1 + ((off * 7919) % 90_000), all.length - off);
-      await send(producer!, all.subarray(off, off + n));
-      off += n;
-    }
-    const [gotPlain, gotFiltered] = await Promise.all(reading);
-    assertBytes(gotPlain!, all, "plain consumer");
-    assertBytes(gotFiltered!, krakenOnly, "filtered consumer");
-    // The slow consumer reads only now: everything it was queued is still intact.
-    assertBytes(await readExactly(slow!, all.length), all, "slow consumer");
-  } finally {
-    await close(plain!, slow!, filtered!, producer!);
-    await relay.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withMarketData(
+    4,
+    { maxQueueFrames: 1_000_000 },
+    async (_relay, [plain, slow, filtered, producer]) => {
+      // The filtered consumer takes one source's frames only.
+      assert.deepEqual((await subscribe(filtered!, ["market_data_kraken"])).patterns, [
+        "market_data_kraken",
+      ]);
+      // 3,000 frames of varying sizes from two sources, written in uneven pieces.
+      const kraken = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
+      const binance = new MessageBuilder({ domain: 1, source: SourceType.BinanceCollector });
+      const frames: Uint8Array[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const b = i % 3 === 0 ? kraken : binance;
+        frames.push(
+          b.begin().addTlv(202, new Uint8Array(20 + (i * 37) % 400).fill(i & 0xff)).build(),
+        );
+      }
+      const all = concat(frames);
+      const krakenOnly = concat(frames.filter((_, i) => i % 3 === 0));
+      const reading = [readExactly(plain!, all.length), readExactly(filtered!, krakenOnly.length)];
+      for (let off = 0; off < all.length;) {
+        const n = Math.min(1 + ((off * 7919) % 90_000), all.length - off);
+        await send(producer!, all.subarray(off, off + n));
+        off += n;
+      }
+      const [gotPlain, gotFiltered] = await Promise.all(reading);
+      assertBytes(gotPlain!, all, "plain consumer");
+      assertBytes(gotFiltered!, krakenOnly, "filtered consumer");
+      // The slow consumer reads only now: everything it was queued is still intact.
+      assertBytes(await readExactly(slow!, all.length), all, "slow consumer");
+    },
+  );
 });
 
 Deno.test("Relay counts each source's sequence gaps, regressions and 32-bit carries exactly", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/md.sock`;
-  const relay = new Relay({ ...MARKET_DATA_LOGIC, socketPath: path }, {
-    logger: new Logger({ level: "error" }),
-  });
-  await relay.start();
-  const [consumer, producer] = await connectMany(path, 2);
-  try {
+  await withMarketData(2, {}, async (relay, [consumer, producer]) => {
     const kraken = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
     const binance = new MessageBuilder({ domain: 1, source: SourceType.BinanceCollector });
     const frame = (b: MessageBuilder, sequence: bigint) =>
@@ -154,30 +164,19 @@ Deno.test("Relay counts each source's sequence gaps, regressions and 32-bit carr
       [bySource.BinanceCollector?.frames, bySource.BinanceCollector?.gaps],
       [2, 0],
     );
-  } finally {
-    await close(consumer!, producer!);
-    await relay.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("Relay: a producer's read buffer grown by a burst shrinks back once its reads are small", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/md.sock`;
-  const relay = new Relay({ ...MARKET_DATA_LOGIC, socketPath: path, maxQueueFrames: 1_000_000 }, {
-    logger: new Logger({ level: "error" }),
-  });
-  await relay.start();
-  const [consumer, producer] = await connectMany(path, 2);
   const b = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
   const frame = () => b.begin().addTlv(202, new Uint8Array(32)).build().slice();
-  const readBuffer = () =>
-    relay.stats().connectionsDetail.find((c) => c.framesIn > 0)?.readBufferBytes ?? 0;
-  try {
+  await withMarketData(2, { maxQueueFrames: 1_000_000 }, async (relay, [consumer, producer]) => {
     const burst = concat(Array.from({ length: 20_000 }, frame)); // 1.4 MB in one write
     const received = readExactly(consumer!, burst.length);
     await send(producer!, burst);
     await received;
+    const readBuffer = () =>
+      relay.stats().connectionsDetail.find((c) => c.framesIn > 0)?.readBufferBytes ?? 0;
     const grown = readBuffer();
     assert.ok(grown >= 65_536, `the burst grew the read buffer (${grown} bytes)`);
     // One small frame every 100 ms: the read size halves each second down to 4 KiB.
@@ -191,9 +190,5 @@ Deno.test("Relay: a producer's read buffer grown by a burst shrinks back once it
       now = readBuffer();
     }
     assert.equal(now, 4096, `shrank from ${grown} bytes`);
-  } finally {
-    await close(consumer!, producer!);
-    await relay.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
