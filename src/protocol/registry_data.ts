@@ -1047,8 +1047,17 @@ export const REGISTRY_DATA: readonly TlvTypeInfo[] = [
     name: "RecoveryResponse",
     domain: "system",
     size: { kind: "bounded", min: 20, max: 1024 },
-    layout: "opaque",
-    description: "Answer to a recovery request.",
+    layout: "provisional",
+    layoutSize: 32,
+    description:
+      "Answer to a recovery request (Torq relays send the 32-byte form, PROTOCOL.md 7.9).",
+    fields: [
+      { offset: 0, name: "status", type: "u32", size: 4 },
+      { offset: 4, name: "frames", type: "u32", size: 4 },
+      { offset: 8, name: "first_sequence", type: "u64", size: 8 },
+      { offset: 16, name: "last_sequence", type: "u64", size: 8 },
+      { offset: 24, name: "window_start_sequence", type: "u64", size: 8 },
+    ],
   },
   {
     type: 112,
