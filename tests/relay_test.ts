@@ -833,19 +833,21 @@ async function auditRejects(relay: RunningRelay, p: Profile): Promise<void> {
   const mark = (await journalLines(relay)).length;
   await withConns(relay.path, 2, async ([c, pr]) => {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
-    const base = makeFrame(p, 4);
+    const base = makeFrame(p, 5);
+    // A rejected frame never moves its source's sequence (only forwarded ones do).
     const cases: [Uint8Array, string | null][] = [
-      [makeFrame(p, 1, { timestamp: nowNs - 3_600_000_000_000n }), "TimestampOutOfWindow"],
-      [makeFrame(p, 2, { checksum: false }), "MissingChecksum"],
-      [makeFrame(p, 3, { tlv: [1, 40] }), "TlvNotAllowedInDomain"], // Trade on execution
+      [makeFrame(p, 1, { tag: 0x60 }), null],
+      [makeFrame(p, 2, { timestamp: nowNs - 3_600_000_000_000n }), "TimestampOutOfWindow"],
+      [makeFrame(p, 3, { checksum: false }), "MissingChecksum"],
+      [makeFrame(p, 4, { tlv: [1, 40] }), "TlvNotAllowedInDomain"], // Trade on execution
       [withPayload(base, Uint8Array.of(40, 31, ...new Uint8Array(31))), "PayloadSizeMismatch"],
-      [makeFrame(p, 5, { tlv: [200, 8] }), "TlvNotAllowedInDomain"], // vendor, allow_vendor off
-      [makeFrame(p, 6, { timestamp: nowNs + 600_000_000_000n }), "TimestampOutOfWindow"],
-      [makeFrame(p, 200, {}), "SequenceGap"], // 6 -> 200: gap 193 > 100
-      [makeFrame(p, 201, { tag: 0x61 }), null],
-      [makeFrame(p, 202, { tlv: [100, 16] }), null], // system types 100-119 allowed
+      [makeFrame(p, 6, { tlv: [200, 8] }), "TlvNotAllowedInDomain"], // vendor, allow_vendor off
+      [makeFrame(p, 7, { timestamp: nowNs + 600_000_000_000n }), "TimestampOutOfWindow"],
+      [makeFrame(p, 200, {}), "SequenceGap"], // 1 -> 200: gap 198 > 100
+      [makeFrame(p, 8, { tag: 0x61 }), null], // 1 -> 8: a gap of 6 is tolerated
+      [makeFrame(p, 9, { tlv: [100, 16] }), null], // system types 100-119 allowed
       [makeFrame(p, 1, { source: 0, tlv: [40, 32] }), "UnknownSource"],
-      [makeFrame(p, 203, { tag: 0x62 }), null],
+      [makeFrame(p, 10, { tag: 0x62 }), null],
     ];
     await send(pr!, concat(cases.map(([f]) => f)));
     const expected = cases.filter(([, e]) => e === null).map(([f]) => f);

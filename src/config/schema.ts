@@ -283,6 +283,14 @@ export interface PerformanceSection {
   slow_consumer_timeout_ms: number;
   /** `backpressure`: longest stall of producers before disconnecting the consumer. */
   max_block_ms: number;
+  /** Flow control (7.6, D-36): pause producers for a draining consumer over half its queue. */
+  producer_stall: boolean;
+  /** A consumer with no completed write for this long is not draining. */
+  slow_consumer_stall_ms: number;
+  /** Longest single pause of producers. */
+  max_producer_stall_ms: number;
+  /** Most pause time in any second. */
+  max_stall_total_ms: number;
   /** Close a connection after this many bytes without a valid frame. */
   max_garbage_bytes: number;
 }
@@ -600,6 +608,10 @@ function documentSchema() {
         slow_consumer: slowConsumer,
         slow_consumer_timeout_ms: _int(0),
         max_block_ms: _int(0),
+        producer_stall: z.boolean(),
+        slow_consumer_stall_ms: _int(0),
+        max_producer_stall_ms: _int(0),
+        max_stall_total_ms: _int(0).max(1000),
         max_garbage_bytes: _int(0),
       }),
       logging: _relayLoggingSchema,

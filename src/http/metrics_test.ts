@@ -91,6 +91,10 @@ function fakeStats(over: Partial<RelayStats> = {}): RelayStats {
     drops: { slow_consumer: 0, hello: 1 },
     slowConsumerDisconnects: 0,
     stalls: 0,
+    undelivered: 0,
+    stalledMs: 0,
+    producerStalls: 0,
+    producerStalledMs: 0,
     journal: null,
     latency: {
       count: 3,

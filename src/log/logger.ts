@@ -183,3 +183,53 @@ export class RateLimit {
     return n;
   }
 }
+
+/**
+ * At most `perWindow` events per `windowMs` window; the rest are counted and
+ * reported with the next event allowed (for log lines that come in bursts,
+ * such as one line per closed connection while thousands churn).
+ *
+ * @example
+ * ```ts
+ * const budget = new LogBudget(20, 1000);
+ * const suppressed = budget.take(Date.now());
+ * if (suppressed >= 0) console.log("closed", { suppressed_lines: suppressed });
+ * ```
+ */
+export class LogBudget {
+  readonly #perWindow: number;
+  readonly #windowMs: number;
+  #windowStart = -Infinity;
+  #used = 0;
+  #suppressed = 0;
+
+  /**
+   * @param perWindow events allowed per window
+   * @param windowMs window length in ms
+   */
+  constructor(perWindow: number, windowMs: number) {
+    this.#perWindow = perWindow;
+    this.#windowMs = windowMs;
+  }
+
+  /**
+   * Asks to emit an event now.
+   *
+   * @param nowMs current time in ms
+   * @returns -1 when suppressed, else how many events were suppressed since the last one
+   */
+  take(nowMs: number): number {
+    if (nowMs - this.#windowStart >= this.#windowMs) {
+      this.#windowStart = nowMs;
+      this.#used = 0;
+    }
+    if (this.#used >= this.#perWindow) {
+      this.#suppressed++;
+      return -1;
+    }
+    this.#used++;
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    return n;
+  }
+}

@@ -53,6 +53,17 @@ export interface RelayLogic {
   slowConsumerTimeoutMs: number;
   /** Backpressure policy: longest stall of producers. */
   maxBlockMs: number;
+  /**
+   * Flow control (7.6, D-36): pause reading producers while a consumer that keeps
+   * reading has more than half of its queue limit queued.
+   */
+  producerStall: boolean;
+  /** A consumer with no completed write for this long is not draining (and pauses nothing). */
+  slowConsumerStallMs: number;
+  /** Longest single pause of producers for a draining consumer. */
+  maxProducerStallMs: number;
+  /** Most pause time in any second. */
+  maxStallTotalMs: number;
   /** Garbage tolerated without a valid frame before closing. */
   maxGarbageBytes: number;
   /** Write frames back to their sender too. */
@@ -86,6 +97,10 @@ const COMMON = {
   maxQueueBytes: 67_108_864,
   slowConsumerTimeoutMs: 5_000,
   maxBlockMs: 100,
+  producerStall: true,
+  slowConsumerStallMs: 5,
+  maxProducerStallMs: 5,
+  maxStallTotalMs: 100,
   maxGarbageBytes: 1_048_576,
   echo: false,
   legacyDomainNumbering: false,

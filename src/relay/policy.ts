@@ -65,6 +65,10 @@ export class Validator {
   badType = 0;
   /** The gap seen by the last `SequenceGap` soft failure. */
   lastGap = 0;
+  // The sequence the last check() saw, applied by commit() only if the frame is forwarded.
+  #seqSource = -1;
+  #seqHi = 0;
+  #seqLo = 0;
 
   /** @param options the policy and its limits */
   constructor(options: ValidatorOptions) {
@@ -90,11 +94,13 @@ export class Validator {
    * @param e frame end
    * @param seq the sending connection's sequence memory
    * @param nowMs receive time (ms), for the audit timestamp window
-   * @returns `Status.OK` or a hard failure; soft failures in `soft`
+   * @returns `Status.OK` or a hard failure; soft failures in `soft`. The frame's
+   * sequence becomes its source's last one only with {@linkcode commit}.
    */
   check(b: Uint8Array, s: number, e: number, seq: SequenceState, nowMs: number): Status {
     const o = this.#o;
     this.soft = 0;
+    this.#seqSource = -1;
     if (o.policy === "performance") return Status.OK;
     const stored = readChecksum(b, s);
     if (stored !== 0) {
@@ -137,14 +143,31 @@ export class Validator {
           this.lastGap = gap;
         }
       }
-      seq.hi[source] = hi;
-      seq.lo[source] = lo;
+      this.#seqSource = source;
+      this.#seqHi = hi;
+      this.#seqLo = lo;
     }
     const tsMs = readTimestampApprox(b, s) / 1e6;
     if (tsMs > nowMs + o.maxFutureMs || tsMs < nowMs - o.maxAgeMs) {
       this.soft |= 1 << Status.TimestampOutOfWindow;
     }
     return Status.OK;
+  }
+
+  /**
+   * Records the sequence of the frame the last {@linkcode check} passed as its
+   * source's last one: call it only when the frame is forwarded, so a frame
+   * dropped for a soft failure (a gap, a stale timestamp under `strict`) does
+   * not move the sequence and its retry is accepted.
+   *
+   * @param seq the sending connection's sequence memory
+   */
+  commit(seq: SequenceState): void {
+    const src = this.#seqSource;
+    if (src < 0) return;
+    seq.hi[src] = this.#seqHi;
+    seq.lo[src] = this.#seqLo;
+    this.#seqSource = -1;
   }
 }
 

@@ -17,8 +17,11 @@ const INITIAL = 16;
 /** An empty ring larger than this shrinks back to {@linkcode INITIAL}. */
 const SHRINK_ABOVE = 4_096;
 
+/** An entry that slow-consumer drops must keep (an answer to the connection's own request). */
+export const KEEP = 1;
+
 /**
- * FIFO of `(buffer, start, end, frames, slab)` entries.
+ * FIFO of `(buffer, start, end, frames, slab, flags)` entries.
  *
  * @example
  * ```ts
@@ -34,6 +37,7 @@ export class RangeQueue {
   #starts = new Int32Array(INITIAL);
   #ends = new Int32Array(INITIAL);
   #frames = new Int32Array(INITIAL);
+  #flags = new Uint8Array(INITIAL);
   #mask = INITIAL - 1;
   #head = 0;
   /** Entries queued. */
@@ -52,8 +56,16 @@ export class RangeQueue {
    * @param end end of the range
    * @param frames frames in the range
    * @param slab the slab `buf` belongs to, or null (not retained here)
+   * @param flags {@linkcode KEEP} or 0
    */
-  push(buf: Uint8Array, start: number, end: number, frames: number, slab: Slab | null): void {
+  push(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    frames: number,
+    slab: Slab | null,
+    flags = 0,
+  ): void {
     if (this.length > this.#mask) this.#resize((this.#mask + 1) * 2);
     const i = (this.#head + this.length) & this.#mask;
     this.#bufs[i] = buf;
@@ -61,6 +73,7 @@ export class RangeQueue {
     this.#starts[i] = start;
     this.#ends[i] = end;
     this.#frames[i] = frames;
+    this.#flags[i] = flags;
     this.length++;
   }
 
@@ -87,6 +100,11 @@ export class RangeQueue {
   /** The oldest entry's slab, or null. */
   get headSlab(): Slab | null {
     return this.#slabs[this.#head]!;
+  }
+
+  /** The oldest entry's flags. */
+  get headFlags(): number {
+    return this.#flags[this.#head]!;
   }
 
   /**
@@ -118,6 +136,7 @@ export class RangeQueue {
     const starts = new Int32Array(size);
     const ends = new Int32Array(size);
     const frames = new Int32Array(size);
+    const flags = new Uint8Array(size);
     for (let k = 0; k < this.length; k++) {
       const i = (this.#head + k) & this.#mask;
       bufs[k] = this.#bufs[i]!;
@@ -125,12 +144,14 @@ export class RangeQueue {
       starts[k] = this.#starts[i]!;
       ends[k] = this.#ends[i]!;
       frames[k] = this.#frames[i]!;
+      flags[k] = this.#flags[i]!;
     }
     this.#bufs = bufs;
     this.#slabs = slabs;
     this.#starts = starts;
     this.#ends = ends;
     this.#frames = frames;
+    this.#flags = flags;
     this.#mask = size - 1;
     this.#head = 0;
   }

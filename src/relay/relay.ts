@@ -37,8 +37,10 @@ import {
 import { FrameError } from "../protocol/errors.ts";
 import type { StreamConn, Transport, TransportListener } from "../transport/transport.ts";
 import { UnixTransport } from "../transport/unix.ts";
-import { Logger, RateLimit } from "../log/logger.ts";
-import { Connection, type ConnectionOwner } from "./connection.ts";
+import { LogBudget, Logger, RateLimit } from "../log/logger.ts";
+import { Connection } from "./connection.ts";
+import { type GateLimits, ProducerGate } from "./flow.ts";
+import { MAX_WRITE, type OutboundReport } from "./outbound.ts";
 import { auditTlvRanges, Validator } from "./policy.ts";
 import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
 import { AuditJournal } from "./journal.ts";
@@ -48,7 +50,7 @@ import type { BridgeStats, ConnectionStats, RelayStats, SourceStats } from "./st
 import { LatencyHistogram } from "./latency.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
-import { OWN_BUFFER_ABOVE, type Slab, SlabPool } from "./slab.ts";
+import { OWN_BUFFER_ABOVE, PoolInvariantError, type Slab, SlabPool } from "./slab.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
@@ -86,6 +88,12 @@ export interface RelayOptions {
   transport?: Transport;
   /** More endpoints to listen on with the same semantics (e.g. TCP on loopback). */
   extraTransports?: Transport[];
+  /**
+   * Assert the slab pools' ownership invariants on every operation and poison
+   * recycled bytes (slab.ts; `TORQ_CHECK_POOLS=1` for `torq relay`/`torq up`).
+   * For tests: it costs a fill of every recycled slab.
+   */
+  checkPools?: boolean;
 }
 
 /**
@@ -99,7 +107,7 @@ export interface RelayOptions {
  * await relay.stop();
  * ```
  */
-export class Relay implements ConnectionOwner {
+export class Relay {
   /** The domain's description. */
   readonly logic: RelayLogic;
   readonly #transport: Transport;
@@ -127,12 +135,13 @@ export class Relay implements ConnectionOwner {
   /** Counters of registered bridges (off the hot path: read by stats() only). */
   readonly #bridges = new Set<() => BridgeStats>();
 
-  // Backpressure gate (execution `backpressure` policy).
-  #gate: Promise<void> | null = null;
-  #openGate: (() => void) | null = null;
-  #blockedBy: Connection | null = null;
-  #gateTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Flow control: pauses every read loop (D-36 stalls, execution backpressure). */
+  readonly #gate: ProducerGate<Connection>;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
+  /** Closed connections whose write in flight has not settled yet (still counted in stats). */
+  readonly #closing = new Set<Connection>();
+  /** Settles of closing connections (awaited by stop()). */
+  readonly #settling = new Set<Promise<void>>();
 
   // Counters of the relay (closed connections' counts are folded in here).
   #connectionsTotal = 0;
@@ -141,13 +150,18 @@ export class Relay implements ConnectionOwner {
   #bytesIn = 0;
   #framesOut = 0;
   /** Where forwarded runs are copied: reused slabs, not one buffer per run. */
-  readonly #slabs = new SlabPool();
+  readonly #slabs: SlabPool;
   /**
    * Where consumers coalesce small chunks for a write: apart from the runs, so
    * a slow consumer's queued runs never pin slabs that writes fill quickly.
    */
-  readonly #writeSlabs = new SlabPool();
+  readonly #writeSlabs: SlabPool;
   #writes = 0;
+  #framesQueuedClosed = 0;
+  #dropsClosed = 0;
+  #undelivered = 0;
+  #stallsClosed = 0;
+  #stalledMsClosed = 0;
   #bytesOut = 0;
   #framesForwarded = 0;
   #hello = 0;
@@ -155,7 +169,6 @@ export class Relay implements ConnectionOwner {
   #garbageBytes = 0;
   #slowDrops = 0;
   #slowDisconnects = 0;
-  #stalls = 0;
   #journalRejects = 0;
   /** The journal is failing: one error line when it starts, one info line when it ends. */
   #journalDown = false;
@@ -167,6 +180,8 @@ export class Relay implements ConnectionOwner {
   readonly #rejectLog = new RateLimit(1000);
   readonly #dropLog = new RateLimit(1000);
   readonly #refuseLog = new RateLimit(1000);
+  /** Warnings about closed connections: a burst of closes must not flood the log. */
+  readonly #closeWarnings = new LogBudget(20, 1000);
   readonly #subscribeLog = new RateLimit(1000);
   readonly #builder: MessageBuilder;
   #sampler: ((frame: Uint8Array, relay: string) => void) | null = null;
@@ -212,6 +227,10 @@ export class Relay implements ConnectionOwner {
       source: RELAY_SOURCE[logic.domain] ?? 80,
       legacyNumbering: logic.legacyDomainNumbering,
     });
+    const check = options.checkPools ?? false;
+    this.#slabs = new SlabPool({ check });
+    this.#writeSlabs = new SlabPool({ slabBytes: MAX_WRITE, check });
+    this.#gate = new ProducerGate(gateLimits(logic));
   }
 
   /** Where the relay listens (its first transport). */
@@ -276,17 +295,29 @@ export class Relay implements ConnectionOwner {
     const deadline = Date.now() + flushMs;
     while (
       Date.now() < deadline &&
-      [...this.#conns.values()].some((c) => c.queuedBytes + c.inflightBytes > 0)
+      [...this.#conns.values()].some((c) => c.out.queuedBytes + c.out.inflightBytes > 0)
     ) {
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const c of [...this.#conns.values()]) this.#close(c, "relay shutting down");
-    this.#releaseGate();
+    this.#gate.open();
     await Promise.allSettled([...this.#readers]);
+    await Promise.allSettled([...this.#settling]);
     this.#journal?.close();
+    let rejected = 0;
+    for (let st = 1; st < 32; st++) rejected += this.#rejects[st]!;
+    // frames_in = frames_forwarded + frames_rejected + control + journal_refused
     this.#log.info("stopped", {
+      frames_in: this.#framesIn,
       frames_forwarded: this.#framesForwarded,
+      frames_rejected: rejected,
+      control: this.#hello + this.#subscribes,
       journal_refused: this.#journal === null ? undefined : this.#journalRejects,
+      frames_out: this.#framesOut,
+      dropped: this.#slowDrops,
+      undelivered: this.#undelivered,
+      stalls: this.#gate.stalls,
+      stalled_ms: Math.round(this.#gate.stalledMs),
     });
   }
 
@@ -337,6 +368,7 @@ export class Relay implements ConnectionOwner {
       this.#maxPayload = this.logic.maxMessageSize - HEADER_SIZE;
       for (const c of this.#conns.values()) c.reader.maxPayload = this.#maxPayload;
       this.#validator = validatorFor(this.logic);
+      this.#gate.limits = gateLimits(this.logic);
       this.#log.info("reloaded", { changes: changed.join(", ") });
     }
     return changed;
@@ -373,15 +405,16 @@ export class Relay implements ConnectionOwner {
   }
 
   #adopt(conn: StreamConn, label: string): Connection {
-    const c = new Connection(
-      this.#nextId++,
-      conn,
-      this,
-      Math.min(FIRST_READ, this.logic.readBufferSize),
-      this.#maxPayload,
-      this.#writeSlabs,
-    );
-    c.label = label;
+    const c: Connection = new Connection(this.#nextId++, conn, {
+      label,
+      readSize: Math.min(FIRST_READ, this.logic.readBufferSize),
+      maxPayload: this.#maxPayload,
+      writeSlabs: this.#writeSlabs,
+      owner: {
+        progressed: () => this.#progressed(c),
+        writeFailed: (e) => this.#writeFailed(c, e),
+      },
+    });
     this.#conns.set(c.id, c);
     this.#connectionsTotal++;
     this.#refreshConsumers();
@@ -395,8 +428,15 @@ export class Relay implements ConnectionOwner {
   async #readLoop(c: Connection): Promise<void> {
     const r = c.reader;
     try {
-      while (!c.closed) {
-        if (this.#gate !== null) await this.#gate;
+      while (c.state !== "closing") {
+        const wait = this.#gate.wait;
+        if (wait !== null) {
+          const t0 = performance.now();
+          await wait;
+          c.stalls++;
+          c.stalledMs += performance.now() - t0;
+          continue;
+        }
         // Between reads: a buffer grown by a burst shrinks back (see #tidy).
         if (r.buffer.length >= 2 * c.readSize) r.shrink(c.readSize);
         const view = r.writable(c.readSize);
@@ -412,9 +452,20 @@ export class Relay implements ConnectionOwner {
         this.#onData(c);
       }
     } catch (e) {
-      if (!c.closed) this.#close(c, `read error: ${(e as Error).message}`);
+      if (e instanceof PoolInvariantError) this.#log.error(e.message, { conn: c.id });
+      if (c.state !== "closing") {
+        // A reset is the peer leaving with data unread, not a fault of the relay's.
+        this.#close(
+          c,
+          e instanceof Deno.errors.ConnectionReset
+            ? "disconnected (reset by peer)"
+            : `read error: ${(e as Error).message}`,
+        );
+      }
     }
-    if (!c.closed) this.#close(c, r.buffered > 0 ? "disconnected mid-frame" : "disconnected");
+    if (c.state !== "closing") {
+      this.#close(c, r.buffered > 0 ? "disconnected mid-frame" : "disconnected");
+    }
   }
 
   /**
@@ -459,6 +510,8 @@ export class Relay implements ConnectionOwner {
       } else if (validating) {
         verdict = v.check(b, s, e, src.sequences, now);
         if (v.soft !== 0) verdict = this.#softFailures(src, verdict, b, s, e);
+        // A source's sequence moves only with a frame that is forwarded.
+        if (verdict === Status.OK) v.commit(src.sequences);
       }
       if (journal !== null && verdict < HELLO) {
         this.#journalRecord(journal, now, src, verdict, b, s, e);
@@ -631,6 +684,11 @@ export class Relay implements ConnectionOwner {
    * Copies the run `[s, e)` once and queues it (or its matching sub-runs) to
    * every consumer. The last run of a read, when large, is not copied: the
    * reader hands its buffer to the queues and continues in a pooled one.
+   *
+   * Ownership: the run's slab is held here (the pool holds the slab it fills;
+   * an adopted buffer starts with this call's reference) until every consumer
+   * has queued it, so a consumer closed in the middle of the fan-out cannot
+   * free bytes the next consumer is about to queue.
    */
   #forward(
     src: Connection,
@@ -652,10 +710,12 @@ export class Relay implements ConnectionOwner {
     let at = s;
     let bytes = b;
     let slab: Slab | null;
+    let adopted = false;
     if (last && e - s > OWN_BUFFER_ABOVE) {
       // b is src.reader.buffer: [s, e) stays valid in it after the swap.
       src.reader.swapBuffer(pool.takeBuffer(b.length));
       slab = pool.adopt(b);
+      adopted = true;
     } else {
       at = pool.copy(b, s, e);
       bytes = pool.lastBuffer;
@@ -665,23 +725,49 @@ export class Relay implements ConnectionOwner {
     this.#framesForwarded += frames;
     if (this.#sampler !== null) this.#sample(bytes, at);
     const echo = this.logic.echo;
+    const l = this.logic;
+    const stall = l.producerStall;
+    const now = stall ? performance.now() : 0;
     for (const c of this.#plain) {
-      if (c === src && !echo) continue;
-      c.enqueue(bytes, at, end, frames, slab);
-      if (this.#overLimit(c)) this.#overflow(c);
+      if ((c === src && !echo) || c.state !== "open") continue;
+      c.out.enqueue(bytes, at, end, frames, slab);
+      if (c.out.overLimit(l.maxQueueFrames, l.maxQueueBytes)) this.#overflow(c);
+      else if (stall) this.#flow(c, now);
     }
     for (const c of this.#filtered) {
       const n = c.pendCount;
       if (n === 0) continue;
+      c.pendCount = 0;
+      if (c.state !== "open") continue;
       // Sub-runs: offsets in the read buffer, moved to the copy.
       const shift = at - s;
       for (let i = 0; i < n; i++) {
-        c.enqueue(bytes, c.pendStart[i]! + shift, c.pendEnd[i]! + shift, c.pendFrames[i]!, slab);
+        c.out.enqueue(
+          bytes,
+          c.pendStart[i]! + shift,
+          c.pendEnd[i]! + shift,
+          c.pendFrames[i]!,
+          slab,
+        );
       }
-      c.pendCount = 0;
-      if (this.#overLimit(c)) this.#overflow(c);
+      if (c.out.overLimit(l.maxQueueFrames, l.maxQueueBytes)) this.#overflow(c);
+      else if (stall) this.#flow(c, now);
     }
-    if (slab?.adopted) pool.settle(slab);
+    if (adopted) slab!.release();
+  }
+
+  /**
+   * Flow control (D-36): a consumer that keeps reading but has more than half
+   * of its queue limit queued pauses the producers until it drains.
+   */
+  #flow(c: Connection, now: number): void {
+    const l = this.logic;
+    if (
+      c.out.overHalf(l.maxQueueFrames, l.maxQueueBytes) &&
+      c.out.draining(now, l.slowConsumerStallMs)
+    ) {
+      this.#gate.stall(c, now);
+    }
   }
 
   /**
@@ -732,9 +818,10 @@ export class Relay implements ConnectionOwner {
 
   #overflow(c: Connection): void {
     const l = this.logic;
-    if (c.closed) return;
+    if (c.state !== "open") return;
+    const out = c.out;
     if (l.slowConsumer === "drop") {
-      const n = c.dropOldest(l.maxQueueFrames, l.maxQueueBytes);
+      const n = out.dropOldest(l.maxQueueFrames, l.maxQueueBytes);
       this.#slowDrops += n;
       const now = Date.now();
       if (c.overflowSince === 0) c.overflowSince = now;
@@ -748,72 +835,68 @@ export class Relay implements ConnectionOwner {
         this.#log.warn("slow consumer: dropped oldest frames", {
           conn: c.id,
           dropped: n,
-          total_dropped: c.drops,
-          queued_frames: c.queuedFrames,
+          total_dropped: out.drops,
+          queued_frames: out.queuedFrames,
           suppressed_lines: suppressed,
         });
       }
       return;
     }
     if (l.slowConsumer === "backpressure") {
-      if (this.#gate === null) {
-        this.#stalls++;
-        this.#blockedBy = c;
-        this.#gate = new Promise((resolve) => (this.#openGate = resolve));
+      if (!this.#gate.holds(c)) {
         this.#log.warn("backpressure: pausing producers", {
           conn: c.id,
-          queued_frames: c.queuedFrames,
+          queued_frames: out.queuedFrames,
         });
-        this.#gateTimer = setTimeout(() => {
-          const blocker = this.#blockedBy;
-          if (blocker !== null && !blocker.closed && this.#overLimit(blocker)) {
+        this.#gate.block(c, l.maxBlockMs, (blocker) => {
+          if (blocker.state === "open" && this.#overLimit(blocker)) {
             this.#slowDisconnects++;
             this.#close(
               blocker,
               `slow consumer: still full after blocking producers for ${l.maxBlockMs} ms`,
             );
           }
-          this.#releaseGate();
-        }, l.maxBlockMs);
+        });
       }
       return;
     }
     this.#slowDisconnects++;
     this.#close(
       c,
-      `slow consumer: queue over its limit (${c.queuedFrames} frames, ${c.queuedBytes} bytes)`,
+      `slow consumer: queue over its limit (${out.queuedFrames} frames, ${out.queuedBytes} bytes)`,
     );
   }
 
   #overLimit(c: Connection): boolean {
-    return c.overLimit(this.logic.maxQueueFrames, this.logic.maxQueueBytes);
+    return c.out.overLimit(this.logic.maxQueueFrames, this.logic.maxQueueBytes);
   }
 
-  #releaseGate(): void {
-    if (this.#gateTimer !== undefined) clearTimeout(this.#gateTimer);
-    this.#gateTimer = undefined;
-    const open = this.#openGate;
-    this.#gate = null;
-    this.#openGate = null;
-    this.#blockedBy = null;
-    open?.();
-  }
-
-  /** @internal A consumer's writer made progress. */
-  drained(c: Connection): void {
+  /** A consumer's writer completed a write. */
+  #progressed(c: Connection): void {
     const l = this.logic;
+    const out = c.out;
+    const underHalf = !out.overHalf(l.maxQueueFrames, l.maxQueueBytes);
+    if (c.overflowSince !== 0 && underHalf) c.overflowSince = 0;
     if (
-      c.overflowSince !== 0 && c.queuedFrames * 2 <= l.maxQueueFrames &&
-      c.queuedBytes * 2 <= l.maxQueueBytes
+      this.#gate.holds(c) && (underHalf || !this.#overLimit(c) && l.slowConsumer === "backpressure")
     ) {
-      c.overflowSince = 0;
+      this.#gate.release(c);
     }
-    if (this.#blockedBy === c && !this.#overLimit(c)) this.#releaseGate();
   }
 
-  /** @internal A consumer's write failed. */
-  writeFailed(c: Connection, error: unknown): void {
-    this.#close(c, `write failed: ${(error as Error).message ?? String(error)}`);
+  /**
+   * A consumer's write failed (it went away or shut its read side): stop
+   * delivering to it, but read what it sent to the end before closing: a
+   * short-lived producer's last frames are still in its socket (15.5).
+   */
+  #writeFailed(c: Connection, error: unknown): void {
+    if (c.state !== "open") return;
+    c.state = "reading";
+    c.closeReason = `write failed: ${(error as Error).message ?? String(error)}`;
+    this.#gate.release(c);
+    this.#refreshConsumers();
+    void c.out.close();
+    this.#log.info("delivery stopped", { conn: c.id, reason: c.closeReason });
   }
 
   #subscribe(src: Connection, b: Uint8Array, s: number, e: number): void {
@@ -882,7 +965,7 @@ export class Relay implements ConnectionOwner {
     );
     if (reason !== null) answer.addTlv(ERROR_TLV, encodeErrorText(reason));
     const reply = answer.build();
-    src.enqueue(reply, 0, reply.length, 1, null);
+    src.out.enqueueAnswer(reply);
     // A client that sends Subscribes and never reads its answers is a slow consumer too.
     if (this.#overLimit(src)) this.#overflow(src);
   }
@@ -938,7 +1021,7 @@ export class Relay implements ConnectionOwner {
     const plain: Connection[] = [];
     const filtered: Connection[] = [];
     for (const c of this.#conns.values()) {
-      if (c.closed || c.publishOnly) continue;
+      if (c.state !== "open" || c.publishOnly) continue;
       if (c.filter === null || c.filter.all) plain.push(c);
       else filtered.push(c);
     }
@@ -946,43 +1029,76 @@ export class Relay implements ConnectionOwner {
     this.#filtered = filtered;
   }
 
+  /**
+   * Closes a connection: it is no longer read or written; its queue is freed.
+   * Its final counts (a write in flight included) are logged and folded into
+   * the relay's once that write settled ({@linkcode #settled}).
+   */
   #close(c: Connection, reason: string): void {
-    if (c.closed) return;
-    c.closed = true;
-    c.closeReason = reason;
+    if (c.state === "closing") return;
+    c.closeReason = c.state === "reading" ? `${c.closeReason}, then ${reason}` : reason;
+    c.state = "closing";
     try {
       c.conn.close();
     } catch {
       // already closed by the peer
     }
-    const undelivered = c.discardQueue();
     this.#conns.delete(c.id);
+    this.#closing.add(c);
     this.#refreshConsumers();
+    this.#gate.release(c);
+    const partial = c.reader.buffered;
+    const settled = c.out.close().then((report) => this.#settled(c, report, partial));
+    this.#settling.add(settled);
+    void settled.finally(() => this.#settling.delete(settled));
+  }
+
+  /** A closed connection's final counts: logged and folded into the relay's. */
+  #settled(c: Connection, report: OutboundReport, partial: number): void {
+    this.#closing.delete(c);
+    const out = c.out;
     this.#framesIn += c.framesIn;
     this.#bytesIn += c.bytesIn;
-    this.#framesOut += c.framesOut;
-    this.#bytesOut += c.bytesOut;
-    this.#writes += c.writes;
+    this.#framesOut += out.framesOut;
+    this.#bytesOut += out.bytesOut;
+    this.#writes += out.writes;
+    this.#framesQueuedClosed += report.queued;
+    this.#dropsClosed += report.dropped;
+    this.#undelivered += report.undelivered;
+    this.#stallsClosed += c.stalls;
+    this.#stalledMsClosed += c.stalledMs;
     this.#garbageBytes += c.reader.garbageBytes;
     for (let i = 0; i < 32; i++) this.#lossesClosed[i]! += c.reader.losses[i]!;
-    if (this.#blockedBy === c) this.#releaseGate();
+    c.reader.reset();
+    const reason = c.closeReason;
+    // frames_queued = frames_out + dropped + undelivered_frames
     const fields = {
       conn: c.id,
       reason,
       frames_in: c.framesIn,
-      frames_out: c.framesOut,
-      undelivered_frames: undelivered,
-      dropped: c.drops,
-      partial_bytes: c.reader.buffered,
+      frames_queued: report.queued,
+      frames_out: report.delivered,
+      undelivered_frames: report.undelivered,
+      dropped: report.dropped,
+      partial_bytes: partial,
+      suppressed_lines: undefined as number | undefined,
     };
-    c.reader.reset();
-    if (
-      undelivered > 0 || c.drops > 0 || reason.startsWith("slow") || reason.startsWith("garbage")
-    ) {
-      this.#log.warn("connection closed", fields);
-    } else {
+    // A warning when the relay cut the connection or dropped frames for it; a consumer
+    // that left (even abruptly, failing a write) with frames still queued is churn, not a
+    // fault: its undelivered frames are in the line either way.
+    const warn = report.dropped > 0 || reason.startsWith("slow") ||
+      reason.startsWith("garbage") || reason.startsWith("read error");
+    if (!warn) {
       this.#log.info("connection closed", fields);
+      return;
     }
+    const suppressed = this.#closeWarnings.take(Date.now());
+    if (suppressed < 0) {
+      this.#log.debug("connection closed", fields);
+      return;
+    }
+    if (suppressed > 0) fields.suppressed_lines = suppressed;
+    this.#log.warn("connection closed", fields);
   }
 
   /**
@@ -1007,17 +1123,23 @@ export class Relay implements ConnectionOwner {
     let bytesOut = this.#bytesOut;
     let writes = this.#writes;
     let garbage = this.#garbageBytes;
+    let stalls = this.#stallsClosed;
+    let stalledMs = this.#stalledMsClosed;
     const losses = Float64Array.from(this.#lossesClosed);
     const l = this.logic;
-    for (const c of this.#conns.values()) {
+    for (const c of [...this.#conns.values(), ...this.#closing]) {
+      const out = c.out;
       framesIn += c.framesIn;
       bytesIn += c.bytesIn;
-      framesOut += c.framesOut;
-      bytesOut += c.bytesOut;
-      writes += c.writes;
+      framesOut += out.framesOut;
+      bytesOut += out.bytesOut;
+      writes += out.writes;
+      stalls += c.stalls;
+      stalledMs += c.stalledMs;
       garbage += c.reader.garbageBytes;
       for (let i = 0; i < 32; i++) losses[i]! += c.reader.losses[i]!;
-      const pending = c.queuedBytes + c.inflightBytes;
+      if (c.state === "closing") continue;
+      const pending = out.queuedBytes + out.inflightBytes;
       conns.push({
         id: c.id,
         kind: c.label,
@@ -1027,16 +1149,21 @@ export class Relay implements ConnectionOwner {
         patterns: c.filter === null ? (c.hello ? [] : ["*"]) : [...c.filter.patterns],
         framesIn: c.framesIn,
         bytesIn: c.bytesIn,
-        framesOut: c.framesOut,
-        bytesOut: c.bytesOut,
-        writes: c.writes,
+        framesQueued: out.framesQueued,
+        framesOut: out.framesOut,
+        bytesOut: out.bytesOut,
+        writes: out.writes,
         rejected: c.rejected,
-        dropped: c.drops,
+        dropped: out.drops,
         hellos: c.hellos,
-        queueFrames: c.queuedFrames,
+        stalls: c.stalls,
+        stalledMs: Math.round(c.stalledMs),
+        delivering: c.delivering,
+        queueFrames: out.queuedFrames,
         queueBytes: pending,
-        queueHighWater: c.queueHighWater,
-        queuePercent: Math.max(c.queuedFrames / l.maxQueueFrames, pending / l.maxQueueBytes) * 100,
+        queueHighWater: out.highWater,
+        queuePercent: Math.max(out.queuedFrames / l.maxQueueFrames, pending / l.maxQueueBytes) *
+          100,
         garbageBytes: c.reader.garbageBytes,
         readBufferBytes: c.reader.buffer.length,
       });
@@ -1101,7 +1228,11 @@ export class Relay implements ConnectionOwner {
       warnings,
       drops: { slow_consumer: this.#slowDrops, ...rejects, hello: this.#hello },
       slowConsumerDisconnects: this.#slowDisconnects,
-      stalls: this.#stalls,
+      undelivered: this.#undelivered,
+      stalls: this.#gate.stalls,
+      stalledMs: Math.round(this.#gate.stalledMs),
+      producerStalls: stalls,
+      producerStalledMs: Math.round(stalledMs),
       journal: this.#journal === null ? null : {
         path: this.#journal.path,
         lines: this.#journal.lines,
@@ -1140,10 +1271,18 @@ const RELOADABLE = [
   "slowConsumer",
   "slowConsumerTimeoutMs",
   "maxBlockMs",
+  "producerStall",
+  "slowConsumerStallMs",
+  "maxProducerStallMs",
+  "maxStallTotalMs",
   "maxGarbageBytes",
   "echo",
   "helloMarksPublisher",
 ] as const satisfies readonly (keyof RelayLogic)[];
+
+function gateLimits(logic: RelayLogic): GateLimits {
+  return { maxStallMs: logic.maxProducerStallMs, maxStallPerSecondMs: logic.maxStallTotalMs };
+}
 
 function validatorFor(logic: RelayLogic): Validator {
   return new Validator({

@@ -106,7 +106,7 @@ export async function startRelays(
       const logic = { ...relayLogicFromConfig(section, journal), socketPath };
       const logger = options.logger ?? loggerFromConfig(section.logging);
       const extraTransports = tcpTransports(section, logger.with({ relay: logic.name }));
-      const relay = new Relay(logic, { logger, extraTransports });
+      const relay = new Relay(logic, { logger, extraTransports, checkPools: checkPools() });
       await relay.start();
       relays.push(relay);
       loggers.push(logger);
@@ -230,4 +230,16 @@ export async function runUntilSignal(
     await service.stop();
   }
   return signal;
+}
+
+/**
+ * Whether `TORQ_CHECK_POOLS=1` asks for the slab pools' checking mode (tests
+ * and stress runs: every ownership invariant asserted, recycled bytes poisoned).
+ */
+function checkPools(): boolean {
+  try {
+    return Deno.env.get("TORQ_CHECK_POOLS") === "1";
+  } catch {
+    return false; // no permission to read the environment
+  }
 }

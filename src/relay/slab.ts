@@ -1,42 +1,66 @@
 /**
- * Copies of forwarded runs of frames, cut from reused slabs.
+ * Copies of forwarded runs of frames, cut from reused slabs, and read buffers
+ * handed over to the queues: shared bytes owned by counted references.
  *
  * A relay copies each accepted run once and queues the copy to every consumer.
  * A buffer per run (`slice`) costs one allocation per run, and those buffers
  * outlive the young-generation collections while they wait in queues, so they
  * pile up until a full collection: the allocator's heap grows to that peak and
  * stays there. A {@linkcode SlabPool} instead copies runs side by side into
- * 64 KiB slabs and counts the queue entries that hold each slab; a slab that
- * is full and no longer held goes back to the pool and is reused. Memory for
- * queued frames is then a set of slabs that is reused, not garbage.
+ * slabs and counts the holders of each slab; a slab nobody holds goes back to
+ * the pool and is reused. Memory for queued frames is then a set of slabs that
+ * is reused, not garbage.
  *
- * Runs larger than 16 KiB get a buffer of their own (no slab): one allocation
- * per 16 KiB or more is cheap, and a slab never pins much more than it holds.
- * The largest runs are not copied at all: a producer's whole read buffer is
- * handed to the queues ({@linkcode SlabPool.adopt}) and the reader continues in
- * a pooled buffer of the same size ({@linkcode SlabPool.takeBuffer}); the
+ * Runs larger than 16 KiB get a buffer of their own (no slab, left to the
+ * garbage collector). The largest runs are not copied at all: a producer's
+ * whole read buffer is handed to the queues ({@linkcode SlabPool.adopt}) and the
+ * reader continues in a pooled buffer ({@linkcode SlabPool.takeBuffer}); the
  * handed-over buffer returns to that pool when its last holder releases it.
  *
- * The rule for holders: {@linkcode Slab.retain} once per queue entry that holds
- * a view of the slab, {@linkcode Slab.release} once when that entry is written
- * (and the write has finished), copied elsewhere, or dropped.
+ * **Ownership, by construction.** Every holder of a slab holds one counted
+ * reference: {@linkcode Slab.retain} when it starts holding a view,
+ * {@linkcode Slab.release} exactly once when it stops. Holders are: each queue
+ * entry, a write in flight, the pool itself for the slab it is filling, and
+ * whoever {@linkcode SlabPool.adopt}s a buffer (for the time it hands it out). A
+ * slab returns to the pool only when the count falls to zero, so a slab can
+ * never be reused while anything holds a view of it, whatever order holders
+ * come and go in (a consumer closed in the middle of a fan-out included).
+ *
+ * **Checking mode** (`check: true`; `TORQ_CHECK_POOLS=1` for `torq relay` and
+ * `torq up`): every retain, release, recycle and take asserts the invariants —
+ * never released more often than retained, never retained or handed out while
+ * in the pool, never in the pool twice — and recycled bytes are overwritten
+ * with 0xEE, so a use after recycling corrupts frames visibly instead of
+ * silently. A broken invariant throws {@linkcode PoolInvariantError}.
  *
  * @module
  */
 
-/** Slab size. */
-const SLAB_BYTES = 65_536;
+/** Bytes of a run slab. */
+export const SLAB_BYTES = 65_536;
 /** Runs larger than this get their own buffer, or are not copied at all (see {@linkcode SlabPool.adopt}). */
 export const OWN_BUFFER_ABOVE = 16_384;
 /**
- * Free slabs kept for reuse (4 MiB); more are left to the garbage collector,
- * and so are the ones that stay unused for a while ({@linkcode SlabPool.trim}).
+ * Free slabs kept for reuse (4 MiB of 64 KiB slabs); more are left to the
+ * garbage collector, and so are the ones that stay unused for a while
+ * ({@linkcode SlabPool.trim}).
  */
-const MAX_FREE = 64;
+const MAX_FREE_BYTES = 4 * 1_048_576;
 /** Free read buffers kept for reuse, per size. */
 const MAX_FREE_BUFFERS = 4;
+/** What recycled bytes are overwritten with in checking mode. */
+const POISON = 0xee;
 
-/** A slab of copied runs and the number of queue entries holding a view of it. */
+/** A slab's holders were miscounted (checking mode). */
+export class PoolInvariantError extends Error {
+  /** @param message what was violated */
+  constructor(message: string) {
+    super(message);
+    this.name = "PoolInvariantError";
+  }
+}
+
+/** A slab of copied runs (or an adopted read buffer) and the number of holders of a view of it. */
 export class Slab {
   /** The slab's bytes. */
   readonly bytes: Uint8Array;
@@ -44,29 +68,42 @@ export class Slab {
   readonly adopted: boolean;
   /** Bytes handed out. */
   used = 0;
-  /** Queue entries holding a view. */
+  /** Holders of a view. */
   refs = 0;
+  /** In the pool's free list (checking mode keeps it exact). */
+  free = false;
   readonly #pool: SlabPool;
 
   /**
    * @param pool the pool it returns to
-   * @param adopted a reader's buffer handed over (else a fresh 64 KiB slab)
+   * @param bytes its bytes
+   * @param adopted a reader's buffer handed over (else a packed slab)
    */
-  constructor(pool: SlabPool, adopted: Uint8Array | null = null) {
+  constructor(pool: SlabPool, bytes: Uint8Array, adopted: boolean) {
     this.#pool = pool;
-    this.bytes = adopted ?? new Uint8Array(SLAB_BYTES);
-    this.adopted = adopted !== null;
+    this.bytes = bytes;
+    this.adopted = adopted;
   }
 
-  /** A queue entry now holds a view of this slab. */
+  /** One more holder of a view of this slab. */
   retain(): void {
+    if (this.free) this.#pool.violation("retained while in the pool");
     this.refs++;
   }
 
-  /** A queue entry no longer needs its view; the last one returns a full slab to the pool. */
+  /** A holder no longer needs its view; the last one returns the slab to the pool. */
   release(): void {
+    if (this.refs <= 0) this.#pool.violation("released more often than retained");
     if (--this.refs === 0) this.#pool.recycle(this);
   }
+}
+
+/** Options of a {@linkcode SlabPool}. */
+export interface SlabPoolOptions {
+  /** Bytes of each packed slab (default 64 KiB): the largest {@linkcode SlabPool.reserve}. */
+  slabBytes?: number;
+  /** Assert the ownership invariants on every operation (see the module doc). */
+  check?: boolean;
 }
 
 /**
@@ -78,16 +115,24 @@ export class Slab {
  * const at = pool.copy(readBuffer, runStart, runEnd); // stays valid after readBuffer changes
  * const bytes = pool.lastBuffer; // the copy is bytes[at, at + runEnd - runStart)
  * const slab = pool.last; // null when the run got its own buffer
- * slab?.retain(); // once per queue entry holding the range
+ * slab?.retain(); // once per holder of the range
  * // ... written or dropped:
  * slab?.release();
  * ```
  */
 export class SlabPool {
+  /** Bytes of each packed slab. */
+  readonly slabBytes: number;
+  /** Whether invariants are asserted. */
+  readonly check: boolean;
+  /** The slab being filled; the pool holds one reference to it. */
   #current: Slab | null = null;
   #free: Slab[] = [];
+  readonly #maxFree: number;
   /** Free read buffers by size. */
   #buffers = new Map<number, Uint8Array[]>();
+  /** Checking mode: the free read buffers (a buffer is never in the pool twice). */
+  #freeBuffers = new Set<Uint8Array>();
   /** The slab of the last {@linkcode copy}, or null when it got its own buffer. */
   last: Slab | null = null;
   /** The buffer holding the last {@linkcode copy}: its slab's bytes, or its own buffer. */
@@ -98,12 +143,29 @@ export class SlabPool {
   #idleFree = 0;
   /** Sizes of read buffers taken since the last {@linkcode trim}. */
   #buffersTaken = new Set<number>();
-  /** Slabs taken from the free list so far. */
+  /** Slabs and buffers taken from the free lists so far. */
   reused = 0;
+
+  /** @param options slab size and checking mode */
+  constructor(options: SlabPoolOptions = {}) {
+    this.slabBytes = options.slabBytes ?? SLAB_BYTES;
+    this.check = options.check ?? false;
+    this.#maxFree = Math.max(1, Math.floor(MAX_FREE_BYTES / this.slabBytes));
+  }
 
   /** Free slabs waiting for reuse. */
   get free(): number {
     return this.#free.length;
+  }
+
+  /**
+   * Reports a broken ownership invariant.
+   *
+   * @param what the invariant
+   * @throws {PoolInvariantError} always
+   */
+  violation(what: string): never {
+    throw new PoolInvariantError(`Slab pool invariant broken: a slab was ${what}`);
   }
 
   /**
@@ -128,9 +190,9 @@ export class SlabPool {
   }
 
   /**
-   * Reserves `n` bytes (at most 64 KiB) in the slab being filled, for the
-   * caller to write into {@linkcode lastBuffer} at the returned offset: a
-   * writer coalescing small chunks takes only the room its write needs.
+   * Reserves `n` bytes (at most {@linkcode slabBytes}) in the slab being filled,
+   * for the caller to write into {@linkcode lastBuffer} at the returned offset:
+   * a writer coalescing small chunks takes only the room its write needs.
    * Hold {@linkcode last} ({@linkcode Slab.retain}) while the bytes are in use.
    *
    * @param n bytes
@@ -138,12 +200,12 @@ export class SlabPool {
    */
   reserve(n: number): number {
     let slab = this.#current;
-    if (slab === null || slab.used + n > SLAB_BYTES) {
+    if (slab === null || slab.used + n > this.slabBytes) {
       const full = slab;
       slab = this.#take();
+      slab.retain(); // the pool's own reference while it fills the slab
       this.#current = slab;
-      // A full slab nobody holds is free at once; otherwise its last release frees it.
-      if (full !== null && full.refs === 0) this.recycle(full);
+      full?.release(); // freed now, or by its last holder
     }
     const at = slab.used;
     slab.used = at + n;
@@ -161,50 +223,54 @@ export class SlabPool {
   takeBuffer(size: number): Uint8Array {
     this.#buffersTaken.add(size);
     const b = this.#buffers.get(size)?.pop();
-    if (b !== undefined) {
-      this.reused++;
-      return b;
-    }
-    return new Uint8Array(size);
+    if (b === undefined) return new Uint8Array(size);
+    if (this.check && !this.#freeBuffers.delete(b)) this.violation("handed out twice");
+    this.reused++;
+    return b;
   }
 
   /**
-   * Wraps a read buffer handed over by a reader, so queue entries can hold it
-   * like a slab. Call {@linkcode settle} once the entries are queued.
+   * Wraps a read buffer handed over by a reader, so holders can share it like
+   * a slab. The caller holds the one reference it starts with and releases it
+   * once it has handed the buffer to every holder.
    *
    * @param bytes the buffer (never written again until it comes back)
-   * @returns its slab
+   * @returns its slab, with one reference (the caller's)
    */
   adopt(bytes: Uint8Array): Slab {
-    return new Slab(this, bytes);
+    if (this.check && this.#freeBuffers.has(bytes)) this.violation("adopted while in the pool");
+    const slab = new Slab(this, bytes, true);
+    slab.refs = 1;
+    return slab;
   }
 
   /**
-   * Frees an adopted buffer at once when no queue entry took it.
-   *
-   * @param slab a slab from {@linkcode adopt}
-   */
-  settle(slab: Slab): void {
-    if (slab.refs === 0) this.recycle(slab);
-  }
-
-  /**
-   * Takes back a slab nobody holds (called by {@linkcode Slab.release}); the
-   * slab being filled stays where it is.
+   * Takes back a slab nobody holds (called by {@linkcode Slab.release}).
    *
    * @param slab the slab
    */
   recycle(slab: Slab): void {
-    if (slab === this.#current) return;
+    if (slab.refs !== 0) this.violation(`recycled while ${slab.refs} holder(s) remain`);
+    if (this.check) slab.bytes.fill(POISON);
     if (slab.adopted) {
       // An adopted read buffer: back to the readers' pool.
-      let list = this.#buffers.get(slab.bytes.length);
-      if (list === undefined) this.#buffers.set(slab.bytes.length, list = []);
-      if (list.length < MAX_FREE_BUFFERS) list.push(slab.bytes);
+      const b = slab.bytes;
+      if (this.check) {
+        if (this.#freeBuffers.has(b)) this.violation("recycled twice");
+        this.#freeBuffers.add(b);
+      }
+      let list = this.#buffers.get(b.length);
+      if (list === undefined) this.#buffers.set(b.length, list = []);
+      if (list.length < MAX_FREE_BUFFERS) list.push(b);
+      else this.#freeBuffers.delete(b);
       return;
     }
+    if (slab.free) this.violation("recycled twice");
     slab.used = 0;
-    if (this.#free.length < MAX_FREE) this.#free.push(slab);
+    if (this.#free.length < this.#maxFree) {
+      slab.free = true;
+      this.#free.push(slab);
+    }
   }
 
   /**
@@ -217,10 +283,13 @@ export class SlabPool {
    */
   trim(): number {
     const idle = Math.min(this.#idleFree, this.#free.length);
+    for (let i = this.#free.length - idle; i < this.#free.length; i++) this.#free[i]!.free = false;
     this.#free.length -= idle;
     this.#idleFree = this.#free.length;
-    for (const size of this.#buffers.keys()) {
-      if (!this.#buffersTaken.has(size)) this.#buffers.delete(size);
+    for (const [size, list] of this.#buffers) {
+      if (this.#buffersTaken.has(size)) continue;
+      for (const b of list) this.#freeBuffers.delete(b);
+      this.#buffers.delete(size);
     }
     this.#buffersTaken.clear();
     return idle;
@@ -229,11 +298,13 @@ export class SlabPool {
   #take(): Slab {
     const s = this.#free.pop();
     if (s !== undefined) {
+      if (!s.free || s.refs !== 0) this.violation("taken from the pool while held");
+      s.free = false;
       this.reused++;
       if (this.#free.length < this.#idleFree) this.#idleFree = this.#free.length;
       return s;
     }
     this.allocated++;
-    return new Slab(this);
+    return new Slab(this, new Uint8Array(this.slabBytes), false);
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SlabPool } from "./slab.ts";
+import { PoolInvariantError, SlabPool } from "./slab.ts";
 
 function bytes(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -114,10 +114,51 @@ Deno.test("SlabPool.trim() lets go of the slabs and buffers a burst left behind,
   assert.equal(pool.free, 0);
   // Read buffers: a size nobody took for a period is dropped.
   const buffer = pool.takeBuffer(1024);
-  pool.settle(pool.adopt(buffer));
+  pool.adopt(buffer).release();
   pool.trim();
   const reused = pool.reused;
   pool.trim();
   assert.notEqual(pool.takeBuffer(1024), buffer, "dropped after a period unused");
   assert.equal(pool.reused, reused);
+});
+
+Deno.test("SlabPool: an adopted buffer stays out of the pool until its last holder, whatever the order", () => {
+  const pool = new SlabPool({ check: true });
+  const buffer = pool.takeBuffer(4096);
+  buffer.fill(7);
+  const slab = pool.adopt(buffer); // the adopter's reference
+  slab.retain(); // consumer A queues it
+  slab.release(); // A is closed in the middle of the fan-out: its entry is released
+  slab.retain(); // consumer B queues it after A was closed
+  slab.release(); // the adopter is done handing it out
+  assert.notEqual(pool.takeBuffer(4096), buffer, "B still holds it: not handed out again");
+  assert.ok(buffer.every((x) => x === 7), "B's bytes are intact");
+  slab.release(); // B wrote it
+  assert.equal(pool.takeBuffer(4096), buffer, "back in the pool after its last holder");
+});
+
+Deno.test("SlabPool checking mode: miscounted holders throw PoolInvariantError and recycled bytes are poisoned", async (t) => {
+  await t.step("released more often than retained", () => {
+    const pool = new SlabPool({ check: true });
+    const slab = pool.adopt(pool.takeBuffer(64));
+    slab.release();
+    assert.throws(() => slab.release(), PoolInvariantError);
+  });
+  await t.step("retained while in the pool", () => {
+    const pool = new SlabPool({ check: true });
+    const src = bytes(100, 3);
+    pool.copy(src, 0, 100);
+    const first = pool.last!;
+    pool.reserve(65_500); // moves to a new slab: the first has no holder and is recycled
+    assert.equal(pool.free, 1);
+    assert.ok(first.bytes.every((x) => x === 0xee), "poisoned");
+    assert.throws(() => first.retain(), PoolInvariantError);
+  });
+  await t.step("recycled bytes are not poisoned without the checking mode", () => {
+    const pool = new SlabPool();
+    const b = pool.takeBuffer(64);
+    b.fill(1);
+    pool.adopt(b).release();
+    assert.ok(b.every((x) => x === 1));
+  });
 });

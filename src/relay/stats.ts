@@ -23,7 +23,12 @@ export interface ConnectionStats {
   framesIn: number;
   /** Bytes received. */
   bytesIn: number;
-  /** Frames written to it. */
+  /**
+   * Frames queued to it so far: `framesOut + dropped + queueFrames` plus the
+   * frames of the write in flight.
+   */
+  framesQueued: number;
+  /** Frames delivered to it (the kernel took all their bytes). */
   framesOut: number;
   /** Bytes written to it. */
   bytesOut: number;
@@ -35,6 +40,12 @@ export interface ConnectionStats {
   dropped: number;
   /** Hello frames it sent. */
   hellos: number;
+  /** Times its reads waited for consumers to drain (flow control, PROTOCOL.md 7.6 D-36). */
+  stalls: number;
+  /** Milliseconds its reads waited for consumers to drain. */
+  stalledMs: number;
+  /** False once a write to it failed: it is only read, to its end. */
+  delivering: boolean;
   /** Frames waiting in its queue. */
   queueFrames: number;
   /** Bytes waiting (queued and in flight). */
@@ -184,8 +195,19 @@ export interface RelayStats {
   drops: Record<string, number>;
   /** Consumers disconnected for being slow. */
   slowConsumerDisconnects: number;
-  /** Times producers were paused (backpressure). */
+  /** Frames queued to consumers that were still queued, or only partly written, when they closed. */
+  undelivered: number;
+  /**
+   * Times the relay paused reading producers: flow control for a draining consumer
+   * over half its queue (D-36), or the execution `backpressure` policy.
+   */
   stalls: number;
+  /** Milliseconds the relay's reads were paused. */
+  stalledMs: number;
+  /** Pauses met by connections' reads, summed over connections (one stall may pause several). */
+  producerStalls: number;
+  /** Milliseconds connections' reads waited, summed over connections. */
+  producerStalledMs: number;
   /** Audit journal, when the policy keeps one. */
   journal: { path: string; lines: number; failures: number } | null;
   /** Arrival latency from header timestamps. */

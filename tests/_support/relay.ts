@@ -109,6 +109,8 @@ export interface StartOptions {
   socket?: string;
   /** Bound of the start-up wait (default 15 s). */
   timeoutMs?: number;
+  /** Environment variables added to the relay's (e.g. `TORQ_CHECK_POOLS: "1"`). */
+  env?: Record<string, string>;
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -156,6 +158,7 @@ export async function startRelay(
       ...(options.args ?? []),
     ],
     cwd: ROOT,
+    env: options.env ?? {},
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -1,0 +1,455 @@
+/**
+ * A consumer's side of a relay connection: its bounded queue of frames to
+ * write and the writer that keeps one write in flight (PROTOCOL.md 7.6).
+ *
+ * The queue is a {@linkcode RangeQueue} of ranges of shared bytes (each run of
+ * a producer's frames is copied once, or handed over whole, and shared by
+ * every consumer; see slab.ts): queuing and dropping allocate nothing per
+ * entry. An idle writer starts in a microtask, so the runs that every read of
+ * one turn of the event loop queued leave in one write. A range of at least
+ * 64 KiB is written as it is; smaller ones are coalesced, up to 256 KiB (the
+ * largest read), into room taken in the relay's write slabs for the time of
+ * the write: one turn can write all of a read to each consumer.
+ *
+ * Every frame queued is accounted for exactly once: delivered (the kernel took
+ * all its bytes), dropped (slow-consumer policy), undelivered (still queued or
+ * only partly written when the connection closed), or still queued:
+ * `framesQueued = framesOut + dropped + undelivered + queuedFrames + inFlightFrames`.
+ * When the connection closes with a write in flight, the final count waits for
+ * that write to settle, so bytes the kernel took are never counted as lost.
+ *
+ * @module
+ */
+
+import type { StreamConn } from "../transport/transport.ts";
+import type { Slab, SlabPool } from "./slab.ts";
+import { KEEP, RangeQueue } from "./range_queue.ts";
+
+/** Ranges at least this big are written as they are; smaller ones are coalesced. */
+const COALESCE_BELOW = 65_536;
+/** Most bytes one coalesced write holds (the largest read). */
+export const MAX_WRITE = 262_144;
+/** Longest wait for a write in flight to settle after its connection closed. */
+const SETTLE_TIMEOUT_MS = 2_000;
+
+/** What an {@linkcode Outbound} tells its owner (the relay, about this connection). */
+export interface OutboundOwner {
+  /** A write completed: the queue shrank (flow control, slow-consumer state). */
+  progressed(): void;
+  /** A write failed; the owner stops delivering to this connection. */
+  writeFailed(error: unknown): void;
+}
+
+/** The final count of an {@linkcode Outbound} once closed and settled. */
+export interface OutboundReport {
+  /** Frames ever queued. */
+  queued: number;
+  /** Frames the kernel took whole. */
+  delivered: number;
+  /** Frames dropped by the slow-consumer policy. */
+  dropped: number;
+  /** Frames queued or partly written when it closed. */
+  undelivered: number;
+}
+
+/**
+ * One consumer's queue and writer.
+ *
+ * @example
+ * ```ts
+ * const out = new Outbound(conn, owner, writeSlabs);
+ * out.enqueue(bytes, 0, bytes.length, 1, null);
+ * const report = await out.close(); // { queued: 1, delivered: 1, dropped: 0, undelivered: 0 }
+ * ```
+ */
+export class Outbound {
+  readonly #conn: StreamConn;
+  readonly #owner: OutboundOwner;
+  readonly #slabs: SlabPool;
+  readonly #queue = new RangeQueue();
+  /** Entries a drop reached that must be kept (answers), written before the queue. */
+  #kept: { buf: Uint8Array; start: number; end: number; frames: number; slab: Slab | null }[] = [];
+  #queuedFrames = 0;
+  #queuedBytes = 0;
+  #framesQueued = 0;
+  #framesOut = 0;
+  #bytesOut = 0;
+  #writes = 0;
+  #drops = 0;
+  #undelivered = 0;
+  #highWater = 0;
+  /** When a write last completed (performance.now() ms), or the writer went idle to busy. */
+  #lastProgress = 0;
+  #writing = false;
+  /** The writer is scheduled (a microtask) and has not taken anything yet. */
+  #scheduled = false;
+  /** Starts the writer: made once, so queuing never creates a closure. */
+  readonly #startPump = (): void => void this.#pump();
+  // The write in flight: its bytes, frames, how many bytes the kernel took, its holder.
+  #inflight: Uint8Array | null = null;
+  #inflightFrames = 0;
+  #inflightWritten = 0;
+  #closed = false;
+  #settled = false;
+  #report: Promise<OutboundReport> | null = null;
+  #settle: (() => void) | null = null;
+
+  /**
+   * @param conn where to write
+   * @param owner told about progress and failures
+   * @param slabs the relay's pool of write slabs ({@linkcode MAX_WRITE} bytes each)
+   */
+  constructor(conn: StreamConn, owner: OutboundOwner, slabs: SlabPool) {
+    this.#conn = conn;
+    this.#owner = owner;
+    this.#slabs = slabs;
+  }
+
+  /** Frames waiting in the queue (not yet handed to a write). */
+  get queuedFrames(): number {
+    return this.#queuedFrames;
+  }
+
+  /** Bytes waiting in the queue. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Bytes of the write in flight. */
+  get inflightBytes(): number {
+    return this.#inflight === null ? 0 : this.#inflight.length;
+  }
+
+  /** Frames ever queued. */
+  get framesQueued(): number {
+    return this.#framesQueued;
+  }
+
+  /** Frames delivered (the kernel took all their bytes). */
+  get framesOut(): number {
+    return this.#framesOut;
+  }
+
+  /** Bytes delivered. */
+  get bytesOut(): number {
+    return this.#bytesOut;
+  }
+
+  /** Write calls made. */
+  get writes(): number {
+    return this.#writes;
+  }
+
+  /** Frames dropped from the queue (slow consumer). */
+  get drops(): number {
+    return this.#drops;
+  }
+
+  /** Highest queued plus in-flight byte count seen. */
+  get highWater(): number {
+    return this.#highWater;
+  }
+
+  /** Whether a write is in flight or scheduled. */
+  get writing(): boolean {
+    return this.#writing;
+  }
+
+  /** Whether {@linkcode close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues `buf[start, end)`, `frames` whole frames, and starts the writer if idle.
+   *
+   * @param buf shared bytes, never modified while queued
+   * @param start first byte
+   * @param end end of the range
+   * @param frames how many frames it holds
+   * @param slab the slab `buf` belongs to (retained here), or null
+   */
+  enqueue(buf: Uint8Array, start: number, end: number, frames: number, slab: Slab | null): void {
+    this.#push(buf, start, end, frames, slab, 0);
+  }
+
+  /**
+   * Queues an answer to this connection's own request (Subscribe, recovery):
+   * in order with the frames, but never dropped by {@linkcode dropOldest}.
+   *
+   * @param frame the whole frame (not shared)
+   */
+  enqueueAnswer(frame: Uint8Array): void {
+    this.#push(frame, 0, frame.length, 1, null, KEEP);
+  }
+
+  #push(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    frames: number,
+    slab: Slab | null,
+    flags: number,
+  ): void {
+    if (this.#closed) return;
+    slab?.retain();
+    this.#queue.push(buf, start, end, frames, slab, flags);
+    this.#framesQueued += frames;
+    this.#queuedFrames += frames;
+    this.#queuedBytes += end - start;
+    const depth = this.#queuedBytes + this.inflightBytes;
+    if (depth > this.#highWater) this.#highWater = depth;
+    if (!this.#writing) {
+      // Idle until now: it has kept up. Started after this turn's other reads have queued.
+      this.#writing = true;
+      this.#scheduled = true;
+      this.#lastProgress = performance.now();
+      queueMicrotask(this.#startPump);
+    }
+  }
+
+  /**
+   * Whether the queue is over its limits. Like the write in flight, the oldest
+   * entry does not count while the writer is about to start (it takes that
+   * entry first): a single run larger than the byte limit does not make an
+   * idle consumer slow.
+   *
+   * @param maxFrames frame limit
+   * @param maxBytes byte limit
+   * @returns true when over either limit
+   */
+  overLimit(maxFrames: number, maxBytes: number): boolean {
+    let frames = this.#queuedFrames;
+    let bytes = this.#queuedBytes;
+    const q = this.#queue;
+    if (this.#scheduled && q.length > 0) {
+      frames -= q.headFrames;
+      bytes -= q.headEnd - q.headStart;
+    }
+    return frames > maxFrames || bytes > maxBytes;
+  }
+
+  /**
+   * Whether the queue holds more than half of either limit (flow control, D-36).
+   *
+   * @param maxFrames frame limit
+   * @param maxBytes byte limit
+   * @returns true when over half of either
+   */
+  overHalf(maxFrames: number, maxBytes: number): boolean {
+    return this.#queuedFrames * 2 > maxFrames || this.#queuedBytes * 2 > maxBytes;
+  }
+
+  /**
+   * Whether the consumer keeps reading: a write to it completed (or it was
+   * idle) within the last `stallMs` (PROTOCOL.md 7.6, `slow_consumer_stall_ms`).
+   *
+   * @param now performance.now()
+   * @param stallMs the window
+   * @returns true when draining
+   */
+  draining(now: number, stallMs: number): boolean {
+    return now - this.#lastProgress <= stallMs;
+  }
+
+  /**
+   * Drops the oldest queued chunks (not the one being written, nor answers)
+   * until the queue holds at most `maxFrames` frames and `maxBytes` bytes,
+   * keeping the newest.
+   *
+   * @param maxFrames frame limit
+   * @param maxBytes byte limit
+   * @returns frames dropped
+   */
+  dropOldest(maxFrames: number, maxBytes: number): number {
+    let dropped = 0;
+    const q = this.#queue;
+    while (q.length > 1 && (this.#queuedFrames > maxFrames || this.#queuedBytes > maxBytes)) {
+      const f = q.headFrames;
+      const bytes = q.headEnd - q.headStart;
+      this.#queuedFrames -= f;
+      this.#queuedBytes -= bytes;
+      if (q.headFlags & KEEP) {
+        // An answer: kept aside (everything before it is gone), written first.
+        this.#kept.push({
+          buf: q.headBuf,
+          start: q.headStart,
+          end: q.headEnd,
+          frames: f,
+          slab: q.headSlab,
+        });
+        this.#queuedFrames += f;
+        this.#queuedBytes += bytes;
+      } else {
+        q.headSlab?.release();
+        dropped += f;
+      }
+      q.shift();
+    }
+    this.#drops += dropped;
+    return dropped;
+  }
+
+  /**
+   * Stops writing and frees the queue. Frames still queued are undelivered; a
+   * write in flight is counted once it settles (the kernel may have taken
+   * some of it). Idempotent.
+   *
+   * @returns the final count, once the write in flight (if any) settled
+   */
+  close(): Promise<OutboundReport> {
+    if (this.#report !== null) return this.#report;
+    this.#closed = true;
+    this.#undelivered += this.#queuedFrames;
+    for (const k of this.#kept) k.slab?.release();
+    this.#kept = [];
+    const q = this.#queue;
+    while (q.length > 0) {
+      q.headSlab?.release();
+      q.shift();
+    }
+    this.#queuedFrames = 0;
+    this.#queuedBytes = 0;
+    this.#report = new Promise<void>((resolve) => {
+      if (this.#inflight === null) {
+        this.#settled = true;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => this.#finish(), SETTLE_TIMEOUT_MS);
+      this.#settle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).then(() => ({
+      queued: this.#framesQueued,
+      delivered: this.#framesOut,
+      dropped: this.#drops,
+      undelivered: this.#undelivered,
+    }));
+    return this.#report;
+  }
+
+  /**
+   * Accounts the write in flight after close: frames the kernel took whole are
+   * delivered, the rest undelivered. Runs once, when the write settles (or the
+   * settle timeout passes).
+   */
+  #finish(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const w = this.#inflight;
+    if (w !== null) {
+      // Once per close, not per frame: walk the in-flight frames' headers.
+      let off = 0;
+      let whole = 0;
+      let bytes = 0;
+      while (off + 32 <= w.length) {
+        const end = off + 32 + (w[off + 24]! | (w[off + 25]! << 8) | (w[off + 26]! << 16)) +
+          w[off + 27]! * 16777216;
+        if (end > this.#inflightWritten) break;
+        whole++;
+        bytes = end;
+        off = end;
+      }
+      this.#framesOut += whole;
+      this.#bytesOut += bytes;
+      this.#undelivered += this.#inflightFrames - whole;
+      this.#inflight = null;
+      this.#inflightFrames = 0;
+    }
+    this.#settle?.();
+  }
+
+  /** Takes the next write off the queue: one big range as it is, or small ones coalesced. */
+  #take(): { data: Uint8Array; frames: number; held: Slab | null } {
+    if (this.#kept.length > 0) {
+      const k = this.#kept.shift()!;
+      return { data: k.buf.subarray(k.start, k.end), frames: k.frames, held: k.slab };
+    }
+    const q = this.#queue;
+    if (q.headEnd - q.headStart >= COALESCE_BELOW || q.length === 1) {
+      const data = q.headBuf.subarray(q.headStart, q.headEnd);
+      const frames = q.headFrames;
+      const held = q.headSlab; // the entry's reference passes to the write
+      q.shift();
+      return { data, frames, held };
+    }
+    // Size the write first, then take just that room in a write slab.
+    let size = 0;
+    let count = 0;
+    while (count < q.length) {
+      const n = q.lengthAt(count);
+      if (n >= COALESCE_BELOW || size + n > MAX_WRITE) break;
+      size += n;
+      count++;
+    }
+    const pool = this.#slabs;
+    const at = pool.reserve(size);
+    const buf = pool.lastBuffer;
+    const held = pool.last!;
+    held.retain();
+    let n = at;
+    let frames = 0;
+    for (let k = 0; k < count; k++) {
+      const from = q.headStart;
+      const len = q.headEnd - from;
+      copyInto(buf, n, q.headBuf, from, len);
+      n += len;
+      frames += q.headFrames;
+      q.headSlab?.release(); // copied out
+      q.shift();
+    }
+    return { data: buf.subarray(at, n), frames, held };
+  }
+
+  async #pump(): Promise<void> {
+    this.#scheduled = false;
+    let held: Slab | null = null;
+    try {
+      while (!this.#closed && (this.#queue.length > 0 || this.#kept.length > 0)) {
+        const next = this.#take();
+        const data = next.data;
+        held = next.held;
+        this.#queuedFrames -= next.frames;
+        this.#queuedBytes -= data.length;
+        this.#inflight = data;
+        this.#inflightFrames = next.frames;
+        this.#inflightWritten = 0;
+        while (this.#inflightWritten < data.length && !this.#closed) {
+          const off = this.#inflightWritten;
+          this.#writes++;
+          const n = await this.#conn.write(off === 0 ? data : data.subarray(off));
+          this.#inflightWritten = off + n;
+          this.#lastProgress = performance.now();
+        }
+        if (this.#closed) break; // #finish() counts this write, then its slab is released
+        held?.release();
+        held = null;
+        this.#inflight = null;
+        this.#framesOut += next.frames;
+        this.#bytesOut += data.length;
+        this.#owner.progressed();
+      }
+    } catch (e) {
+      // The write settled (failed). What the kernel took before counts (see #finish).
+      if (!this.#closed) this.#owner.writeFailed(e);
+    }
+    this.#writing = false;
+    // Count the write in flight while its bytes are still held, then let them go.
+    if (this.#closed) this.#finish();
+    held?.release();
+  }
+}
+
+/** Ranges up to this size are copied byte by byte (no view object); larger ones with `set`. */
+const COPY_LOOP_MAX = 256;
+
+/** Copies `src[from, from + len)` to `dst` at `at`, allocating nothing for small ranges. */
+function copyInto(dst: Uint8Array, at: number, src: Uint8Array, from: number, len: number): void {
+  if (len > COPY_LOOP_MAX) {
+    dst.set(src.subarray(from, from + len), at);
+    return;
+  }
+  for (let k = 0; k < len; k++) dst[at + k] = src[from + k]!;
+}
