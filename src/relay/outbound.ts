@@ -38,6 +38,8 @@ export interface OutboundOwner {
   progressed(): void;
   /** A write failed; the owner stops delivering to this connection. */
   writeFailed(error: unknown): void;
+  /** The largest write the socket took in one call grew ({@linkcode Outbound.capacity}). */
+  capacityFound(): void;
 }
 
 /** The final count of an {@linkcode Outbound} once closed and settled. */
@@ -78,6 +80,8 @@ export class Outbound {
   #drops = 0;
   #undelivered = 0;
   #highWater = 0;
+  /** The most bytes one write call took when it could not take all (0: never short). */
+  #capacity = 0;
   /** When a write last completed (performance.now() ms), or the writer went idle to busy. */
   #lastProgress = 0;
   #writing = false;
@@ -148,6 +152,15 @@ export class Outbound {
   /** Highest queued plus in-flight byte count seen. */
   get highWater(): number {
     return this.#highWater;
+  }
+
+  /**
+   * The most bytes the socket took in one write call that could not take all it
+   * was given (0 until a write is short): about its send buffer. A relay that
+   * reads more than this per turn reads faster than one write per turn can pass on.
+   */
+  get capacity(): number {
+    return this.#capacity;
   }
 
   /** Whether a write is in flight or scheduled. */
@@ -419,9 +432,14 @@ export class Outbound {
         while (this.#inflightWritten < data.length && !this.#closed) {
           const off = this.#inflightWritten;
           this.#writes++;
+          const asked = data.length - off;
           const n = await this.#conn.write(off === 0 ? data : data.subarray(off));
           this.#inflightWritten = off + n;
           this.#lastProgress = performance.now();
+          if (n < asked && n > this.#capacity) {
+            this.#capacity = n;
+            this.#owner.capacityFound();
+          }
         }
         if (this.#closed) break; // #finish() counts this write, then its slab is released
         held?.release();

@@ -61,6 +61,8 @@ const REJECT_RING = 50;
 const CLOCK_ORIGIN = performance.timeOrigin;
 /** Reads never grow beyond this. */
 const MAX_READ = 262_144;
+/** Reads are never capped below this by consumers' socket capacities (see `#capacityFound`). */
+const MIN_READ_CAP = 65_536;
 /** How often the relay gives back memory left over from bursts (`#tidy`). */
 const TIDY_EVERY_MS = 1000;
 /**
@@ -138,6 +140,8 @@ export class Relay {
   /** Flow control: pauses every read loop (D-36 stalls, execution backpressure). */
   readonly #gate: ProducerGate<Connection>;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
+  /** Largest read: what one write can pass on to a consumer (see `#capacityFound`). */
+  #readCap = MAX_READ;
   /** Closed connections whose write in flight has not settled yet (still counted in stats). */
   readonly #closing = new Set<Connection>();
   /** Settles of closing connections (awaited by stop()). */
@@ -413,6 +417,7 @@ export class Relay {
       owner: {
         progressed: () => this.#progressed(c),
         writeFailed: (e) => this.#writeFailed(c, e),
+        capacityFound: () => this.#capacityFound(),
       },
     });
     this.#conns.set(c.id, c);
@@ -439,7 +444,9 @@ export class Relay {
         }
         // Between reads: a buffer grown by a burst shrinks back (see #tidy).
         if (r.buffer.length >= 2 * c.readSize) r.shrink(c.readSize);
-        const view = r.writable(c.readSize);
+        const cap = this.#readCap;
+        let view = r.writable(c.readSize < cap ? c.readSize : cap);
+        if (view.length > cap) view = view.subarray(0, cap);
         const n = await c.conn.read(view);
         if (n === null) break;
         if (n === 0) continue;
@@ -869,6 +876,22 @@ export class Relay {
 
   #overLimit(c: Connection): boolean {
     return c.out.overLimit(this.logic.maxQueueFrames, this.logic.maxQueueBytes);
+  }
+
+  /**
+   * A consumer's socket took less than a whole write: reads are capped at the
+   * smallest such capacity among consumers (never under {@linkcode MIN_READ_CAP}),
+   * so that one turn of the event loop can pass a whole read on to each consumer
+   * in one write. Reading more per turn than a write can carry makes the queues
+   * of consumers that keep up grow until producers must be paused.
+   */
+  #capacityFound(): void {
+    let cap = MAX_READ;
+    for (const c of this.#conns.values()) {
+      const n = c.out.capacity;
+      if (n > 0 && n < cap) cap = n;
+    }
+    this.#readCap = Math.max(MIN_READ_CAP, cap);
   }
 
   /** A consumer's writer completed a write. */
