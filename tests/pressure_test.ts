@@ -30,7 +30,7 @@ import {
   type ProdReport,
   runPerf,
   waitForFile,
-} from "./_support/c_perf.ts";
+} from "../bench/_c_perf.ts";
 
 const CHECK_POOLS = { TORQ_CHECK_POOLS: "1" };
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

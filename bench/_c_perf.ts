@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ROOT } from "./relay.ts";
+const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Where the sources are (beside the project, as in every checkout of the workplace). */
 export const PERF_DIR: string = `${ROOT}../shared/perf`;

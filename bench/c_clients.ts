@@ -1,0 +1,354 @@
+/**
+ * Torq's market-data relay beside the minimal C relay of `../shared/perf`,
+ * both driven by the same C producer and consumers (the physical limit of a
+ * Unix-socket relay on the machine at hand), in interleaved repetitions:
+ *
+ * - throughput with an **unthrottled** producer (writes as fast as the socket
+ *   takes its bytes, no window), 1 and 4 consumers, 64/128/512-byte frames:
+ *   frames each consumer received per second, and how many it lost;
+ * - latency with a **paced** producer (one frame per write, stamped with its
+ *   send time) at 10 k and 100 k msg/s: p50/p99/p99.9 at the consumer.
+ *
+ * Ratios Torq / C relay are taken within each repetition (same minute, same
+ * noise) and their median reported.
+ *
+ *   deno task bench:c [--seconds 1.5] [--reps 3] [--sizes 64,128,512] [--consumers 1,4]
+ *                     [--rates 10000,100000] [--latency-seconds 2] [--queue-frames N]
+ *                     [--json]
+ *
+ * @module
+ */
+
+import { buildPerfTools, type ConsReport, type PerfTools, type ProdReport } from "./_c_perf.ts";
+import { torqArgs } from "./_torq.ts";
+import { benchArgs } from "./_args.ts";
+
+const HELP = `Usage: deno task bench:c -- [options]
+
+Options:
+  --seconds N          Seconds per throughput case (default 1.5)
+  --reps N             Interleaved repetitions (default 3)
+  --sizes LIST         Frame sizes in bytes (default 64,128,512)
+  --consumers LIST     Consumer counts (default 1,4)
+  --rates LIST         Paced rates of the latency cases, msg/s (default 10000,100000)
+  --latency-seconds N  Seconds per latency case (default 2)
+  --queue-frames N     Torq's max_queue_frames (default: the built-in 10000)
+  --json               Print the results as JSON
+  -h, --help           Show this help`;
+
+const values = benchArgs("bench:c", HELP, {
+  seconds: { type: "string", default: "1.5" },
+  reps: { type: "string", default: "3" },
+  sizes: { type: "string", default: "64,128,512" },
+  consumers: { type: "string", default: "1,4" },
+  rates: { type: "string", default: "10000,100000" },
+  "latency-seconds": { type: "string", default: "2" },
+  "queue-frames": { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+});
+const list = (s: string) => s.split(",").filter((x) => x.trim() !== "").map(Number);
+const SECONDS = Number(values.seconds);
+const REPS = Number(values.reps);
+const SIZES = list(values.sizes!);
+const CONSUMERS = list(values.consumers!);
+const RATES = list(values.rates!);
+const LAT_SECONDS = Number(values["latency-seconds"]);
+const QUEUE = values["queue-frames"];
+
+type System = "c-relay" | "torq-md";
+const SYSTEMS: System[] = ["c-relay", "torq-md"];
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A relay running: where producers and consumers connect. */
+interface Running {
+  pub: string;
+  sub: string;
+  stop(): Promise<string>;
+}
+
+async function waitForSocket(path: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if (Deno.lstatSync(path).isSocket) return;
+    } catch {
+      // not yet
+    }
+    await sleep(25);
+  }
+  throw new Error(`${path} did not appear`);
+}
+
+async function start(system: System, tools: PerfTools, dir: string): Promise<Running> {
+  if (system === "c-relay") {
+    const child = new Deno.Command(tools.relay, {
+      args: [`${dir}/p.sock`, `${dir}/s.sock`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitForSocket(`${dir}/s.sock`);
+    return {
+      pub: `unix:${dir}/p.sock`,
+      sub: `unix:${dir}/s.sock`,
+      stop: async () => {
+        child.kill("SIGKILL");
+        await child.status;
+        for (const f of ["p.sock", "s.sock"]) await Deno.remove(`${dir}/${f}`).catch(() => {});
+        return "";
+      },
+    };
+  }
+  const path = `${dir}/md.sock`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: torqArgs([
+      "relay",
+      "market-data",
+      "--socket",
+      path,
+      "--log-format",
+      "json",
+      ...(QUEUE === undefined
+        ? []
+        : ["--set", `relays.market_data.performance.max_queue_frames=${QUEUE}`]),
+    ]),
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  await waitForSocket(path);
+  return {
+    pub: `unix:${path}`,
+    sub: `unix:${path}`,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      return await stderr;
+    },
+  };
+}
+
+function run<T>(program: string, args: string[]): Promise<T> {
+  return new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).output().then(
+    (out) => {
+      const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("{"));
+      if (line === undefined) {
+        throw new Error(`${program} printed nothing: ${new TextDecoder().decode(out.stderr)}`);
+      }
+      return JSON.parse(line) as T;
+    },
+  );
+}
+
+async function waitFor(path: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    try {
+      Deno.statSync(path);
+      return;
+    } catch {
+      await sleep(10);
+    }
+  }
+  throw new Error(`${path} did not appear`);
+}
+
+/** One case: consumers connect, then the producer runs; their reports. */
+async function once(
+  tools: PerfTools,
+  r: Running,
+  dir: string,
+  consumers: number,
+  prodArgs: string[],
+  lat: boolean,
+): Promise<{ prod: ProdReport; cons: ConsReport[] }> {
+  const cons: Promise<ConsReport>[] = [];
+  for (let i = 0; i < consumers; i++) {
+    const ready = `${dir}/ready-${crypto.randomUUID().slice(0, 8)}`;
+    cons.push(
+      run<ConsReport>(tools.cons, [
+        "raw",
+        r.sub,
+        "1000",
+        "60",
+        lat ? "1" : "0",
+        ready,
+        "0",
+        `c${i}`,
+      ]),
+    );
+    await waitFor(ready);
+  }
+  await sleep(100); // the relay has accepted them
+  const prod = await run<ProdReport>(tools.prod, ["raw", r.pub, ...prodArgs]);
+  return { prod, cons: await Promise.all(cons) };
+}
+
+interface Throughput {
+  rep: number;
+  system: System;
+  size: number;
+  consumers: number;
+  sent: number;
+  /** Frames a second each consumer received, averaged over consumers. */
+  rate: number;
+  lost: number;
+  stalls?: number;
+  dropped?: number;
+}
+interface Latency {
+  rep: number;
+  system: System;
+  rate: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  lost: number;
+}
+
+const tools = await buildPerfTools();
+const throughput: Throughput[] = [];
+const latency: Latency[] = [];
+const log = (s: string) => {
+  if (!values.json) console.log(s);
+};
+const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ").slice(0, 3);
+log(`bench:c: load average at start ${load.join(" ")}`);
+try {
+  for (let rep = 1; rep <= REPS; rep++) {
+    for (const size of SIZES) {
+      for (const consumers of CONSUMERS) {
+        const cells: string[] = [];
+        for (const system of SYSTEMS) {
+          const dir = await Deno.makeTempDir({ prefix: "torq-benchc-" });
+          const r = await start(system, tools, dir);
+          const res = await once(tools, r, dir, consumers, [
+            String(size),
+            "1000000000",
+            String(SECONDS),
+            "0",
+          ], false);
+          const log = await r.stop();
+          await Deno.remove(dir, { recursive: true }).catch(() => {});
+          const stopped = log.split("\n").filter((l) => l.includes('"stopped"')).map((l) =>
+            JSON.parse(l)
+          )[0] as Record<string, number> | undefined;
+          const rate = res.cons.reduce((a, c) => a + c.recv, 0) / res.cons.length /
+            res.prod.elapsed_s;
+          const row: Throughput = {
+            rep,
+            system,
+            size,
+            consumers,
+            sent: res.prod.sent,
+            rate: Math.round(rate),
+            lost: res.cons.reduce((a, c) => a + (res.prod.sent - c.recv), 0),
+            ...(stopped ? { stalls: stopped.stalls, dropped: stopped.dropped } : {}),
+          };
+          throughput.push(row);
+          cells.push(
+            `${system} ${(rate / 1e6).toFixed(2)}M${row.lost > 0 ? ` (lost ${row.lost})` : ""}`,
+          );
+        }
+        log(`rep ${rep} ${String(size).padStart(3)} B ×${consumers}: ${cells.join("  ")}`);
+      }
+    }
+    for (const rate of RATES) {
+      const cells: string[] = [];
+      for (const system of SYSTEMS) {
+        const dir = await Deno.makeTempDir({ prefix: "torq-benchc-" });
+        const r = await start(system, tools, dir);
+        const res = await once(tools, r, dir, 1, [
+          "128",
+          "1000000000",
+          String(LAT_SECONDS),
+          String(rate),
+        ], true);
+        await r.stop();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        const c = res.cons[0]!;
+        latency.push({
+          rep,
+          system,
+          rate,
+          p50: c.p50_us ?? NaN,
+          p99: c.p99_us ?? NaN,
+          p999: c.p999_us ?? NaN,
+          max: (c as unknown as { max_us?: number }).max_us ?? NaN,
+          lost: res.prod.sent - c.recv,
+        });
+        cells.push(`${system} p50 ${c.p50_us} p99 ${c.p99_us} p99.9 ${c.p999_us} µs`);
+      }
+      log(`rep ${rep} latency ${rate} msg/s: ${cells.join("  ")}`);
+    }
+  }
+} finally {
+  await Deno.remove(tools.dir, { recursive: true }).catch(() => {});
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) / 2]!
+    : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+function ratio(size: number, consumers: number): number[] {
+  const out: number[] = [];
+  for (let rep = 1; rep <= REPS; rep++) {
+    const t = throughput.find((x) =>
+      x.rep === rep && x.system === "torq-md" && x.size === size && x.consumers === consumers
+    );
+    const c = throughput.find((x) =>
+      x.rep === rep && x.system === "c-relay" && x.size === size && x.consumers === consumers
+    );
+    if (t && c && c.rate > 0) out.push(t.rate / c.rate);
+  }
+  return out;
+}
+if (values.json) {
+  console.log(JSON.stringify({ load, throughput, latency }, null, 2));
+} else {
+  console.log("\nunthrottled producer, frames/s per consumer (median over reps), Torq / C relay:");
+  console.log(
+    "| size | consumers | C relay | Torq market data | Torq lost | Torq / C (per rep) | median |",
+  );
+  console.log("|---:|---:|---:|---:|---:|---|---:|");
+  for (const size of SIZES) {
+    for (const consumers of CONSUMERS) {
+      const of = (s: System) =>
+        throughput.filter((x) => x.system === s && x.size === size && x.consumers === consumers);
+      const rs = ratio(size, consumers);
+      console.log(
+        `| ${size} B | ${consumers} | ${
+          (median(of("c-relay").map((x) => x.rate)) / 1e6).toFixed(2)
+        } M | ${(median(of("torq-md").map((x) => x.rate)) / 1e6).toFixed(2)} M | ${
+          of("torq-md").reduce((a, x) => a + x.lost, 0)
+        } | ${rs.map((r) => r.toFixed(2)).join(", ")} | **${median(rs).toFixed(2)}×** |`,
+      );
+    }
+  }
+  console.log("\npaced producer, 128 B, 1 consumer, latency µs (median over reps):");
+  console.log("| rate | system | p50 | p99 | p99.9 | lost | p50 Torq/C | p99 Torq/C |");
+  console.log("|---:|---|---:|---:|---:|---:|---:|---:|");
+  for (const rate of RATES) {
+    const of = (s: System) => latency.filter((x) => x.system === s && x.rate === rate);
+    const c = of("c-relay");
+    const t = of("torq-md");
+    for (const [s, xs] of [["C relay", c], ["Torq market data", t]] as const) {
+      console.log(
+        `| ${rate} | ${s} | ${median(xs.map((x) => x.p50)).toFixed(1)} | ${
+          median(xs.map((x) => x.p99)).toFixed(1)
+        } | ${median(xs.map((x) => x.p999)).toFixed(1)} | ${xs.reduce((a, x) => a + x.lost, 0)} | ${
+          s === "C relay"
+            ? ""
+            : (median(t.map((x) => x.p50)) / median(c.map((x) => x.p50))).toFixed(2) + "×"
+        } | ${
+          s === "C relay"
+            ? ""
+            : (median(t.map((x) => x.p99)) / median(c.map((x) => x.p99))).toFixed(2) + "×"
+        } |`,
+      );
+    }
+  }
+}
