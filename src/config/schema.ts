@@ -293,6 +293,12 @@ export interface PerformanceSection {
   max_stall_total_ms: number;
   /** Close a connection after this many bytes without a valid frame. */
   max_garbage_bytes: number;
+  /** Close a connection whose frame stays incomplete this long (0: never). */
+  partial_frame_timeout_ms: number;
+  /** Close a consumer with frames waiting and no write completed this long (0: never). */
+  write_stall_timeout_ms: number;
+  /** Close a connection with nothing read or written this long (0: never). */
+  idle_timeout_ms: number;
 }
 
 /** `relays.<name>.bridge.nats.jetstream` resolved (`true` or a mapping; defaults filled in). */
@@ -613,6 +619,9 @@ function documentSchema() {
         max_producer_stall_ms: _int(0),
         max_stall_total_ms: _int(0).max(1000),
         max_garbage_bytes: _int(0),
+        partial_frame_timeout_ms: _int(0),
+        write_stall_timeout_ms: _int(0),
+        idle_timeout_ms: _int(0),
       }),
       logging: _relayLoggingSchema,
       bridge: z.strictObject({ nats: _natsBridgeSchema }),

@@ -58,8 +58,10 @@ export class Connection {
   stalledMs = 0;
   /** Subscribe log lines written for it (the first few are never rate-limited). */
   subscribeLogs = 0;
-  /** Last read or write (ms since epoch). */
+  /** Last read (ms since epoch). */
   lastActivity: number;
+  /** Since when the frame being received is incomplete (ms since epoch; 0: none is). */
+  partialSince = 0;
   /** Since when its queue keeps overflowing (0 = not overflowing). */
   overflowSince = 0;
   /** Read size wanted next (grows when reads fill the buffer, shrinks when they stay small). */

@@ -66,6 +66,12 @@ export interface RelayLogic {
   maxStallTotalMs: number;
   /** Garbage tolerated without a valid frame before closing. */
   maxGarbageBytes: number;
+  /** Close a connection whose frame stays incomplete this long (0: never). */
+  partialFrameTimeoutMs: number;
+  /** Close a consumer with frames waiting and no write completed this long (0: never). */
+  writeStallTimeoutMs: number;
+  /** Close a connection with nothing read or written this long (0: never, the default). */
+  idleTimeoutMs: number;
   /** Write frames back to their sender too. */
   echo: boolean;
   /** Accept and emit domains 0–3 **[D-1]**. */
@@ -102,6 +108,9 @@ const COMMON = {
   maxProducerStallMs: 5,
   maxStallTotalMs: 100,
   maxGarbageBytes: 1_048_576,
+  partialFrameTimeoutMs: 10_000,
+  writeStallTimeoutMs: 30_000,
+  idleTimeoutMs: 0,
   echo: false,
   legacyDomainNumbering: false,
   helloMarksPublisher: true,

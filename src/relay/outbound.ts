@@ -83,7 +83,7 @@ export class Outbound {
   /** The most bytes one write call took when it could not take all (0: never short). */
   #capacity = 0;
   /** When a write last completed (performance.now() ms), or the writer went idle to busy. */
-  #lastProgress = 0;
+  #lastProgress = performance.now();
   #writing = false;
   /** The writer is scheduled (a microtask) and has not taken anything yet. */
   #scheduled = false;

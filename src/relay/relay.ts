@@ -451,12 +451,17 @@ export class Relay {
         if (n === null) break;
         if (n === 0) continue;
         r.commit(n);
-        c.lastActivity = Date.now();
+        const now = Date.now();
+        c.lastActivity = now;
         if (n > c.largestRead) c.largestRead = n;
         if (n === view.length && c.readSize < MAX_READ) {
           c.readSize = Math.min(Math.max(c.readSize * 2, this.logic.readBufferSize), MAX_READ);
         }
+        const before = c.framesIn;
         this.#onData(c);
+        // Since when the frame being received has been incomplete (see #tidy).
+        if (r.buffered === 0) c.partialSince = 0;
+        else if (c.framesIn !== before || c.partialSince === 0) c.partialSince = now;
       }
     } catch (e) {
       if (e instanceof PoolInvariantError) this.#log.error(e.message, { conn: c.id });
@@ -607,11 +612,48 @@ export class Relay {
   #tidy(): void {
     this.#slabs.trim();
     this.#writeSlabs.trim();
-    for (const c of this.#conns.values()) {
+    const now = Date.now();
+    const l = this.logic;
+    for (const c of [...this.#conns.values()]) {
       if (c.readSize > FIRST_READ && c.largestRead * 4 <= c.readSize) {
         c.readSize = Math.max(FIRST_READ, c.readSize >> 1);
       }
       c.largestRead = 0;
+      this.#timeouts(c, now, l);
+    }
+  }
+
+  /**
+   * Closes a connection that holds a slot without using it (15.6): a frame
+   * started and not finished within `partial_frame_timeout_ms` (a client
+   * trickling bytes), frames waiting for a consumer that completed no write for
+   * `write_stall_timeout_ms`, or, when `idle_timeout_ms` is set, nothing read
+   * from or written to it for that long. A consumer that is merely quiet
+   * (nothing queued for it) is never closed unless `idle_timeout_ms` is set.
+   */
+  #timeouts(c: Connection, now: number, l: RelayLogic): void {
+    if (l.partialFrameTimeoutMs > 0 && c.partialSince > 0) {
+      const held = now - c.partialSince;
+      if (held > l.partialFrameTimeoutMs) {
+        this.#close(c, `partial frame held for ${held} ms (${c.reader.buffered} bytes)`);
+        return;
+      }
+    }
+    const out = c.out;
+    const clock = performance.now();
+    if (
+      l.writeStallTimeoutMs > 0 && out.queuedBytes + out.inflightBytes > 0 &&
+      !out.draining(clock, l.writeStallTimeoutMs)
+    ) {
+      this.#slowDisconnects++;
+      this.#close(c, `slow consumer: no write completed for ${l.writeStallTimeoutMs} ms`);
+      return;
+    }
+    if (
+      l.idleTimeoutMs > 0 && now - c.lastActivity > l.idleTimeoutMs &&
+      !out.draining(clock, l.idleTimeoutMs)
+    ) {
+      this.#close(c, `idle: nothing read or written for ${l.idleTimeoutMs} ms`);
     }
   }
 
@@ -1299,6 +1341,9 @@ const RELOADABLE = [
   "maxProducerStallMs",
   "maxStallTotalMs",
   "maxGarbageBytes",
+  "partialFrameTimeoutMs",
+  "writeStallTimeoutMs",
+  "idleTimeoutMs",
   "echo",
   "helloMarksPublisher",
 ] as const satisfies readonly (keyof RelayLogic)[];
