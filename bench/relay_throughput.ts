@@ -122,7 +122,7 @@ async function run(
         "--socket",
         path,
         "--journal",
-        `${dir}/audit.jsonl`,
+        `${dir}/execution.journal`,
         "--log-level",
         "warn",
       ],

@@ -211,7 +211,7 @@ Deno.test("GET /metrics counts real traffic: frames in, drops by reason, latency
       for (const relay of ["market_data", "signal", "execution"]) {
         assert.ok(valueOf(p, "torq_uptime_seconds", { relay }) >= 0);
       }
-      assert.equal(valueOf(p, "torq_journal_lines_total", { relay: "execution" }), 0);
+      assert.equal(valueOf(p, "torq_journal_records_total", { relay: "execution" }), 0);
     });
   } finally {
     consumer.close();

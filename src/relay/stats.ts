@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { JournalStats } from "./journal.ts";
+
 /** Counters of one connection. */
 export interface ConnectionStats {
   /** Connection id. */
@@ -186,8 +188,8 @@ export interface RelayStats {
   slowConsumerDisconnects: number;
   /** Times producers were paused (backpressure). */
   stalls: number;
-  /** Audit journal, when the policy keeps one. */
-  journal: { path: string; lines: number; failures: number } | null;
+  /** Execution journal, when the policy keeps one. */
+  journal: JournalStats | null;
   /** Arrival latency from header timestamps. */
   latency: LatencyStats;
   /** Sequence health per source. */
