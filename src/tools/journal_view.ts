@@ -19,6 +19,7 @@ import { FrameError } from "../protocol/errors.ts";
 import { readSequence } from "../protocol/header.ts";
 import {
   decodeJournalHeader,
+  isJournal,
   type JournalDamage,
   type JournalHeader,
   type JournalRecord,
@@ -31,6 +32,7 @@ import {
 import { errorToJson, formatNsTime, type MessageJson, messageToJson } from "./decode_format.ts";
 import { toHex } from "./hex.ts";
 import type { RecordedFrame } from "./record_file.ts";
+import { rotatedFiles } from "../log/rotating_file.ts";
 
 /** One record in the JSON view. */
 export interface JournalJson {
@@ -212,9 +214,11 @@ export function parseSince(text: string, nowMs: number): bigint {
 
 /**
  * Follows a live journal like `tail -f`: yields the records already in the
- * file, then each new one as the relay writes it, across rotations (the old
- * file is read to its end before the new one). Stops when `signal` aborts.
- * A record caught mid-write is held back until it is whole.
+ * live file, then each new one as the relay writes it, across rotations: each
+ * file is read to its end, then the next one by segment number, even when the
+ * relay rotated several times meanwhile (a file already deleted by `keep` is
+ * skipped). Stops when `signal` aborts. A record caught mid-write is held back
+ * until it is whole.
  *
  * @param path the live file
  * @param options abort signal, poll interval (default 100 ms), damage callback
@@ -230,34 +234,44 @@ export async function* followJournal(
 ): AsyncGenerator<JournalRecord, void, undefined> {
   const pollMs = options.pollMs ?? 100;
   const chunk = new Uint8Array(1 << 20);
+  let done = -1; // segment of the last file read to its end
   while (!options.signal?.aborted) {
-    const file = await Deno.open(path, { read: true });
+    const next = await openNext(path, done);
+    if (next === null) {
+      await sleep(pollMs, options.signal);
+      continue;
+    }
+    const { file, name } = next;
     try {
       const ino = (await file.stat()).ino;
       let buf = new Uint8Array(0);
       let base = 0;
       let header: JournalHeader | null = null;
-      for (;;) {
-        // Read what is there.
+      const readMore = async (): Promise<boolean> => {
+        let any = false;
         for (;;) {
           const n = await file.read(chunk);
-          if (n === null || n === 0) break;
+          if (n === null || n === 0) return any;
           const grown = new Uint8Array(buf.length + n);
           grown.set(buf);
           grown.set(chunk.subarray(0, n), buf.length);
           buf = grown;
+          any = true;
         }
+      };
+      for (;;) {
+        await readMore();
         if (header === null && buf.length >= 32) {
           const length = new DataView(buf.buffer).getUint16(10, true);
           if (buf.length >= length) {
-            header = decodeJournalHeader(buf, path);
+            header = decodeJournalHeader(buf, name);
             buf = buf.slice(header.length);
             base = header.length;
           }
         }
         if (header !== null) {
           const read = readJournalRecords(buf, 0, header, {
-            file: path,
+            file: name,
             base,
             ...(options.onCorrupt === undefined ? {} : { onCorrupt: options.onCorrupt }),
           });
@@ -267,22 +281,16 @@ export async function* followJournal(
           base += step.value;
         }
         if (options.signal?.aborted) return;
-        let current: number | null = null;
+        let live: number | null = null;
         try {
-          current = (await Deno.stat(path)).ino;
+          live = (await Deno.stat(path)).ino;
         } catch {
-          // between the rotation's rename and the new file: read on, then look again
+          // between the rotation's rename and the new file: look again
         }
-        if (current !== null && current !== ino) {
-          // Rotated: the old file gets no more writes; read what is left, then switch.
-          const n = await file.read(chunk);
-          if (n !== null && n > 0) {
-            const grown = new Uint8Array(buf.length + n);
-            grown.set(buf);
-            grown.set(chunk.subarray(0, n), buf.length);
-            buf = grown;
-            continue;
-          }
+        if (live !== null && live !== ino && header !== null) {
+          // Rotated away: it gets no more writes. Read what is left, then go on to the next segment.
+          if (await readMore()) continue;
+          done = header.segment;
           break;
         }
         await sleep(pollMs, options.signal);
@@ -291,6 +299,63 @@ export async function* followJournal(
       file.close();
     }
   }
+}
+
+/**
+ * Opens the file to follow after segment `done`: the live file at first; then
+ * the rotated file with the smallest segment above `done`, else the live file.
+ */
+async function openNext(
+  path: string,
+  done: number,
+): Promise<{ file: Deno.FsFile; name: string } | null> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    let name = path;
+    let want = -1;
+    if (done >= 0) {
+      for (const f of rotatedFiles(path)) {
+        if (f === path) continue;
+        const segment = segmentOf(f);
+        if (segment !== null && segment > done && (want < 0 || segment < want)) {
+          want = segment;
+          name = f;
+        }
+      }
+    }
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(name, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue; // renamed meanwhile: look again
+      throw e;
+    }
+    // A rotation between the look and the open moves names: check the segment we got.
+    if (want < 0 || segmentOf(name, file) === want) return { file, name };
+    file.close();
+  }
+  return null;
+}
+
+/** The segment number in a journal file's header, or null when it has none yet. */
+function segmentOf(name: string, open?: Deno.FsFile): number | null {
+  const head = new Uint8Array(28);
+  try {
+    const file = open ?? Deno.openSync(name, { read: true });
+    try {
+      let got = 0;
+      while (got < head.length) {
+        const n = file.readSync(head.subarray(got));
+        if (n === null || n === 0) return null;
+        got += n;
+      }
+    } finally {
+      if (open === undefined) file.close();
+      else open.seekSync(0, Deno.SeekMode.Start);
+    }
+  } catch {
+    return null;
+  }
+  return isJournal(head) ? new DataView(head.buffer).getUint32(24, true) : null;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
