@@ -170,7 +170,7 @@ Deno.test("torq up --http serves the API; torq stats and torq top --once read it
       assert.match(r.stdout, /^signal {2}standard policy, strict/m);
       assert.match(
         r.stdout,
-        /^ {2}journal .*execution\.journal  \d+ records, 0 failures, 0 over the bound \(fsync interval\)$/m,
+        /^ {2}journal .*execution\.journal {2}\d+ records, 0 failures, 0 over the bound \(fsync interval\)$/m,
       );
     });
     await t.step("torq top --once prints one screen", async () => {

@@ -20,7 +20,6 @@ import {
   PROFILES,
   readFrames,
   ROOT,
-  type RunningRelay,
   runTorq,
   send,
   startRelay,
@@ -442,7 +441,7 @@ Deno.test("torq journal show: text and JSON views, filters, decode, verify", asy
         "--decode",
       ]);
       assert.equal(pass.code, 0, pass.stderr);
-      assert.equal(pass.stdout.match(/  PASS  /g)?.length, 4);
+      assert.equal(pass.stdout.match(/ {2}PASS {2}/g)?.length, 4);
       assert.match(pass.stdout, /^ {4}header: 66 bytes, 1 TLV$/m);
       const none = await runTorq(["journal", "show", journal, "--since", "2999-01-01T00:00:00Z"]);
       assert.deepEqual([none.code, none.stdout], [0, ""]);
