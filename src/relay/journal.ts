@@ -463,9 +463,12 @@ export class AuditJournal {
     for (const [name, code] of Object.entries(ControlKindCode)) {
       if (this.#overKinds[code]! > 0) kinds[name] = this.#overKinds[code]!;
     }
-    const since = Math.floor(this.#overSinceMs);
+    // Rounded as writeNsFromMs rounds receive times, so `since` equals the first such record's time.
+    let since = Math.floor(this.#overSinceMs);
+    let sub = Math.round((this.#overSinceMs - since) * 1e6);
+    if (sub === 1_000_000) [since, sub] = [since + 1, 0];
     const summary: JournalSummary = {
-      since_ns: `${since}${String(Math.floor((this.#overSinceMs - since) * 1e6)).padStart(6, "0")}`,
+      since_ns: `${since}${String(sub).padStart(6, "0")}`,
       fail_frames: this.#failOver,
       fail_bytes: this.#failOverBytes,
       errors,
