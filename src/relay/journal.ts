@@ -355,6 +355,7 @@ export class AuditJournal {
       segment: this.#live.segment + 1,
     });
     this.#file.write(header);
+    this.bytes += header.length;
     this.#live.segment++;
     this.#live.headerBytes = header.length;
   }
