@@ -418,8 +418,10 @@ export class AuditJournal {
     let o = at + RECORD_HEADER_SIZE;
     // Error codes are ASCII names.
     for (let i = 0; i < metaLength; i++) buf[o++] = meta!.charCodeAt(i);
-    if (e - s <= 64) { for (let i = s; i < e; i++) buf[o++] = b[i]!; }
-    else buf.set(b.subarray(s, e), o);
+    // Byte by byte up to 512 bytes: no view object per frame (the hot path allocates nothing).
+    if (e - s <= 512) {
+      for (let i = s; i < e; i++) buf[o++] = b[i]!;
+    } else buf.set(b.subarray(s, e), o);
     dv.setUint32(at + 4, crc32(buf, at + 8, at + length), true);
     this.#pending++;
   }
