@@ -6,6 +6,7 @@
  *
  *   deno task bench:relay [--seconds 3] [--sizes 64,128,512] [--consumers 1,4]
  *                         [--domains market_data,signal,execution] [--json]
+ *                         [--set relays.execution.journal.fsync=always ...]
  *
  * @module
  */
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     consumers: { type: "string", default: "1,4" },
     domains: { type: "string", default: "market_data,signal,execution" },
     json: { type: "boolean", default: false },
+    // Passed to the relay as --set KEY=VALUE (e.g. the journal's fsync policy).
+    set: { type: "string", multiple: true },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -122,9 +125,10 @@ async function run(
         "--socket",
         path,
         "--journal",
-        `${dir}/audit.jsonl`,
+        `${dir}/execution.journal`,
         "--log-level",
         "warn",
+        ...(values.set ?? []).flatMap((kv) => ["--set", kv]),
       ],
       stdout: "null",
       stderr: "inherit",

@@ -747,7 +747,7 @@ try {
   } else {
     for (const d of DOMAINS) {
       const args = ["relay", d, "--socket", paths[d], "--http", "127.0.0.1:0", ...extra];
-      if (d === "execution") args.push("--journal", `${tmp}/execution.audit.jsonl`);
+      if (d === "execution") args.push("--journal", `${tmp}/execution.journal`);
       processes.push(await spawnTorq(args, logFile));
     }
   }

@@ -11,6 +11,8 @@ import { FrameError } from "../src/protocol/errors.ts";
 import { errorToJson, formatMessageText, messageToJson } from "../src/tools/decode_format.ts";
 import { HexParseError, looksLikeHex, parseHex } from "../src/tools/hex.ts";
 import { isRecording, readRecording, RecordingError } from "../src/tools/record_file.ts";
+import { isJournal, JournalError } from "../src/relay/journal_file.ts";
+import { journalFrames } from "../src/tools/journal_view.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
 import {
   CliError,
@@ -38,7 +40,8 @@ Frames given back to back are decoded one after another.
 Input (exactly one):
   HEX           Hex text; whitespace and 0x prefixes are allowed
   -             Read stdin: hex text, or raw frame bytes (detected)
-  --file FILE   Read raw frame bytes (or hex text, or a 'torq record' recording) from FILE
+  --file FILE   Read raw frame bytes (or hex text, a 'torq record' recording, or an
+                execution journal: its accepted and control frames) from FILE
 
 Options:
   --json              Print JSON: {"header": {...}, "tlvs": [...]} per frame, an
@@ -77,6 +80,7 @@ async function readInput(positionals: string[], file: string | undefined): Promi
     return parseHex(positionals.join(" "));
   }
   if (isRecording(raw)) return recordingFrames(raw, file ?? "stdin");
+  if (isJournal(raw)) return journalInput(raw, file ?? "stdin");
   return looksLikeHex(raw) ? parseHex(new TextDecoder().decode(raw)) : raw;
 }
 
@@ -97,6 +101,27 @@ function recordingFrames(raw: Uint8Array, where: string): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+/** The accepted and control frames of an execution journal, back to back (FAIL frames are left out, with a note). */
+function journalInput(raw: Uint8Array, where: string): Uint8Array {
+  let read;
+  try {
+    read = journalFrames(raw, where);
+  } catch (e) {
+    if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
+    throw e;
+  }
+  if (read.frames.length === 0) {
+    throw new CliError(`the journal ${where} holds no frames to decode`);
+  }
+  if (read.failed > 0) {
+    printError(
+      COMMAND,
+      `left out ${read.failed} rejected frame(s) of the journal; 'torq journal show ${where} --result FAIL --decode' shows them`,
+    );
+  }
+  return read.frames;
 }
 
 function decodeAll(bytes: Uint8Array, legacyNumbering: boolean): DecodedMessage[] {

@@ -42,6 +42,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   bench: { summary: "Load-generate through a relay: throughput, latency percentiles", load: () => import("./bench.ts") },
   record: { summary: "Record a relay's frames with receive times to a file", load: () => import("./record.ts") },
   replay: { summary: "Play a recording back into a relay", load: () => import("./replay.ts") },
+  journal: { summary: "Show or verify an audited relay's execution journal", load: () => import("./journal.ts") },
   top: { summary: "Live terminal view of the relays (like nats top)", load: () => import("./top.ts") },
   stats: { summary: "Print the relays' counters from the HTTP API", load: () => import("./stats.ts") },
   status: { summary: "Is each configured relay running? (socket probe, uptime, rates)", load: () => import("./status.ts") },

@@ -6,6 +6,8 @@
 
 import { parseArgs } from "node:util";
 import { RecordingError } from "../src/tools/record_file.ts";
+import { isJournal, JournalError } from "../src/relay/journal_file.ts";
+import { journalAsRecording } from "../src/tools/journal_view.ts";
 import {
   loadRecording,
   parseReplayFrom,
@@ -25,7 +27,8 @@ const COMMAND = "torq replay";
 
 const HELP = `Usage: torq replay FILE --to <market-data|signal|execution|SOCKET> [options]
 
-Play a recording made by 'torq record' back into a relay, byte for byte, with
+Play a recording made by 'torq record' (or an execution journal: the frames the
+relay accepted, with their receive times) back into a relay, byte for byte, with
 the original spacing between frames (--rate 1x), faster or slower, as fast as
 possible, or at a fixed rate. The connection sends a hello first, so the relay
 never writes to it. Frames of another domain than the relay's are refused
@@ -124,9 +127,10 @@ export async function run(args: string[]): Promise<number> {
   const bytes = await readInputFile(file);
   let recording;
   try {
-    recording = loadRecording(bytes);
+    recording = isJournal(bytes) ? journalAsRecording(bytes, file) : loadRecording(bytes);
   } catch (e) {
     if (e instanceof RecordingError) throw new CliError(`${e.code}: ${e.message} (${file})`);
+    if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
     throw e;
   }
   using stop = interruptOnSignals();

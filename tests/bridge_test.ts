@@ -102,7 +102,7 @@ async function cleanup(s: Setup): Promise<void> {
 
 async function relay(s: Setup, logic: RelayLogic, name: string): Promise<Relay> {
   const r = new Relay(
-    { ...logic, socketPath: `${s.dir}/${name}.sock`, journalPath: `${s.dir}/${name}.jsonl` },
+    { ...logic, socketPath: `${s.dir}/${name}.sock`, journalPath: `${s.dir}/${name}.journal` },
     { logger: quiet() },
   );
   await r.start();

@@ -334,3 +334,78 @@ Deno.test("torq decode text, several frames, raw bytes, legacy numbering, bad in
     assertOneErrorLine(badMagic, 1, /^torq decode: InvalidMagic: .*byte order/);
   });
 });
+
+Deno.test("torq decode, encode and tlv-info show a header-prefixed payload's tail (D-38)", async (t) => {
+  // A system frame (domain 4, source 80) with one Snapshot of a 32-byte header and 8 state bytes,
+  // and one TraceContext of exactly its 32-byte header (no tail).
+  const snapshot = new Uint8Array(40);
+  const dv = new DataView(snapshot.buffer);
+  dv.setBigUint64(0, 18446744073709551615n, true); // sequence: u64 max, printed exactly
+  dv.setUint32(16, 7, true); // snapshot_id
+  snapshot.set([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3], 32);
+  const payload = new Uint8Array([101, 40, ...snapshot, 108, 32, ...new Uint8Array(32)]);
+  const frame = new Uint8Array(32 + payload.length);
+  const fv = new DataView(frame.buffer);
+  fv.setUint32(0, 0xdeadbeef, true);
+  frame[4] = 4;
+  frame[5] = 1;
+  frame[6] = 80;
+  fv.setBigUint64(8, 1n, true);
+  fv.setBigUint64(16, 1_700_000_000_000_000_000n, true);
+  fv.setUint32(24, payload.length, true);
+  frame.set(payload, 32);
+  sealChecksum(frame, 0);
+  const hexText = Array.from(frame, (x) => x.toString(16).padStart(2, "0")).join("");
+
+  await t.step(
+    "decode --json: header fields, then tail as hex; encode --json gives the bytes back",
+    async () => {
+      const r = await torq(["decode", "--json", hexText]);
+      assert.equal(r.code, 0, r.stderr);
+      const m = JSON.parse(r.stdout) as { tlvs: { fields: Record<string, unknown> }[] };
+      assert.equal(m.tlvs[0]!.fields.sequence, "18446744073709551615");
+      assert.equal(m.tlvs[0]!.fields.snapshot_id, 7);
+      assert.equal(m.tlvs[0]!.fields.tail, "0xdeadbeef00010203");
+      assert.equal("tail" in m.tlvs[1]!.fields, false);
+      const back = await torq(["encode", "--json", "-"], r.stdout);
+      assert.equal(back.code, 0, back.stderr);
+      assert.equal(back.stdout.trim(), hexText);
+    },
+  );
+
+  await t.step("decode (text) prints the tail as a hex dump", async () => {
+    const r = await torq(["decode", hexText]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}tail +8 bytes\n {4}0000 {2}deadbeef00010203$/m);
+  });
+
+  await t.step(
+    "a PoolCacheHeader shorter than its 64-byte header is PayloadSizeMismatch",
+    async () => {
+      const short = new Uint8Array([201, 63, ...new Uint8Array(63)]);
+      const f = new Uint8Array(32 + short.length);
+      f.set(frame.subarray(0, 32));
+      new DataView(f.buffer).setUint32(24, short.length, true);
+      f.set(short, 32);
+      sealChecksum(f, 0);
+      const r = await torq([
+        "decode",
+        Array.from(f, (x) => x.toString(16).padStart(2, "0")).join(""),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stdout,
+        /cannot decode fields: PayloadSizeMismatch: Cannot decode PoolCacheHeader: payload is 63 bytes, expected at least 64/,
+      );
+    },
+  );
+
+  await t.step("tlv-info shows the tail row", async () => {
+    const r = await torq(["tlv-info", "101"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Layout +reference, 32-byte header \+ tail/);
+    assert.match(r.stdout, /^ +32 +0-992 +bytes +tail$/m);
+    const j = await torq(["tlv-info", "108", "--json"]);
+    assert.deepEqual(JSON.parse(j.stdout).tail, { offset: 32, max_size: 224 });
+  });
+});

@@ -41,6 +41,8 @@ import { MessageBuilder } from "../src/protocol/builder.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
 import { FrameReader } from "../src/protocol/frame_reader.ts";
 import { rssKb } from "../bench/_fuzz_relay.ts";
+import { readJournal, verifyJournal } from "../src/relay/journal_file.ts";
+import { journalRecordToJson } from "../src/tools/journal_view.ts";
 
 const LONG = Deno.env.get("TORQ_LONG_TESTS") === "1";
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -171,10 +173,16 @@ async function drainToFence(conn: Deno.Conn, frames: number): Promise<Uint8Array
   assert.fail(`more than ${frames} frames before the fence answer`);
 }
 
-async function journalLines(path: string): Promise<Record<string, unknown>[]> {
-  const text = await Deno.readTextFile(path);
-  assert.ok(text === "" || text.endsWith("\n"), "the journal ends with a whole line");
-  return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+/** The journal's records in their JSON view; the journal must hold whole records only. */
+function journalLines(path: string): Record<string, unknown>[] {
+  const [file] = verifyJournal(path, { rotated: false });
+  assert.equal(file!.error, null);
+  assert.deepEqual(
+    [file!.corrupt, file!.tornTail],
+    [[], null],
+    "the journal holds whole records only",
+  );
+  return [...readJournal(path, { rotated: false })].map((r) => ({ ...journalRecordToJson(r) }));
 }
 
 const closedLine = (conn: number) => (l: LogLine) =>
@@ -350,7 +358,7 @@ Deno.test("faults: execution disconnects a SIGSTOPped consumer; sent = delivered
     assert.equal(out.last, out.frames);
     assert.equal(out.frames, cut.frames_out, "what the relay says it delivered is what arrived");
     assert.equal(out.frames + undelivered, good, "delivered + undelivered = accepted");
-    const lines = (await journalLines(relay.journal)).filter((l) => l.conn === 2);
+    const lines = journalLines(relay.journal).filter((l) => l.conn === 2);
     const pass = lines.filter((l) => l.result === "PASS").length;
     const fail = lines.filter((l) => l.result === "FAIL").length;
     assert.equal(pass, good, "one PASS line per accepted frame");
@@ -495,7 +503,7 @@ Deno.test("faults: a full audit journal makes the execution relay refuse frames,
   const mnt = `${dir}/small`;
   await Deno.mkdir(mnt);
   const tmpfs = await mountTmpfs(mnt, "size=64k");
-  const journal = tmpfs ? `${mnt}/audit.jsonl` : "/dev/full";
+  const journal = tmpfs ? `${mnt}/execution.journal` : "/dev/full";
   const relay = await startRelay(p.arg, { args: ["--journal", journal] });
   const conns: Deno.Conn[] = [];
   try {
@@ -529,9 +537,9 @@ Deno.test("faults: a full audit journal makes the execution relay refuse frames,
     assert.ok(refused >= 150);
     if (tmpfs) {
       // Forwarded if and only if journaled: the journal holds exactly the delivered frames.
-      const lines = await journalLines(journal);
+      const lines = journalLines(journal).filter((l) => l.result !== "CONTROL"); // the fences' Subscribes
       assert.equal(lines.filter((l) => l.result === "PASS").length, delivered);
-      assert.equal(lines.length, delivered, "no line for a refused frame");
+      assert.equal(lines.length, delivered, "no record of a refused frame");
       // Room again: frames flow again, and the relay says so once.
       assert.ok(await run("mount", "-o", "remount,size=4m", mnt));
       assert.equal(await batch(50), 50);
@@ -566,7 +574,7 @@ Deno.test("faults: an unwritable audit journal at start: the execution relay ref
       ["the path is a directory", dir, /Is a directory|os error 21/],
       [
         mounted ? "a read-only file system" : "a read-only directory",
-        `${ro}/audit.jsonl`,
+        `${ro}/execution.journal`,
         /Read-only file system|Permission denied|os error (30|13)/,
       ],
     ];

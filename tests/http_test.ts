@@ -168,7 +168,10 @@ Deno.test("torq up --http serves the API; torq stats and torq top --once read it
       assert.match(r.stdout, /^market_data {2}performance policy {2}up /m);
       assert.match(r.stdout, /^ {2}in +12 frames +888 B /m);
       assert.match(r.stdout, /^signal {2}standard policy, strict/m);
-      assert.match(r.stdout, /^ {2}journal .*execution\.audit\.jsonl/m);
+      assert.match(
+        r.stdout,
+        /^ {2}journal .*execution\.journal {2}\d+ records, 0 failures, 0 over the bound \(fsync interval\)$/m,
+      );
     });
     await t.step("torq top --once prints one screen", async () => {
       const r = await runTorq(["top", "--once", "--http", up.url, "--sort", "msgs_in"]);

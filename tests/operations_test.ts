@@ -256,7 +256,7 @@ Deno.test("deploy files agree with the production configuration, which loads and
     const line of [
       "User=torq",
       "RuntimeDirectory=torq",
-      "ExecStart=/usr/local/bin/torq up --env production --journal /var/lib/torq/execution.audit.jsonl",
+      "ExecStart=/usr/local/bin/torq up --env production --journal /var/lib/torq/execution.journal",
       "ExecReload=/bin/kill -HUP $MAINPID",
       "Restart=on-failure",
       "NoNewPrivileges=yes",
@@ -271,6 +271,6 @@ Deno.test("deploy files agree with the production configuration, which loads and
   assert.match(containerfile, /install -d -o torq -g torq -m 0750 \/run\/torq \/var\/lib\/torq/);
   assert.match(
     containerfile,
-    /^CMD \["up", "--env", "production", "--journal", "\/var\/lib\/torq\/execution\.audit\.jsonl"\]$/m,
+    /^CMD \["up", "--env", "production", "--journal", "\/var\/lib\/torq\/execution\.journal"\]$/m,
   );
 });

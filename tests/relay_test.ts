@@ -50,6 +50,8 @@ import { vectorBytes } from "./_support/vectors.ts";
 import { RELAY_SOURCE } from "../src/protocol/domains.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import { encodeSubscribe } from "../src/protocol/subscribe.ts";
+import { type JournalRecord, readJournal } from "../src/relay/journal_file.ts";
+import { journalRecordToJson } from "../src/tools/journal_view.ts";
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -87,10 +89,14 @@ async function assertServes(relay: RunningRelay, p: Profile, tag = 0xee): Promis
   });
 }
 
-/** The relay's JSON journal lines, from line `from`. */
-async function journalLines(relay: RunningRelay, from = 0): Promise<Record<string, unknown>[]> {
-  const text = await Deno.readTextFile(relay.journal);
-  return text.split("\n").filter((l) => l !== "").slice(from).map((l) => JSON.parse(l));
+/** The relay's journal records, from record `from`. */
+function journalRecords(relay: RunningRelay, from = 0): JournalRecord[] {
+  return [...readJournal(relay.journal)].slice(from);
+}
+
+/** The relay's journal in its JSON view (PROTOCOL.md 7.5, D-40), from record `from`. */
+function journalLines(relay: RunningRelay, from = 0): Record<string, unknown>[] {
+  return journalRecords(relay, from).map((r) => ({ ...journalRecordToJson(r) }));
 }
 
 const isReject = (code: string) => (l: LogLine) => l.msg === "rejected frame" && l.code === code;
@@ -401,7 +407,7 @@ for (const p of PROFILES) {
       }
       if (p.name === "execution") {
         await t.step(
-          "audit journal: one line per message; SequenceRegression rejected",
+          "audit journal: every frame byte-exact with its verdict; hello and Subscribe as CONTROL",
           async () => {
             await auditJournal(relay, p);
           },
@@ -776,7 +782,7 @@ async function signalSubscriptions(
 const JOURNAL_KEYS = ["ts", "relay", "conn", "domain", "source", "sequence", "size", "result"];
 
 async function auditJournal(relay: RunningRelay, p: Profile): Promise<void> {
-  const mark = (await journalLines(relay)).length;
+  const mark = journalLines(relay).length;
   await withConns(relay.path, 3, async ([c, pr, pr2]) => {
     const f = (seq: number) => makeFrame(p, seq, { tag: 0x51 });
     const sent = [f(1), f(2), f(3), f(5), f(3), f(6)];
@@ -789,8 +795,10 @@ async function auditJournal(relay: RunningRelay, p: Profile): Promise<void> {
     await send(pr2!, again);
     assertFrames(await readFrames(c!, 1), [again], "sequence 1 on another connection");
 
-    const lines = await journalLines(relay, mark);
+    const lines = journalLines(relay, mark);
     assert.equal(lines.length, 8, JSON.stringify(lines, null, 1));
+    // Byte for byte what was sent, rejected frame included.
+    assert.deepEqual(journalRecords(relay, mark).map((r) => r.frame), [...sent, fill, again]);
     const want = [
       [40, "1", "PASS"],
       [40, "2", "PASS"],
@@ -827,10 +835,29 @@ async function auditJournal(relay: RunningRelay, p: Profile): Promise<void> {
     );
     assert.notEqual(lines[7]!.conn, lines[0]!.conn);
   });
+  // Control frames are journaled as CONTROL with their kind (D-40), never forwarded.
+  const before = journalLines(relay).length;
+  await withConns(relay.path, 2, async ([publisher, consumer]) => {
+    await send(publisher!, helloFrame());
+    await subscribe(consumer!, ["tlv.40"]);
+    let control: Record<string, unknown>[] = [];
+    for (let i = 0; i < 100 && control.length < 2; i++) {
+      control = journalLines(relay, before);
+      if (control.length < 2) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(
+      control.map((l) => [l.result, l.kind, l.size, Object.keys(l)]),
+      [
+        ["CONTROL", "hello", 32, [...JOURNAL_KEYS, "kind"]],
+        ["CONTROL", "subscribe", control[1]!.size, [...JOURNAL_KEYS, "kind"]],
+      ],
+    );
+    assert.notEqual(control[0]!.conn, control[1]!.conn);
+  });
 }
 
 async function auditRejects(relay: RunningRelay, p: Profile): Promise<void> {
-  const mark = (await journalLines(relay)).length;
+  const mark = journalLines(relay).length;
   await withConns(relay.path, 2, async ([c, pr]) => {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const base = makeFrame(p, 5);
@@ -852,7 +879,7 @@ async function auditRejects(relay: RunningRelay, p: Profile): Promise<void> {
     await send(pr!, concat(cases.map(([f]) => f)));
     const expected = cases.filter(([, e]) => e === null).map(([f]) => f);
     assertFrames(await readFrames(c!, expected.length), expected);
-    const lines = await journalLines(relay, mark);
+    const lines = journalLines(relay, mark);
     assert.deepEqual(
       lines.map((l) => [l.sequence, l.result, l.error ?? null]),
       cases.map(([f, e]) => [String(seqOf(f)), e === null ? "PASS" : "FAIL", e]),

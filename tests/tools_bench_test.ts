@@ -216,7 +216,7 @@ Deno.test("torq bench --socket uses a running relay and leaves it running", asyn
     command: [Deno.execPath(), "run", "-A", `${ROOT}/cli/main.ts`],
     domain: "signal",
     socket: `${dir}/s.sock`,
-    journal: `${dir}/audit.jsonl`,
+    journal: `${dir}/execution.journal`,
   });
   try {
     const run = await torq([

@@ -10,6 +10,8 @@ import { decodeMessage } from "../src/protocol/message.ts";
 import type { PayloadFields } from "../src/protocol/payloads.ts";
 import { DEMO_PAIRS, DEMO_VENUES, DemoArbitrageGenerator } from "../src/tools/demo_arbitrage.ts";
 import { hex, ROOT, runTorq, startRelay } from "./_support/relay.ts";
+import { readJournal } from "../src/relay/journal_file.ts";
+import { journalRecordToJson } from "../src/tools/journal_view.ts";
 
 const WAIT_MS = 15_000;
 const Q8 = 100_000_000n;
@@ -487,9 +489,9 @@ Deno.test("torq demo pipeline carries trades to signals to orders through torq u
       assert.ok(big(o, "quantity") > 0n);
       assert.equal(Number(o.order_flags) & 1, i % 2, "buy leg, then sell leg");
     });
-    // The execution relay's audit journal passed every order.
-    const journal = (await Deno.readTextFile(`${relays.dir}/execution.audit.jsonl`))
-      .trimEnd().split("\n").map((l) => JSON.parse(l));
+    // The execution relay's journal passed every order.
+    const journal = [...readJournal(`${relays.dir}/execution.journal`)]
+      .filter((r) => r.result !== "CONTROL").map((r) => journalRecordToJson(r));
     const mine = journal.filter((j) => j.source === 40);
     assert.equal(mine.length, sent);
     assert.ok(mine.every((j) => j.result === "PASS"), JSON.stringify(mine));

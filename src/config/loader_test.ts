@@ -24,6 +24,16 @@ const NATS_BRIDGE_DEFAULTS = {
   max_pending_frames: 100000,
 } as const;
 
+/** The execution journal's section (PROTOCOL.md 7.5, 7.9; the same defaults on every relay). */
+const JOURNAL_DEFAULTS = {
+  path: null,
+  fsync: "interval",
+  fsync_interval_ms: 100,
+  max_bytes: 67108864,
+  keep: 8,
+  max_fail_records_per_second: 100,
+};
+
 const SPEC_DEFAULTS = {
   market_data: {
     relay: {
@@ -90,6 +100,7 @@ const SPEC_DEFAULTS = {
     },
     logging: { level: "info", format: "text", file: null },
     bridge: { nats: NATS_BRIDGE_DEFAULTS },
+    journal: JOURNAL_DEFAULTS,
   },
   signal: {
     relay: {
@@ -151,6 +162,7 @@ const SPEC_DEFAULTS = {
     },
     logging: { level: "info", format: "text", file: null },
     bridge: { nats: NATS_BRIDGE_DEFAULTS },
+    journal: JOURNAL_DEFAULTS,
   },
   execution: {
     relay: {
@@ -212,6 +224,7 @@ const SPEC_DEFAULTS = {
     },
     logging: { level: "info", format: "text", file: null },
     bridge: { nats: NATS_BRIDGE_DEFAULTS },
+    journal: JOURNAL_DEFAULTS,
   },
 } as const;
 
@@ -759,4 +772,35 @@ Deno.test("parseOverrides() turns KEY=VALUE pairs into an overrides document", (
   const error = configError(() => parseOverrides(["nokey", "=1", "a..b=1"]));
   assert.equal(error.issues.length, 3);
   assert.equal(error.issues[0]?.message, 'Cannot use override "nokey": expected KEY=VALUE');
+});
+
+Deno.test("loadConfig() reads the journal section and names its bad values", () => {
+  const text = [
+    "relays:",
+    "  execution:",
+    "    journal:",
+    "      path: /var/lib/torq/execution.journal",
+    "      fsync: always",
+    "      max_fail_records_per_second: null",
+    "",
+  ].join("\n");
+  const journal = loadWith(text).relays.execution.journal;
+  assert.deepEqual(journal, {
+    path: "/var/lib/torq/execution.journal",
+    fsync: "always",
+    fsync_interval_ms: 100,
+    max_bytes: 67108864,
+    keep: 8,
+    max_fail_records_per_second: null,
+  });
+  const bad = "relays:\n  execution:\n    journal:\n      fsync: sometimes\n      keep: 0\n";
+  const error = configError(() => loadWith(bad));
+  assert.deepEqual(error.issues.map((i) => [i.path, i.message, i.line]), [
+    [
+      "relays.execution.journal.fsync",
+      'expected one of "always", "interval" or "never", got "sometimes"',
+      4,
+    ],
+    ["relays.execution.journal.keep", "expected at least 1, got 0", 5],
+  ]);
 });

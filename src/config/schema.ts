@@ -301,6 +301,35 @@ export interface PerformanceSection {
   idle_timeout_ms: number;
 }
 
+/**
+ * Accepted `journal.fsync` values: `always` (after every batch, before forwarding), `interval`
+ * (in the background every `fsync_interval_ms`), `never` (left to the operating system).
+ *
+ * @example
+ * ```ts
+ * FSYNC_POLICIES.includes("interval"); // true
+ * ```
+ */
+export const FSYNC_POLICIES = ["always", "interval", "never"] as const;
+/** A `journal.fsync` value. */
+export type FsyncPolicy = typeof FSYNC_POLICIES[number];
+
+/** `relays.<name>.journal` section: the execution journal of an audited relay (PROTOCOL.md 7.5, 7.9). */
+export interface JournalSection {
+  /** The live file; null: `<relay name>.journal` beside the relay's socket. */
+  path: string | null;
+  /** When the journal's data is flushed to the disk. */
+  fsync: FsyncPolicy;
+  /** `interval`: how often, in ms. */
+  fsync_interval_ms: number;
+  /** Start a new file when the live one would pass this many bytes. */
+  max_bytes: number;
+  /** Rotated files kept beside the live one (`<path>.1` … `<path>.<keep>`). */
+  keep: number;
+  /** FAIL records stored per second (CONTROL records have a bound of the same size); null: no bound. */
+  max_fail_records_per_second: number | null;
+}
+
 /** `relays.<name>.bridge.nats.jetstream` resolved (`true` or a mapping; defaults filled in). */
 export interface JetStreamSection {
   /** Stream name; null: `TORQ_<DOMAIN>` (e.g. `TORQ_EXECUTION`). Created when missing. */
@@ -367,6 +396,8 @@ export interface RelayConfig {
   logging: LoggingConfig;
   /** Bridges to message buses. */
   bridge: BridgeSection;
+  /** The execution journal (written under the audit policy only). */
+  journal: JournalSection;
 }
 
 /** The effective configuration: every layer merged, validated and resolved. */
@@ -625,6 +656,14 @@ function documentSchema() {
       }),
       logging: _relayLoggingSchema,
       bridge: z.strictObject({ nats: _natsBridgeSchema }),
+      journal: z.strictObject({
+        path: _name.nullable(),
+        fsync: z.enum(FSYNC_POLICIES),
+        fsync_interval_ms: _int(1, 60_000),
+        max_bytes: _int(4096),
+        keep: _int(1, 1000),
+        max_fail_records_per_second: _int(0).nullable(),
+      }),
     });
   }
 
@@ -717,6 +756,7 @@ function _resolve(doc: ConfigDocument): TorqConfig {
       },
       logging,
       bridge: { nats: _resolveNats(r.bridge.nats) },
+      journal: { ...r.journal },
     };
   }
   return {

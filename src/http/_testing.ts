@@ -38,7 +38,11 @@ export async function startTestRelays(): Promise<TestRelays> {
     new Relay({ ...MARKET_DATA_LOGIC, socketPath: `${dir}/market_data.sock` }, { logger }),
     new Relay({ ...SIGNAL_LOGIC, socketPath: `${dir}/signals.sock` }, { logger }),
     new Relay(
-      { ...EXECUTION_LOGIC, socketPath: `${dir}/execution.sock`, journalPath: `${dir}/x.jsonl` },
+      {
+        ...EXECUTION_LOGIC,
+        socketPath: `${dir}/execution.sock`,
+        journalPath: `${dir}/execution.journal`,
+      },
       { logger },
     ),
   ];

@@ -154,9 +154,11 @@ export function formatStatsSummary(body: RelaysResponse): string {
     }
     if (s.journal !== null) {
       lines.push(
-        `  journal ${s.journal.path}  ${formatCount(s.journal.lines)} lines, ${
+        `  journal ${s.journal.path}  ${formatCount(s.journal.records)} records, ${
           formatCount(s.journal.failures)
-        } failures`,
+        } failures, ${
+          formatCount(s.journal.failSuppressed + s.journal.controlSuppressed)
+        } over the bound (fsync ${s.journal.fsync})`,
       );
     }
     return lines.join("\n");

@@ -12,8 +12,8 @@
  * `torq_stalls_total`, `torq_slow_consumer_disconnects_total`,
  * `torq_subscribes_total`, `torq_sequence_gaps_total{source}`,
  * `torq_sequence_missing_total{source}`, `torq_sequence_regressions_total{source}`,
- * `torq_garbage_bytes_total`, `torq_journal_lines_total`,
- * `torq_journal_failures_total`, `torq_latency_seconds` (histogram),
+ * `torq_garbage_bytes_total`, `torq_journal_records_total`, `torq_journal_bytes_total`,
+ * `torq_journal_failures_total`, `torq_journal_suppressed_total`, `torq_latency_seconds` (histogram),
  * `torq_latency_clock_skew_total`, `torq_uptime_seconds`, and per bridge
  * (`bridge`, `subject`, `direction` labels) `torq_bridge_{published,received,
  * dropped,unconfirmed,missing,duplicates,retries,reconnects,refused}_total`,
@@ -178,16 +178,33 @@ const FAMILIES: readonly Family[] = [
     samples: (s, b) => [[b, s.garbageBytes]],
   },
   {
-    name: "torq_journal_lines_total",
+    name: "torq_journal_records_total",
     type: "counter",
-    help: "Audit journal lines written (audit policy only).",
-    samples: (s, b) => s.journal === null ? [] : [[b, s.journal.lines]],
+    help: "Execution journal records written (audit policy only).",
+    samples: (s, b) => s.journal === null ? [] : [[b, s.journal.records]],
+  },
+  {
+    name: "torq_journal_bytes_total",
+    type: "counter",
+    help: "Execution journal bytes written (audit policy only).",
+    samples: (s, b) => s.journal === null ? [] : [[b, s.journal.bytes]],
   },
   {
     name: "torq_journal_failures_total",
     type: "counter",
-    help: "Failed audit journal writes (audit policy only).",
+    help: "Failed execution journal writes: their frames were refused (audit policy only).",
     samples: (s, b) => s.journal === null ? [] : [[b, s.journal.failures]],
+  },
+  {
+    name: "torq_journal_suppressed_total",
+    type: "counter",
+    help:
+      "FAIL and CONTROL frames counted in a summary record, not stored: over the journal's per-second bound.",
+    samples: (s, b) =>
+      s.journal === null ? [] : [
+        [{ ...b, result: "FAIL" }, s.journal.failSuppressed],
+        [{ ...b, result: "CONTROL" }, s.journal.controlSuppressed],
+      ],
   },
   {
     name: "torq_latency_seconds",

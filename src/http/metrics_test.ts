@@ -215,10 +215,37 @@ Deno.test("GET /metrics counts real traffic: frames in, drops by reason, latency
       for (const relay of ["market_data", "signal", "execution"]) {
         assert.ok(valueOf(p, "torq_uptime_seconds", { relay }) >= 0);
       }
-      assert.equal(valueOf(p, "torq_journal_lines_total", { relay: "execution" }), 0);
+      assert.equal(valueOf(p, "torq_journal_records_total", { relay: "execution" }), 0);
     });
   } finally {
     consumer.close();
+    producer.close();
+    await env.stop();
+  }
+});
+
+Deno.test("GET /metrics counts the journal's records and the rejected frames over its bound", async () => {
+  const env = await startTestRelays();
+  const app = createApp(new Hub(env.relays));
+  const ex = env.relay("execution");
+  const producer = await connect(ex);
+  try {
+    // 150 market-data trades on the execution relay: 150 WrongDomain rejects in one read batch;
+    // the journal stores 100 (its per-second bound) and counts the other 50.
+    await writeAll(producer, tradeFrames(150));
+    await waitFor("the 150 frames", () => ex.stats().framesIn === 150);
+    const p = parseExposition(await (await app.request("/metrics")).text());
+    const execution = { relay: "execution", domain: "execution" };
+    assert.equal(valueOf(p, "torq_journal_records_total", execution), 100);
+    assert.equal(valueOf(p, "torq_journal_suppressed_total", { ...execution, result: "FAIL" }), 50);
+    assert.equal(
+      valueOf(p, "torq_journal_suppressed_total", { ...execution, result: "CONTROL" }),
+      0,
+    );
+    // The file header (48 bytes for "execution"), then 100 records: 24 + "WrongDomain" + the frame.
+    assert.equal(valueOf(p, "torq_journal_bytes_total", execution), 48 + 100 * (24 + 11 + 74));
+    assert.equal(valueOf(p, "torq_journal_failures_total", execution), 0);
+  } finally {
     producer.close();
     await env.stop();
   }

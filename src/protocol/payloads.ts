@@ -12,7 +12,10 @@
  * starting with `_`) are left out. Arrays that have a count field (`bids` /
  * `bid_count`, `asks` / `ask_count`, `reserves` / `reserve_count`,
  * `instruments` / `instrument_count`) are trimmed to the count; the count stays
- * in the output. Subscribe (113) adds `patterns: string[]`.
+ * in the output. Subscribe (113) adds `patterns: string[]`. The four
+ * header-prefixed types (Snapshot 101, TraceContext 108, Subscribe 113,
+ * PoolCacheHeader 201) decode their header from a longer payload and add the
+ * rest as `tail`, hex with `0x` (5.1, **[D-38]**).
  *
  * Offsets in errors are relative to the payload's first byte.
  *
@@ -21,7 +24,16 @@
 
 import { decodePatternList } from "./subscribe.ts";
 import { ErrorCode, FrameError } from "./errors.ts";
-import { type FieldSpec, tlvType, type TlvTypeInfo } from "./registry.ts";
+import {
+  checkTlvSize,
+  type FieldSpec,
+  layoutHasTail,
+  maxTailLength,
+  tlvSizeError,
+  tlvType,
+  type TlvTypeInfo,
+} from "./registry.ts";
+import { Status } from "./errors.ts";
 
 /** A decoded field value. */
 export type FieldValue =
@@ -127,6 +139,10 @@ interface Plan {
   readonly pads: ReadonlyMap<string, Step>;
   /** Subscribe: `[len u8][UTF-8]` patterns follow the fixed part. */
   readonly patterns: boolean;
+  /** The layout is the header of a longer payload: bytes past it are the `tail` **[D-38]**. */
+  readonly tail: boolean;
+  /** Most bytes the tail may hold (0 without a tail). */
+  readonly maxTail: number;
   /** The registry entry compiled (undefined for structs). */
   readonly info: TlvTypeInfo | undefined;
   /**
@@ -216,6 +232,7 @@ function compile(
     counter.countOf = step;
   }
   const patterns = type === SUBSCRIBE_TYPE;
+  const tail = info !== undefined && info.layout !== "registered" && layoutHasTail(type);
   const keys = [...byName.keys(), ...(patterns ? ["patterns"] : [])];
   return {
     name,
@@ -225,6 +242,8 @@ function compile(
     byName,
     pads,
     patterns,
+    tail,
+    maxTail: tail ? maxTailLength(info!) : 0,
     info,
     shape: Object.fromEntries(keys.map((k) => [k, null])),
   };
@@ -439,7 +458,10 @@ export function hasLayout(type: number): boolean {
 
 /**
  * Decodes a TLV value into named fields by its registry layout. The value must
- * be exactly the layout's size (Subscribe: at least 4 bytes, then patterns).
+ * be exactly the layout's size, except for the header-prefixed types (Snapshot,
+ * TraceContext, Subscribe, PoolCacheHeader: 5.1, **[D-38]**): they need at least
+ * the layout's size, within their size rule, and the bytes after the header are
+ * returned as `tail` (hex with `0x`; Subscribe also decodes them as `patterns`).
  *
  * @param type TLV type number
  * @param value the TLV value (payload bytes only, no TLV header)
@@ -457,13 +479,20 @@ export function hasLayout(type: number): boolean {
 export function decodePayload(type: number, value: Uint8Array): PayloadFields {
   const plan = planOf(type);
   if (plan === null) throw noLayout("decode", type);
-  if (plan.patterns ? value.length < plan.size : value.length !== plan.size) {
-    throw sizeError(plan, value.length, plan.patterns);
+  const longer = plan.patterns || plan.tail;
+  if (longer ? value.length < plan.size : value.length !== plan.size) {
+    throw sizeError(plan, value.length, longer);
+  }
+  if (plan.tail && value.length > plan.size && checkTlvSize(type, value.length) !== Status.OK) {
+    throw tlvSizeError(type, value.length);
   }
   const dv = new DataView(value.buffer, value.byteOffset, value.byteLength);
   const out: PayloadFields = { ...plan.shape };
   decodeSteps(plan, dv, value, 0, out);
   if (plan.patterns) out.patterns = decodePatterns(plan, value);
+  if (plan.tail && value.length > plan.size) {
+    out.tail = hexOf(value, plan.size, value.length - plan.size);
+  }
   return out;
 }
 
@@ -688,6 +717,7 @@ function checkKeys(
   for (const key in fields) {
     if (!Object.hasOwn(fields, key) || plan.byName.has(key)) continue;
     if (plan.patterns && key === "patterns") continue;
+    if (plan.tail && key === "tail") continue;
     const pad = plan.pads.get(key);
     const path = prefix + key;
     if (pad === undefined) {
@@ -879,6 +909,7 @@ function patternsLength(ctx: Ctx, fields: Record<string, unknown>): number {
   const plan = ctx.plan;
   const v = fields.patterns;
   if (v === undefined) {
+    if (fields.tail !== undefined && fields.tail !== null) return -1;
     throw fieldError(ctx, "patterns", plan.size, `field "patterns" is missing`, "missing", "array");
   }
   if (!Array.isArray(v)) {
@@ -921,6 +952,71 @@ function patternsLength(ctx: Ctx, fields: Record<string, unknown>): number {
   return total;
 }
 
+/** A `tail` value (hex text with or without `0x`, or bytes) as bytes; null when absent. */
+function tailBytes(ctx: Ctx, v: unknown): Uint8Array | null {
+  const plan = ctx.plan;
+  if (!plan.tail || v === undefined || v === null) return null;
+  let bytes: Uint8Array | null = null;
+  if (v instanceof Uint8Array) bytes = v;
+  else if (typeof v === "string") {
+    const m = HEX_TEXT.exec(v.trim());
+    if (m !== null && m[2]!.length % 2 === 0) {
+      const digits = m[2]!;
+      bytes = new Uint8Array(digits.length / 2);
+      for (let i = 0; i < bytes.length; i++) {
+        bytes[i] = parseInt(digits.slice(i * 2, i * 2 + 2), 16);
+      }
+    }
+  }
+  if (bytes === null) {
+    throw fieldError(
+      ctx,
+      "tail",
+      plan.size,
+      `field "tail" is ${show(v)}, expected bytes as hex`,
+      v,
+      "an even number of hex digits",
+    );
+  }
+  if (bytes.length > plan.maxTail) {
+    throw fieldError(
+      ctx,
+      "tail",
+      plan.size,
+      `field "tail" is ${bytes.length} bytes, expected at most ${plan.maxTail}`,
+      bytes.length,
+      `<=${plan.maxTail}`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * What follows the fixed part: Subscribe's patterns (when given; a `tail` beside
+ * them must be their encoding) or the `tail` bytes.
+ */
+function extraOf(
+  ctx: Ctx,
+  fields: Record<string, unknown>,
+): { length: number; tail: Uint8Array | null } {
+  const tail = tailBytes(ctx, fields.tail);
+  const patterns = ctx.plan.patterns ? patternsLength(ctx, fields) : -1;
+  if (patterns < 0) return { length: tail?.length ?? 0, tail };
+  if (tail !== null && tail.length !== patterns) throw tailMismatch(ctx, tail);
+  return { length: patterns, tail };
+}
+
+function tailMismatch(ctx: Ctx, tail: Uint8Array): FrameError {
+  return fieldError(
+    ctx,
+    "tail",
+    ctx.plan.size,
+    `field "tail" (${tail.length} bytes) is not the encoding of "patterns"; give one of them`,
+    tail.length,
+    "the encoded patterns",
+  );
+}
+
 function requirePlan(type: number): Plan {
   const plan = planOf(type);
   if (plan === null) throw noLayout("encode", type);
@@ -939,7 +1035,8 @@ function checkFields(plan: Plan, fields: unknown): asserts fields is Record<stri
 
 /**
  * The number of bytes {@linkcode encodePayload} writes for these fields: the
- * layout size, plus the patterns for Subscribe. Does not validate other fields.
+ * layout size, plus the patterns for Subscribe or the `tail` of a
+ * header-prefixed type (5.1, **[D-38]**). Does not validate other fields.
  *
  * @param type TLV type number
  * @param fields the fields to encode
@@ -953,9 +1050,9 @@ function checkFields(plan: Plan, fields: unknown): asserts fields is Record<stri
  */
 export function payloadLength(type: number, fields: Record<string, unknown>): number {
   const plan = requirePlan(type);
-  if (!plan.patterns) return plan.size;
+  if (!plan.patterns && !plan.tail) return plan.size;
   checkFields(plan, fields);
-  return plan.size + patternsLength({ plan }, fields);
+  return plan.size + extraOf({ plan }, fields).length;
 }
 
 /**
@@ -966,7 +1063,10 @@ export function payloadLength(type: number, fields: Record<string, unknown>): nu
  *
  * Integer fields accept a `number` (safe integer), a `bigint` or a decimal or
  * `0x` hex string; byte fields (`addr20`, `bytesN`) a hex string with or without
- * `0x` (or a `Uint8Array` of the right length).
+ * `0x` (or a `Uint8Array` of the right length). The header-prefixed types
+ * (Snapshot, TraceContext, Subscribe, PoolCacheHeader) take an optional `tail`
+ * (hex or bytes, within the size rule) written after the header; a Subscribe
+ * with `patterns` accepts a `tail` only when it is their encoding (as decoded).
  *
  * @param type TLV type number
  * @param fields the fields, as {@linkcode decodePayload} returns them
@@ -992,8 +1092,8 @@ export function encodePayloadInto(
   const plan = requirePlan(type);
   checkFields(plan, fields);
   const ctx: Ctx = { plan };
-  const extra = plan.patterns ? patternsLength(ctx, fields) : 0;
-  const length = plan.size + extra;
+  const extra = plan.patterns || plan.tail ? extraOf(ctx, fields) : { length: 0, tail: null };
+  const length = plan.size + extra.length;
   if (!Number.isInteger(offset) || offset < 0 || target.length - offset < length) {
     throw new RangeError(
       `Cannot encode ${plan.name}: target has ${
@@ -1004,13 +1104,19 @@ export function encodePayloadInto(
   target.fill(0, offset, offset + plan.size);
   const dv = new DataView(target.buffer, target.byteOffset, target.byteLength);
   encodeSteps(ctx, plan, fields, dv, target, offset, "", 0);
-  if (plan.patterns) {
+  const tail = extra.tail;
+  if (plan.patterns && fields.patterns !== undefined) {
     let at = offset + plan.size;
     for (const p of fields.patterns as readonly string[]) {
       const end = writeUtf8(p, target, at + 1);
       target[at] = end - at - 1;
       at = end;
     }
+    if (tail !== null && tail.some((x, i) => x !== target[offset + plan.size + i])) {
+      throw tailMismatch(ctx, tail);
+    }
+  } else if (tail !== null) {
+    target.set(tail, offset + plan.size);
   }
   return length;
 }

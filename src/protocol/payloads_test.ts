@@ -104,6 +104,15 @@ function sampleFields(info: TlvTypeInfo, seed = 1): PayloadFields {
   return out;
 }
 
+/**
+ * What decoding `bytes` encoded from `fields` gives: the fields, plus `tail`
+ * (the bytes after the header) for a Subscribe with patterns (5.1, D-38).
+ */
+function decodedOf(type: number, fields: PayloadFields, bytes: Uint8Array): PayloadFields {
+  if (type !== SUBSCRIBE || bytes.length === 4) return fields;
+  return { ...fields, tail: hex(bytes.subarray(4)) };
+}
+
 function info(type: number): TlvTypeInfo {
   const found = TLV_TYPES.find((t) => t.type === type);
   assert.ok(found);
@@ -166,7 +175,7 @@ Deno.test("decodePayload() and encodePayload() round-trip every layout type", as
         assert.equal(bytes.length, payloadLength(entry.type, sample));
         if (entry.type !== SUBSCRIBE) assert.equal(bytes.length, entry.layoutSize);
         const decoded = decodePayload(entry.type, bytes);
-        assert.deepEqual(decoded, sample);
+        assert.deepEqual(decoded, decodedOf(entry.type, sample, bytes));
         assert.deepEqual(encodePayload(entry.type, decoded), bytes);
         // Pads are zero on the wire.
         for (const f of entry.fields!) {
@@ -393,7 +402,7 @@ Deno.test("decodePayload() needs exactly layoutSize bytes", async (t) => {
       [1, "Trade", 39, 40],
       [1, "Trade", 41, 40],
       [11, "PoolSwap", 200, 208], // within the registry bounds, still not decodable
-      [101, "Snapshot", 64, 32],
+      [107, "SystemHealth", 64, 48],
       [3, "OrderBook", 0, 2456],
     ] as const
   ) {
@@ -539,6 +548,7 @@ Deno.test("Subscribe patterns round-trip", () => {
     mode: 1,
     reserved: 0,
     patterns: ["tlv.1", "source.2", "é😀"],
+    tail: "0x" + "05746c762e31" + "08736f757263652e32" + "06c3a9f09f9880",
   });
   const empty = encodePayload(SUBSCRIBE, { version: 1, mode: 0, reserved: 0, patterns: [] });
   assert.equal(hex(empty), "0x01000000");
@@ -669,7 +679,7 @@ Deno.test("property: encode → decode → encode is byte-exact for every layout
     fc.property(arb, ([type, fields]) => {
       const bytes = encodePayload(type, fields);
       const decoded = decodePayload(type, bytes);
-      assert.deepEqual(decoded, fields);
+      assert.deepEqual(decoded, decodedOf(type, fields, bytes));
       assert.deepEqual(encodePayload(type, decoded), bytes);
     }),
     { numRuns: 1000 },
@@ -691,5 +701,180 @@ Deno.test("property: decode → encode reproduces any payload whose pads are zer
       assert.deepEqual(encodePayload(type, decodePayload(type, bytes)), bytes);
     }),
     { numRuns: 1000 },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// Header-prefixed layouts with a tail (PROTOCOL.md 5.1, D-38)
+
+/** Bytes written from the spec's field tables by hand: value = offset + 1 in each byte. */
+function counting(n: number, from = 0): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (from + i + 1) & 0xff);
+}
+
+Deno.test("D-38: Snapshot, TraceContext and PoolCacheHeader decode their header and show the rest as tail", async (t) => {
+  await t.step("Snapshot (101): 32-byte header + 8 state bytes", () => {
+    const value = new Uint8Array(40);
+    const dv = new DataView(value.buffer);
+    dv.setBigUint64(0, 42n, true); // sequence
+    dv.setBigUint64(8, 1_700_000_000_000_000_000n, true); // timestamp
+    dv.setUint32(16, 7, true); // snapshot_id
+    dv.setUint32(20, 0xdeadbeef, true); // checksum
+    dv.setUint32(24, 8, true); // uncompressed_size
+    value[28] = 1; // tlv_type
+    value[29] = 32; // header_length
+    value[30] = 0; // compression
+    value.set(fromHex("0x0a0b0c0d0e0f1011"), 32);
+    assert.deepEqual(decodePayload(101, value), {
+      sequence: 42n,
+      timestamp: 1_700_000_000_000_000_000n,
+      snapshot_id: 7,
+      checksum: 0xdeadbeef,
+      uncompressed_size: 8,
+      tlv_type: 1,
+      header_length: 32,
+      compression: 0,
+      tail: "0x0a0b0c0d0e0f1011",
+    });
+  });
+  await t.step("TraceContext (108): 32-byte header + 4 bytes", () => {
+    const value = new Uint8Array(36);
+    const dv = new DataView(value.buffer);
+    dv.setBigUint64(0, 1n, true);
+    dv.setBigUint64(8, 2n, true);
+    value[16] = 3;
+    value[17] = 4;
+    value[18] = 5;
+    value[19] = 6;
+    value.set(counting(8), 24); // trace_id
+    value.set(fromHex("0xcafef00d"), 32);
+    assert.deepEqual(decodePayload(108, value), {
+      start_timestamp_ns: 1n,
+      current_timestamp_ns: 2n,
+      source_service: 3,
+      span_depth: 4,
+      stage_flags: 5,
+      reserved: 6,
+      trace_id: "0x0102030405060708",
+      tail: "0xcafef00d",
+    });
+  });
+  await t.step("PoolCacheHeader (201): 64-byte header + 3 bytes", () => {
+    const value = new Uint8Array(67);
+    const dv = new DataView(value.buffer);
+    dv.setBigUint64(0, 137n, true);
+    dv.setBigUint64(8, 99n, true);
+    dv.setUint32(48, 1, true);
+    dv.setUint32(52, 2, true);
+    dv.setUint32(56, 3, true);
+    value.set(new TextEncoder().encode("POOL"), 60);
+    value.set([0xff, 0x00, 0x7f], 64);
+    assert.deepEqual(decodePayload(201, value), {
+      chain_id: 137n,
+      last_updated: 99n,
+      version: 1,
+      pool_count: 2,
+      checksum: 3,
+      magic: "0x504f4f4c",
+      tail: "0xff007f",
+    });
+  });
+  await t.step("exactly the header: no tail", () => {
+    assert.equal("tail" in decodePayload(101, new Uint8Array(32)), false);
+    assert.equal("tail" in decodePayload(201, new Uint8Array(64)), false);
+  });
+});
+
+Deno.test("D-38: Subscribe shows its pattern bytes as tail too", () => {
+  const value = encodePayload(SUBSCRIBE, { mode: 1, patterns: ["tlv.1", "é"] });
+  const decoded = decodePayload(SUBSCRIBE, value);
+  assert.deepEqual(decoded.patterns, ["tlv.1", "é"]);
+  assert.equal(decoded.tail, "0x05746c762e3102c3a9");
+  // The decoded form (patterns and tail) encodes back to the same bytes.
+  assert.deepEqual(encodePayload(SUBSCRIBE, decoded), value);
+  // A tail alone is written as given.
+  assert.deepEqual(encodePayload(SUBSCRIBE, { mode: 1, tail: decoded.tail }), value);
+  assertFrameError(
+    () => encodePayload(SUBSCRIBE, { mode: 1, patterns: ["tlv.2"], tail: decoded.tail }),
+    "InvalidFieldValue",
+    `field "tail" (9 bytes) is not the encoding of "patterns"`,
+  );
+  assertFrameError(
+    () =>
+      encodePayload(SUBSCRIBE, { mode: 1, patterns: ["tlv.1", "é"], tail: "0x05746c762e3102c3aa" }),
+    "InvalidFieldValue",
+    `is not the encoding of "patterns"`,
+  );
+});
+
+Deno.test("D-38: shorter than the header is PayloadSizeMismatch, longer than the size rule is PayloadSizeOutOfBounds", async (t) => {
+  for (
+    const [type, name, size] of [[101, "Snapshot", 32], [108, "TraceContext", 32], [
+      201,
+      "PoolCacheHeader",
+      64,
+    ]] as const
+  ) {
+    await t.step(`${name} ${size - 1} bytes`, () => {
+      const e = assertFrameError(
+        () => decodePayload(type, new Uint8Array(size - 1)),
+        "PayloadSizeMismatch",
+        `Cannot decode ${name}: payload is ${size - 1} bytes, expected at least ${size}`,
+      );
+      assert.equal(e.expected, `>=${size}`);
+    });
+  }
+  for (const [type, name, max] of [[101, "Snapshot", 1024], [108, "TraceContext", 256]] as const) {
+    await t.step(`${name} ${max + 1} bytes`, () => {
+      assertFrameError(
+        () => decodePayload(type, new Uint8Array(max + 1)),
+        "PayloadSizeOutOfBounds",
+        `length is ${max + 1}, expected 32–${max}`,
+      );
+      assert.equal(decodePayload(type, new Uint8Array(max)).tail, hex(new Uint8Array(max - 32)));
+    });
+  }
+});
+
+Deno.test("D-38: encodePayload() writes the tail after the header", () => {
+  const value = counting(40).fill(0, 20, 24); // _pad at 20–23 is zero
+  const fields = decodePayload(108, value);
+  assert.equal(fields.tail, hex(counting(8, 32)));
+  assert.deepEqual(encodePayload(108, fields), value);
+  assert.equal(payloadLength(108, fields), 40);
+  assert.deepEqual(encodePayload(108, { ...fields, tail: counting(8, 32) }), value);
+  assert.deepEqual(encodePayload(108, { ...fields, tail: "0A0B" }).subarray(32), fromHex("0x0a0b"));
+  assert.equal(encodePayload(108, { ...fields, tail: undefined }).length, 32);
+  assertFrameError(
+    () => encodePayload(108, { ...fields, tail: "0xabc" }),
+    "InvalidFieldValue",
+    `field "tail" is "0xabc", expected bytes as hex`,
+  );
+  assertFrameError(
+    () => encodePayload(108, { ...fields, tail: new Uint8Array(225) }),
+    "InvalidFieldValue",
+    `field "tail" is 225 bytes, expected at most 224`,
+  );
+  assertFrameError(
+    () => encodePayload(1, { ...decodePayload(1, new Uint8Array(40)), tail: "0x00" }),
+    "InvalidFieldValue",
+    `unknown field "tail"`,
+  );
+});
+
+Deno.test("property: D-38 types decode → encode any payload within their size rule", () => {
+  const types = [101, 108, 201].map((n) => TLV_TYPES.find((t) => t.type === n)!);
+  const arb = fc.constantFrom(...types).chain((entry) => {
+    const max = entry.size.kind === "bounded" ? entry.size.max : entry.layoutSize! + 300;
+    return fc.uint8Array({ minLength: entry.layoutSize!, maxLength: max }).map((bytes) => {
+      for (const f of entry.fields!) if (isPad(f)) bytes.fill(0, f.offset, f.offset + f.size);
+      return [entry.type, bytes] as const;
+    });
+  });
+  fc.assert(
+    fc.property(arb, ([type, bytes]) => {
+      assert.deepEqual(encodePayload(type, decodePayload(type, bytes)), bytes);
+    }),
+    { numRuns: 500 },
   );
 });

@@ -173,6 +173,48 @@ export function tlvType(type: number): TlvTypeInfo | undefined {
   return BY_NUMBER[type];
 }
 
+/** Types whose layout is the header of a longer payload (5.1, **[D-38]**). */
+const HEADER_LAYOUTS: ReadonlySet<number> = new Set([101, 108, 113, 201]);
+
+/**
+ * Whether a type's layout is the header of a longer payload: Snapshot (101),
+ * TraceContext (108), Subscribe (113) and PoolCacheHeader (201) **[D-38]**. A
+ * payload of such a type that is longer than `layout_size` decodes the header's
+ * fields from its first `layout_size` bytes and shows the rest as `tail`.
+ *
+ * @param type TLV type number
+ * @returns true for the four header-prefixed types
+ * @example
+ * ```ts
+ * layoutHasTail(101); // true  (Snapshot: 32-byte header, then state bytes)
+ * layoutHasTail(1); // false (Trade is exactly 40 bytes)
+ * ```
+ */
+export function layoutHasTail(type: number): boolean {
+  return HEADER_LAYOUTS.has(type);
+}
+
+/**
+ * The most bytes a header-prefixed type's `tail` may hold: its size rule's
+ * maximum (or the TLV limit of 65,535 bytes) minus `layout_size`.
+ *
+ * @param info the registry entry of a type with a layout
+ * @returns the byte count, 0 when the type has no tail
+ * @example
+ * ```ts
+ * maxTailLength(tlvType(101)!); // 992 (1,024 − 32)
+ * ```
+ */
+export function maxTailLength(info: TlvTypeInfo): number {
+  if (!layoutHasTail(info.type) || info.layoutSize === undefined) return 0;
+  const max = info.size.kind === "bounded"
+    ? info.size.max
+    : info.size.kind === "fixed"
+    ? info.size.size
+    : 65_535;
+  return Math.max(0, max - info.layoutSize);
+}
+
 /**
  * The registry entry of a name (case-insensitive) or decimal number.
  *

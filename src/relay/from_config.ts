@@ -63,6 +63,13 @@ export function relayLogicFromConfig(config: RelayConfig, journalPath: string | 
     autoDiscover: config.topics.auto_discover,
     extraction: extraction(config.topics.extraction_strategy),
     journalPath: policy === "audit" ? journalPath : null,
+    journal: {
+      fsync: config.journal.fsync,
+      fsyncIntervalMs: config.journal.fsync_interval_ms,
+      maxBytes: config.journal.max_bytes,
+      keep: config.journal.keep,
+      maxFailRecordsPerSecond: config.journal.max_fail_records_per_second,
+    },
   };
 }
 

@@ -8,6 +8,7 @@
 
 import { DEFAULT_SOCKET_PATHS, type DomainName } from "../protocol/domains.ts";
 import type { PolicyName } from "./policy.ts";
+import type { JournalSettings } from "./journal.ts";
 import type { ExtractionStrategy } from "./topics.ts";
 
 /** What a relay does when a consumer's queue is full (7.6). */
@@ -86,8 +87,10 @@ export interface RelayLogic {
   autoDiscover: boolean;
   /** Topic extraction strategy. */
   extraction: ExtractionStrategy;
-  /** Audit journal path (audit policy only). */
+  /** Execution journal path (audit policy only). */
   journalPath: string | null;
+  /** How the journal syncs, rotates and bounds rejected frames (default: `JOURNAL_DEFAULTS`). */
+  journal?: JournalSettings;
   /** Listen in a socket directory that fails the safety check (`transport.allow_foreign_dir`). */
   allowForeignDir?: boolean;
 }
@@ -169,7 +172,7 @@ export const EXECUTION_LOGIC: RelayLogic = {
   availableTopics: ["orders", "fills", "cancellations"],
   autoDiscover: false,
   extraction: { kind: "fixed", name: "execution" },
-  journalPath: "/tmp/torq/execution.audit.jsonl",
+  journalPath: "/tmp/torq/execution.journal",
 };
 
 /** The three relays' logics by name. */

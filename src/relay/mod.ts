@@ -11,7 +11,24 @@ export { auditTlvRanges, Validator } from "./policy.ts";
 export type { PolicyName, ValidatorOptions } from "./policy.ts";
 export { Filter, FrameTopics, patternMatches, TopicRegistry } from "./topics.ts";
 export type { ExtractionStrategy } from "./topics.ts";
-export { AuditJournal } from "./journal.ts";
+export { AuditJournal, JOURNAL_DEFAULTS } from "./journal.ts";
+export type { AuditJournalOptions, FsyncPolicy, JournalSettings, JournalStats } from "./journal.ts";
+export {
+  isJournal,
+  JournalError,
+  lastAccepted,
+  readJournal,
+  readJournalBytes,
+  verifyJournal,
+} from "./journal_file.ts";
+export type {
+  ControlKind,
+  JournalDamage,
+  JournalRecord,
+  JournalResult,
+  JournalSummary,
+  ReadJournalOptions,
+} from "./journal_file.ts";
 export type { RejectRecord } from "./rejects.ts";
 export type {
   BridgeStats,

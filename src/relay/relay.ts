@@ -17,8 +17,6 @@
 import { Status, statusCode } from "../protocol/errors.ts";
 import {
   HEADER_SIZE,
-  readSequenceHigh,
-  readSequenceLow,
   readU32,
   viewSequenceHigh,
   viewSequenceLow,
@@ -255,7 +253,12 @@ export class Relay {
   async start(): Promise<void> {
     if (this.logic.policy === "audit" && this.logic.journalPath !== null) {
       try {
-        this.#journal = AuditJournal.open(this.logic.journalPath, this.logic.name);
+        this.#journal = AuditJournal.open(this.logic.journalPath, {
+          ...this.logic.journal,
+          relay: this.logic.name,
+          domain: this.logic.domain,
+          logger: this.#log,
+        });
       } catch (e) {
         throw new Error(
           `cannot open audit journal ${this.logic.journalPath}: ${(e as Error).message}`,
@@ -567,6 +570,7 @@ export class Relay {
    */
   #control(src: Connection, verdict: number, b: Uint8Array, s: number, e: number): void {
     if (verdict === HELLO) {
+      this.#journal?.control(src.id, "hello", b, s, e);
       this.#hello++;
       src.hellos++;
       if (src.framesIn === 1 && src.filter === null && this.logic.helloMarksPublisher) {
@@ -574,32 +578,24 @@ export class Relay {
         this.#refreshConsumers();
       }
     } else if (verdict === SUBSCRIBE) {
+      this.#journal?.control(src.id, "subscribe", b, s, e);
       this.#subscribe(src, b, s, e);
     } else {
       this.#reject(src, verdict as Status, b, s, e);
     }
   }
 
-  /** Journals the verdict on the frame `[s, e)` (audit). */
+  /** Journals the frame `[s, e)` byte for byte with its verdict (audit; the journal takes its own receive time). */
   #journalRecord(
     journal: AuditJournal,
-    now: number,
+    _now: number,
     src: Connection,
     verdict: number,
     b: Uint8Array,
     s: number,
     e: number,
   ): void {
-    journal.record(
-      now,
-      src.id,
-      b[s + 4]!,
-      b[s + 6]!,
-      readSequenceHigh(b, s),
-      readSequenceLow(b, s),
-      e - s,
-      verdict === Status.OK ? null : statusCode(verdict),
-    );
+    journal.record(src.id, verdict, b, s, e);
   }
 
   /**
@@ -1298,11 +1294,7 @@ export class Relay {
       stalledMs: Math.round(this.#gate.stalledMs),
       producerStalls: stalls,
       producerStalledMs: Math.round(stalledMs),
-      journal: this.#journal === null ? null : {
-        path: this.#journal.path,
-        lines: this.#journal.lines,
-        failures: this.#journal.failures,
-      },
+      journal: this.#journal?.stats() ?? null,
       latency: {
         count: lat.count,
         sumUs: lat.sum,

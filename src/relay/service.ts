@@ -26,7 +26,7 @@ export interface StartRelaysOptions {
   socketPath?: string;
   /** Directory for every relay's default socket file name. */
   socketDir?: string;
-  /** Audit journal path of the execution relay (default: beside its socket). */
+  /** Journal path of the audited relay (default: `journal.path`, else `<name>.journal` beside its socket). */
   journalPath?: string;
   /** Logger to use instead of one built from the config. */
   logger?: Logger;
@@ -101,8 +101,8 @@ export async function startRelays(
       let socketPath = section.transport.path;
       if (options.socketDir !== undefined) socketPath = join(options.socketDir, SOCKET_FILES[name]);
       if (options.socketPath !== undefined && names.length === 1) socketPath = options.socketPath;
-      const journal = options.journalPath ??
-        join(dirname(socketPath), `${section.relay.name}.audit.jsonl`);
+      const journal = options.journalPath ?? section.journal.path ??
+        join(dirname(socketPath), `${section.relay.name}.journal`);
       const logic = { ...relayLogicFromConfig(section, journal), socketPath };
       const logger = options.logger ?? loggerFromConfig(section.logging);
       const extraTransports = tcpTransports(section, logger.with({ relay: logic.name }));
@@ -148,6 +148,9 @@ export async function startRelays(
           .filter((k) => before.logging[k] !== after.logging[k]).map((k) => `logging.${k}`);
         for (const k of ["path", "address", "port"] as const) {
           if (before.transport[k] !== after.transport[k]) restart.push(`transport.${k}`);
+        }
+        for (const k of Object.keys(before.journal) as (keyof typeof before.journal)[]) {
+          if (before.journal[k] !== after.journal[k]) restart.push(`journal.${k}`);
         }
         if (
           before.validation.audit !== after.validation.audit ||

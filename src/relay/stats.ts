@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { JournalStats } from "./journal.ts";
+
 /** Counters of one connection. */
 export interface ConnectionStats {
   /** Connection id. */
@@ -208,8 +210,8 @@ export interface RelayStats {
   producerStalls: number;
   /** Milliseconds connections' reads waited, summed over connections. */
   producerStalledMs: number;
-  /** Audit journal, when the policy keeps one. */
-  journal: { path: string; lines: number; failures: number } | null;
+  /** Execution journal, when the policy keeps one. */
+  journal: JournalStats | null;
   /** Arrival latency from header timestamps. */
   latency: LatencyStats;
   /** Sequence health per source. */

@@ -15,6 +15,7 @@ import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
 /** How a relay derives a frame's extracted topic (7.8). */
 export type ExtractionStrategy =
   | { readonly kind: "source_type" }
+  /** `venue_<name>` from the first Trade (1) or Quote (2) TLV, nothing else **[D-39]**. */
   | { readonly kind: "instrument_venue" }
   | { readonly kind: "custom_field"; readonly type: number }
   | { readonly kind: "fixed"; readonly name: string };

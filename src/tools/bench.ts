@@ -1051,7 +1051,7 @@ function parseLogLine(line: string): RelayLogLine {
  * ```ts
  * const relay = await RelayProcess.start({
  *   command: [Deno.execPath(), "run", "-A", "cli/main.ts"],
- *   domain: "signal", socket: "/tmp/b/s.sock", journal: "/tmp/b/audit.jsonl",
+ *   domain: "signal", socket: "/tmp/b/s.sock", journal: "/tmp/b/execution.journal",
  * });
  * const { code, log } = await relay.stop(); // 0, []
  * ```
@@ -1261,7 +1261,7 @@ export async function benchmark(plan: BenchPlan, options: RunOptions = {}): Prom
         command: plan.command,
         domain: w.domain,
         socket: path,
-        journal: `${dir}/audit.jsonl`,
+        journal: `${dir}/execution.journal`,
         args: plan.relayArgs ?? [],
       });
     }

@@ -522,6 +522,13 @@ function tlvLines(tlv: DecodedTlv, index: number, count: number): string[] {
   const pad = Math.max(...keys.map((k) => k.length), instrument === undefined ? 0 : 10);
   if (instrument !== undefined) lines.push(`  ${"instrument".padEnd(pad)}  ${instrument}`);
   for (const k of keys) {
+    if (k === "tail" && info?.layoutSize !== undefined) {
+      // The bytes after a header-prefixed layout (5.1, D-38): a hex dump, not one long line.
+      const tail = tlv.value.subarray(info.layoutSize);
+      lines.push(`  ${"tail".padEnd(pad)}  ${plural(tail.length, "byte")}`);
+      lines.push(...hexLines(tail, "    "));
+      continue;
+    }
     lines.push(...fieldLines(k, specs.get(k) ?? "", fields[k]!, ctx, pad));
   }
   return lines;

@@ -10,6 +10,7 @@
 import {
   formatSizeRule,
   lookupTlvType,
+  maxTailLength,
   type RegistryDomain,
   TLV_TYPES,
   type TlvTypeInfo,
@@ -275,6 +276,8 @@ export function formatTlvDetail(info: TlvTypeInfo): string {
   ];
   const layout = info.layoutSize === undefined
     ? info.layout
+    : maxTailLength(info) > 0
+    ? `${info.layout}, ${info.layoutSize}-byte header + tail`
     : `${info.layout}, ${info.layoutSize} bytes`;
   props.push(["Layout", layout]);
   const ref = referenceSizeText(info);
@@ -284,22 +287,26 @@ export function formatTlvDetail(info: TlvTypeInfo): string {
   const lines = [`${info.name} (type ${info.type})`, ""];
   for (const [k, v] of props) lines.push(`  ${k.padEnd(width)}  ${v}`);
   if (info.fields !== undefined && info.fields.length > 0) {
+    const rows = info.fields.map((f) => {
+      const pad = isPad(f.name, f.type);
+      return [
+        String(f.offset),
+        String(f.size),
+        pad ? "pad" : f.type,
+        pad && f.name.startsWith("_") ? "pad" : f.name,
+      ];
+    });
+    const tail = maxTailLength(info);
+    if (tail > 0) rows.push([String(info.layoutSize), `0-${tail}`, "bytes", "tail"]);
     lines.push("", "Fields:");
-    lines.push(
-      ...table(
-        ["Offset", "Size", "Type", "Name"],
-        info.fields.map((f) => {
-          const pad = isPad(f.name, f.type);
-          return [
-            String(f.offset),
-            String(f.size),
-            pad ? "pad" : f.type,
-            pad && f.name.startsWith("_") ? "pad" : f.name,
-          ];
-        }),
-        [true, true, false, false],
-      ),
-    );
+    lines.push(...table(["Offset", "Size", "Type", "Name"], rows, [true, true, false, false]));
+    if (tail > 0) {
+      lines.push(
+        "",
+        `The layout is the header of a longer payload: bytes past offset ${info.layoutSize} are shown as`,
+        "tail (hex in JSON), PROTOCOL.md 5.1 [D-38].",
+      );
+    }
   } else if (info.layout === "opaque") {
     lines.push("", "No field layout yet: the payload is shown as raw bytes.");
   }
@@ -343,6 +350,8 @@ export function tlvInfoToJson(info: TlvTypeInfo): Record<string, unknown> {
       type: f.type,
       size: f.size,
     }));
+    const tail = maxTailLength(info);
+    if (tail > 0) out.tail = { offset: info.layoutSize, max_size: tail };
   }
   return out;
 }

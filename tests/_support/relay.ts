@@ -70,7 +70,7 @@ export interface RunningRelay {
   path: string;
   /** The temporary directory (removed by `stop()`). */
   dir: string;
-  /** Audit journal path (`--journal`). */
+  /** Execution journal path (`--journal`). */
   journal: string;
   /** The process. */
   child: Deno.ChildProcess;
@@ -126,7 +126,7 @@ function parseLog(line: string): LogLine | undefined {
 }
 
 /**
- * Spawns `torq relay <domain> --socket <tmp>/x.sock --journal <tmp>/audit.jsonl
+ * Spawns `torq relay <domain> --socket <tmp>/x.sock --journal <tmp>/execution.journal
  * --log-format json ...args` from the repository root and waits (bounded) until
  * it logs `listening` — logged right after the socket is bound, so it accepts.
  *
@@ -141,7 +141,7 @@ export async function startRelay(
 ): Promise<RunningRelay> {
   const dir = await Deno.makeTempDir({ prefix: "torq_relay_test_" });
   const path = options.socket ?? `${dir}/x.sock`;
-  const journal = `${dir}/audit.jsonl`;
+  const journal = `${dir}/execution.journal`;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

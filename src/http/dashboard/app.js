@@ -1066,6 +1066,8 @@
 
   /** A decoded field for the feed: ids verbatim, quantities with separators, long hex cut. */
   function fieldText(k, v) {
+    // The bytes after a header-prefixed layout (D-38): their count; the full message shows the hex.
+    if (k === "tail" && typeof v === "string") return `${(v.length - 2) / 2} bytes`;
     if (k.endsWith("_id")) return String(v);
     if (typeof v === "string" && /^-?\d{4,}$/.test(v)) return formatSeq(v);
     if (typeof v === "number" && Math.abs(v) >= 1000) return fmtInt(v);
