@@ -55,7 +55,7 @@ export class StackBusyError extends Error {
    * @param pid the running process
    */
   constructor(dir: string, pid: number) {
-    super(`torq up is already running in ${dir} (pid ${pid}); stop it with 'torq down'`);
+    super(`already running in ${dir} (pid ${pid}); stop it with 'torq down'`);
     this.name = "StackBusyError";
     this.pid = pid;
   }
@@ -164,7 +164,12 @@ export class StackLock {
     }
   }
 
-  /** Removes the pid file (if it still holds this lock's pid). Idempotent. */
+  /** Releases the lock at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** Removes the pid file. Idempotent. */
   release(): void {
     if (!this.#held) return;
     this.#held = false;

@@ -21,7 +21,7 @@ Deno.test("StackLock makes one torq up per directory, and takes over a stale pid
       (e) =>
         e instanceof StackBusyError && e.pid === other.pid &&
         e.message ===
-          `torq up is already running in ${files.dir} (pid ${other.pid}); stop it with 'torq down'`,
+          `already running in ${files.dir} (pid ${other.pid}); stop it with 'torq down'`,
     );
 
     other.kill("SIGKILL");

@@ -20,6 +20,7 @@
 
 import { join } from "node:path";
 import type { ServiceConfig } from "../config/mod.ts";
+import type { ServiceExit, ServiceRow, ServiceState } from "../http/api.ts";
 import { serviceStartOrder } from "../config/mod.ts";
 import { Logger } from "../log/logger.ts";
 import { RotatingFile } from "../log/rotating_file.ts";
@@ -32,46 +33,9 @@ import {
   RestartTracker,
 } from "./restart_policy.ts";
 
-/**
- * Where a service is in its life: `running`; `restarting` (waiting out its
- * backoff); `stopping`; `stopped` (by `torq down`, `restart` or a shutdown);
- * `exited` (ended and its policy does not restart it); `failed` (ended with a
- * failure its policy does not restart, hit its start limit, or could not be
- * started).
- */
-export type ServiceState = "running" | "restarting" | "stopping" | "stopped" | "exited" | "failed";
-
-/** How a service's last run ended. */
-export interface ServiceExit {
-  /** Exit code (128 + signal number after a signal). */
-  code: number;
-  /** The signal that ended it, or null. */
-  signal: string | null;
-  /** When, in ms since the epoch. */
-  at: number;
-}
-
-/** One service's status. */
-export interface ServiceStatus {
-  /** Its name under `services:`. */
-  name: string;
-  /** Its state. */
-  state: ServiceState;
-  /** Process id of the current run, or null. */
-  pid: number | null;
-  /** Start of the current run, ms since the epoch, or null. */
-  startedAt: number | null;
-  /** Times it was started again after its first start (by its policy or by hand). */
-  restarts: number;
-  /** How its last run ended, or null before the first exit. */
-  lastExit: ServiceExit | null;
-  /** Why it is restarting, exited or failed; null while it runs normally. */
-  reason: string | null;
-  /** The command line, for people. */
-  command: string;
-  /** Its log file. */
-  log: string;
-}
+/** One service's status (the HTTP API's `ServiceRow`). */
+export type ServiceStatus = ServiceRow;
+export type { ServiceExit, ServiceState };
 
 /** What stopping one service did. */
 export interface StoppedService {
@@ -163,6 +127,7 @@ class ServiceProcess {
   #ended: Promise<void> = Promise.resolve();
   #wantDown = false;
   #logFailed = false;
+  #echoFailed = false;
 
   constructor(name: string, config: ServiceConfig, options: SupervisorOptions) {
     this.name = name;
@@ -376,7 +341,13 @@ class ServiceProcess {
 
   #line(line: string): void {
     this.#write(line);
-    this.#o.echo?.(this.name, line);
+    if (this.#o.echo === undefined || this.#echoFailed) return;
+    try {
+      this.#o.echo(this.name, line);
+    } catch {
+      // The terminal went away (a closed pipe): the log file still gets every line.
+      this.#echoFailed = true;
+    }
   }
 
   #note(text: string): void {
