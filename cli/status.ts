@@ -105,6 +105,7 @@ export async function run(args: string[]): Promise<number> {
   const failed = stack?.services.filter((s) => s.state === "failed") ?? [];
   if (values.json) {
     const json = statusToJson(report);
+    json.ok = report.ok && failed.length === 0;
     if (stack !== null) {
       json.up = {
         pid: stack.pid,
