@@ -171,3 +171,89 @@ Deno.test("dashboard of `torq up --demo` shows live rates, connections and a pau
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("dashboard of `torq up` with services shows the services table and a failed service", async () => {
+  if (!(await chromiumPresent())) {
+    assert.fail(`Chromium is missing at ${CHROMIUM} (see the test above)`);
+  }
+  const sockets = await Deno.makeTempDir({ prefix: "torq-dash-sock-" });
+  const profile = await Deno.makeTempDir({ prefix: "torq-dash-chromium-" });
+  const config = `${sockets}/stack.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `services:
+  steady:
+    command: sleep
+    args: [600]
+  crasher:
+    command: sh
+    args: [-c, 'exit 4']
+    restart_delay_ms: 50
+    start_limit_burst: 2
+`,
+  );
+  const torq = spawnTorq([
+    "up",
+    "--config",
+    config,
+    "--http",
+    "127.0.0.1:0",
+    "--socket-dir",
+    sockets,
+  ]);
+  let browser: Browser | null = null;
+  try {
+    const url = await dashboardUrl(torq);
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+    });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1440, height: 900 });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
+    await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
+    const rows = `[...document.querySelectorAll("#services tbody tr")].map((tr) =>
+      [...tr.children].map((td) => td.textContent))`;
+    try {
+      await page.waitForFunction(
+        `${rows}.some((r) => r[0] === "crasher" && r[1] === "failed")`,
+        { timeout: WAIT_MS, polling: 250 },
+      );
+    } catch (e) {
+      throw new Error(
+        `no failed crasher shown: ${await page.evaluate(rows)}\n${(e as Error).message}`,
+      );
+    }
+    const shown = await page.evaluate(rows) as string[][];
+    assert.deepEqual(shown.map((r) => [r[0], r[1], r[4], r[5]?.replace(/, .*/, "")]), [
+      ["steady", "running", "0", "—"],
+      ["crasher", "failed", "1", "status 4"],
+    ]);
+    assert.match(shown[0]![2]!, /^\d+$/, "the running service's pid");
+    assert.equal(
+      await page.evaluate(`document.getElementById("total-services").textContent`),
+      "1/2 up",
+    );
+    const alerts = await page.evaluate(`document.getElementById("alerts").textContent`);
+    assert.match(String(alerts), /service crasher failed/);
+    assert.equal(
+      await page.evaluate(`getComputedStyle(document.querySelector(".services-part")).display`),
+      "flex",
+      "the services part is shown",
+    );
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser?.close();
+    try {
+      torq.child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await torq.child.status;
+    await torq.drained;
+    await Deno.remove(sockets, { recursive: true });
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+});
