@@ -285,7 +285,18 @@ async function runPipeline(args: string[]): Promise<number> {
       signal: join(dir, SOCKET_FILE_NAMES.signal),
       execution: join(dir, SOCKET_FILE_NAMES.execution),
     };
-  emit("out", `🚀 Starting demo pipeline: ${symbol} on Kraken and Coinbase (seed ${seed})`);
+  const part = stages.length === PIPELINE_STAGES.length ? "" : ` (${stages.join(", ")})`;
+  const venues = feedVenues === undefined
+    ? "Kraken and Coinbase"
+    : feedVenues[0] === VenueId.Coinbase
+    ? "Coinbase"
+    : "Kraken";
+  emit(
+    "out",
+    `🚀 Starting demo pipeline${part}: ${symbol} on ${venues}${
+      stages.includes("feed") ? ` (seed ${seed})` : ""
+    }`,
+  );
   emit(
     "out",
     `📡 Relays: market data ${paths.marketData}, signals ${paths.signal}, execution ${paths.execution}`,
