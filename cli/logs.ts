@@ -134,7 +134,8 @@ export async function run(args: string[]): Promise<number> {
     await followLogs(sources, {
       signal: ac.signal,
       ...(positionals.length === 0 ? { rescan: () => logSources(dir) } : {}),
-      onLines: (batch) => print(batch, Math.max(width, widthOf(logSources(dir)))),
+      onLines: (batch) =>
+        print(batch, positionals.length === 0 ? Math.max(width, widthOf(logSources(dir))) : width),
     });
   } finally {
     for (const s of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(s, stop);
