@@ -3,7 +3,7 @@
 // numbers are live. The screenshot is kept (its path is printed); the relay's
 // sockets, the browser profile and the processes are cleaned up.
 import assert from "node:assert/strict";
-import puppeteer, { type Browser } from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
@@ -71,6 +71,28 @@ async function chromiumPresent(): Promise<boolean> {
   }
 }
 
+/** Headless Chromium with its profile in `profile`. */
+function launchChromium(profile: string): Promise<Browser> {
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+  });
+}
+
+/** A 1440×900 page that collects console errors, page errors and failed requests. */
+async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1440, height: 900 });
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
+  page.on("requestfailed", (r) => errors.push(`request ${r.url()}: ${r.failure()?.errorText}`));
+  return { page, errors };
+}
+
 /** In-page check: the page's numbers are live and every panel has content. */
 const LIVE = `(() => {
   const rate = (id) => parseFloat((document.getElementById(id)?.textContent ?? "").replace(/,/g, ""));
@@ -110,19 +132,8 @@ Deno.test("dashboard of `torq up --demo` shows live rates, connections and a pau
   let browser: Browser | null = null;
   try {
     const url = await dashboardUrl(torq);
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
-    });
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1440, height: 900 });
-    const errors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
-    page.on("requestfailed", (r) => errors.push(`request ${r.url()}: ${r.failure()?.errorText}`));
+    browser = await launchChromium(profile);
+    const { page, errors } = await openPage(browser);
 
     await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
     try {
@@ -204,15 +215,8 @@ Deno.test("dashboard of `torq up` with services shows the services table and a f
   let browser: Browser | null = null;
   try {
     const url = await dashboardUrl(torq);
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
-    });
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1440, height: 900 });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
+    browser = await launchChromium(profile);
+    const { page, errors } = await openPage(browser);
     await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
     const rows = `[...document.querySelectorAll("#services tbody tr")].map((tr) =>
       [...tr.children].map((td) => td.textContent))`;

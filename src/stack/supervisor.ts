@@ -243,11 +243,16 @@ class ServiceProcess {
     };
   }
 
+  /** Starts a run with its restart counters reset (a start by hand, not by its policy). */
+  launch(): void {
+    this.#tracker.reset();
+    this.start();
+  }
+
   /** Stops it (if it runs) and starts it again, its restart counters reset. */
   async restart(): Promise<StoppedService> {
     const stopped = await this.stop();
-    this.#tracker.reset();
-    this.start();
+    this.launch();
     return stopped;
   }
 
@@ -425,7 +430,7 @@ export class Supervisor {
     const started: ServiceProcess[] = [];
     for (const s of this.#services) {
       try {
-        s.start();
+        s.launch();
         started.push(s);
       } catch (e) {
         for (const t of started.reverse()) await t.stop();
