@@ -21,15 +21,17 @@ started with -d): its services in reverse start order, each with its
 stop_signal and, after its stop_timeout_ms, SIGKILL; then its relays (their
 sockets removed); then the process. Prints what it stopped. When it does not
 finish within --timeout, torq up and its services are killed (SIGKILL) and the
-files they left are removed. With nothing running it says so and exits 0.
+files they left are removed. Services left running by a torq up that was
+killed (found by the environment torq up gives them) are killed too. With
+nothing running it says so and exits 0.
 
 Options:
   --timeout S          Bound of the graceful stop, in seconds (default 60)
 ${STACK_HELP}
   -h, --help           Show this help
 
-Exit status: 0 stopped (or nothing was running), 1 it had to be killed or
-could not be stopped, 2 usage error.
+Exit status: 0 stopped (or nothing was running), 1 something had to be killed
+or could not be stopped, 2 usage error.
 
 Examples:
   torq down
@@ -73,8 +75,15 @@ export async function run(args: string[]): Promise<number> {
   }
   switch (result.how) {
     case "not running":
-      await printOut(`torq down: no torq up is running in ${dir}`);
-      return Exit.OK;
+      await printOut(
+        [
+          `torq down: no torq up is running in ${dir}`,
+          ...result.leftovers.map((p) =>
+            `killed ${p.name} (pid ${p.pid}): left running by a torq up that is gone`
+          ),
+        ].join("\n"),
+      );
+      return result.leftovers.length === 0 ? Exit.OK : Exit.BAD_INPUT;
     case "stopped":
       await printOut(formatDown(result.report).join("\n"));
       return Exit.OK;
@@ -82,7 +91,7 @@ export async function run(args: string[]): Promise<number> {
       await printOut(
         [
           `killed torq up (pid ${result.pid}): ${result.reason}`,
-          ...result.services.map((p) => `killed service process group ${p}`),
+          ...result.services.map((p) => `killed ${p.name} (pid ${p.pid}) and its process group`),
           ...result.removed.map((p) => `removed ${p}`),
         ].join("\n"),
       );

@@ -23,6 +23,21 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Every process whose environment names this socket directory (services, whatever they started). */
+function processesOf(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const env = Deno.readTextFileSync(`/proc/${e.name}/environ`).split("\0");
+      if (env.includes(`TORQ_SOCKET_DIR=${dir}`)) out.push(Number(e.name));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return out;
+}
+
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000) {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -98,7 +113,7 @@ async function stackDir(yaml: string): Promise<StackDir> {
         } catch {
           // none
         }
-        for (const p of [...seen, ...(pid === null ? [] : [pid])]) {
+        for (const p of [...seen, ...(pid === null ? [] : [pid]), ...processesOf(dir)]) {
           try {
             Deno.kill(-p, "SIGKILL");
           } catch {
@@ -487,8 +502,10 @@ Deno.test("torq up in the foreground (as the systemd unit runs it): [name] lines
     assert.ok(!left.some((n) => n.endsWith(".sock") || n.startsWith("up.")), `${left}`);
   } finally {
     if (code === null) {
-      child.kill("SIGKILL");
+      child.kill("SIGTERM"); // lets it stop its services; SIGKILL would leave them running
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
       await child.status;
+      clearTimeout(timer);
       await reading.catch(() => {});
     }
     await s.close();
@@ -554,6 +571,49 @@ Deno.test("config/examples/pipeline_stack.yaml: collectors, strategy, portfolio 
     const down = await s.torq(["down"]);
     assert.equal(down.code, 0, down.stderr + down.stdout);
     assert.equal(down.stdout.split("\n").filter((l) => /^stopped \w+ \(pid/.test(l)).length, 5);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("torq down after torq up was killed kills the services it left running and removes its sockets", async () => {
+  // Quiet services: one that writes would die of SIGPIPE once torq up no longer reads its output.
+  const s = await stackDir(`services:
+  ticker:
+    command: sleep
+    args: [600]
+  watcher:
+    command: sh
+    args: [-c, 'sleep 600 & wait']
+`);
+  try {
+    const up = await s.torq(["up", "-d", "--config", s.config, "--http", "127.0.0.1:0"]);
+    assert.equal(up.code, 0, up.stderr + up.stdout);
+    const status = await s.status();
+    const [ticker, watcher] = status.services!.map((x) => x.pid!);
+    Deno.kill(status.up!.pid, "SIGKILL");
+    await waitFor("torq up to be gone", () => Promise.resolve(!alive(status.up!.pid)));
+    assert.ok(alive(watcher!), "its services outlive it (they run in sessions of their own)");
+    const down = await s.torq(["down"]);
+    assert.equal(down.code, 1, "something had to be killed");
+    const lines = down.stdout.trim().split("\n");
+    assert.equal(lines[0], `torq down: no torq up is running in ${s.dir}`);
+    assert.deepEqual(
+      lines.slice(1).sort(),
+      [
+        `killed ticker (pid ${ticker}): left running by a torq up that is gone`,
+        `killed watcher (pid ${watcher}): left running by a torq up that is gone`,
+      ].sort(),
+    );
+    await waitFor(
+      "the services to be gone",
+      () => Promise.resolve(!alive(ticker!) && !alive(watcher!)),
+    );
+    const left = [...Deno.readDirSync(s.dir)].map((e) => e.name);
+    assert.ok(
+      !left.some((n) => n.endsWith(".sock") || n.startsWith("up.p") || n === "up.ctl"),
+      `${left}`,
+    );
   } finally {
     await s.close();
   }

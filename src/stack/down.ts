@@ -7,20 +7,33 @@
  * period), then its relays, answers with what it stopped and exits. By force,
  * when it does not answer in time (or its control socket is gone but its
  * process is not): SIGKILL to `torq up` and to the process group of every
- * service it last reported, and the sockets and pid file it left behind are
- * removed.
+ * service it last reported or that still runs with this stack's environment,
+ * and the sockets and pid file it left behind are removed. Services left
+ * running by a `torq up` that was killed are found and killed the same way.
  *
  * @module
  */
 
 import { ControlError, controlRequest, type DownReport, type StackStatus } from "./control.ts";
-import { isUpProcess, runningPid, stackFiles } from "./files.ts";
+import {
+  isUpProcess,
+  runningPid,
+  serviceProcesses,
+  type ServiceProcessInfo,
+  stackFiles,
+} from "./files.ts";
 
 /** What {@linkcode stopStack} did. */
 export type DownResult =
   | { how: "stopped"; report: DownReport }
-  | { how: "killed"; pid: number; services: number[]; removed: string[]; reason: string }
-  | { how: "not running"; removed: string[] };
+  | {
+    how: "killed";
+    pid: number;
+    services: ServiceProcessInfo[];
+    removed: string[];
+    reason: string;
+  }
+  | { how: "not running"; removed: string[]; leftovers: ServiceProcessInfo[] };
 
 /** Options of {@linkcode stopStack}. */
 export interface StopStackOptions {
@@ -60,6 +73,27 @@ function removeLeftovers(paths: readonly string[]): string[] {
   return removed;
 }
 
+/** Socket files in `dir` nobody listens on (what a killed `torq up` left). */
+async function staleSockets(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const path = `${dir}/${e.name}`;
+    try {
+      if (!Deno.lstatSync(path).isSocket) continue;
+      (await Deno.connect({ transport: "unix", path })).close();
+    } catch (e) {
+      if (e instanceof Deno.errors.ConnectionRefused) out.push(path);
+    }
+  }
+  return out;
+}
+
 /**
  * Stops the `torq up` running in `dir`.
  *
@@ -79,7 +113,14 @@ export async function stopStack(dir: string, options: StopStackOptions = {}): Pr
     if (!(e instanceof ControlError) || e.reason === "permission") throw e;
   }
   if (pid === null && status === null) {
-    return { how: "not running", removed: removeLeftovers([files.control, files.pid]) };
+    const leftovers = serviceProcesses(dir);
+    for (const p of leftovers) kill(-p.pid, "SIGKILL");
+    const sockets = await staleSockets(dir);
+    return {
+      how: "not running",
+      removed: removeLeftovers([...sockets, files.control, files.pid]),
+      leftovers,
+    };
   }
   let reason = "its control socket does not answer";
   if (status !== null) {
@@ -97,13 +138,17 @@ export async function stopStack(dir: string, options: StopStackOptions = {}): Pr
   const victim = status?.pid ?? pid!;
   kill(victim, "SIGKILL");
   await waitGone(victim, 10_000);
-  const services = (status?.services ?? []).flatMap((s) => s.pid === null ? [] : [s.pid]);
-  for (const p of services) kill(-p, "SIGKILL");
+  const services = new Map<number, ServiceProcessInfo>();
+  for (const s of status?.services ?? []) {
+    if (s.pid !== null) services.set(s.pid, { pid: s.pid, name: s.name });
+  }
+  for (const p of serviceProcesses(dir)) services.set(p.pid, p);
+  for (const p of services.keys()) kill(-p, "SIGKILL");
   const sockets = (status?.relays ?? []).map((r) => r.address);
   return {
     how: "killed",
     pid: victim,
-    services,
+    services: [...services.values()],
     removed: removeLeftovers([...sockets, files.control, files.pid]),
     reason,
   };

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /** Paths of a stack's own files in its socket directory. */
 export interface StackFiles {
@@ -93,6 +93,51 @@ export function isUpProcess(pid: number): boolean {
 export function runningPid(dir: string): number | null {
   const pid = readPid(stackFiles(dir).pid);
   return pid !== null && isUpProcess(pid) ? pid : null;
+}
+
+/** A service process of some `torq up`, found by its environment. */
+export interface ServiceProcessInfo {
+  /** Its process id (the leader of its process group). */
+  pid: number;
+  /** Its `TORQ_SERVICE`. */
+  name: string;
+}
+
+/**
+ * The service processes of the stack in `dir` that are still running, found
+ * by the environment `torq up` gives each service (`TORQ_SERVICE` and
+ * `TORQ_SOCKET_DIR`): what a `torq up` that was killed left behind. Only the
+ * leaders of their process groups (the processes `torq up` started); Linux
+ * (`/proc`), processes of other users are not seen.
+ *
+ * @param dir the socket directory
+ * @returns the processes, by pid
+ */
+export function serviceProcesses(dir: string): ServiceProcessInfo[] {
+  const want = resolve(dir);
+  const out: ServiceProcessInfo[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync("/proc")];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const pid = Number(e.name);
+    try {
+      const env = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+      const name = env.find((v) => v.startsWith("TORQ_SERVICE="))?.slice(13);
+      const socketDir = env.find((v) => v.startsWith("TORQ_SOCKET_DIR="))?.slice(16);
+      if (name === undefined || socketDir === undefined || resolve(socketDir) !== want) continue;
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state !== "Z" && Number(pgrp) === pid) out.push({ pid, name });
+    } catch {
+      // gone, or another user's
+    }
+  }
+  return out.sort((a, b) => a.pid - b.pid);
 }
 
 function readPid(path: string): number | null {

@@ -29,8 +29,15 @@ export type {
 export { describeExit, formatDelay, isFailure, RestartTracker } from "./restart_policy.ts";
 export type { ExitDecision, ExitStatus, RestartRules } from "./restart_policy.ts";
 export { LineSplitter } from "./line_splitter.ts";
-export { isUpProcess, runningPid, StackBusyError, stackFiles, StackLock } from "./files.ts";
-export type { StackFiles } from "./files.ts";
+export {
+  isUpProcess,
+  runningPid,
+  serviceProcesses,
+  StackBusyError,
+  stackFiles,
+  StackLock,
+} from "./files.ts";
+export type { ServiceProcessInfo, StackFiles } from "./files.ts";
 export { ControlError, controlRequest, ControlServer } from "./control.ts";
 export type {
   ControlAnswers,

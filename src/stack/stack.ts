@@ -12,6 +12,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import type { RelayDomainName, TorqConfig } from "../config/mod.ts";
 import type { Relay } from "../relay/relay.ts";
 import type { RelayService } from "../relay/service.ts";
@@ -110,7 +111,7 @@ export class Stack {
     const supervisor = new Supervisor(options.config.services, {
       logDir: options.lock.files.dir,
       torqCommand: options.torqCommand,
-      env: { TORQ_SOCKET_DIR: options.lock.files.dir, ...options.env },
+      env: { TORQ_SOCKET_DIR: resolve(options.lock.files.dir), ...options.env },
       ...(options.echo === undefined ? {} : { echo: options.echo }),
       logger: options.logger ?? new Logger(),
     });
