@@ -8,7 +8,6 @@
  */
 
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 import {
   BENCH_DOMAINS,
   type BenchDomain,
@@ -26,6 +25,7 @@ import {
   MIN_BENCH_SIZE,
   ORDER_REQUEST_FRAME_SIZE,
 } from "../src/tools/bench.ts";
+import { torqCommand } from "../src/stack/self.ts";
 import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
 import { configFromArgs } from "./_config.ts";
 
@@ -94,20 +94,6 @@ Examples:
   torq bench --direct --duration 3
   torq bench --rate 100000 --producers 2 --csv
   torq bench --socket /tmp/torq/market_data.sock --window 0`;
-
-/**
- * How to run `torq` itself: the compiled binary directly, or `deno run -A
- * cli/main.ts` when running from source.
- *
- * @returns the command and its leading arguments
- */
-export function torqCommand(): string[] {
-  const exe = Deno.execPath();
-  const name = exe.split(/[\\/]/).pop() ?? "";
-  const compiled = Deno.mainModule.includes("/deno-compile-") || !/^deno(\.exe)?$/i.test(name);
-  if (compiled) return [exe];
-  return [exe, "run", "-A", fileURLToPath(new URL("./main.ts", import.meta.url))];
-}
 
 function int(name: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;

@@ -18,8 +18,11 @@ import {
   formatPipelineEvent,
   formatPipelineStats,
   Pipeline,
+  PIPELINE_STAGES,
+  type PipelineStage,
   type PipelineStats,
 } from "../src/tools/pipeline.ts";
+import { VenueId } from "../src/protocol/instrument_id.ts";
 import { parseSeed, randomSeed } from "../src/tools/prng.ts";
 import { Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
@@ -91,13 +94,18 @@ Options:
   --seed N             Seed the market walk (0–4294967295)
   --threshold BPS      Smallest price gap that makes a signal (default 30)
   --symbol SYMBOL      The pair (default BTC-USD)
+  --stage LIST         Run only these stages here, e.g. feed or strategy,portfolio (default
+                       all): the others run in other processes, e.g. as torq up services
+  --venue VENUE        The feed publishes only this venue's trades: kraken or coinbase (two
+                       feeds with the same --seed draw the same market)
 ${CONFIG_HELP}
   -h, --help           Show this help
 
 Examples:
   torq up --socket-dir /tmp/torq-demo &
   torq demo pipeline --socket-dir /tmp/torq-demo --count 200 --rate 50 --seed 3
-  torq demo pipeline --duration 30`;
+  torq demo pipeline --duration 30
+  torq demo pipeline --stage feed --venue kraken --seed 7   # one collector of a split pipeline`;
 
 /** Writes one line synchronously (keeps stdout and stderr lines in order). */
 function emit(stream: "out" | "err", text: string): void {
@@ -238,6 +246,8 @@ async function runPipeline(args: string[]): Promise<number> {
         seed: { type: "string" },
         threshold: { type: "string" },
         symbol: { type: "string" },
+        stage: { type: "string" },
+        venue: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -248,6 +258,8 @@ async function runPipeline(args: string[]): Promise<number> {
     await printOut(PIPELINE_HELP);
     return Exit.OK;
   }
+  const stages = stagesOf(command, values.stage);
+  const feedVenues = venuesOf(command, values.venue);
   const rate = positive(command, "rate", values.rate);
   const count = positiveInt(command, "count", values.count);
   const duration = positive(command, "duration", values.duration);
@@ -273,7 +285,18 @@ async function runPipeline(args: string[]): Promise<number> {
       signal: join(dir, SOCKET_FILE_NAMES.signal),
       execution: join(dir, SOCKET_FILE_NAMES.execution),
     };
-  emit("out", `🚀 Starting demo pipeline: ${symbol} on Kraken and Coinbase (seed ${seed})`);
+  const part = stages.length === PIPELINE_STAGES.length ? "" : ` (${stages.join(", ")})`;
+  const venues = feedVenues === undefined
+    ? "Kraken and Coinbase"
+    : feedVenues[0] === VenueId.Coinbase
+    ? "Coinbase"
+    : "Kraken";
+  emit(
+    "out",
+    `🚀 Starting demo pipeline${part}: ${symbol} on ${venues}${
+      stages.includes("feed") ? ` (seed ${seed})` : ""
+    }`,
+  );
   emit(
     "out",
     `📡 Relays: market data ${paths.marketData}, signals ${paths.signal}, execution ${paths.execution}`,
@@ -289,8 +312,16 @@ async function runPipeline(args: string[]): Promise<number> {
       count,
       durationMs: duration === undefined ? undefined : duration * 1000,
       thresholdBps: threshold,
+      stages,
+      feedVenues,
       onEvent: (e) => emit("out", formatPipelineEvent(e)),
-      onConnected: () => emit("out", "✅ Connected: feed, strategy, portfolio and consumer"),
+      onConnected: () =>
+        emit(
+          "out",
+          `✅ Connected: ${stages.slice(0, -1).join(", ")}${stages.length > 1 ? " and " : ""}${
+            stages.at(-1)
+          }`,
+        ),
     });
     const onInterrupt = () => {
       emit("out", "👋 Stopping demo pipeline");
@@ -309,6 +340,35 @@ async function runPipeline(args: string[]): Promise<number> {
   }
   emit("out", formatPipelineStats(stats));
   return Exit.OK;
+}
+
+function stagesOf(command: string, text: string | undefined): PipelineStage[] {
+  if (text === undefined) return [...PIPELINE_STAGES];
+  const names = text.split(",").map((n) => n.trim());
+  for (const n of names) {
+    if (!(PIPELINE_STAGES as readonly string[]).includes(n)) {
+      throw new UsageError(
+        command,
+        `option '--stage' needs stages among ${PIPELINE_STAGES.join(", ")}, got ${
+          JSON.stringify(n)
+        }`,
+      );
+    }
+  }
+  return PIPELINE_STAGES.filter((s) => names.includes(s));
+}
+
+function venuesOf(command: string, text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const venues: Record<string, number> = { kraken: VenueId.Kraken, coinbase: VenueId.Coinbase };
+  const venue = venues[text.trim().toLowerCase()];
+  if (venue === undefined) {
+    throw new UsageError(
+      command,
+      `option '--venue' needs kraken or coinbase, got ${JSON.stringify(text)}`,
+    );
+  }
+  return [venue];
 }
 
 /**

@@ -33,7 +33,10 @@ export interface CommandEntry {
 // deno-fmt-ignore
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   relay: { summary: "Run one domain relay (market-data, signal or execution)", load: () => import("./relay.ts") },
-  up: { summary: "Run all three relays in one process", load: () => import("./up.ts") },
+  up: { summary: "Run the three relays and the configured services (-d: in the background)", load: () => import("./up.ts") },
+  down: { summary: "Stop a running torq up: its services, then its relays", load: () => import("./down.ts") },
+  restart: { summary: "Restart a running torq up's services and relays, or one of them", load: () => import("./restart.ts") },
+  logs: { summary: "Show or follow the logs of a torq up's services (-f)", load: () => import("./logs.ts") },
   config: { summary: "Validate or show the effective configuration", load: () => import("./config.ts") },
   demo: { summary: "Stream demo traffic: arbitrage signals, or a whole pipeline", load: () => import("./demo.ts") },
   "mock-relay": { summary: "A fake market-data source and sink for testing consumers", load: () => import("./mock_relay.ts") },

@@ -1,6 +1,7 @@
 /**
  * `torq up`: run the market-data, signal and execution relays in one process,
- * with the HTTP API and dashboard; `--demo` also feeds them demo traffic.
+ * with the HTTP API and dashboard, then the configured services (src/stack);
+ * `--demo` also feeds them demo traffic; `-d` runs all that in the background.
  *
  * @module
  */
@@ -13,6 +14,17 @@ import { CliError, Exit, parseOrUsage, printOut } from "./_args.ts";
 import { CONFIG_HELP, CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
 import { registerSchemaFiles, SCHEMAS_HELP, SCHEMAS_OPTION } from "./_schemas.ts";
+import {
+  DetachError,
+  formatLogLine,
+  formatStarted,
+  ServiceStartError,
+  Stack,
+  StackBusyError,
+  StackLock,
+  startDetached,
+  torqCommand,
+} from "../src/stack/mod.ts";
 
 const COMMAND = "torq up";
 
@@ -24,12 +36,23 @@ its own socket, and serve the dashboard and HTTP API (http.listen, default
 configuration (same --config, --env, --set) and applies its limits and log
 levels without dropping connections; the changes are logged.
 
+Then the services of the configuration (services:) start in dependency order,
+once every relay accepts connections; each one's output goes to
+<socket dir>/<name>.log and here as "[name] line". They stop in reverse order
+before the relays. A second torq up in the same socket directory refuses to
+start (up.pid). 'torq status', 'torq logs', 'torq restart' and 'torq down'
+operate a running torq up through its control socket (<socket dir>/up.ctl).
+
 Options:
   --socket-dir DIR     Put the three sockets in DIR (market_data.sock, signals.sock, execution.sock)
   --journal PATH       Audit journal of the execution relay (default: beside its socket)
   --http HOST:PORT     Serve the dashboard and API here instead of http.listen (port 0: any free port)
   --demo               Also run demo traffic in this process: a market feed (trades on two
                        venues, quotes), an arbitrage strategy, a portfolio sending orders
+  -d, --detach         Run in the background and return once everything runs (exit 1 with
+                       the reason when something does not start); its own log is
+                       <socket dir>/up.log
+  --daemon             (used by -d) Run as the background process: no terminal output
 ${CONFIG_HELP}
 ${SCHEMAS_HELP}
   -h, --help           Show this help
@@ -37,6 +60,7 @@ ${SCHEMAS_HELP}
 Examples:
   torq up
   torq up --demo
+  torq up -d --config stack.yaml && torq status && torq down
   torq up --socket-dir /tmp/torq-dev --http 127.0.0.1:8080
   torq up --env production --log-format json --set http.token=s3cret`;
 
@@ -57,6 +81,8 @@ export async function run(args: string[]): Promise<number> {
         journal: { type: "string" },
         http: { type: "string" },
         demo: { type: "boolean", default: false },
+        detach: { type: "boolean", short: "d", default: false },
+        daemon: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         verbose: { type: "boolean", default: false },
       },
@@ -68,15 +94,17 @@ export async function run(args: string[]): Promise<number> {
     return Exit.OK;
   }
   const config = configFromArgs(values);
+  const dir = values["socket-dir"];
+  if (values.detach) return await runDetached(args, dir ?? config.socket_dir);
+  using lock = lockStackDir(dir ?? config.socket_dir);
   registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
   const token = config.http.token;
   const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token);
-  const dir = values["socket-dir"];
   let service;
   try {
     service = await startRelays(
       config,
-      ["market_data", "signal", "execution"],
+      RELAYS,
       {
         ...(dir === undefined ? {} : { socketDir: dir }),
         ...(values.journal === undefined ? {} : { journalPath: values.journal }),
@@ -116,20 +144,87 @@ export async function run(args: string[]): Promise<number> {
       throw new CliError(`cannot start the demo: ${(e as Error).message}`);
     }
   }
+  let stack: Stack;
+  try {
+    stack = await Stack.start({
+      config,
+      lock,
+      relays: service,
+      relayNames: RELAYS,
+      bridges,
+      hub: http.hub,
+      httpUrl: http.server.url,
+      detached: values.daemon,
+      torqCommand: torqCommand(),
+      env: values.env === undefined ? {} : { TORQ_ENV: values.env },
+      logger: loggerFromConfig(config.logging),
+      ...(values.daemon ? {} : { echo: echoer(Object.keys(config.services)) }),
+    });
+  } catch (e) {
+    await demo?.stop();
+    await http.stop();
+    await bridges.stop();
+    await service.stop();
+    throw e instanceof ServiceStartError ? new CliError(e.message) : e;
+  }
   // Signal handlers first (runUntilSignal installs them synchronously), then the lines
   // that tell a supervisor or a test that the relays run.
   const stopped = runUntilSignal(service, {
     beforeStop: async () => {
+      await stack.stopServices();
       await demo?.stop();
       await bridges.stop();
       await http.stop();
     },
   });
+  stack.ready();
+  const services = stack.supervisor.status().map((s) => `${s.name} (pid ${s.pid ?? "-"})`);
   await printOut(
     `torq up: 3 relays running (Ctrl-C to stop)\n${lines.join("\n")}\n${
       dashboardLine(http, token)
-    }${demo === null ? "" : `\n${demo.description}`}`,
+    }${demo === null ? "" : `\n${demo.description}`}${
+      services.length === 0 ? "" : `\nservices: ${services.join(", ")}`
+    }`,
   );
   await stopped;
+  await stack.close();
   return Exit.OK;
+}
+
+/** The relays `torq up` runs, in start order. */
+const RELAYS = ["market_data", "signal", "execution"] as const;
+
+function lockStackDir(dir: string): StackLock {
+  try {
+    return StackLock.acquire(dir);
+  } catch (e) {
+    if (e instanceof StackBusyError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** Writes `[name] line` to stdout, the names padded to line the texts up. */
+function echoer(names: readonly string[]): (name: string, line: string) => void {
+  const width = Math.max(0, ...names.map((n) => n.length));
+  const encoder = new TextEncoder();
+  return (name, line) => {
+    const bytes = encoder.encode(formatLogLine({ name, time: 0, text: line }, width) + "\n");
+    for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+  };
+}
+
+/** `torq up -d`: the same command in the background, and its summary once it runs. */
+async function runDetached(args: readonly string[], dir: string): Promise<number> {
+  const rest = args.filter((a) => a !== "-d" && a !== "--detach");
+  try {
+    const status = await startDetached({
+      dir,
+      command: [...torqCommand(), "up", ...rest, "--daemon"],
+    });
+    await printOut(formatStarted(status).join("\n"));
+    return Exit.OK;
+  } catch (e) {
+    if (e instanceof StackBusyError || e instanceof DetachError) throw new CliError(e.message);
+    throw e;
+  }
 }

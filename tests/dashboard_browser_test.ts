@@ -3,7 +3,7 @@
 // numbers are live. The screenshot is kept (its path is printed); the relay's
 // sockets, the browser profile and the processes are cleaned up.
 import assert from "node:assert/strict";
-import puppeteer, { type Browser } from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
@@ -71,6 +71,28 @@ async function chromiumPresent(): Promise<boolean> {
   }
 }
 
+/** Headless Chromium with its profile in `profile`. */
+function launchChromium(profile: string): Promise<Browser> {
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+  });
+}
+
+/** A 1440×900 page that collects console errors, page errors and failed requests. */
+async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1440, height: 900 });
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
+  page.on("requestfailed", (r) => errors.push(`request ${r.url()}: ${r.failure()?.errorText}`));
+  return { page, errors };
+}
+
 /** In-page check: the page's numbers are live and every panel has content. */
 const LIVE = `(() => {
   const rate = (id) => parseFloat((document.getElementById(id)?.textContent ?? "").replace(/,/g, ""));
@@ -110,19 +132,8 @@ Deno.test("dashboard of `torq up --demo` shows live rates, connections and a pau
   let browser: Browser | null = null;
   try {
     const url = await dashboardUrl(torq);
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
-    });
-    const page = await browser.newPage();
-    await page.setViewport({ width: 1440, height: 900 });
-    const errors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
-    page.on("requestfailed", (r) => errors.push(`request ${r.url()}: ${r.failure()?.errorText}`));
+    browser = await launchChromium(profile);
+    const { page, errors } = await openPage(browser);
 
     await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
     try {
@@ -166,6 +177,85 @@ Deno.test("dashboard of `torq up --demo` shows live rates, connections and a pau
     }, 10_000);
     await torq.child.status;
     clearTimeout(timer);
+    await torq.drained;
+    await Deno.remove(sockets, { recursive: true });
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("dashboard of `torq up` with services shows the services table and a failed service", async () => {
+  if (!(await chromiumPresent())) {
+    assert.fail(`Chromium is missing at ${CHROMIUM} (see the test above)`);
+  }
+  const sockets = await Deno.makeTempDir({ prefix: "torq-dash-sock-" });
+  const profile = await Deno.makeTempDir({ prefix: "torq-dash-chromium-" });
+  const config = `${sockets}/stack.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `services:
+  steady:
+    command: sleep
+    args: [600]
+  crasher:
+    command: sh
+    args: [-c, 'exit 4']
+    restart_delay_ms: 50
+    start_limit_burst: 2
+`,
+  );
+  const torq = spawnTorq([
+    "up",
+    "--config",
+    config,
+    "--http",
+    "127.0.0.1:0",
+    "--socket-dir",
+    sockets,
+  ]);
+  let browser: Browser | null = null;
+  try {
+    const url = await dashboardUrl(torq);
+    browser = await launchChromium(profile);
+    const { page, errors } = await openPage(browser);
+    await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
+    const rows = `[...document.querySelectorAll("#services tbody tr")].map((tr) =>
+      [...tr.children].map((td) => td.textContent))`;
+    try {
+      await page.waitForFunction(
+        `${rows}.some((r) => r[0] === "crasher" && r[1] === "failed")`,
+        { timeout: WAIT_MS, polling: 250 },
+      );
+    } catch (e) {
+      throw new Error(
+        `no failed crasher shown: ${await page.evaluate(rows)}\n${(e as Error).message}`,
+      );
+    }
+    const shown = await page.evaluate(rows) as string[][];
+    assert.deepEqual(shown.map((r) => [r[0], r[1], r[4], r[5]?.replace(/, .*/, "")]), [
+      ["steady", "running", "0", "—"],
+      ["crasher", "failed", "1", "status 4"],
+    ]);
+    assert.match(shown[0]![2]!, /^\d+$/, "the running service's pid");
+    assert.equal(
+      await page.evaluate(`document.getElementById("total-services").textContent`),
+      "1/2 up",
+    );
+    const alerts = await page.evaluate(`document.getElementById("alerts").textContent`);
+    assert.match(String(alerts), /service crasher failed/);
+    assert.equal(
+      await page.evaluate(`getComputedStyle(document.querySelector(".services-part")).display`),
+      "flex",
+      "the services part is shown",
+    );
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser?.close();
+    try {
+      torq.child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    await torq.child.status;
     await torq.drained;
     await Deno.remove(sockets, { recursive: true });
     await Deno.remove(profile, { recursive: true }).catch(() => {});

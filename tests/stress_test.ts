@@ -137,7 +137,6 @@ Deno.test(`stress: random producers and consumers on every relay, every frame ac
 
 async function stress(d: Domain, seed: number): Promise<void> {
   const rand = prng(seed);
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   const relay = await startRelay(d.arg, {
     env: CHECK_POOLS,
     args: [

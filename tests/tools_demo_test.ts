@@ -433,6 +433,15 @@ Deno.test("torq demo and torq mock-relay print help with examples", async (t) =>
   const bad = await runTorq(["demo", "arbitrage", "--rate", "0"]);
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trimEnd().split("\n").length, 1);
+  const stage = await runTorq(["demo", "pipeline", "--stage", "feed,oracle"]);
+  assert.equal(stage.code, 2);
+  assert.equal(
+    stage.stderr.trim(),
+    `torq demo: option '--stage' needs stages among feed, strategy, portfolio, consumer, got "oracle" (see 'torq demo pipeline --help')`,
+  );
+  const venue = await runTorq(["demo", "pipeline", "--stage", "feed", "--venue", "binance"]);
+  assert.equal(venue.code, 2);
+  assert.match(venue.stderr, /option '--venue' needs kraken or coinbase, got "binance"/);
 });
 
 // ---------------------------------------------------------------------------------------------

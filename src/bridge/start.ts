@@ -31,6 +31,18 @@ export interface BridgeService {
   bridges: NatsBridge[];
   /** Stops every bridge (unacknowledged JetStream frames get up to 1 s). */
   stop(): Promise<void>;
+  /**
+   * Stops the bridges of one relay (before the relay is restarted).
+   *
+   * @param relay the relay
+   */
+  stopFor(relay: Relay): Promise<void>;
+  /**
+   * Starts the bridges the configuration enables for a relay (a restarted one).
+   *
+   * @param relay the relay
+   */
+  startFor(relay: Relay): Promise<void>;
 }
 
 /** Options of {@linkcode startBridges}. */
@@ -102,17 +114,18 @@ export async function startBridges(
   options: StartBridgesOptions = {},
 ): Promise<BridgeService> {
   const bridges: NatsBridge[] = [];
+  const startFor = async (relay: Relay) => {
+    const name = DOMAIN_NAMES[relay.logic.domain - 1];
+    if (name === undefined) return;
+    const section = config.relays[name];
+    const o = natsBridgeOptions(section);
+    if (o === null) return;
+    const logger = options.logger ?? options.loggerFor?.(section) ?? new Logger();
+    const { NatsBridge } = await import("./nats.ts");
+    bridges.push(await NatsBridge.start(relay, { ...o, logger }));
+  };
   try {
-    for (const relay of relays) {
-      const name = DOMAIN_NAMES[relay.logic.domain - 1];
-      if (name === undefined) continue;
-      const section = config.relays[name];
-      const o = natsBridgeOptions(section);
-      if (o === null) continue;
-      const logger = options.logger ?? options.loggerFor?.(section) ?? new Logger();
-      const { NatsBridge } = await import("./nats.ts");
-      bridges.push(await NatsBridge.start(relay, { ...o, logger }));
-    }
+    for (const relay of relays) await startFor(relay);
   } catch (e) {
     await Promise.all(bridges.map((b) => b.stop(0)));
     throw e;
@@ -122,5 +135,11 @@ export async function startBridges(
     stop: async () => {
       await Promise.all(bridges.map((b) => b.stop()));
     },
+    stopFor: async (relay) => {
+      const mine = bridges.filter((b) => b.relay === relay);
+      bridges.splice(0, bridges.length, ...bridges.filter((b) => b.relay !== relay));
+      await Promise.all(mine.map((b) => b.stop()));
+    },
+    startFor,
   };
 }

@@ -28,6 +28,15 @@ export type { ConfigIssue } from "./errors.ts";
 export { formatSchemaIssue, loadSchemaFiles, parseSchemaText, SchemaFileError } from "./schemas.ts";
 export type { LoadSchemaOptions } from "./schemas.ts";
 
+export {
+  RESERVED_SERVICE_NAMES,
+  RESTART_POLICIES,
+  SERVICE_DEFAULTS,
+  serviceStartOrder,
+  STOP_SIGNALS,
+} from "./services.ts";
+export type { RestartPolicy, ServiceConfig, StopSignal } from "./services.ts";
+
 export { CONFIG_ENV_VARS } from "./environ.ts";
 export type { ConfigEnvVar } from "./environ.ts";
 

@@ -10,6 +10,7 @@
 
 import { z } from "zod";
 import { isRecord, show, valueAt } from "./_util.ts";
+import { checkServices, resolveServices, type ServiceConfig, servicesSchema } from "./services.ts";
 
 /**
  * The relays configured under `relays:`, in domain order (1, 2, 3).
@@ -414,6 +415,8 @@ export interface TorqConfig {
   relays: Record<RelayDomainName, RelayConfig>;
   /** Reserved for settings shared by bridges; kept as given (each relay's bridge is `relays.<name>.bridge`). */
   bridge: Record<string, unknown>;
+  /** The team's own processes `torq up` runs after the relays, by name in file order. */
+  services: Record<string, ServiceConfig>;
 }
 
 /** One problem found by {@linkcode checkConfig}, before it is located in a file. */
@@ -678,6 +681,7 @@ function documentSchema() {
       execution: _relaySchema("execution"),
     }),
     bridge: z.record(z.string(), z.unknown()),
+    services: servicesSchema(),
   });
 }
 
@@ -766,6 +770,7 @@ function _resolve(doc: ConfigDocument): TorqConfig {
     schemas: [...doc.schemas],
     relays,
     bridge: structuredClone(doc.bridge),
+    services: resolveServices(doc.services),
   };
 }
 
@@ -845,6 +850,7 @@ function _crossCheck(config: TorqConfig): ConfigProblem[] {
       }
     }
   }
+  problems.push(...checkServices(config.services, DOMAIN_NAMES));
   return problems;
 }
 

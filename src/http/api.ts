@@ -16,6 +16,7 @@
  * | `/api/rejects?relay=&limit=` | `RejectsResponse` |
  * | `/api/timeline?relay=&seconds=` | `TimelineResponse` (1 s points, up to 900) |
  * | `/api/tlv-types` | the registry, `TlvTypeJson[]` |
+ * | `/api/services` | `ServicesResponse`: the services `torq up` supervises |
  * | `/api/stream` | Server-Sent Events: `event: stats` (`StatsEvent`, every second) and `event: message` (`MessageEvent`, sampled) |
  * | `/` | the dashboard page |
  * | `/assets/*` | the page's files |
@@ -139,6 +140,55 @@ export interface StatsEvent {
   points: TimelinePoint[];
   /** Relays' counters without per-connection detail (`connectionsDetail: []`). */
   relays: RelayStats[];
+  /** The services `torq up` supervises (absent when it runs none). */
+  services?: ServiceRow[];
+}
+
+/**
+ * Where a service is in its life: `running`; `restarting` (waiting out its
+ * backoff); `stopping`; `stopped` (by `torq down`, `torq restart` or a
+ * shutdown); `exited` (ended, and its policy does not restart it); `failed`
+ * (ended with a failure its policy does not restart, hit its start limit, or
+ * could not be started).
+ */
+export type ServiceState = "running" | "restarting" | "stopping" | "stopped" | "exited" | "failed";
+
+/** How a service's last run ended. */
+export interface ServiceExit {
+  /** Exit code (128 + the signal's number after a signal). */
+  code: number;
+  /** The signal that ended it, or null. */
+  signal: string | null;
+  /** When, ms since the epoch. */
+  at: number;
+}
+
+/** One service `torq up` supervises (`services:` in the configuration). */
+export interface ServiceRow {
+  /** Its name under `services:`. */
+  name: string;
+  /** Its state. */
+  state: ServiceState;
+  /** Process id of the current run, or null. */
+  pid: number | null;
+  /** Start of the current run, ms since the epoch, or null. */
+  startedAt: number | null;
+  /** Times it was started again after its first start (by its policy or by hand). */
+  restarts: number;
+  /** How its last run ended, or null before the first exit. */
+  lastExit: ServiceExit | null;
+  /** Why it is restarting, exited or failed; null while it runs normally. */
+  reason: string | null;
+  /** The command line, for people. */
+  command: string;
+  /** Its log file. */
+  log: string;
+}
+
+/** `/api/services`. */
+export interface ServicesResponse {
+  /** In start order; empty when `torq up` runs no services (or a lone `torq relay` serves). */
+  services: ServiceRow[];
 }
 
 /** `event: message` of `/api/stream`: a sampled, decoded frame. */

@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { ErrorResponse, TlvTypeJson } from "./api.ts";
+import type { ErrorResponse, ServicesResponse, TlvTypeJson } from "./api.ts";
 import { CONNECTION_SORTS, type ConnectionSort, type Hub, processInfo } from "./hub.ts";
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
 import { dashboardAssets } from "./dashboard/mod.ts";
@@ -34,7 +34,7 @@ const STREAM_HARD_LIMIT = 600;
 
 /**
  * Builds the app: `/healthz`, `/metrics`, `/api/relays`, `/api/connections`,
- * `/api/rejects`, `/api/timeline`, `/api/tlv-types`, `/api/stream`, and the
+ * `/api/rejects`, `/api/timeline`, `/api/tlv-types`, `/api/services`, `/api/stream`, and the
  * dashboard at `/` and `/assets/*`.
  *
  * @param hub the observed relays
@@ -90,7 +90,7 @@ export function createApp(hub: Hub, options: AppOptions = {}): Hono {
   });
 
   app.get("/metrics", (c) => {
-    const text = prometheusText(hub.relays.map((r) => r.stats()), processInfo());
+    const text = prometheusText(hub.relays.map((r) => r.stats()), processInfo(), hub.services());
     return c.body(text, 200, { "Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store" });
   });
 
@@ -140,6 +140,8 @@ export function createApp(hub: Hub, options: AppOptions = {}): Hono {
   });
 
   app.get("/api/tlv-types", (c) => c.json(tlvTypesJson()));
+
+  app.get("/api/services", (c) => c.json<ServicesResponse>({ services: hub.services() }));
 
   app.get("/api/stream", (c) => {
     const body = sseStream(hub, { heartbeatMs, replay });

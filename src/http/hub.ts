@@ -23,6 +23,7 @@ import type {
   RejectsResponse,
   RelayRates,
   RelaysResponse,
+  ServiceRow,
   StatsEvent,
   TimelinePoint,
   TimelineResponse,
@@ -199,6 +200,7 @@ export class Hub {
   #latest: StatsEvent | null = null;
   #started = false;
   #health: { at: number; result: Promise<HealthResponse> } | null = null;
+  #services: (() => ServiceRow[]) | null = null;
 
   /**
    * @param relays the relays of this process (their names must differ)
@@ -230,6 +232,42 @@ export class Hub {
     };
     this.#tracks.push(track);
     if (this.#started) this.#tap(track);
+  }
+
+  /**
+   * Observes a relay that replaced the one of the same name (a restarted
+   * relay): its timeline continues, its rates start from its new counters.
+   *
+   * @param relay the new relay
+   * @returns false when no relay of that name is observed
+   */
+  replace(relay: MonitoredRelay): boolean {
+    const track = this.#tracks.find((t) => t.relay.logic.name === relay.logic.name);
+    if (track === undefined) return false;
+    if (this.#started) track.relay.setSampler(null);
+    track.relay = relay;
+    track.base = baseline(relay.stats(), this.#clock());
+    if (this.#started) this.#tap(track);
+    return true;
+  }
+
+  /**
+   * Shows the services `torq up` supervises (`/api/services`, the stats
+   * events, `/metrics`).
+   *
+   * @param source their statuses now
+   */
+  setServices(source: () => ServiceRow[]): void {
+    this.#services = source;
+  }
+
+  /**
+   * The supervised services' statuses, in start order.
+   *
+   * @returns none unless {@linkcode Hub.setServices} was called
+   */
+  services(): ServiceRow[] {
+    return this.#services?.() ?? [];
   }
 
   /** The observed relays, in the order given. */
@@ -323,6 +361,7 @@ export class Hub {
       relays.push({ ...s, connectionsDetail: [] });
     }
     const event: StatsEvent = { time: now, points, relays };
+    if (this.#services !== null) event.services = this.#services();
     this.#latest = event;
     for (const l of [...this.#listeners]) {
       if (l.stats === undefined) continue;

@@ -370,3 +370,49 @@ Deno.test("Hub.health() probes a host:port address over TCP", async () => {
     listener.close();
   }
 });
+
+Deno.test("Hub.replace() follows a restarted relay under its name; its timeline continues", () => {
+  let now = 0;
+  const old = new FakeRelay("signal", 2);
+  const hub = new Hub([old], { clock: () => now });
+  hub.start();
+  try {
+    old.s.framesIn = 100;
+    now += 1000;
+    hub.tick();
+    assert.ok(old.sampler !== null, "the old relay is tapped");
+    const next = new FakeRelay("signal", 2);
+    next.s.framesIn = 7; // a new relay's counters start over
+    assert.equal(hub.replace(next), true);
+    assert.equal(old.sampler, null, "the old relay's tap is removed");
+    assert.ok(next.sampler !== null, "the new one is tapped");
+    assert.deepEqual(hub.relays, [next]);
+    next.s.framesIn = 27;
+    now += 1000;
+    assert.equal(hub.tick().points[0]!.msgsInPerSec, 20, "rates from the new counters");
+    assert.equal(hub.timeline().timeline["signal"]!.length, 2);
+    assert.equal(hub.replace(new FakeRelay("other")), false);
+  } finally {
+    hub.stop();
+  }
+});
+
+Deno.test("Hub.setServices() puts the services in stats events and services()", () => {
+  const hub = new Hub([new FakeRelay("signal", 2)], { clock: () => 0 });
+  assert.deepEqual(hub.services(), []);
+  assert.equal(hub.tick().services, undefined, "no services: no key");
+  const rows = [{
+    name: "feed",
+    state: "running" as const,
+    pid: 42,
+    startedAt: 0,
+    restarts: 1,
+    lastExit: null,
+    reason: null,
+    command: "torq demo pipeline --stage feed",
+    log: "/tmp/torq/feed.log",
+  }];
+  hub.setServices(() => rows);
+  assert.deepEqual(hub.services(), rows);
+  assert.deepEqual(hub.tick().services, rows);
+});

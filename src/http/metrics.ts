@@ -18,13 +18,14 @@
  * (`bridge`, `subject`, `direction` labels) `torq_bridge_{published,received,
  * dropped,unconfirmed,missing,duplicates,retries,reconnects,refused}_total`,
  * `torq_bridge_pending_frames`, `torq_bridge_lag_frames`, `torq_bridge_connected`;
- * every sample carries `relay` and `domain`.
+ * every sample carries `relay` and `domain`. With services (`torq up`):
+ * `torq_service_restarts_total`, `torq_service_up`, `torq_service_failed`, by `service`.
  *
  * @module
  */
 
 import type { BridgeStats, RelayStats } from "../relay/stats.ts";
-import type { ProcessInfo } from "./api.ts";
+import type { ProcessInfo, ServiceRow } from "./api.ts";
 import { domainName } from "../protocol/domains.ts";
 
 /** Content-Type of the exposition. */
@@ -309,6 +310,8 @@ const FAMILIES: readonly Family[] = [
  * @param relays `Relay.stats()` of each relay
  * @param process the serving process's memory, written as `process_resident_memory_bytes`
  *   and `torq_process_*_bytes` gauges (none when omitted)
+ * @param services the services `torq up` supervises: `torq_service_restarts_total`,
+ *   `torq_service_up` and `torq_service_failed` per service (none when empty)
  * @returns the exposition, ending with a newline
  * @example
  * ```ts
@@ -317,11 +320,23 @@ const FAMILIES: readonly Family[] = [
  * // torq_frames_in_total{relay="signal",domain="signal"} 42
  * ```
  */
-export function prometheusText(relays: readonly RelayStats[], process?: ProcessInfo): string {
+export function prometheusText(
+  relays: readonly RelayStats[],
+  process?: ProcessInfo,
+  services: readonly ServiceRow[] = [],
+): string {
   const lines: string[] = [];
   if (process !== undefined) {
     for (const [name, help, value] of processGauges(process)) {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${formatValue(value)}`);
+    }
+  }
+  if (services.length > 0) {
+    for (const [name, type, help, value] of SERVICE_FAMILIES) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const s of services) {
+        lines.push(`${name}${formatLabels({ service: s.name })} ${formatValue(value(s))}`);
+      }
     }
   }
   for (const f of FAMILIES) {
@@ -335,6 +350,28 @@ export function prometheusText(relays: readonly RelayStats[], process?: ProcessI
   }
   return lines.join("\n") + "\n";
 }
+
+/** Families of the supervised services (`torq up` with `services:`), one sample per service. */
+const SERVICE_FAMILIES: readonly [string, string, string, (s: ServiceRow) => number][] = [
+  [
+    "torq_service_restarts_total",
+    "counter",
+    "Times a service was started again after its first start (by its policy or by hand).",
+    (s) => s.restarts,
+  ],
+  [
+    "torq_service_up",
+    "gauge",
+    "Whether a service's process runs (1) or not (0).",
+    (s) => s.state === "running" ? 1 : 0,
+  ],
+  [
+    "torq_service_failed",
+    "gauge",
+    "Whether a service is failed (1): its policy gave up or it could not be started.",
+    (s) => s.state === "failed" ? 1 : 0,
+  ],
+];
 
 function processGauges(p: ProcessInfo): [string, string, number][] {
   return [

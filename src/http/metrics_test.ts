@@ -12,6 +12,7 @@ import {
   wrongDomainFrame,
 } from "./_testing.ts";
 import type { RelayStats } from "../relay/stats.ts";
+import type { ServiceRow } from "./api.ts";
 
 /** One parsed sample line. */
 interface ParsedSample {
@@ -249,4 +250,30 @@ Deno.test("GET /metrics counts the journal's records and the rejected frames ove
     producer.close();
     await env.stop();
   }
+});
+
+Deno.test("prometheusText() writes the supervised services' restarts and states", () => {
+  const service = (name: string, state: ServiceRow["state"], restarts: number): ServiceRow => ({
+    name,
+    state,
+    pid: state === "running" ? 42 : null,
+    startedAt: null,
+    restarts,
+    lastExit: null,
+    reason: null,
+    command: name,
+    log: `/tmp/${name}.log`,
+  });
+  const p = parseExposition(prometheusText([fakeStats()], undefined, [
+    service("feed", "running", 2),
+    service("strategy", "failed", 5),
+  ]));
+  assert.equal(p.type.get("torq_service_restarts_total"), "counter");
+  assert.equal(p.type.get("torq_service_up"), "gauge");
+  assert.equal(valueOf(p, "torq_service_restarts_total", { service: "feed" }), 2);
+  assert.equal(valueOf(p, "torq_service_restarts_total", { service: "strategy" }), 5);
+  assert.equal(valueOf(p, "torq_service_up", { service: "feed" }), 1);
+  assert.equal(valueOf(p, "torq_service_up", { service: "strategy" }), 0);
+  assert.equal(valueOf(p, "torq_service_failed", { service: "strategy" }), 1);
+  assert.ok(!prometheusText([fakeStats()]).includes("torq_service_"), "no services, no families");
 });

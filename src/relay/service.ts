@@ -54,6 +54,18 @@ export interface RelayService {
    * @returns `<relay> key: old → new` for every change applied
    */
   reload(): string[];
+  /**
+   * Stops one relay (gracefully, dropping its connections) and starts it again
+   * on the same socket from the running configuration (the starting one, or
+   * what the last reload loaded: this applies the settings a reload can only
+   * log as needing a restart). The new relay takes the old one's place in
+   * `relays`.
+   *
+   * @param name the relay
+   * @returns the new relay
+   * @throws {RangeError} for a relay this service does not run; the start failure
+   */
+  restart(name: RelayDomainName): Promise<Relay>;
 }
 
 const SOCKET_FILES: Readonly<Record<RelayDomainName, string>> = {
@@ -95,22 +107,27 @@ export async function startRelays(
   const relays: Relay[] = [];
   const loggers: Logger[] = [];
   const journals: string[] = [];
+  const socketPaths: string[] = [];
+  const build = (section: RelayConfig, i: number) => {
+    const logic = { ...relayLogicFromConfig(section, journals[i]!), socketPath: socketPaths[i]! };
+    const extraTransports = tcpTransports(section, loggers[i]!.with({ relay: logic.name }));
+    return new Relay(logic, { logger: loggers[i]!, extraTransports, checkPools: checkPools() });
+  };
   try {
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       const section = config.relays[name];
       let socketPath = section.transport.path;
       if (options.socketDir !== undefined) socketPath = join(options.socketDir, SOCKET_FILES[name]);
       if (options.socketPath !== undefined && names.length === 1) socketPath = options.socketPath;
-      const journal = options.journalPath ?? section.journal.path ??
-        join(dirname(socketPath), `${section.relay.name}.journal`);
-      const logic = { ...relayLogicFromConfig(section, journal), socketPath };
-      const logger = options.logger ?? loggerFromConfig(section.logging);
-      const extraTransports = tcpTransports(section, logger.with({ relay: logic.name }));
-      const relay = new Relay(logic, { logger, extraTransports, checkPools: checkPools() });
+      socketPaths.push(socketPath);
+      journals.push(
+        options.journalPath ?? section.journal.path ??
+          join(dirname(socketPath), `${section.relay.name}.journal`),
+      );
+      loggers.push(options.logger ?? loggerFromConfig(section.logging));
+      const relay = build(section, i);
       await relay.start();
       relays.push(relay);
-      loggers.push(logger);
-      journals.push(journal);
     }
   } catch (e) {
     await Promise.all(relays.map((r) => r.stop(0)));
@@ -165,6 +182,20 @@ export async function startRelays(
       current = next;
       log.info("configuration reloaded", { changes: changes.length });
       return changes;
+    },
+    restart: async (name) => {
+      const i = names.indexOf(name);
+      if (i === -1) {
+        throw new RangeError(
+          `Cannot restart relay "${name}": this service runs ${names.join(", ")}`,
+        );
+      }
+      await relays[i]!.stop();
+      const relay = build(current.relays[name], i);
+      await relay.start();
+      relays[i] = relay;
+      loggers[i]!.with({ relay: relay.logic.name }).info("restarted");
+      return relay;
     },
   };
 }

@@ -21,6 +21,12 @@
  * and runs; {@linkcode Pipeline.stop} stops the feed, waits (bounded) for the
  * stages to drain and closes everything.
  *
+ * The stages talk only through the relays, so each may run in a process of
+ * its own (`stages`; `torq demo pipeline --stage feed --venue kraken`, as
+ * services of `torq up`): two feeds with the same seed draw the same walk and
+ * each publishes its own venue's trades. A pipeline without its feed runs
+ * until it is stopped (or its duration ends).
+ *
  * The signal of a CEX pair carries no token addresses; the strategy writes the
  * pair's InstrumentId asset id (8 bytes, big-endian) at the start of
  * `token_in` and the quote symbol's at the start of `token_out` (6.4's
@@ -56,6 +62,18 @@ const COLLECTOR_SOURCE: Readonly<Record<number, number>> = {
 
 /** Order flags (5.5): limit (type 1 in bits 1–3), IOC (1 in bits 4–5); bit 0 is the side. */
 const LIMIT_IOC = (1 << 1) | (1 << 4);
+
+/**
+ * The stages of the pipeline, in data order.
+ *
+ * @example
+ * ```ts
+ * PIPELINE_STAGES.join(" → "); // "feed → strategy → portfolio → consumer"
+ * ```
+ */
+export const PIPELINE_STAGES = ["feed", "strategy", "portfolio", "consumer"] as const;
+/** One stage of {@linkcode PIPELINE_STAGES}. */
+export type PipelineStage = typeof PIPELINE_STAGES[number];
 
 /** Socket paths of the three relays. */
 export interface PipelinePaths {
@@ -93,6 +111,10 @@ export interface PipelineOptions {
   onEvent?: ((event: PipelineEvent) => void) | undefined;
   /** Called once every stage is connected, just before the feed starts. */
   onConnected?: (() => void) | undefined;
+  /** The stages to run in this process (default all four). */
+  stages?: readonly PipelineStage[] | undefined;
+  /** The feed publishes only these venues' trades of its walk (default both). */
+  feedVenues?: readonly number[] | undefined;
 }
 
 /** A trade the feed published. */
@@ -471,6 +493,14 @@ export function isPipelineSignal(signal: PayloadFields, pairAssetId: bigint): bo
 // ---------------------------------------------------------------------------------------------
 // The running pipeline
 
+/** Waits until `signal` aborts or `ms` (which may be Infinity) have passed. */
+function untilAborted(signal: AbortSignal, ms: number): Promise<void> {
+  return Number.isFinite(ms) ? abortableDelay(ms, signal) : new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
 interface ResolvedOptions {
   paths: PipelinePaths;
   symbol: string;
@@ -484,6 +514,8 @@ interface ResolvedOptions {
   drainTimeoutMs: number;
   onEvent: (e: PipelineEvent) => void;
   onConnected: () => void;
+  stages: ReadonlySet<PipelineStage>;
+  feedVenues: readonly number[];
 }
 
 /**
@@ -508,13 +540,13 @@ export class Pipeline {
   };
   readonly #stopFeed = new AbortController();
   readonly #clients: RelayClient[] = [];
-  #feed!: RelayClient;
-  #strategyIn!: RelayClient;
-  #strategyOut!: RelayClient;
-  #portfolioSignals!: RelayClient;
-  #portfolioMarks!: RelayClient;
-  #portfolioOut!: RelayClient;
-  #consumer!: RelayClient;
+  #feed: RelayClient | null = null;
+  #strategyIn: RelayClient | null = null;
+  #strategyOut: RelayClient | null = null;
+  #portfolioSignals: RelayClient | null = null;
+  #portfolioMarks: RelayClient | null = null;
+  #portfolioOut: RelayClient | null = null;
+  #consumer: RelayClient | null = null;
   #closing = false;
   #failure: Error | null = null;
   #progress: (() => void) | null = null;
@@ -534,10 +566,19 @@ export class Pipeline {
       drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
       onEvent: options.onEvent ?? (() => {}),
       onConnected: options.onConnected ?? (() => {}),
+      stages: new Set(options.stages ?? PIPELINE_STAGES),
+      feedVenues: [...(options.feedVenues ?? PIPELINE_VENUES)],
     };
     coin(VenueId.Kraken, this.#o.symbol); // validates the symbol
     if (!(this.#o.rate > 0)) {
       throw new RangeError(`Cannot start pipeline: rate ${this.#o.rate} is not > 0`);
+    }
+    if (this.#o.stages.size === 0) throw new RangeError("Cannot start pipeline: no stage to run");
+    const venue = this.#o.feedVenues.find((v) => !PIPELINE_VENUES.includes(v));
+    if (venue !== undefined) {
+      throw new RangeError(
+        `Cannot start pipeline: venue ${venue} is not one of ${PIPELINE_VENUES.join(", ")}`,
+      );
     }
   }
 
@@ -599,50 +640,58 @@ export class Pipeline {
   }
 
   async #connect(): Promise<void> {
-    const { paths } = this.#o;
+    const { paths, stages } = this.#o;
     const add = async (p: Promise<RelayClient>) => {
       const c = await p;
       this.#clients.push(c);
       return c;
     };
-    this.#consumer = await add(RelayClient.connect({
-      domain: "execution",
-      path: paths.execution,
-      subscribe: [`tlv.${ORDER_REQUEST_TLV}`],
-    }));
-    this.#portfolioOut = await add(RelayClient.connect({
-      domain: "execution",
-      path: paths.execution,
-      publishOnly: true,
-      source: SourceType.PortfolioManager,
-    }));
-    this.#portfolioMarks = await add(RelayClient.connect({
-      domain: "market_data",
-      path: paths.marketData,
-      subscribe: [`tlv.${TRADE_TLV}`],
-    }));
-    this.#portfolioSignals = await add(RelayClient.connect({
-      domain: "signal",
-      path: paths.signal,
-      subscribe: [`tlv.${ARBITRAGE_SIGNAL_TLV}`],
-    }));
-    this.#strategyOut = await add(RelayClient.connect({
-      domain: "signal",
-      path: paths.signal,
-      publishOnly: true,
-      source: SourceType.ArbitrageStrategy,
-    }));
-    this.#strategyIn = await add(RelayClient.connect({
-      domain: "market_data",
-      path: paths.marketData,
-      subscribe: [`tlv.${TRADE_TLV}`],
-    }));
-    this.#feed = await add(RelayClient.connect({
-      domain: "market_data",
-      path: paths.marketData,
-      publishOnly: true,
-      source: SourceType.KrakenCollector,
-    }));
+    if (stages.has("consumer")) {
+      this.#consumer = await add(RelayClient.connect({
+        domain: "execution",
+        path: paths.execution,
+        subscribe: [`tlv.${ORDER_REQUEST_TLV}`],
+      }));
+    }
+    if (stages.has("portfolio")) {
+      this.#portfolioOut = await add(RelayClient.connect({
+        domain: "execution",
+        path: paths.execution,
+        publishOnly: true,
+        source: SourceType.PortfolioManager,
+      }));
+      this.#portfolioMarks = await add(RelayClient.connect({
+        domain: "market_data",
+        path: paths.marketData,
+        subscribe: [`tlv.${TRADE_TLV}`],
+      }));
+      this.#portfolioSignals = await add(RelayClient.connect({
+        domain: "signal",
+        path: paths.signal,
+        subscribe: [`tlv.${ARBITRAGE_SIGNAL_TLV}`],
+      }));
+    }
+    if (stages.has("strategy")) {
+      this.#strategyOut = await add(RelayClient.connect({
+        domain: "signal",
+        path: paths.signal,
+        publishOnly: true,
+        source: SourceType.ArbitrageStrategy,
+      }));
+      this.#strategyIn = await add(RelayClient.connect({
+        domain: "market_data",
+        path: paths.marketData,
+        subscribe: [`tlv.${TRADE_TLV}`],
+      }));
+    }
+    if (stages.has("feed")) {
+      this.#feed = await add(RelayClient.connect({
+        domain: "market_data",
+        path: paths.marketData,
+        publishOnly: true,
+        source: COLLECTOR_SOURCE[this.#o.feedVenues[0] ?? VenueId.Kraken]!,
+      }));
+    }
   }
 
   #fail(e: unknown): void {
@@ -659,7 +708,8 @@ export class Pipeline {
   }
 
   /** Runs one stage's receive loop; an end that is not ours is a failure. */
-  async #loop(client: RelayClient, onFrame: (f: ReceivedFrame) => void): Promise<void> {
+  async #loop(client: RelayClient | null, onFrame: (f: ReceivedFrame) => void): Promise<void> {
+    if (client === null) return;
     try {
       for await (const f of client) {
         onFrame(f);
@@ -678,10 +728,14 @@ export class Pipeline {
     }
   }
 
+  /** Whether each stage has seen what the stage before it sent (when both run here). */
   #drained(): boolean {
     const s = this.#stats;
-    return s.tradesSeen >= s.trades && s.signalsSeen >= s.signals &&
-      s.ordersReceived >= s.ordersSent;
+    const both = (a: PipelineStage, b: PipelineStage) =>
+      this.#o.stages.has(a) && this.#o.stages.has(b);
+    return (!both("feed", "strategy") || s.tradesSeen >= s.trades) &&
+      (!both("strategy", "portfolio") || s.signalsSeen >= s.signals) &&
+      (!both("portfolio", "consumer") || s.ordersReceived >= s.ordersSent);
   }
 
   async #run(): Promise<PipelineStats> {
@@ -691,7 +745,7 @@ export class Pipeline {
 
     // Strategy.
     const detector = new GapDetector(o.thresholdBps);
-    const strategyBuilder = this.#strategyOut.builder(SourceType.ArbitrageStrategy);
+    const strategyBuilder = this.#strategyOut?.builder(SourceType.ArbitrageStrategy);
     let lastSignalTs = 0n;
     const strategy = this.#loop(this.#strategyIn, (f) => {
       for (const t of f.decode().tlvs) {
@@ -703,8 +757,8 @@ export class Pipeline {
         if (ts <= lastSignalTs) ts = lastSignalTs + 1n;
         lastSignalTs = ts;
         const fields = gapSignalFields(o.symbol, gap, capitalQ8, ts);
-        this.#strategyOut.publish(
-          strategyBuilder.begin({ timestamp: ts }).addPayload(ARBITRAGE_SIGNAL_TLV, fields)
+        this.#strategyOut!.publish(
+          strategyBuilder!.begin({ timestamp: ts }).addPayload(ARBITRAGE_SIGNAL_TLV, fields)
             .finish(),
         );
         s.signals++;
@@ -727,7 +781,7 @@ export class Pipeline {
         }
       }
     });
-    const orderBuilder = this.#portfolioOut.builder(SourceType.PortfolioManager);
+    const orderBuilder = this.#portfolioOut?.builder(SourceType.PortfolioManager);
     const pairAssetId = coin(VenueId.Generic, o.symbol).assetId;
     let nextOrderId = 1;
     const portfolio = this.#loop(this.#portfolioSignals, (f) => {
@@ -739,8 +793,8 @@ export class Pipeline {
         }
         s.signalsSeen++;
         for (const order of ordersForSignal(t.fields, marks, nextOrderId)) {
-          this.#portfolioOut.publish(
-            orderBuilder.begin().addPayload(ORDER_REQUEST_TLV, order).finish(),
+          this.#portfolioOut!.publish(
+            orderBuilder!.begin().addPayload(ORDER_REQUEST_TLV, order).finish(),
           );
           nextOrderId++;
           s.ordersSent++;
@@ -773,7 +827,7 @@ export class Pipeline {
       }
     });
 
-    // Feed.
+    // Feed (without one, the stages here run until stopped or the duration ends).
     try {
       o.onConnected();
       const walk = new MarketWalk(o.startPrice, o.seed);
@@ -781,12 +835,22 @@ export class Pipeline {
       const interval = 1000 / o.rate;
       const start = performance.now();
       let due = start;
-      while (s.trades < o.count && !stop.aborted && performance.now() - start < o.durationMs) {
+      const feed = this.#feed;
+      if (feed === null) await untilAborted(stop, o.durationMs);
+      while (
+        feed !== null && s.trades < o.count && !stop.aborted &&
+        performance.now() - start < o.durationMs
+      ) {
         const t = walk.next();
+        due += interval;
+        if (!o.feedVenues.includes(t.venue)) {
+          await abortableDelay(due - performance.now(), stop);
+          continue;
+        }
         const ts = nowNs();
-        const builder = this.#feed.builder(COLLECTOR_SOURCE[t.venue]!);
+        const builder = feed.builder(COLLECTOR_SOURCE[t.venue]!);
         const id = coin(t.venue, o.symbol);
-        this.#feed.publish(
+        feed.publish(
           builder.begin({ timestamp: ts }).addPayload(TRADE_TLV, {
             asset_id: id.assetId,
             price: t.priceQ8,
@@ -807,11 +871,10 @@ export class Pipeline {
           priceQ8: t.priceQ8,
           volumeQ8: t.volumeQ8,
         });
-        due += interval;
         const wait = Math.min(due - performance.now(), o.durationMs - (performance.now() - start));
         if (s.trades < o.count) await abortableDelay(wait, stop);
       }
-      await this.#feed.flush();
+      await feed?.flush();
     } catch (e) {
       this.#fail(e);
     }
@@ -833,7 +896,7 @@ export class Pipeline {
       });
     }
     await Promise.all(
-      [this.#strategyOut, this.#portfolioOut].map((c) => c.flush().catch(() => {})),
+      [this.#strategyOut, this.#portfolioOut].map((c) => c?.flush().catch(() => {})),
     );
 
     const failure = this.#failure;

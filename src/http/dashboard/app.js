@@ -38,6 +38,7 @@
 
   const state = {
     relays: [], // RelayStats[] of the latest stats event
+    services: [], // ServiceRow[] of the latest stats event (torq up's services)
     order: [], // relay names in server order
     domainOf: new Map(), // relay name -> wire domain
     series: new Map(), // relay name -> TimelinePoint[] (oldest first, <= WINDOW_SECONDS)
@@ -720,12 +721,59 @@
         `early warning: ${early} queue${early > 1 ? "s" : ""} over ${QUEUE_WARN} %`,
       ]);
     }
+    for (const s of state.services) {
+      if (s.state === "failed") list.push(["bad", `service ${s.name} failed`]);
+      else if (s.state === "restarting") list.push(["warn", `service ${s.name} restarting`]);
+    }
     let gaps = 0;
     for (const r of state.relays) for (const s of r.sources || []) gaps += s.gaps + s.regressions;
     if (gaps) list.push(["warn", `${fmtInt(gaps)} sequence gaps / regressions`]);
     $("alerts").replaceChildren(
       ...list.map(([cls, text]) => h("span", { class: `alert ${cls}` }, text)),
     );
+  }
+
+  // ---- services -----------------------------------------------------------------------------
+
+  function renderServices() {
+    const list = state.services;
+    $("conns-panel").classList.toggle("has-services", list.length > 0);
+    document.querySelector(".services-total").hidden = list.length === 0;
+    if (list.length === 0) return;
+    const now = Date.now() + state.serverSkewMs;
+    const rows = list.map((s) => {
+      const exit = s.lastExit === null
+        ? "—"
+        : `${s.lastExit.signal ? s.lastExit.signal : `status ${s.lastExit.code}`}, ${
+          fmtDuration(now - s.lastExit.at)
+        } ago`;
+      return h(
+        "tr",
+        { title: s.reason ? `${s.reason}\nlog: ${s.log}` : `log: ${s.log}` },
+        h("td", null, s.name),
+        h("td", { class: `state-${s.state}` }, s.state),
+        h("td", { class: "num" }, s.pid === null ? "—" : String(s.pid)),
+        h(
+          "td",
+          { class: "num muted" },
+          s.pid === null || s.startedAt === null ? "—" : fmtDuration(now - s.startedAt),
+        ),
+        h("td", { class: `num ${s.restarts ? "warn" : "zero"}` }, fmtInt(s.restarts)),
+        h("td", { class: "muted" }, exit),
+        h("td", { class: "patterns", title: s.command }, s.command),
+      );
+    });
+    $("services").tBodies[0].replaceChildren(...rows);
+    const running = list.filter((s) => s.state === "running").length;
+    const failed = list.filter((s) => s.state === "failed").length;
+    setText(
+      $("services-summary"),
+      `${running} of ${list.length} running${failed ? ` · ${failed} failed` : ""}`,
+    );
+    setText($("total-services"), `${running}/${list.length} up`);
+    $("total-services").className = `value num ${
+      failed ? "bad" : running === list.length ? "ok" : "warn"
+    }`;
   }
 
   // ---- connections --------------------------------------------------------------------------
@@ -1229,6 +1277,7 @@
     state.lastStatsAt = Date.now();
     state.serverSkewMs = ev.time - Date.now();
     state.relays = ev.relays || [];
+    state.services = ev.services || [];
     state.order = state.relays.map((r) => r.name);
     for (const r of state.relays) state.domainOf.set(r.name, r.domain);
     for (const p of ev.points || []) addPoint(p);
@@ -1236,6 +1285,7 @@
     setText($("clock"), fmtClock(ev.time));
     renderRelaySelect();
     renderRelays();
+    renderServices();
     renderCharts();
     renderSources();
     renderRejectCodes();
