@@ -101,6 +101,12 @@ const SPEC_DEFAULTS = {
     logging: { level: "info", format: "text", file: null },
     bridge: { nats: NATS_BRIDGE_DEFAULTS },
     journal: JOURNAL_DEFAULTS,
+    recovery: {
+      enabled: true,
+      window_frames: 1000000,
+      window_bytes: 67108864,
+      last_values: 100000,
+    },
   },
   signal: {
     relay: {
@@ -163,6 +169,7 @@ const SPEC_DEFAULTS = {
     logging: { level: "info", format: "text", file: null },
     bridge: { nats: NATS_BRIDGE_DEFAULTS },
     journal: JOURNAL_DEFAULTS,
+    recovery: { enabled: true, window_frames: 100000, window_bytes: 16777216, last_values: 0 },
   },
   execution: {
     relay: {
@@ -225,6 +232,7 @@ const SPEC_DEFAULTS = {
     logging: { level: "info", format: "text", file: null },
     bridge: { nats: NATS_BRIDGE_DEFAULTS },
     journal: JOURNAL_DEFAULTS,
+    recovery: { enabled: true, window_frames: 100000, window_bytes: 16777216, last_values: 0 },
   },
 } as const;
 

@@ -331,6 +331,18 @@ export interface JournalSection {
   max_fail_records_per_second: number | null;
 }
 
+/** `relays.<name>.recovery` section: the replay window and last values (PROTOCOL.md 7.9, D-37). */
+export interface RecoverySection {
+  /** Keep a window and answer RecoveryRequest (false: forward RecoveryRequest like any frame). */
+  enabled: boolean;
+  /** Most frames the replay window keeps. */
+  window_frames: number;
+  /** Most bytes the replay window keeps. */
+  window_bytes: number;
+  /** Most (instrument, TLV type) last values kept (0: none; market data). */
+  last_values: number;
+}
+
 /** `relays.<name>.bridge.nats.jetstream` resolved (`true` or a mapping; defaults filled in). */
 export interface JetStreamSection {
   /** Stream name; null: `TORQ_<DOMAIN>` (e.g. `TORQ_EXECUTION`). Created when missing. */
@@ -399,6 +411,8 @@ export interface RelayConfig {
   bridge: BridgeSection;
   /** The execution journal (written under the audit policy only). */
   journal: JournalSection;
+  /** The replay window and last values. */
+  recovery: RecoverySection;
 }
 
 /** The effective configuration: every layer merged, validated and resolved. */
@@ -667,6 +681,12 @@ function documentSchema() {
         keep: _int(1, 1000),
         max_fail_records_per_second: _int(0).nullable(),
       }),
+      recovery: z.strictObject({
+        enabled: z.boolean(),
+        window_frames: _int(1),
+        window_bytes: _int(4096),
+        last_values: _int(0, 10_000_000),
+      }),
     });
   }
 
@@ -761,6 +781,7 @@ function _resolve(doc: ConfigDocument): TorqConfig {
       logging,
       bridge: { nats: _resolveNats(r.bridge.nats) },
       journal: { ...r.journal },
+      recovery: { ...r.recovery },
     };
   }
   return {

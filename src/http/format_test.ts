@@ -59,6 +59,7 @@ function stats(name: string, over: Partial<RelayStats> = {}): RelayStats {
     producerStalls: 0,
     producerStalledMs: 0,
     journal: null,
+    recovery: null,
     latency: {
       count: 10,
       sumUs: 100,

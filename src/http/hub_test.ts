@@ -46,6 +46,7 @@ class FakeRelay implements MonitoredRelay {
       producerStalls: 0,
       producerStalledMs: 0,
       journal: null,
+      recovery: null,
       latency: {
         count: 0,
         sumUs: 0,

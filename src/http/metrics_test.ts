@@ -97,6 +97,7 @@ function fakeStats(over: Partial<RelayStats> = {}): RelayStats {
     producerStalls: 0,
     producerStalledMs: 0,
     journal: null,
+    recovery: null,
     latency: {
       count: 3,
       sumUs: 30,

@@ -38,6 +38,7 @@ export const ErrorCode = {
   TimestampOutOfWindow: "TimestampOutOfWindow",
   InvalidFieldValue: "InvalidFieldValue",
   MalformedSubscribe: "MalformedSubscribe",
+  MalformedRecovery: "MalformedRecovery",
   InvalidTlvType: "InvalidTlvType",
   InvalidSchema: "InvalidSchema",
   SchemaConflict: "SchemaConflict",
@@ -155,6 +156,7 @@ export const Status = {
   SequenceGap: 18,
   TimestampOutOfWindow: 19,
   MalformedSubscribe: 20,
+  MalformedRecovery: 21,
 } as const;
 
 /** A numeric status of {@linkcode Status}. */

@@ -63,6 +63,12 @@ export function relayLogicFromConfig(config: RelayConfig, journalPath: string | 
     autoDiscover: config.topics.auto_discover,
     extraction: extraction(config.topics.extraction_strategy),
     journalPath: policy === "audit" ? journalPath : null,
+    recovery: {
+      enabled: config.recovery.enabled,
+      windowFrames: config.recovery.window_frames,
+      windowBytes: config.recovery.window_bytes,
+      lastValues: config.recovery.last_values,
+    },
     journal: {
       fsync: config.journal.fsync,
       fsyncIntervalMs: config.journal.fsync_interval_ms,

@@ -14,6 +14,18 @@ import type { ExtractionStrategy } from "./topics.ts";
 /** What a relay does when a consumer's queue is full (7.6). */
 export type SlowConsumerPolicy = "drop" | "disconnect" | "backpressure";
 
+/** The replay window and last values of a relay (PROTOCOL.md 7.9, D-37). */
+export interface RecoverySettings {
+  /** Keep a window and answer RecoveryRequest. */
+  enabled: boolean;
+  /** Most frames the window keeps. */
+  windowFrames: number;
+  /** Most bytes the window keeps. */
+  windowBytes: number;
+  /** Most (instrument, TLV type) last values kept (0: none). */
+  lastValues: number;
+}
+
 /** A domain relay described as data. */
 export interface RelayLogic {
   /** Instance name (`market_data`, `signal`, `execution`). */
@@ -91,6 +103,8 @@ export interface RelayLogic {
   journalPath: string | null;
   /** How the journal syncs, rotates and bounds rejected frames (default: `JOURNAL_DEFAULTS`). */
   journal?: JournalSettings;
+  /** The replay window and last values (7.9, D-37); absent or disabled: RecoveryRequest is forwarded. */
+  recovery?: RecoverySettings;
   /** Listen in a socket directory that fails the safety check (`transport.allow_foreign_dir`). */
   allowForeignDir?: boolean;
 }
@@ -136,6 +150,12 @@ export const MARKET_DATA_LOGIC: RelayLogic = {
   availableTopics: ["polygon", "ethereum", "kraken", "binance"].map((v) => `market_data_${v}`),
   autoDiscover: true,
   extraction: { kind: "source_type" },
+  recovery: {
+    enabled: true,
+    windowFrames: 1_000_000,
+    windowBytes: 67_108_864,
+    lastValues: 100_000,
+  },
 };
 
 /** Signal: standard policy (checksums, TLV walk), strict, drop oldest. */
@@ -154,6 +174,7 @@ export const SIGNAL_LOGIC: RelayLogic = {
   availableTopics: ["arbitrage_signals", "trend_signals", "risk_signals"],
   autoDiscover: false,
   extraction: { kind: "source_type" },
+  recovery: { enabled: true, windowFrames: 100_000, windowBytes: 16_777_216, lastValues: 0 },
 };
 
 /** Execution: audit policy with a journal; slow consumers are disconnected, never silently dropped. */
@@ -172,6 +193,7 @@ export const EXECUTION_LOGIC: RelayLogic = {
   availableTopics: ["orders", "fills", "cancellations"],
   autoDiscover: false,
   extraction: { kind: "fixed", name: "execution" },
+  recovery: { enabled: true, windowFrames: 100_000, windowBytes: 16_777_216, lastValues: 0 },
   journalPath: "/tmp/torq/execution.journal",
 };
 

@@ -23,7 +23,7 @@
 
 import type { StreamConn } from "../transport/transport.ts";
 import type { Slab, SlabPool } from "./slab.ts";
-import { KEEP, RangeQueue } from "./range_queue.ts";
+import { RangeQueue } from "./range_queue.ts";
 
 /** Ranges at least this big are written as they are; smaller ones are coalesced. */
 const COALESCE_BELOW = 65_536;
@@ -68,11 +68,19 @@ export class Outbound {
   readonly #conn: StreamConn;
   readonly #owner: OutboundOwner;
   readonly #slabs: SlabPool;
-  readonly #queue = new RangeQueue();
-  /** Entries a drop reached that must be kept (answers), written before the queue. */
-  #kept: { buf: Uint8Array; start: number; end: number; frames: number; slab: Slab | null }[] = [];
+  /** Frames of the fan-out: limited by the queue limits, dropped by the slow-consumer policy. */
+  readonly #live = new RangeQueue();
+  /**
+   * Answers to the connection's own requests and replayed frames: never dropped
+   * and not counted against the limits. Entries of both queues are tagged with
+   * their place in the order of everything queued, and written in that order.
+   */
+  readonly #protected = new RangeQueue();
+  #order = 0;
   #queuedFrames = 0;
   #queuedBytes = 0;
+  #protectedFrames = 0;
+  #protectedBytes = 0;
   #framesQueued = 0;
   #framesOut = 0;
   #bytesOut = 0;
@@ -89,7 +97,7 @@ export class Outbound {
   #scheduled = false;
   /** Starts the writer: made once, so queuing never creates a closure. */
   readonly #startPump = (): void => void this.#pump();
-  // The write in flight: its bytes, frames, how many bytes the kernel took, its holder.
+  // The write in flight: its bytes, frames, how many bytes the kernel took.
   #inflight: Uint8Array | null = null;
   #inflightFrames = 0;
   #inflightWritten = 0;
@@ -109,14 +117,24 @@ export class Outbound {
     this.#slabs = slabs;
   }
 
-  /** Frames waiting in the queue (not yet handed to a write). */
+  /** Fan-out frames waiting (not yet handed to a write): what the queue limits apply to. */
   get queuedFrames(): number {
     return this.#queuedFrames;
   }
 
-  /** Bytes waiting in the queue. */
+  /** Fan-out bytes waiting. */
   get queuedBytes(): number {
     return this.#queuedBytes;
+  }
+
+  /** Every frame waiting: fan-out, answers and replayed frames. */
+  get pendingFrames(): number {
+    return this.#queuedFrames + this.#protectedFrames;
+  }
+
+  /** Every byte waiting, the write in flight included. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#protectedBytes + this.inflightBytes;
   }
 
   /** Bytes of the write in flight. */
@@ -174,7 +192,8 @@ export class Outbound {
   }
 
   /**
-   * Queues `buf[start, end)`, `frames` whole frames, and starts the writer if idle.
+   * Queues `buf[start, end)`, `frames` whole frames of the fan-out, and starts
+   * the writer if idle.
    *
    * @param buf shared bytes, never modified while queued
    * @param start first byte
@@ -183,34 +202,52 @@ export class Outbound {
    * @param slab the slab `buf` belongs to (retained here), or null
    */
   enqueue(buf: Uint8Array, start: number, end: number, frames: number, slab: Slab | null): void {
-    this.#push(buf, start, end, frames, slab, 0);
+    if (this.#closed) return;
+    slab?.retain();
+    this.#live.push(buf, start, end, frames, slab, this.#order++);
+    this.#queuedFrames += frames;
+    this.#queuedBytes += end - start;
+    this.#queued(frames);
   }
 
   /**
-   * Queues an answer to this connection's own request (Subscribe, recovery):
-   * in order with the frames, but never dropped by {@linkcode dropOldest}.
+   * Queues frames the connection asked for (a replay from the relay's window,
+   * an answer to a request): in order with the fan-out, but never dropped and
+   * not counted against the queue limits.
    *
-   * @param frame the whole frame (not shared)
+   * @param buf the bytes (shared when `slab` is given, else owned by the queue)
+   * @param start first byte
+   * @param end end of the range
+   * @param frames how many frames it holds
+   * @param slab the slab `buf` belongs to (retained here), or null
    */
-  enqueueAnswer(frame: Uint8Array): void {
-    this.#push(frame, 0, frame.length, 1, null, KEEP);
-  }
-
-  #push(
+  enqueueRequested(
     buf: Uint8Array,
     start: number,
     end: number,
     frames: number,
-    slab: Slab | null,
-    flags: number,
+    slab: Slab | null = null,
   ): void {
     if (this.#closed) return;
     slab?.retain();
-    this.#queue.push(buf, start, end, frames, slab, flags);
+    this.#protected.push(buf, start, end, frames, slab, this.#order++);
+    this.#protectedFrames += frames;
+    this.#protectedBytes += end - start;
+    this.#queued(frames);
+  }
+
+  /**
+   * Queues one answer frame to the connection's own request (Subscribe, recovery).
+   *
+   * @param frame the whole frame (not shared)
+   */
+  enqueueAnswer(frame: Uint8Array): void {
+    this.enqueueRequested(frame, 0, frame.length, 1);
+  }
+
+  #queued(frames: number): void {
     this.#framesQueued += frames;
-    this.#queuedFrames += frames;
-    this.#queuedBytes += end - start;
-    const depth = this.#queuedBytes + this.inflightBytes;
+    const depth = this.pendingBytes;
     if (depth > this.#highWater) this.#highWater = depth;
     if (!this.#writing) {
       // Idle until now: it has kept up. Started after this turn's other reads have queued.
@@ -222,9 +259,9 @@ export class Outbound {
   }
 
   /**
-   * Whether the queue is over its limits. Like the write in flight, the oldest
-   * entry does not count while the writer is about to start (it takes that
-   * entry first): a single run larger than the byte limit does not make an
+   * Whether the fan-out queue is over its limits. Like the write in flight, the
+   * oldest entry does not count while the writer is about to start (it takes
+   * that entry first): a single run larger than the byte limit does not make an
    * idle consumer slow.
    *
    * @param maxFrames frame limit
@@ -234,7 +271,7 @@ export class Outbound {
   overLimit(maxFrames: number, maxBytes: number): boolean {
     let frames = this.#queuedFrames;
     let bytes = this.#queuedBytes;
-    const q = this.#queue;
+    const q = this.#live;
     if (this.#scheduled && q.length > 0) {
       frames -= q.headFrames;
       bytes -= q.headEnd - q.headStart;
@@ -243,7 +280,7 @@ export class Outbound {
   }
 
   /**
-   * Whether the queue holds more than half of either limit (flow control, D-36).
+   * Whether the fan-out queue holds more than half of either limit (flow control, D-36).
    *
    * @param maxFrames frame limit
    * @param maxBytes byte limit
@@ -266,9 +303,9 @@ export class Outbound {
   }
 
   /**
-   * Drops the oldest queued chunks (not the one being written, nor answers)
-   * until the queue holds at most `maxFrames` frames and `maxBytes` bytes,
-   * keeping the newest.
+   * Drops the oldest fan-out chunks (not the one being written, nor what the
+   * connection asked for) until the queue holds at most `maxFrames` frames and
+   * `maxBytes` bytes, keeping the newest.
    *
    * @param maxFrames frame limit
    * @param maxBytes byte limit
@@ -276,35 +313,21 @@ export class Outbound {
    */
   dropOldest(maxFrames: number, maxBytes: number): number {
     let dropped = 0;
-    const q = this.#queue;
+    const q = this.#live;
     while (q.length > 1 && (this.#queuedFrames > maxFrames || this.#queuedBytes > maxBytes)) {
       const f = q.headFrames;
-      const bytes = q.headEnd - q.headStart;
       this.#queuedFrames -= f;
-      this.#queuedBytes -= bytes;
-      if (q.headFlags & KEEP) {
-        // An answer: kept aside (everything before it is gone), written first.
-        this.#kept.push({
-          buf: q.headBuf,
-          start: q.headStart,
-          end: q.headEnd,
-          frames: f,
-          slab: q.headSlab,
-        });
-        this.#queuedFrames += f;
-        this.#queuedBytes += bytes;
-      } else {
-        q.headSlab?.release();
-        dropped += f;
-      }
+      this.#queuedBytes -= q.headEnd - q.headStart;
+      q.headSlab?.release();
       q.shift();
+      dropped += f;
     }
     this.#drops += dropped;
     return dropped;
   }
 
   /**
-   * Stops writing and frees the queue. Frames still queued are undelivered; a
+   * Stops writing and frees the queues. Frames still queued are undelivered; a
    * write in flight is counted once it settles (the kernel may have taken
    * some of it). Idempotent.
    *
@@ -313,16 +336,17 @@ export class Outbound {
   close(): Promise<OutboundReport> {
     if (this.#report !== null) return this.#report;
     this.#closed = true;
-    this.#undelivered += this.#queuedFrames;
-    for (const k of this.#kept) k.slab?.release();
-    this.#kept = [];
-    const q = this.#queue;
-    while (q.length > 0) {
-      q.headSlab?.release();
-      q.shift();
+    this.#undelivered += this.#queuedFrames + this.#protectedFrames;
+    for (const q of [this.#live, this.#protected]) {
+      while (q.length > 0) {
+        q.headSlab?.release();
+        q.shift();
+      }
     }
     this.#queuedFrames = 0;
     this.#queuedBytes = 0;
+    this.#protectedFrames = 0;
+    this.#protectedBytes = 0;
     this.#report = new Promise<void>((resolve) => {
       if (this.#inflight === null) {
         this.#settled = true;
@@ -374,24 +398,28 @@ export class Outbound {
     this.#settle?.();
   }
 
-  /** Takes the next write off the queue: one big range as it is, or small ones coalesced. */
-  #take(): { data: Uint8Array; frames: number; held: Slab | null } {
-    if (this.#kept.length > 0) {
-      const k = this.#kept.shift()!;
-      return { data: k.buf.subarray(k.start, k.end), frames: k.frames, held: k.slab };
-    }
-    const q = this.#queue;
-    if (q.headEnd - q.headStart >= COALESCE_BELOW || q.length === 1) {
+  /**
+   * Takes the next write: from whichever queue holds the entry queued first,
+   * one big range as it is, or small ones coalesced while they stay in order.
+   */
+  #take(): { data: Uint8Array; frames: number; held: Slab | null; live: boolean } {
+    const l = this.#live;
+    const p = this.#protected;
+    const live = p.length === 0 || (l.length > 0 && l.headTag < p.headTag);
+    const q = live ? l : p;
+    const other = live ? p : l;
+    const until = other.length > 0 ? other.headTag : Infinity;
+    if (q.headEnd - q.headStart >= COALESCE_BELOW || q.length === 1 || q.tagAt(1) > until) {
       const data = q.headBuf.subarray(q.headStart, q.headEnd);
       const frames = q.headFrames;
       const held = q.headSlab; // the entry's reference passes to the write
       q.shift();
-      return { data, frames, held };
+      return { data, frames, held, live };
     }
     // Size the write first, then take just that room in a write slab.
     let size = 0;
     let count = 0;
-    while (count < q.length) {
+    while (count < q.length && q.tagAt(count) < until) {
       const n = q.lengthAt(count);
       if (n >= COALESCE_BELOW || size + n > MAX_WRITE) break;
       size += n;
@@ -413,19 +441,24 @@ export class Outbound {
       q.headSlab?.release(); // copied out
       q.shift();
     }
-    return { data: buf.subarray(at, n), frames, held };
+    return { data: buf.subarray(at, n), frames, held, live };
   }
 
   async #pump(): Promise<void> {
     this.#scheduled = false;
     let held: Slab | null = null;
     try {
-      while (!this.#closed && (this.#queue.length > 0 || this.#kept.length > 0)) {
+      while (!this.#closed && (this.#live.length > 0 || this.#protected.length > 0)) {
         const next = this.#take();
         const data = next.data;
         held = next.held;
-        this.#queuedFrames -= next.frames;
-        this.#queuedBytes -= data.length;
+        if (next.live) {
+          this.#queuedFrames -= next.frames;
+          this.#queuedBytes -= data.length;
+        } else {
+          this.#protectedFrames -= next.frames;
+          this.#protectedBytes -= data.length;
+        }
         this.#inflight = data;
         this.#inflightFrames = next.frames;
         this.#inflightWritten = 0;

@@ -17,11 +17,11 @@ const INITIAL = 16;
 /** An empty ring larger than this shrinks back to {@linkcode INITIAL}. */
 const SHRINK_ABOVE = 4_096;
 
-/** An entry that slow-consumer drops must keep (an answer to the connection's own request). */
-export const KEEP = 1;
-
 /**
- * FIFO of `(buffer, start, end, frames, slab, flags)` entries.
+ * FIFO of `(buffer, start, end, frames, slab, tag)` entries; `tag` is a number
+ * the owner gives each entry (a consumer's queue: its place in the order of
+ * everything queued to the connection; the replay window: when it was
+ * forwarded). Entries can be read by index as well as at the head.
  *
  * @example
  * ```ts
@@ -37,7 +37,7 @@ export class RangeQueue {
   #starts = new Int32Array(INITIAL);
   #ends = new Int32Array(INITIAL);
   #frames = new Int32Array(INITIAL);
-  #flags = new Uint8Array(INITIAL);
+  #tags = new Float64Array(INITIAL);
   #mask = INITIAL - 1;
   #head = 0;
   /** Entries queued. */
@@ -56,7 +56,7 @@ export class RangeQueue {
    * @param end end of the range
    * @param frames frames in the range
    * @param slab the slab `buf` belongs to, or null (not retained here)
-   * @param flags {@linkcode KEEP} or 0
+   * @param tag the owner's number for the entry
    */
   push(
     buf: Uint8Array,
@@ -64,7 +64,7 @@ export class RangeQueue {
     end: number,
     frames: number,
     slab: Slab | null,
-    flags = 0,
+    tag = 0,
   ): void {
     if (this.length > this.#mask) this.#resize((this.#mask + 1) * 2);
     const i = (this.#head + this.length) & this.#mask;
@@ -73,7 +73,7 @@ export class RangeQueue {
     this.#starts[i] = start;
     this.#ends[i] = end;
     this.#frames[i] = frames;
-    this.#flags[i] = flags;
+    this.#tags[i] = tag;
     this.length++;
   }
 
@@ -102,9 +102,59 @@ export class RangeQueue {
     return this.#slabs[this.#head]!;
   }
 
-  /** The oldest entry's flags. */
-  get headFlags(): number {
-    return this.#flags[this.#head]!;
+  /** The oldest entry's tag. */
+  get headTag(): number {
+    return this.#tags[this.#head]!;
+  }
+
+  /**
+   * The buffer of the entry `k` places after the oldest.
+   *
+   * @param k 0 for the oldest, up to `length - 1`
+   * @returns its buffer
+   */
+  bufAt(k: number): Uint8Array {
+    return this.#bufs[(this.#head + k) & this.#mask]!;
+  }
+
+  /**
+   * The first byte of the entry `k` places after the oldest.
+   *
+   * @param k 0 for the oldest, up to `length - 1`
+   * @returns its start
+   */
+  startAt(k: number): number {
+    return this.#starts[(this.#head + k) & this.#mask]!;
+  }
+
+  /**
+   * The end of the entry `k` places after the oldest.
+   *
+   * @param k 0 for the oldest, up to `length - 1`
+   * @returns its end
+   */
+  endAt(k: number): number {
+    return this.#ends[(this.#head + k) & this.#mask]!;
+  }
+
+  /**
+   * The slab of the entry `k` places after the oldest.
+   *
+   * @param k 0 for the oldest, up to `length - 1`
+   * @returns its slab, or null
+   */
+  slabAt(k: number): Slab | null {
+    return this.#slabs[(this.#head + k) & this.#mask]!;
+  }
+
+  /**
+   * The tag of the entry `k` places after the oldest.
+   *
+   * @param k 0 for the oldest, up to `length - 1`
+   * @returns its tag
+   */
+  tagAt(k: number): number {
+    return this.#tags[(this.#head + k) & this.#mask]!;
   }
 
   /**
@@ -136,7 +186,7 @@ export class RangeQueue {
     const starts = new Int32Array(size);
     const ends = new Int32Array(size);
     const frames = new Int32Array(size);
-    const flags = new Uint8Array(size);
+    const tags = new Float64Array(size);
     for (let k = 0; k < this.length; k++) {
       const i = (this.#head + k) & this.#mask;
       bufs[k] = this.#bufs[i]!;
@@ -144,14 +194,14 @@ export class RangeQueue {
       starts[k] = this.#starts[i]!;
       ends[k] = this.#ends[i]!;
       frames[k] = this.#frames[i]!;
-      flags[k] = this.#flags[i]!;
+      tags[k] = this.#tags[i]!;
     }
     this.#bufs = bufs;
     this.#slabs = slabs;
     this.#starts = starts;
     this.#ends = ends;
     this.#frames = frames;
-    this.#flags = flags;
+    this.#tags = tags;
     this.#mask = size - 1;
     this.#head = 0;
   }

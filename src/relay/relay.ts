@@ -42,6 +42,7 @@ import { MAX_WRITE, type OutboundReport } from "./outbound.ts";
 import { auditTlvRanges, Validator } from "./policy.ts";
 import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
 import { AuditJournal } from "./journal.ts";
+import { lastAccepted } from "./journal_file.ts";
 import type { RelayLogic } from "./logic.ts";
 import { explainReject, type RejectRecord } from "./rejects.ts";
 import type { BridgeStats, ConnectionStats, RelayStats, SourceStats } from "./stats.ts";
@@ -49,10 +50,20 @@ import { LatencyHistogram } from "./latency.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
 import { OWN_BUFFER_ABOVE, PoolInvariantError, type Slab, SlabPool } from "./slab.ts";
+import { ReplayWindow } from "./replay_window.ts";
+import { LastValues } from "./last_values.ts";
+import { encodePayload } from "../protocol/payloads.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
-const SUBSCRIBE = 101;
+/** A Subscribe (113), or a RecoveryRequest (110) when recovery is on: consumed, answered. */
+const CONTROL = 101;
+/** RecoveryRequest (PROTOCOL.md 7.9). */
+const RECOVERY_REQUEST_TLV = 110;
+/** RecoveryResponse (PROTOCOL.md 7.9). */
+const RECOVERY_RESPONSE_TLV = 111;
+/** RecoveryResponse status (7.9). */
+const RecoveryStatus = { complete: 0, partial: 1, disabled: 2, malformed: 3 } as const;
 /** Rejects kept for inspection. */
 const REJECT_RING = 50;
 /** Read once; `performance.timeOrigin` is slow to read per call. */
@@ -135,6 +146,11 @@ export class Relay {
   /** Counters of registered bridges (off the hot path: read by stats() only). */
   readonly #bridges = new Set<() => BridgeStats>();
 
+  /** The replay window (7.9), or null when recovery is off. */
+  readonly #window: ReplayWindow | null = null;
+  /** Last values per (instrument, TLV type) on market data, or null. */
+  readonly #last: LastValues | null = null;
+  readonly #recovery = { requests: 0, replayed: 0, partial: 0, malformed: 0, refilled: 0 };
   /** Flow control: pauses every read loop (D-36 stalls, execution backpressure). */
   readonly #gate: ProducerGate<Connection>;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
@@ -233,6 +249,11 @@ export class Relay {
     this.#slabs = new SlabPool({ check });
     this.#writeSlabs = new SlabPool({ slabBytes: MAX_WRITE, check });
     this.#gate = new ProducerGate(gateLimits(logic));
+    const r = logic.recovery;
+    if (r?.enabled) {
+      this.#window = new ReplayWindow({ frames: r.windowFrames, bytes: r.windowBytes });
+      if (r.lastValues > 0) this.#last = new LastValues(r.lastValues);
+    }
   }
 
   /** Where the relay listens (its first transport). */
@@ -264,6 +285,7 @@ export class Relay {
           `cannot open audit journal ${this.logic.journalPath}: ${(e as Error).message}`,
         );
       }
+      if (this.#window !== null) this.#refill(this.logic.journalPath);
     }
     try {
       for (const t of this.#transports) this.#listeners.push(await t.listen());
@@ -287,6 +309,45 @@ export class Relay {
   }
 
   /**
+   * Refills the replay window from the journal after a restart (7.9): the
+   * newest accepted frames within the window's bounds, copied into slabs, so a
+   * consumer's RecoveryRequest after a crash gets the frames from before it.
+   */
+  #refill(path: string): void {
+    const r = this.logic.recovery!;
+    const records = lastAccepted(path, {
+      frames: r.windowFrames,
+      bytes: r.windowBytes,
+    }, {
+      onCorrupt: (damage) =>
+        this.#log.warn("recovery: skipped a damaged journal region", {
+          file: damage.file,
+          offset: damage.offset,
+        }),
+    });
+    const pool = this.#slabs;
+    for (const rec of records) {
+      const f = rec.frame;
+      const at = pool.copy(f, 0, f.length);
+      this.#window!.push(
+        pool.lastBuffer,
+        at,
+        at + f.length,
+        1,
+        pool.last,
+        Number(rec.receivedNs / 1_000_000n),
+      );
+    }
+    this.#recovery.refilled = records.length;
+    if (records.length > 0) {
+      this.#log.info("recovery: window refilled from the journal", {
+        frames: records.length,
+        bytes: this.#window!.bytes,
+      });
+    }
+  }
+
+  /**
    * Graceful stop: stop accepting, let queues drain for up to `flushMs`, close
    * every connection, remove the socket file.
    *
@@ -302,7 +363,7 @@ export class Relay {
     const deadline = Date.now() + flushMs;
     while (
       Date.now() < deadline &&
-      [...this.#conns.values()].some((c) => c.out.queuedBytes + c.out.inflightBytes > 0)
+      [...this.#conns.values()].some((c) => c.out.pendingBytes > 0)
     ) {
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -325,6 +386,9 @@ export class Relay {
       undelivered: this.#undelivered,
       stalls: this.#gate.stalls,
       stalled_ms: Math.round(this.#gate.stalledMs),
+      recovery_requests: this.#window === null ? undefined : this.#recovery.requests,
+      recovery_malformed: this.#window === null ? undefined : this.#recovery.malformed,
+      recovery_replayed: this.#window === null ? undefined : this.#recovery.replayed,
     });
   }
 
@@ -518,8 +582,8 @@ export class Relay {
       const d = b[s + 4]!;
       if (e - s === HEADER_SIZE) {
         verdict = HELLO;
-      } else if ((d === own || d === this.#systemWire) && this.#isSubscribe(b, s, e)) {
-        verdict = SUBSCRIBE;
+      } else if ((d === own || d === this.#systemWire) && this.#isControl(b, s, e)) {
+        verdict = CONTROL;
       } else if (d !== own) {
         verdict = d === 0 || d > 4 ? Status.InvalidRelayDomain : Status.WrongDomain;
       } else if (validating) {
@@ -577,9 +641,14 @@ export class Relay {
         src.hello = true;
         this.#refreshConsumers();
       }
-    } else if (verdict === SUBSCRIBE) {
-      this.#journal?.control(src.id, "subscribe", b, s, e);
-      this.#subscribe(src, b, s, e);
+    } else if (verdict === CONTROL) {
+      if (firstTlvType(b, s, e) === RECOVERY_REQUEST_TLV) {
+        this.#journal?.control(src.id, "recovery", b, s, e);
+        this.#recover(src, b, s, e);
+      } else {
+        this.#journal?.control(src.id, "subscribe", b, s, e);
+        this.#subscribe(src, b, s, e);
+      }
     } else {
       this.#reject(src, verdict as Status, b, s, e);
     }
@@ -638,7 +707,7 @@ export class Relay {
     const out = c.out;
     const clock = performance.now();
     if (
-      l.writeStallTimeoutMs > 0 && out.queuedBytes + out.inflightBytes > 0 &&
+      l.writeStallTimeoutMs > 0 && out.pendingBytes > 0 &&
       !out.draining(clock, l.writeStallTimeoutMs)
     ) {
       this.#slowDisconnects++;
@@ -686,10 +755,13 @@ export class Relay {
     this.#srcLo[src] = lo;
   }
 
-  #isSubscribe(b: Uint8Array, s: number, e: number): boolean {
+  /** Whether the frame is consumed by the relay: a Subscribe, or a RecoveryRequest when recovery is on. */
+  #isControl(b: Uint8Array, s: number, e: number): boolean {
     const t = b[s + HEADER_SIZE]!;
-    return t === SUBSCRIBE_TLV ||
-      (t === 255 && e - s >= HEADER_SIZE + 3 && b[s + HEADER_SIZE + 2] === SUBSCRIBE_TLV);
+    if (t === SUBSCRIBE_TLV || (t === RECOVERY_REQUEST_TLV && this.#window !== null)) return true;
+    if (t !== 255 || e - s < HEADER_SIZE + 3) return false;
+    const x = b[s + HEADER_SIZE + 2];
+    return x === SUBSCRIBE_TLV || (x === RECOVERY_REQUEST_TLV && this.#window !== null);
   }
 
   /** Counts soft failures; under `strict` the first one becomes the verdict. */
@@ -797,6 +869,18 @@ export class Relay {
       }
       if (c.out.overLimit(l.maxQueueFrames, l.maxQueueBytes)) this.#overflow(c);
       else if (stall) this.#flow(c, now);
+    }
+    // The replay window keeps the run as forwarded (sharing its bytes); last values per instrument.
+    if (this.#window !== null) {
+      this.#window.push(bytes, at, end, frames, slab, Date.now());
+      const last = this.#last;
+      if (last !== null) {
+        for (let off = at; off < end;) {
+          const next = off + HEADER_SIZE + readU32(bytes, off + 24);
+          last.update(bytes, off, next);
+          off = next;
+        }
+      }
     }
     if (adopted) slab!.release();
   }
@@ -958,6 +1042,100 @@ export class Relay {
     this.#refreshConsumers();
     void c.out.close();
     this.#log.info("delivery stopped", { conn: c.id, reason: c.closeReason });
+  }
+
+  /**
+   * Answers a RecoveryRequest (PROTOCOL.md 7.9, D-37): the retained frames the
+   * request asks for (retransmit by source and sequence range, or a snapshot:
+   * last values on market data, else the whole window) that pass the
+   * connection's filter, byte for byte, then one RecoveryResponse, to this
+   * connection only. Every frame the relay accepts after the request follows
+   * them, so replay + live has no gap and no duplicate. The replayed frames
+   * share the window's bytes and are never dropped nor counted against the
+   * queue limits.
+   */
+  #recover(src: Connection, b: Uint8Array, s: number, e: number): void {
+    const r = this.#recovery;
+    r.requests++;
+    const window = this.#window!;
+    const cur = this.#cursor;
+    const next = readTlvAt(b, s + HEADER_SIZE, e, cur);
+    let reason: string | null = null;
+    let status: number = RecoveryStatus.complete;
+    let sent = { frames: 0, first: 0n, last: 0n, windowStart: 0n, partial: false };
+    if (next < 0) reason = `${statusCode(-next)} in the RecoveryRequest record`;
+    else if (cur.length !== 24) reason = `its length is ${cur.length}, expected 24`;
+    const v = cur.valueStart;
+    const u64 = (at: number) => (BigInt(readU32(b, at + 4)) << 32n) | BigInt(readU32(b, at));
+    const after = reason === null ? u64(v) : 0n;
+    const upTo = reason === null ? u64(v + 8) : 0n;
+    const source = reason === null ? readU32(b, v + 16) : 0;
+    const type = reason === null ? readU32(b, v + 20) : 0;
+    if (reason === null) {
+      if (type > 1) reason = `request_type is ${type}, expected 0 (retransmit) or 1 (snapshot)`;
+      else if (source > 255) reason = `consumer_id is ${source}, a source (0–255; 0 = any)`;
+      else if (upTo !== 0n && upTo < after) {
+        reason = `current_sequence ${upTo} is below last_sequence ${after}`;
+      }
+    }
+    if (reason !== null) {
+      r.malformed++;
+      this.#rejects[Status.MalformedRecovery]!++;
+      status = RecoveryStatus.malformed;
+    } else {
+      const accept = (fb: Uint8Array, fs: number, fe: number): boolean => {
+        if (source !== 0 && fb[fs + 6] !== source) return false;
+        const f = src.filter;
+        if (f === null) return !src.hello;
+        if (f.all) return true;
+        this.#topics.compute(fb, fs, fe);
+        return f.matches(this.#topics);
+      };
+      const out = src.out;
+      if (type === 1 && this.#last !== null) {
+        const snap = this.#last.snapshot(accept);
+        if (snap.frames > 0) out.enqueueRequested(snap.bytes, 0, snap.bytes.length, snap.frames);
+        sent = { ...sent, frames: snap.frames, ...firstAndLast(snap.bytes) };
+      } else {
+        const query = type === 1 ? { source, after: 0n, upTo: 0n } : { source, after, upTo };
+        sent = window.select(query, accept, (fb, fs, fe, n, slab) => {
+          out.enqueueRequested(fb, fs, fe, n, slab);
+        });
+        if (sent.partial && type === 0) {
+          status = RecoveryStatus.partial;
+          r.partial++;
+        }
+      }
+      r.replayed += sent.frames;
+    }
+    const answer = this.#builder.begin().addTlv(
+      RECOVERY_RESPONSE_TLV,
+      encodePayload(RECOVERY_RESPONSE_TLV, {
+        status,
+        frames: sent.frames,
+        first_sequence: sent.first,
+        last_sequence: sent.last,
+        window_start_sequence: sent.windowStart,
+      }),
+    );
+    if (reason !== null) answer.addTlv(ERROR_TLV, encodeErrorText(`MalformedRecovery: ${reason}`));
+    src.out.enqueueAnswer(answer.build());
+    const suppressed = this.#subscribeLogAllowed(src);
+    if (suppressed >= 0) {
+      const fields = {
+        conn: src.id,
+        request: type === 1 ? "snapshot" : "retransmit",
+        source: source === 0 ? "any" : source,
+        after: String(after),
+        up_to: upTo === 0n ? undefined : String(upTo),
+        status: ["complete", "partial", "disabled", "malformed"][status],
+        frames: sent.frames,
+        reason: reason ?? undefined,
+        suppressed_lines: suppressed || undefined,
+      };
+      if (reason === null) this.#log.info("recovery", fields);
+      else this.#log.warn("recovery refused", fields);
+    }
   }
 
   #subscribe(src: Connection, b: Uint8Array, s: number, e: number): void {
@@ -1200,7 +1378,7 @@ export class Relay {
       garbage += c.reader.garbageBytes;
       for (let i = 0; i < 32; i++) losses[i]! += c.reader.losses[i]!;
       if (c.state === "closing") continue;
-      const pending = out.queuedBytes + out.inflightBytes;
+      const pending = out.pendingBytes;
       conns.push({
         id: c.id,
         kind: c.label,
@@ -1220,7 +1398,7 @@ export class Relay {
         stalls: c.stalls,
         stalledMs: Math.round(c.stalledMs),
         delivering: c.delivering,
-        queueFrames: out.queuedFrames,
+        queueFrames: out.pendingFrames,
         queueBytes: pending,
         queueHighWater: out.highWater,
         queuePercent: Math.max(out.queuedFrames / l.maxQueueFrames, pending / l.maxQueueBytes) *
@@ -1295,6 +1473,18 @@ export class Relay {
       producerStalls: stalls,
       producerStalledMs: Math.round(stalledMs),
       journal: this.#journal?.stats() ?? null,
+      recovery: this.#window === null ? null : {
+        windowFrames: this.#window.frames,
+        windowBytes: this.#window.bytes,
+        windowOldest: this.#window.oldest || null,
+        windowEvicted: this.#window.evicted,
+        lastValues: this.#last?.size ?? null,
+        requests: this.#recovery.requests,
+        replayedFrames: this.#recovery.replayed,
+        partial: this.#recovery.partial,
+        malformed: this.#recovery.malformed,
+        refilled: this.#recovery.refilled,
+      },
       latency: {
         count: lat.count,
         sumUs: lat.sum,
@@ -1391,4 +1581,25 @@ function hex(bytes: Uint8Array): string {
   let s = "";
   for (const x of bytes) s += x.toString(16).padStart(2, "0");
   return s;
+}
+
+/** The type of the frame's first TLV (extended form resolved), or -1. */
+function firstTlvType(b: Uint8Array, s: number, e: number): number {
+  if (e - s < HEADER_SIZE + 2) return -1;
+  const t = b[s + HEADER_SIZE]!;
+  return t === 255 ? (e - s >= HEADER_SIZE + 3 ? b[s + HEADER_SIZE + 2]! : -1) : t;
+}
+
+/** The sequences of the first and last frame of back-to-back frames. */
+function firstAndLast(bytes: Uint8Array): { first: bigint; last: bigint } {
+  if (bytes.length < HEADER_SIZE) return { first: 0n, last: 0n };
+  const seqAt = (at: number) =>
+    (BigInt(readU32(bytes, at + 12)) << 32n) | BigInt(readU32(bytes, at + 8));
+  let off = 0;
+  let lastAt = 0;
+  while (off < bytes.length) {
+    lastAt = off;
+    off += HEADER_SIZE + readU32(bytes, off + 24);
+  }
+  return { first: seqAt(0), last: seqAt(lastAt) };
 }

@@ -151,6 +151,30 @@ export interface BridgeStats {
   lastError: string | null;
 }
 
+/** A relay's replay window, last values and RecoveryRequests (PROTOCOL.md 7.9). */
+export interface RecoveryStats {
+  /** Frames the window holds. */
+  windowFrames: number;
+  /** Bytes of frames the window holds. */
+  windowBytes: number;
+  /** When its oldest frame was forwarded (ms since epoch), or null when empty. */
+  windowOldest: number | null;
+  /** Frames let go by the window so far. */
+  windowEvicted: number;
+  /** (instrument, TLV type) last values held (market data), or null when none are kept. */
+  lastValues: number | null;
+  /** RecoveryRequests answered. */
+  requests: number;
+  /** Frames replayed to them. */
+  replayedFrames: number;
+  /** Answers with status 1: the window no longer held the start. */
+  partial: number;
+  /** Requests answered with status 3. */
+  malformed: number;
+  /** Frames put back into the window from the journal at start. */
+  refilled: number;
+}
+
 /** Counters of one relay (7.7). */
 export interface RelayStats {
   /** Relay name. */
@@ -212,6 +236,8 @@ export interface RelayStats {
   producerStalledMs: number;
   /** Execution journal, when the policy keeps one. */
   journal: JournalStats | null;
+  /** Recovery (7.9), or null when it is disabled. */
+  recovery: RecoveryStats | null;
   /** Arrival latency from header timestamps. */
   latency: LatencyStats;
   /** Sequence health per source. */
