@@ -83,6 +83,11 @@ export interface PipelineOptions {
   durationMs?: number | undefined;
   /** PRNG seed of the market walk (default random). */
   seed?: number | undefined;
+  /**
+   * Header source of the strategy's signals (default 20, ArbitrageStrategy). `torq up --demo`
+   * uses its own, so that `torq demo arbitrage` (source 20) can run beside it.
+   */
+  strategySource?: number | undefined;
   /** Price gap that makes a signal, in bps of the lower price (default 30). */
   thresholdBps?: number | undefined;
   /** Capital per signal in whole USD (default 10,000). */
@@ -479,6 +484,7 @@ interface ResolvedOptions {
   count: number;
   durationMs: number;
   seed: number;
+  strategySource: number;
   thresholdBps: number;
   capitalUsd: number;
   drainTimeoutMs: number;
@@ -529,6 +535,7 @@ export class Pipeline {
       count: options.count ?? Infinity,
       durationMs: options.durationMs ?? Infinity,
       seed: options.seed ?? randomSeed(),
+      strategySource: options.strategySource ?? SourceType.ArbitrageStrategy,
       thresholdBps: options.thresholdBps ?? 30,
       capitalUsd: options.capitalUsd ?? 10_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
@@ -630,7 +637,7 @@ export class Pipeline {
       domain: "signal",
       path: paths.signal,
       publishOnly: true,
-      source: SourceType.ArbitrageStrategy,
+      source: this.#o.strategySource,
     }));
     this.#strategyIn = await add(RelayClient.connect({
       domain: "market_data",
@@ -691,7 +698,7 @@ export class Pipeline {
 
     // Strategy.
     const detector = new GapDetector(o.thresholdBps);
-    const strategyBuilder = this.#strategyOut.builder(SourceType.ArbitrageStrategy);
+    const strategyBuilder = this.#strategyOut.builder(this.#o.strategySource);
     let lastSignalTs = 0n;
     const strategy = this.#loop(this.#strategyIn, (f) => {
       for (const t of f.decode().tlvs) {
