@@ -362,3 +362,67 @@ Deno.test("Hub.health() probes a host:port address over TCP", async () => {
     listener.close();
   }
 });
+
+Deno.test("Hub.health() is no client: relays count no connection for it and log nothing", async () => {
+  const lines: string[] = [];
+  const env = await startTestRelays({ sink: (line) => void lines.push(line) });
+  let now = 0;
+  const hub = new Hub(env.relays, { clock: () => now });
+  try {
+    for (let i = 0; i < 3; i++) {
+      now += 5_000; // past the answer cache: a new check each time, as a dashboard polls
+      assert.equal((await hub.health()).status, "ok");
+    }
+    // A real client is counted, so the counters above are live.
+    const client = await connect(env.relay("signal"));
+    await waitFor("the client", () => env.relay("signal").stats().connections.total === 1);
+    client.close();
+    assert.deepEqual(env.relays.map((r) => r.stats().connections.total), [0, 1, 0]);
+    await waitFor(
+      "the close to be logged",
+      () => lines.some((l) => l.includes("connection closed")),
+    );
+    assert.equal(lines.filter((l) => l.includes("connection closed")).length, 1, lines.join("\n"));
+  } finally {
+    await env.stop();
+  }
+});
+
+Deno.test("Hub.health() tells a stale socket file from a listening socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq-health-" });
+  try {
+    const path = `${dir}/stale.sock`;
+    // A process listening on the socket, then killed: its socket file stays behind.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `Deno.listen({ transport: "unix", path: ${
+          JSON.stringify(path)
+        } }); setInterval(() => {}, 1000);`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const r = new FakeRelay("market_data");
+    Object.defineProperty(r, "address", { value: path });
+    try {
+      await waitFor("the listener", () => {
+        try {
+          return Deno.statSync(path).isSocket === true;
+        } catch {
+          return false;
+        }
+      });
+      assert.equal((await new Hub([r]).health()).status, "ok");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    assert.ok(Deno.statSync(path).isSocket === true, "the socket file stays behind");
+    const h = await new Hub([r]).health();
+    assert.equal(h.status, "unavailable");
+    assert.match(h.relays[0]!.reason!, /nothing listens on the socket|Connection refused/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
