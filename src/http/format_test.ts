@@ -125,6 +125,7 @@ const BODY: RelaysResponse = {
     bytesInPerSec: 19400,
     bytesOutPerSec: 2950,
     dropsPerSec: 0,
+    rejectsPerSec: 0,
   }],
 };
 

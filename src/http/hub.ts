@@ -147,6 +147,7 @@ interface Baseline {
   bytesIn: number;
   bytesOut: number;
   drops: number;
+  rejects: number;
   buckets: [string, number][];
 }
 
@@ -306,6 +307,7 @@ export class Hub {
         bytesInPerSec: per(cur.bytesIn, t.base.bytesIn),
         bytesOutPerSec: per(cur.bytesOut, t.base.bytesOut),
         dropsPerSec: per(cur.drops, t.base.drops),
+        rejectsPerSec: per(cur.rejects, t.base.rejects),
       };
       const lat = latencyDelta(t.base.buckets, cur.buckets, s.latency.maxUs);
       const point: TimelinePoint = {
@@ -560,14 +562,18 @@ function zeroRates(name: string): RelayRates {
     bytesInPerSec: 0,
     bytesOutPerSec: 0,
     dropsPerSec: 0,
+    rejectsPerSec: 0,
   };
 }
 
 function baseline(s: RelayStats, t: number): Baseline {
   let drops = 0;
   for (const [reason, n] of Object.entries(s.drops)) if (reason !== "hello") drops += n;
+  let rejects = 0;
+  for (const n of Object.values(s.rejects)) rejects += n;
   return {
     t,
+    rejects,
     framesIn: s.framesIn,
     framesOut: s.framesOut,
     bytesIn: s.bytesIn,

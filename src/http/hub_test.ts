@@ -113,6 +113,7 @@ Deno.test("Hub.tick() turns counter deltas into per-second rates", () => {
   r.s.framesOut = 1000;
   r.s.bytesOut = 1000 * 74;
   r.s.drops = { slow_consumer: 4, WrongDomain: 2, hello: 9 };
+  r.s.rejects = { WrongDomain: 2 };
   now += 2000;
   const e = hub.tick();
   const p = e.points[0]!;
@@ -123,6 +124,7 @@ Deno.test("Hub.tick() turns counter deltas into per-second rates", () => {
   assert.equal(p.msgsOutPerSec, 500);
   assert.equal(p.bytesOutPerSec, 500 * 74);
   assert.equal(p.dropsPerSec, 3, "hello frames are not drops");
+  assert.equal(p.rejectsPerSec, 1, "the rejected part of the drops");
   assert.deepEqual(hub.relaysResponse().rates[0], {
     name: "market_data",
     msgsInPerSec: 250,
@@ -130,6 +132,7 @@ Deno.test("Hub.tick() turns counter deltas into per-second rates", () => {
     bytesInPerSec: 250 * 74,
     bytesOutPerSec: 500 * 74,
     dropsPerSec: 3,
+    rejectsPerSec: 1,
   });
   now += 1000;
   assert.equal(hub.tick().points[0]!.msgsInPerSec, 0, "no new frames: rate 0");
