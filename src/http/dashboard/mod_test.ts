@@ -68,6 +68,6 @@ Deno.test("dashboard script calls only routes of the API contract, by relative U
 
 Deno.test("the dashboard shows fixed-point fields by the decoder's rule", async () => {
   const app = await Deno.readTextFile(new URL("./app.js", HERE));
-  const rule = /const FIXED_POINT_NAME = \/(.+)\/;/.exec(app)?.[1];
+  const rule = /const FIXED_POINT_NAME =\s*\/(.+)\/;/.exec(app)?.[1];
   assert.equal(rule, FIXED_POINT_NAME.source);
 });
