@@ -28,6 +28,7 @@ import {
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import type { RelayDomainName } from "../src/config/mod.ts";
 import { CliError, Exit, printOut, UsageError } from "./_args.ts";
+import { countOption } from "./_options.ts";
 import { defineCommand, describeNumber, relayDomainArg } from "./_command.ts";
 import { CONFIG_SOURCE_OPTIONS, configFromArgs } from "./_config.ts";
 
@@ -79,12 +80,8 @@ relay instead. Producers and consumers run in the bench process, on one event lo
         `${ORDER_REQUEST_FRAME_SIZE}-byte OrderRequests (TLV 40)`,
     },
     count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
+      ...countOption("Publish N messages in total (split over the producers), then stop"),
       aliases: ["msgs"],
-      help: "Publish N messages in total (split over the producers), then stop",
     },
     duration: {
       type: "number",

@@ -20,19 +20,9 @@ import {
 import { randomSeed } from "../src/tools/prng.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { Exit, UsageError } from "./_args.ts";
-import { defineCommand, defineGroup, type OptionSpec } from "./_command.ts";
+import { countOption, SEED_OPTION } from "./_options.ts";
+import { defineCommand, defineGroup } from "./_command.ts";
 import { relayPaths, relayTarget, TARGET_OPTIONS, type TargetArgs } from "./_target.ts";
-
-const SEED = {
-  seed: {
-    type: "number",
-    value: "N",
-    integer: true,
-    min: 0,
-    max: 4294967295,
-    help: "Seed the generator: the same seed gives the same stream (default random)",
-  },
-} as const satisfies Record<string, OptionSpec>;
 
 /** `torq demo`. */
 export const command = defineGroup({
@@ -74,14 +64,8 @@ Source 20 is this demo's own: the built-in demo of 'torq up --demo' sends its si
       positive: true,
       help: "Signals per second (overrides --interval)",
     },
-    count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
-      help: "Stop after N signals (default: until Ctrl-C)",
-    },
-    ...SEED,
+    count: countOption("Stop after N signals (default: until Ctrl-C)"),
+    ...SEED_OPTION,
     source: {
       type: "number",
       value: "N",
@@ -134,15 +118,9 @@ One line per trade (📈), signal (📊) and received order (🧾), then a summa
       default: 10,
       help: "Trades per second",
     },
-    count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
-      help: "Stop after N trades (then drain and exit)",
-    },
+    count: countOption("Stop after N trades (then drain and exit)"),
     duration: { type: "number", value: "S", positive: true, help: "Stop after S seconds" },
-    ...SEED,
+    ...SEED_OPTION,
     threshold: {
       type: "number",
       value: "BPS",

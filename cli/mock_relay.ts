@@ -13,6 +13,7 @@ import { randomSeed } from "../src/tools/prng.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { TransportError } from "../src/transport/transport.ts";
 import { Exit, UsageError } from "./_args.ts";
+import { countOption, SEED_OPTION } from "./_options.ts";
 import { defineCommand, describeNumber, parseNumber } from "./_command.ts";
 import { relayTarget, TARGET_OPTIONS } from "./_target.ts";
 
@@ -52,21 +53,8 @@ Stops after --count messages or on Ctrl-C, with a one-line summary.`,
         "(default: BTC 45000, ETH 2500, others 100)",
     },
     rate: { type: "number", value: "N", positive: true, default: 10, help: "Messages per second" },
-    count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
-      help: "Stop after N messages",
-    },
-    seed: {
-      type: "number",
-      value: "N",
-      integer: true,
-      min: 0,
-      max: 4294967295,
-      help: "Seed the walk: the same seed gives the same stream (default random)",
-    },
+    count: countOption("Stop after N messages"),
+    ...SEED_OPTION,
     source: {
       type: "number",
       value: "N",

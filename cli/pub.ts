@@ -19,6 +19,7 @@ import {
 import { SPEC_VECTORS } from "../src/tools/vectors_data.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { CliError, Exit, readInputFile, readStdin, UsageError } from "./_args.ts";
+import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
 import { relayTarget, TARGET_OPTIONS } from "./_target.ts";
 
@@ -57,14 +58,7 @@ target relay's is refused (the relay would drop it as WrongDomain) unless --forc
       group: INPUT,
       help: "A worked example of the spec (names below)",
     },
-    count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
-      default: 1,
-      help: "Publish the frames N times",
-    },
+    count: { ...countOption("Publish the frames N times"), default: 1 },
     rate: {
       type: "number",
       value: "R",

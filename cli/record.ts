@@ -8,6 +8,7 @@
 import { recordSummary, runRecord } from "../src/tools/record.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { CliError, Exit, UsageError } from "./_args.ts";
+import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
 import { relayTarget, SUBSCRIPTION_OPTIONS, subscriptionPlan, TARGET_OPTIONS } from "./_target.ts";
 
@@ -34,13 +35,7 @@ or on Ctrl-C, with a one-line summary on stderr.`,
       help: "The recording to write (created or truncated); required",
     },
     ...SUBSCRIPTION_OPTIONS,
-    count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
-      help: "Stop after N frames",
-    },
+    count: countOption("Stop after N frames"),
     duration: { type: "number", value: "S", positive: true, help: "Stop after S seconds" },
     ...TARGET_OPTIONS,
   },

@@ -9,6 +9,7 @@ import { startBridges } from "../src/bridge/start.ts";
 import { TransportError } from "../src/transport/transport.ts";
 import { CliError, Exit, printOut } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
+import { JOURNAL_OPTION } from "./_options.ts";
 import { CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
@@ -26,11 +27,7 @@ applies its limits and log level without dropping connections; the changes are l
   ],
   options: {
     socket: { type: "string", value: "PATH", help: "Listen here instead of the configured path" },
-    journal: {
-      type: "string",
-      value: "PATH",
-      help: "Audit journal of the execution relay (default: beside its socket)",
-    },
+    ...JOURNAL_OPTION,
     http: {
       type: "string",
       value: "HOST:PORT",

@@ -19,6 +19,7 @@ import {
 } from "../src/tools/replay.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { CliError, Exit, readInputFile, UsageError } from "./_args.ts";
+import { countOption } from "./_options.ts";
 import { defineCommand, RELAY_DOMAINS, relayDomainArg } from "./_command.ts";
 import { relayTarget, TARGET_OPTIONS } from "./_target.ts";
 
@@ -57,13 +58,7 @@ Ctrl-C).`,
         "or after an ISO time",
     },
     loop: { type: "boolean", help: "Repeat the recording (until --count frames, or Ctrl-C)" },
-    count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
-      help: "Stop after N frames",
-    },
+    count: countOption("Stop after N frames"),
     force: { type: "boolean", help: "Publish frames of another domain too" },
     to: {
       type: "string",

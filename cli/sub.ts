@@ -9,6 +9,7 @@ import { runSub, type SubFormat, subSummary } from "../src/tools/sub.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { SchemaCache } from "../src/client/schema_cache.ts";
 import { CliError, Exit, UsageError, writeStdout } from "./_args.ts";
+import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
 import { relayTarget, SUBSCRIPTION_OPTIONS, subscriptionPlan, TARGET_OPTIONS } from "./_target.ts";
@@ -28,13 +29,7 @@ one-line summary (frames, bytes, gaps) on stderr.`,
   ],
   options: {
     ...SUBSCRIPTION_OPTIONS,
-    count: {
-      type: "number",
-      value: "N",
-      integer: true,
-      positive: true,
-      help: "Exit after N frames",
-    },
+    count: countOption("Exit after N frames"),
     decode: { type: "boolean", help: "Print each frame like 'torq decode' (the default)" },
     hex: { type: "boolean", help: "Print each frame as one line of hex" },
     json: {

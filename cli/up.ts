@@ -10,6 +10,7 @@ import { startBridges } from "../src/bridge/start.ts";
 import type { UpDemo } from "../src/tools/up_demo.ts";
 import { CliError, Exit, printOut } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
+import { JOURNAL_OPTION } from "./_options.ts";
 import { CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
@@ -30,11 +31,7 @@ its limits and log levels without dropping connections; the changes are logged.`
       value: "DIR",
       help: "Put the three sockets in DIR (market_data.sock, signals.sock, execution.sock)",
     },
-    journal: {
-      type: "string",
-      value: "PATH",
-      help: "Audit journal of the execution relay (default: beside its socket)",
-    },
+    ...JOURNAL_OPTION,
     http: {
       type: "string",
       value: "HOST:PORT",

@@ -47,6 +47,38 @@ Deno.test("dist/torq runs alone: no node, npm, deno or checkout", async (t) => {
       assert.match(dec.decode(out.stdout), /strategy_id/);
     });
 
+    await t.step(
+      "under systemd it unpacks into $CACHE_DIRECTORY, and a read-only one will do",
+      async () => {
+        const cache = `${tmp}/cache`;
+        await Deno.mkdir(cache, { mode: 0o700 });
+        const env = { PATH: bin, CACHE_DIRECTORY: cache }; // no HOME, as for a system user
+        const first = await new Deno.Command(`${run}/torq`, {
+          args: ["--version"],
+          cwd: run,
+          env,
+          clearEnv: true,
+        }).output();
+        assert.equal(first.code, 0, dec.decode(first.stderr));
+        const unpacked = [...Deno.readDirSync(cache)].map((e) => e.name);
+        assert.equal(unpacked.length, 1, unpacked.join(", "));
+        assert.ok(Deno.statSync(`${cache}/${unpacked[0]}/deno`).isFile);
+        await Deno.chmod(cache, 0o500);
+        try {
+          const again = await new Deno.Command(`${run}/torq`, {
+            args: ["--version"],
+            cwd: run,
+            env,
+            clearEnv: true,
+          }).output();
+          assert.equal(again.code, 0, dec.decode(again.stderr));
+          assert.equal(dec.decode(again.stdout), dec.decode(first.stdout));
+        } finally {
+          await Deno.chmod(cache, 0o700);
+        }
+      },
+    );
+
     const socket = `${run}/sockets/signals.sock`;
     await t.step("torq relay signal, then torq demo arbitrage against it", async () => {
       relay = new Deno.Command(`${run}/torq`, {
