@@ -1,7 +1,7 @@
 /**
- * Small helpers shared by the subcommands: strict option parsing with
- * one-line usage errors, errors that carry an exit code, and stdin/stdout/file
- * I/O. Nothing here knows about a particular subcommand.
+ * Small helpers shared by the subcommands: errors that carry an exit code and
+ * stdin/stdout/file I/O. Parsing and help come from cli/_command.ts. Nothing
+ * here knows about a particular subcommand.
  *
  * @module
  */
@@ -20,6 +20,8 @@ export const Exit = {
 export class CliError extends Error {
   /** The process exit code to use. */
   readonly exitCode: number;
+  /** The full command the error belongs to, e.g. `torq demo arbitrage` (set by cli/_command.ts). */
+  command: string | undefined;
 
   /**
    * @param message the line to print after `torq <command>: `
@@ -29,6 +31,7 @@ export class CliError extends Error {
     super(message);
     this.name = "CliError";
     this.exitCode = exitCode;
+    this.command = undefined;
   }
 }
 
@@ -41,40 +44,7 @@ export class UsageError extends CliError {
   constructor(command: string, message: string) {
     super(`${message} (see '${command} --help')`, Exit.USAGE);
     this.name = "UsageError";
-  }
-}
-
-/**
- * Runs a `node:util` `parseArgs` call and turns its errors into one-line
- * {@linkcode UsageError}s (`unknown option '--frob' (see 'torq decode --help')`).
- *
- * @param command full command name for the help pointer
- * @param parse a closure calling `parseArgs({..., strict: true})`
- * @returns what `parse` returns
- * @throws {UsageError} when the arguments do not parse
- */
-export function parseOrUsage<R>(command: string, parse: () => R): R {
-  try {
-    return parse();
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    const message = e instanceof Error ? e.message : String(e);
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-      const option = /'([^']+)'/.exec(message)?.[1] ?? "?";
-      throw new UsageError(command, `unknown option '${option}'`);
-    }
-    if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
-      const arg = /'([^']+)'/.exec(message)?.[1] ?? "?";
-      throw new UsageError(command, `unexpected argument '${arg}'`);
-    }
-    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-      const missing = /^Option '([^' ]+) <value>' argument missing/.exec(message);
-      if (missing !== null) throw new UsageError(command, `option '${missing[1]}' needs a value`);
-      const noArg = /^Option '([^']+)' does not take an argument/.exec(message);
-      if (noArg !== null) throw new UsageError(command, `option '${noArg[1]}' takes no value`);
-      throw new UsageError(command, message.split("\n")[0]!.replace(/\.$/, ""));
-    }
-    throw e;
+    this.command = command;
   }
 }
 

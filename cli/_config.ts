@@ -5,32 +5,67 @@
  * @module
  */
 
-import { ConfigError, loadConfig, parseOverrides } from "../src/config/mod.ts";
+import {
+  ConfigError,
+  loadConfig,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  parseOverrides,
+} from "../src/config/mod.ts";
 import type { TorqConfig } from "../src/config/mod.ts";
 import { CliError } from "./_args.ts";
+import type { OptionSpec } from "./_command.ts";
 
-/** parseArgs option specs of the shared configuration options. */
+const GROUP = "Configuration";
+
+/** Where the configuration comes from: `--config`, `--env`, `--set`. */
+export const CONFIG_SOURCE_OPTIONS = {
+  config: {
+    type: "string",
+    value: "FILE",
+    group: GROUP,
+    help: "Configuration file (YAML) layered over the built-in defaults",
+  },
+  env: {
+    type: "string",
+    value: "NAME",
+    group: GROUP,
+    help:
+      "Environment overlay: development, staging or production (default TORQ_ENV, else development)",
+  },
+  set: {
+    type: "string",
+    value: "KEY=VALUE",
+    multiple: true,
+    group: GROUP,
+    help: "Override one setting, e.g. --set relays.signal.validation.strict=false",
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+/** {@linkcode CONFIG_SOURCE_OPTIONS} and the logging options of commands that run relays. */
 export const CONFIG_OPTIONS = {
-  config: { type: "string" },
-  env: { type: "string" },
-  set: { type: "string", multiple: true },
-  "log-level": { type: "string" },
-  "log-format": { type: "string" },
-} as const;
-
-/** Help lines of the shared configuration options. */
-export const CONFIG_HELP =
-  `  --config FILE        Configuration file (YAML) layered over the built-in defaults
-  --env NAME           Environment overlay: development, staging, production (default TORQ_ENV or development)
-  --set KEY=VALUE      Override one setting, e.g. --set relays.signal.validation.strict=false (repeatable)
-  --log-level LEVEL    debug, info, warn or error
-  --log-format FORMAT  text or json`;
+  ...CONFIG_SOURCE_OPTIONS,
+  "log-level": {
+    type: "string",
+    value: "LEVEL",
+    choices: LOG_LEVELS,
+    group: GROUP,
+    help: `Log level: ${LOG_LEVELS.join(", ")}`,
+  },
+  "log-format": {
+    type: "string",
+    value: "FORMAT",
+    choices: LOG_FORMATS,
+    group: GROUP,
+    help: `Log format: ${LOG_FORMATS.join(" or ")}`,
+  },
+} as const satisfies Record<string, OptionSpec>;
 
 /** Values of the shared options after parsing. */
 export interface ConfigArgs {
   config?: string | undefined;
   env?: string | undefined;
-  set?: string[] | undefined;
+  set?: readonly string[] | undefined;
   "log-level"?: string | undefined;
   "log-format"?: string | undefined;
 }

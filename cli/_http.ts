@@ -29,7 +29,7 @@ export interface HttpFront {
  * loaded here, so a relay run without HTTP does not hold them.
  *
  * @param command e.g. `torq up`, for the warning line
- * @param listen `host:port`
+ * @param listen `host:port` (or `http://host:port/`)
  * @param token bearer token or null
  * @returns the bound server
  * @throws {CliError} one line when the address is bad or in use
@@ -46,7 +46,11 @@ export async function bindHttp(
   const hub = new Hub([]);
   let server: HttpServer;
   try {
-    server = serveHttp(hub, { listen, token });
+    // HOST:PORT, or the URL the dashboard line printed.
+    server = serveHttp(hub, {
+      listen: listen.replace(/^https?:\/\//, "").replace(/\/$/, ""),
+      token,
+    });
   } catch (e) {
     if (e instanceof HttpServeError) {
       throw new CliError(

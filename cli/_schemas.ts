@@ -11,16 +11,18 @@ import { FrameError } from "../src/protocol/errors.ts";
 import type { TlvTypeInfo } from "../src/protocol/registry.ts";
 import { registerSchemas } from "../src/protocol/schema.ts";
 import { CliError } from "./_args.ts";
+import type { OptionSpec } from "./_command.ts";
 
-/** parseArgs option spec of `--schemas` (repeatable). */
+/** The `--schemas FILE` option (repeatable). */
 export const SCHEMAS_OPTION = {
-  schemas: { type: "string", multiple: true },
-} as const;
-
-/** Help line of `--schemas`. */
-export const SCHEMAS_HELP =
-  `  --schemas FILE       Register the TLV schemas of a YAML file (repeatable; PROTOCOL.md 5.8),
-                       e.g. config/schemas/example_vendor.yaml`;
+  schemas: {
+    type: "string",
+    value: "FILE",
+    multiple: true,
+    help: "Register the TLV schemas of a YAML file first (PROTOCOL.md 5.8), so vendor TLVs " +
+      "decode field by field, e.g. config/schemas/example_vendor.yaml",
+  },
+} as const satisfies Record<string, OptionSpec>;
 
 /**
  * Reads, checks and registers the schemas of the given files, all or nothing.
@@ -30,7 +32,7 @@ export const SCHEMAS_HELP =
  * @throws {CliError} listing every problem with its file, path and line
  * @example
  * ```ts
- * registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
+ * registerSchemaFiles([...config.schemas, ...options.schemas]);
  * ```
  */
 export function registerSchemaFiles(paths: readonly string[]): TlvTypeInfo[] {

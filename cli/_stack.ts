@@ -1,24 +1,24 @@
 /**
  * Options of the commands that operate a running `torq up` (`down`,
- * `restart`, `logs`, `status`): which socket directory, from `--socket-dir`
- * or the configuration's `socket_dir`.
+ * `restart`, `logs`): which socket directory, from `--socket-dir` or the
+ * configuration's `socket_dir`.
  *
  * @module
  */
 
-import { CONFIG_HELP, CONFIG_OPTIONS, type ConfigArgs, configFromArgs } from "./_config.ts";
+import type { OptionSpec } from "./_command.ts";
+import { CONFIG_SOURCE_OPTIONS, type ConfigArgs, configFromArgs } from "./_config.ts";
 
-/** parseArgs option specs: `--socket-dir` and the configuration options. */
+/** `--socket-dir` and the configuration options. */
 export const STACK_OPTIONS = {
-  ...CONFIG_OPTIONS,
-  "socket-dir": { type: "string" },
-} as const;
-
-/** Help lines of {@linkcode STACK_OPTIONS}. */
-export const STACK_HELP =
-  `  --socket-dir DIR     The stack's socket directory, as given to 'torq up' (default:
-                       socket_dir of the configuration, /tmp/torq)
-${CONFIG_HELP}`;
+  "socket-dir": {
+    type: "string",
+    value: "DIR",
+    help: "The stack's socket directory, as given to 'torq up' (default: socket_dir of the " +
+      "configuration, /tmp/torq)",
+  },
+  ...CONFIG_SOURCE_OPTIONS,
+} as const satisfies Record<string, OptionSpec>;
 
 /**
  * The socket directory a command means: `--socket-dir`, else the configuration's.

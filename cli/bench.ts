@@ -7,7 +7,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   BENCH_DOMAINS,
   type BenchDomain,
@@ -25,47 +24,120 @@ import {
   MIN_BENCH_SIZE,
   ORDER_REQUEST_FRAME_SIZE,
 } from "../src/tools/bench.ts";
+import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { torqCommand } from "../src/stack/self.ts";
-import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
-import { configFromArgs } from "./_config.ts";
+import type { RelayDomainName } from "../src/config/mod.ts";
+import { CliError, Exit, printOut, UsageError } from "./_args.ts";
+import { countOption } from "./_options.ts";
+import { defineCommand, describeNumber, relayDomainArg } from "./_command.ts";
+import { CONFIG_SOURCE_OPTIONS, configFromArgs } from "./_config.ts";
 
 const COMMAND = "torq bench";
 
-const HELP = `Usage: torq bench [options]
+/** `torq bench`. */
+export const command = defineCommand({
+  name: COMMAND,
+  description:
+    `Load-generate through a relay, like 'nats bench': producers publish frames, consumers
+receive them, and the report gives per-consumer and total msgs/s and MB/s, latency percentiles
+(p50/p90/p99/p99.9/max), drops and sequence gaps.
 
-Load-generate through a relay, like 'nats bench': producers publish frames,
-consumers receive them, and the report gives per-consumer and total msgs/s and
-MB/s, latency percentiles (p50/p90/p99/p99.9/max), drops and sequence gaps.
-
-The bench starts its own relay as a separate process (so it gets its own core)
-on a socket in a temporary directory, and stops it and removes the directory
-when done; --socket uses a running relay instead. Producers and consumers run
-in the bench process, on one event loop.
-
-Options:
-  --domain D        market-data, signal or execution (default market-data)
-  --producers N     Producers, each with its own connection and source byte (default 1, at most ${MAX_PRODUCERS})
-  --consumers N     Consumers, each receiving every frame (default 1)
-  --size BYTES      Whole message size, header included (default 64, at least ${MIN_BENCH_SIZE});
-                    execution always sends ${ORDER_REQUEST_FRAME_SIZE}-byte OrderRequests (TLV 40)
-  --msgs N          Publish N messages in total (split over the producers), then stop
-  --duration S      Publish for S seconds (default 5)
-  --rate R          Messages per second per producer; 0 = as fast as possible (default 0)
-  --window N        Lossless window: frames a producer may have in flight ahead of its
-                    slowest consumer (default 5000); 0 = unbounded, the market-data and
-                    signal relays then drop the oldest frames of consumers that fall behind
-  --direct          Run the same workload over direct Unix sockets (no relay) first, then
-                    through the relay, and print the ratio
-  --socket PATH     Use the relay listening on PATH instead of starting one
-  --json            Print one JSON object
-  --csv             Print CSV: a header, one row per consumer and a total row
-  --no-progress     No live progress line (shown only on a terminal)
-  --config FILE     Configuration of the started relay (see 'torq relay --help')
-  --env NAME        Environment overlay of the started relay
-  --set KEY=VALUE   Override one setting of the started relay (repeatable)
-  -h, --help        Show this help
-
-Frames: market data and signal carry one ProprietaryData TLV (202) filling
+The bench starts its own relay as a separate process (so it gets its own core) on a socket in a
+temporary directory, and stops it and removes the directory when done; --socket uses a running
+relay instead. Producers and consumers run in the bench process, on one event loop.`,
+  positionals: [{
+    key: "domain",
+    name: "DOMAIN",
+    type: "domain",
+    optional: true,
+    help: "market-data, signal or execution (default market-data)",
+  }],
+  options: {
+    producers: {
+      type: "number",
+      value: "N",
+      integer: true,
+      min: 1,
+      max: MAX_PRODUCERS,
+      default: 1,
+      help: "Producers, each with its own connection and source byte",
+    },
+    consumers: {
+      type: "number",
+      value: "N",
+      integer: true,
+      min: 1,
+      max: 500,
+      default: 1,
+      help: "Consumers, each receiving every frame",
+    },
+    size: {
+      type: "number",
+      value: "BYTES",
+      integer: true,
+      min: MIN_BENCH_SIZE,
+      help: `Whole message size, header included (default 64); execution always sends ` +
+        `${ORDER_REQUEST_FRAME_SIZE}-byte OrderRequests (TLV 40)`,
+    },
+    count: {
+      ...countOption("Publish N messages in total (split over the producers), then stop"),
+      aliases: ["msgs"],
+    },
+    duration: {
+      type: "number",
+      value: "S",
+      min: 0.001,
+      max: 86_400,
+      help: "Publish for S seconds (default 5)",
+    },
+    rate: {
+      type: "number",
+      value: "R",
+      min: 0,
+      max: 1e9,
+      default: 0,
+      help: "Messages per second per producer; 0 = as fast as possible",
+    },
+    window: {
+      type: "number",
+      value: "N",
+      integer: true,
+      min: 0,
+      max: 1e9,
+      default: 5000,
+      help: "Lossless window: frames a producer may have in flight ahead of its slowest " +
+        "consumer; 0 = unbounded, the market-data and signal relays then drop the oldest frames " +
+        "of consumers that fall behind",
+    },
+    direct: {
+      type: "boolean",
+      help: "Run the same workload over direct Unix sockets (no relay) first, then through the " +
+        "relay, and print the ratio",
+    },
+    socket: {
+      type: "string",
+      value: "PATH",
+      help: "Use the relay listening on PATH instead of starting one",
+    },
+    json: { type: "boolean", help: "Print one JSON object" },
+    csv: { type: "boolean", help: "Print CSV: a header, one row per consumer and a total row" },
+    progress: {
+      type: "boolean",
+      negatable: true,
+      default: true,
+      help: "A live progress line (shown only on a terminal)",
+    },
+    domain: {
+      type: "string",
+      value: "D",
+      help: "The domain (old spelling)",
+      deprecated: "give the domain as an argument, e.g. 'torq bench signal'",
+    },
+    ...CONFIG_SOURCE_OPTIONS,
+  },
+  sections: [{
+    title: "How it measures",
+    body: `Frames: market data and signal carry one ProprietaryData TLV (202) filling
 --size; signal and execution frames carry CRC-32 checksums (the signal relay
 verifies them, the execution relay requires them). Every producer numbers its
 frames 1, 2, 3, … under its own source byte, so consumers count gaps per source.
@@ -84,102 +156,61 @@ to measure latency below saturation.
 
 Lossless runs need the relay to hold a window per producer: keep producers ×
 window below the relay's max_queue_frames (10,000 by default), or the
-execution relay disconnects the consumer and the others drop frames.
-
-Examples:
-  torq bench
-  torq bench --duration 3 --consumers 4
-  torq bench --domain signal --size 204 --msgs 1000000
-  torq bench --domain execution --duration 3 --json
-  torq bench --direct --duration 3
-  torq bench --rate 100000 --producers 2 --csv
-  torq bench --socket /tmp/torq/market_data.sock --window 0`;
-
-function int(name: string, text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text.replaceAll("_", ""));
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(
-      COMMAND,
-      `${name} must be an integer from ${formatCount(min)} to ${formatCount(max)}, got ${
-        JSON.stringify(text)
-      }`,
-    );
-  }
-  return n;
-}
-
-function num(name: string, text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text.replaceAll("_", ""));
-  if (!Number.isFinite(n) || n < min || n > max || text.trim() === "") {
-    throw new UsageError(
-      COMMAND,
-      `${name} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`,
-    );
-  }
-  return n;
-}
+execution relay disconnects the consumer and the others drop frames.`,
+  }],
+  exits: { 1: "a run stalled (frames stopped moving) or the relay could not start" },
+  examples: [
+    "torq bench",
+    "torq bench --duration 3 --consumers 4",
+    "torq bench signal --size 204 --count 1000000",
+    "torq bench execution --duration 3 --json",
+    "torq bench --direct --duration 3",
+    "torq bench --rate 100000 --producers 2 --csv",
+    "torq bench --socket /tmp/torq/market_data.sock --window 0",
+  ],
+  run: ({ options, args, warn }) => runBench(options, args.domain, warn),
+});
 
 const encoder = new TextEncoder();
 
-/**
- * Runs `torq bench`.
- *
- * @param args arguments after the subcommand name
- * @returns the exit code: 0, or 1 when a run stalled (frames stopped moving)
- */
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(COMMAND, () =>
-    parseArgs({
-      args,
-      options: {
-        domain: { type: "string", default: "market-data" },
-        producers: { type: "string" },
-        consumers: { type: "string" },
-        size: { type: "string" },
-        msgs: { type: "string" },
-        duration: { type: "string" },
-        rate: { type: "string" },
-        window: { type: "string" },
-        direct: { type: "boolean", default: false },
-        socket: { type: "string" },
-        json: { type: "boolean", default: false },
-        csv: { type: "boolean", default: false },
-        "no-progress": { type: "boolean", default: false },
-        config: { type: "string" },
-        env: { type: "string" },
-        set: { type: "string", multiple: true },
-        help: { type: "boolean", short: "h", default: false },
-        verbose: { type: "boolean", default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  if (values.help) {
-    await printOut(HELP);
-    return Exit.OK;
+async function runBench(
+  values: {
+    producers: number;
+    consumers: number;
+    size?: number | undefined;
+    count?: number | undefined;
+    duration?: number | undefined;
+    rate: number;
+    window: number;
+    direct: boolean;
+    socket?: string | undefined;
+    json: boolean;
+    csv: boolean;
+    progress: boolean;
+    domain?: string | undefined;
+    config?: string | undefined;
+    env?: string | undefined;
+    set: string[];
+  },
+  domainArg: RelayDomainName | undefined,
+  warn: (message: string) => void,
+): Promise<number> {
+  if (values.domain !== undefined && domainArg !== undefined) {
+    throw new UsageError(COMMAND, "give the domain once, as an argument");
   }
-  if (positionals.length > 0) {
-    throw new UsageError(COMMAND, `unexpected argument '${positionals[0]}'`);
-  }
-  const domain = values.domain as string;
-  if (!Object.hasOwn(BENCH_DOMAINS, domain)) {
-    throw new UsageError(
-      COMMAND,
-      `unknown domain ${JSON.stringify(domain)}: use market-data, signal or execution`,
-    );
-  }
+  const relay = domainArg ??
+    (values.domain === undefined ? "market_data" : relayDomainArg(COMMAND, values.domain, warn));
+  const domain = relay.replace("_", "-");
   const d = domain as BenchDomain;
   const info = BENCH_DOMAINS[d];
   if (values.json && values.csv) throw new UsageError(COMMAND, "use --json or --csv, not both");
-  if (values.msgs !== undefined && values.duration !== undefined) {
-    throw new UsageError(COMMAND, "use --msgs or --duration, not both");
+  if (values.count !== undefined && values.duration !== undefined) {
+    throw new UsageError(COMMAND, "use --count or --duration, not both");
   }
   const relayArgs = [
     ...(values.config === undefined ? [] : ["--config", values.config]),
     ...(values.env === undefined ? [] : ["--env", values.env]),
-    ...(values.set ?? []).flatMap((s) => ["--set", s]),
+    ...values.set.flatMap((s) => ["--set", s]),
   ];
   if (values.socket !== undefined && relayArgs.length > 0) {
     throw new UsageError(
@@ -189,16 +220,21 @@ export async function run(args: string[]): Promise<number> {
   }
   // The effective configuration of the relay the bench would start: its size
   // limit and queue length.
-  const config = configFromArgs({
-    ...(values.config === undefined ? {} : { config: values.config }),
-    ...(values.env === undefined ? {} : { env: values.env }),
-    ...(values.set === undefined ? {} : { set: values.set }),
-  });
+  const config = configFromArgs(values);
   const section = config.relays[info.relay];
   const maxSize = section.validation.max_message_size;
-  const producers = int("--producers", values.producers, 1, MAX_PRODUCERS) ?? 1;
-  const consumers = int("--consumers", values.consumers, 1, 500) ?? 1;
-  let size = int("--size", values.size, MIN_BENCH_SIZE, maxSize) ?? 64;
+  const producers = values.producers;
+  const consumers = values.consumers;
+  if (values.size !== undefined && values.size > maxSize) {
+    const rule = { integer: true, min: MIN_BENCH_SIZE, max: maxSize };
+    throw new UsageError(
+      COMMAND,
+      `option '--size' expects ${
+        describeNumber(rule)
+      } (the relay's max_message_size), got ${values.size}`,
+    );
+  }
+  let size = values.size ?? 64;
   if (info.fixedSize !== null) {
     if (values.size !== undefined && size !== info.fixedSize) {
       throw new UsageError(
@@ -208,10 +244,10 @@ export async function run(args: string[]): Promise<number> {
     }
     size = info.fixedSize;
   }
-  const msgs = int("--msgs", values.msgs, 1, Number.MAX_SAFE_INTEGER) ?? null;
-  const duration = num("--duration", values.duration, 0.001, 86_400) ?? 5;
-  const rate = num("--rate", values.rate, 0, 1e9) ?? 0;
-  const window = int("--window", values.window, 0, 1e9) ?? 5000;
+  const msgs = values.count ?? null;
+  const duration = values.duration ?? 5;
+  const rate = values.rate;
+  const window = values.window;
   const workload: BenchWorkload = {
     domain: d,
     producers,
@@ -232,7 +268,7 @@ export async function run(args: string[]): Promise<number> {
     );
   }
 
-  const tty = text && !values["no-progress"] && Deno.stdout.isTerminal();
+  const tty = text && values.progress && Deno.stdout.isTerminal();
   let progressShown = false;
   const clearProgress = () => {
     if (progressShown) Deno.stdout.writeSync(encoder.encode("\r\x1b[2K"));
@@ -246,9 +282,7 @@ export async function run(args: string[]): Promise<number> {
     progressShown = true;
   };
 
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  Deno.addSignalListener("SIGINT", onSignal);
+  using interrupt = interruptOnSignals();
   let report;
   try {
     report = await benchmark(
@@ -281,13 +315,11 @@ export async function run(args: string[]): Promise<number> {
           console.log(formatBenchRun(r).join("\n"));
         },
       },
-      { signal: controller.signal, ...(tty ? { onProgress } : {}) },
+      { signal: interrupt.signal, ...(tty ? { onProgress } : {}) },
     );
   } catch (e) {
     clearProgress();
     throw new CliError(e instanceof Error ? e.message : String(e));
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
   }
   clearProgress();
   if (values.json) await printOut(JSON.stringify(benchJson(report), null, 2));

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type DecodedMessage, decodeMessage, decodeMessages } from "../src/protocol/message.ts";
 import { FrameError } from "../src/protocol/errors.ts";
 import { errorToJson, formatMessageText, messageToJson } from "../src/tools/decode_format.ts";
@@ -17,50 +16,15 @@ import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
 import {
   CliError,
   Exit,
-  parseOrUsage,
   printError,
   printOut,
   readInputFile,
   readStdin,
   UsageError,
 } from "./_args.ts";
+import { defineCommand } from "./_command.ts";
 
 const COMMAND = "torq decode";
-
-const HELP = `Usage: torq decode [options] HEX...
-       torq decode [options] -
-       torq decode [options] --file FILE
-
-Decode Protocol V2 messages: the header (with domain and source names, ISO
-time and checksum status) and every TLV with its fields: 8-decimal prices and
-sizes and Q64.64 values also as decimals, nanosecond times as ISO-8601,
-instruments with their debug text (e.g. "Kraken Coin: BTC-USD"), venues by name.
-Frames given back to back are decoded one after another.
-
-Input (exactly one):
-  HEX           Hex text; whitespace and 0x prefixes are allowed
-  -             Read stdin: hex text, or raw frame bytes (detected)
-  --file FILE   Read raw frame bytes (or hex text, a 'torq record' recording, or an
-                execution journal: its accepted and control frames) from FILE
-
-Options:
-  --json              Print JSON: {"header": {...}, "tlvs": [...]} per frame, an
-                      array when there are several; read back by 'torq encode'
-  --legacy-numbering  Read domains 0-3 and the legacy source numbers (PROTOCOL.md 3.1, 3.3)
-  --schemas FILE      Register the TLV schemas of a YAML file first (repeatable), so vendor
-                      TLVs decode field by field (PROTOCOL.md 5.8)
-  --verbose           Print stack traces of errors
-  -h, --help          Show this help
-
-Exit status: 0 decoded, 1 bad input or a frame failed validation (with --json
-the error is printed as {"error": {"code", "message", "offset"}}), 2 usage error.
-
-Examples:
-  torq decode efbeadde01010200010000000000000015cd853dfe9c97172a0000000fde683b0128004453552d43544280d3049d1a0400004e61bc000000000000002a36fe9c97176500330000000000
-  torq decode --json --file capture.bin
-  torq decode --schemas config/schemas/example_vendor.yaml --file vendor.bin
-  xxd -p frame.bin | torq decode -
-  torq decode --json - < frames.bin | torq encode --json -`;
 
 async function readInput(positionals: string[], file: string | undefined): Promise<Uint8Array> {
   if (file !== undefined && positionals.length > 0) {
@@ -130,65 +94,88 @@ function decodeAll(bytes: Uint8Array, legacyNumbering: boolean): DecodedMessage[
   return decodeMessages(bytes, { legacyNumbering });
 }
 
-/**
- * Runs `torq decode`.
- *
- * @param args arguments after the subcommand name
- * @returns the exit code
- */
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(COMMAND, () =>
-    parseArgs({
-      args,
-      options: {
-        json: { type: "boolean", default: false },
-        file: { type: "string" },
-        "legacy-numbering": { type: "boolean", default: false },
-        ...SCHEMAS_OPTION,
-        help: { type: "boolean", short: "h", default: false },
-        verbose: { type: "boolean", default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  if (values.help) {
-    await printOut(HELP);
-    return Exit.OK;
-  }
-  registerSchemaFiles(values.schemas ?? []);
-  const legacy = values["legacy-numbering"];
-  let bytes: Uint8Array;
-  try {
-    bytes = await readInput(positionals, values.file);
-  } catch (e) {
-    if (e instanceof HexParseError) throw new CliError(e.message);
-    throw e;
-  }
-  let messages: DecodedMessage[];
-  try {
-    messages = decodeAll(bytes, legacy);
-  } catch (e) {
-    if (!(e instanceof FrameError)) throw e;
-    if (values.json) await printOut(JSON.stringify({ error: errorToJson(e) }, null, 2));
-    else printError(COMMAND, `${e.code}: ${e.message}`);
-    if (values.verbose && e.stack !== undefined) console.error(e.stack);
-    return Exit.BAD_INPUT;
-  }
-  if (values.json) {
-    const json = messages.map(messageToJson);
-    await printOut(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
-    return Exit.OK;
-  }
-  const many = messages.length > 1;
-  let offset = 0;
-  const blocks = messages.map((m, i) => {
-    const text = formatMessageText(m, {
-      legacyNumbering: legacy,
-      ...(many ? { frame: i + 1, frameOffset: offset } : {}),
+/** `torq decode`. */
+export const command = defineCommand({
+  name: COMMAND,
+  usage: ["[options] HEX...", "[options] -", "[options] --file FILE"],
+  description: `Decode Protocol V2 messages: the header (with domain and source names, ISO time and
+checksum status) and every TLV with its fields: 8-decimal prices and sizes and Q64.64 values also as
+decimals, nanosecond times as ISO-8601, instruments with their debug text (e.g. "Kraken Coin:
+BTC-USD"), venues by name. Frames given back to back are decoded one after another.`,
+  positionals: [{
+    key: "hex",
+    name: "HEX",
+    variadic: true,
+    help: "Hex text (whitespace and 0x prefixes allowed), or '-' to read stdin: hex text or " +
+      "raw frame bytes (detected)",
+  }],
+  options: {
+    file: {
+      type: "string",
+      value: "FILE",
+      help: "Read raw frame bytes (or hex text, a 'torq record' recording, or an execution " +
+        "journal: its accepted and control frames) from FILE",
+    },
+    json: {
+      type: "boolean",
+      help: 'Print JSON: {"header": {...}, "tlvs": [...]} per frame, an array when there are ' +
+        "several; read back by 'torq encode'",
+    },
+    "legacy-numbering": {
+      type: "boolean",
+      help: "Read domains 0-3 and the legacy source numbers (PROTOCOL.md 3.1, 3.3)",
+    },
+    ...SCHEMAS_OPTION,
+  },
+  exits: {
+    0: "decoded",
+    1: "bad input or a frame failed validation (with --json the error is printed as " +
+      '{"error": {"code", "message", "offset"}})',
+  },
+  examples: [
+    "torq decode efbeadde01010200010000000000000015cd853dfe9c97172a0000000fde683b0128004453552d43544280d3049d1a0400004e61bc000000000000002a36fe9c97176500330000000000",
+    "torq decode --json --file capture.bin",
+    "torq decode --schemas config/schemas/example_vendor.yaml --file vendor.bin",
+    "xxd -p frame.bin | torq decode -",
+    "torq decode --json - < frames.bin | torq encode --json -",
+  ],
+  async run({ options: values, args }) {
+    const positionals = args.hex;
+    registerSchemaFiles(values.schemas);
+    const legacy = values["legacy-numbering"];
+    let bytes: Uint8Array;
+    try {
+      bytes = await readInput(positionals, values.file);
+    } catch (e) {
+      if (e instanceof HexParseError) throw new CliError(e.message);
+      throw e;
+    }
+    let messages: DecodedMessage[];
+    try {
+      messages = decodeAll(bytes, legacy);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      if (values.json) await printOut(JSON.stringify({ error: errorToJson(e) }, null, 2));
+      else printError(COMMAND, `${e.code}: ${e.message}`);
+      if (values.verbose && e.stack !== undefined) console.error(e.stack);
+      return Exit.BAD_INPUT;
+    }
+    if (values.json) {
+      const json = messages.map(messageToJson);
+      await printOut(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
+      return Exit.OK;
+    }
+    const many = messages.length > 1;
+    let offset = 0;
+    const blocks = messages.map((m, i) => {
+      const text = formatMessageText(m, {
+        legacyNumbering: legacy,
+        ...(many ? { frame: i + 1, frameOffset: offset } : {}),
+      });
+      offset += m.size;
+      return text;
     });
-    offset += m.size;
-    return text;
-  });
-  await printOut(blocks.join("\n\n"));
-  return Exit.OK;
-}
+    await printOut(blocks.join("\n\n"));
+    return Exit.OK;
+  },
+});

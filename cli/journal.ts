@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { JournalError, type JournalResult } from "../src/relay/journal_file.ts";
 import {
   followJournal,
@@ -20,94 +19,113 @@ import {
 import { formatMessageText } from "../src/tools/decode_format.ts";
 import { decodeMessage } from "../src/protocol/message.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { CliError, Exit, parseOrUsage, printError, printOut, UsageError } from "./_args.ts";
+import { CliError, Exit, printError, printOut, UsageError } from "./_args.ts";
+import { defineCommand, defineGroup } from "./_command.ts";
 
-const COMMAND = "torq journal";
-
-const HELP = `Usage: torq journal show FILE [options]
-       torq journal verify FILE [--all]
-
-Read the execution journal an audited relay writes (relays.<name>.journal in the
-configuration; the execution relay's default is <socket dir>/execution.journal):
-every frame it received, byte for byte, with the receive time, connection and
-verdict: PASS (forwarded), FAIL (rejected, with the error), CONTROL (hello,
-subscribe, recovery), and SUMMARY records counting the rejected frames that were
-over the per-second bound.
-
-  show     One line per record, or one JSON object per line with --json:
-           {"ts","relay","conn","domain","source","sequence","size","result","error"?,"kind"?}
-  verify   Check every record (length, CRC-32, frame header); one line per file.
-           Exit 1 when a record is corrupt, a tail is torn or a file is no journal.
-
-Options (show):
-  --json            JSON lines instead of text
-  --decode          Add the decoded frame (JSON: "decoded"; text: the decode view)
-  --hex             Add the frame's bytes as hex (JSON: "frame_hex")
-  --since TIME      Only records received at or after TIME: ISO (2026-07-01T12:00:00Z)
-                    or a duration back from now (90s, 15m, 2h, 1d)
-  --result LIST     Only these results, comma-separated: PASS,FAIL,CONTROL,SUMMARY
-  --conn N          Only connection N
-  --follow          Keep reading the live file as the relay writes it, across
-                    rotations, until Ctrl-C
-  --all             Read the rotated files first (FILE.N ... FILE.1), oldest first
-  -h, --help        Show this help
-
-Exit status: 0 read (and verified), 1 not a journal, corrupt or torn (show still
-prints every readable record and one line per damaged region on stderr), 2 usage.
-
-Examples:
-  torq journal show /tmp/torq/execution.journal --since 15m
-  torq journal show /tmp/torq/execution.journal --json --result FAIL --decode
-  torq journal show /tmp/torq/execution.journal --follow
-  torq journal verify /var/lib/torq/execution.journal --all`;
+const COMMAND = "torq journal show";
 
 const RESULTS: readonly JournalResult[] = ["PASS", "FAIL", "CONTROL", "SUMMARY"];
 
-/**
- * Runs `torq journal`.
- *
- * @param args arguments after the subcommand name
- * @returns the exit code
- */
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(COMMAND, () =>
-    parseArgs({
-      args,
-      options: {
-        json: { type: "boolean", default: false },
-        decode: { type: "boolean", default: false },
-        hex: { type: "boolean", default: false },
-        since: { type: "string" },
-        result: { type: "string" },
-        conn: { type: "string" },
-        follow: { type: "boolean", default: false },
-        all: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        verbose: { type: "boolean", default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  if (values.help) {
-    await printOut(HELP);
-    return Exit.OK;
-  }
-  const [sub, file, extra] = positionals;
-  if (sub !== "show" && sub !== "verify") {
-    throw new UsageError(
-      COMMAND,
-      sub === undefined ? "missing the subcommand: show or verify" : `unknown subcommand '${sub}'`,
-    );
-  }
-  if (file === undefined) throw new UsageError(COMMAND, "missing the journal FILE");
-  if (extra !== undefined) throw new UsageError(COMMAND, `unexpected argument '${extra}'`);
-  try {
-    if (sub === "verify") {
-      const { lines, ok } = verifyLines(file, values.all);
+const ABOUT = `Read the execution journal an audited relay writes (relays.<name>.journal in the
+configuration; the execution relay's default is <socket dir>/execution.journal): every frame it
+received, byte for byte, with the receive time, connection and verdict: PASS (forwarded), FAIL
+(rejected, with the error), CONTROL (hello, subscribe, recovery), and SUMMARY records counting the
+rejected frames that were over the per-second bound.`;
+
+/** `torq journal`. */
+export const command = defineGroup({
+  name: "torq journal",
+  description: ABOUT,
+  commands: { show: () => show, verify: () => verify },
+  summaries: {
+    show: "One line (or JSON object) per record, filtered; --follow reads the live file",
+    verify: "Check every record (length, CRC-32, frame header); one line per file",
+  },
+  examples: [
+    "torq journal show /tmp/torq/execution.journal --since 15m",
+    "torq journal show /tmp/torq/execution.journal --json --result FAIL --decode",
+    "torq journal show /tmp/torq/execution.journal --follow",
+    "torq journal verify /var/lib/torq/execution.journal --all",
+  ],
+});
+
+const FILE = { key: "file", name: "FILE", help: "The live journal file" } as const;
+const ALL = {
+  type: "boolean",
+  help: "Read the rotated files first (FILE.N ... FILE.1), oldest first",
+} as const;
+
+const show = defineCommand({
+  name: COMMAND,
+  summary: "One line (or JSON object) per record, filtered; --follow reads the live file",
+  description: `${ABOUT}
+
+One line per record, or one JSON object per line with --json:
+{"ts","relay","conn","domain","source","sequence","size","result","error"?,"kind"?}`,
+  positionals: [FILE],
+  options: {
+    json: { type: "boolean", help: "JSON lines instead of text" },
+    decode: {
+      type: "boolean",
+      help: 'Add the decoded frame (JSON: "decoded"; text: the decode view)',
+    },
+    hex: { type: "boolean", help: 'Add the frame\'s bytes as hex (JSON: "frame_hex")' },
+    since: {
+      type: "string",
+      value: "TIME",
+      help: "Only records received at or after TIME: ISO (2026-07-01T12:00:00Z) or a duration " +
+        "back from now (90s, 15m, 2h, 1d)",
+    },
+    result: {
+      type: "string",
+      value: "LIST",
+      help: "Only these results, comma-separated: PASS,FAIL,CONTROL,SUMMARY",
+    },
+    conn: { type: "string", value: "N", help: "Only connection N" },
+    follow: {
+      type: "boolean",
+      help: "Keep reading the live file as the relay writes it, across rotations, until Ctrl-C",
+    },
+    all: ALL,
+  },
+  exits: {
+    0: "read",
+    1: "not a journal, corrupt or torn (every readable record is still printed, and one line " +
+      "per damaged region on stderr)",
+  },
+  examples: [
+    "torq journal show /tmp/torq/execution.journal --since 15m",
+    "torq journal show /tmp/torq/execution.journal --json --result FAIL --decode",
+    "torq journal show /tmp/torq/execution.journal --follow",
+  ],
+  run: ({ options, args }) => readable(args.file, () => showRecords(args.file, options)),
+});
+
+const verify = defineCommand({
+  name: "torq journal verify",
+  summary: "Check every record (length, CRC-32, frame header); one line per file",
+  description: `${ABOUT}
+
+Check every record (length, CRC-32, frame header); one line per file.`,
+  positionals: [FILE],
+  options: { all: ALL },
+  exits: {
+    0: "every record is sound",
+    1: "a record is corrupt, a tail is torn or a file is no journal",
+  },
+  examples: ["torq journal verify /var/lib/torq/execution.journal --all"],
+  run: ({ options, args }) =>
+    readable(args.file, async () => {
+      const { lines, ok } = verifyLines(args.file, options.all);
       await printOut(lines.join("\n"));
       return ok ? Exit.OK : Exit.BAD_INPUT;
-    }
-    return await show(file, values);
+    }),
+});
+
+/** Runs `fn`, turning a journal's errors and a missing file into one line. */
+async function readable(file: string, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
   } catch (e) {
     if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
     if (e instanceof Deno.errors.NotFound) {
@@ -117,7 +135,7 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-async function show(
+async function showRecords(
   file: string,
   o: {
     json: boolean;

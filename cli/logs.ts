@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { DOMAIN_NAMES } from "../src/config/mod.ts";
 import {
   followLogs,
@@ -18,34 +17,12 @@ import {
   selectLogs,
   UnknownLogError,
 } from "../src/stack/mod.ts";
-import { CliError, Exit, parseOrUsage, UsageError, writeStdout } from "./_args.ts";
-import { STACK_HELP, STACK_OPTIONS, stackDir } from "./_stack.ts";
+import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+import { CliError, Exit, UsageError } from "./_args.ts";
+import { defineCommand } from "./_command.ts";
+import { STACK_OPTIONS, stackDir } from "./_stack.ts";
 
 const COMMAND = "torq logs";
-
-const HELP = `Usage: torq logs [NAME...] [options]
-
-Show the last lines of a stack's logs, merged by time, each line prefixed with
-[name] when more than one log is shown. The logs are files in the socket
-directory: <service>.log for each service (each line begins with its time),
-and up.log for a detached torq up (torq up -d): its relays' and supervisor's
-log. NAME is a service, 'up', or a relay (market_data, signal, execution: its
-lines of up.log). Without NAME: every log. Rotated files are read too.
-
-Options:
-  -f, --follow         Keep printing lines as they are written (Ctrl-C to stop)
-  --since T            Only lines since T: a duration back from now (30s, 10m,
-                       2h, 1d) or an ISO time (2026-11-23T14:00:00Z)
-  -n, --lines N        The last N lines of each log (default 50; 'all' for every line)
-${STACK_HELP}
-  -h, --help           Show this help
-
-Examples:
-  torq logs
-  torq logs strategy -f
-  torq logs feed portfolio --since 10m
-  torq logs signal -n 20 --socket-dir /tmp/torq-dev`;
-
 const encoder = new TextEncoder();
 
 function print(lines: readonly LogLine[], width: number): void {
@@ -54,31 +31,63 @@ function print(lines: readonly LogLine[], width: number): void {
   for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
-/**
- * Runs `torq logs`.
- *
- * @param args arguments after the subcommand name
- * @returns the exit code
- */
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(COMMAND, () =>
-    parseArgs({
-      args,
-      options: {
-        ...STACK_OPTIONS,
-        follow: { type: "boolean", short: "f", default: false },
-        since: { type: "string" },
-        lines: { type: "string", short: "n" },
-        help: { type: "boolean", short: "h", default: false },
-        verbose: { type: "boolean", default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  if (values.help) {
-    await writeStdout(encoder.encode(HELP + "\n"));
-    return Exit.OK;
-  }
+/** `torq logs`. */
+export const command = defineCommand({
+  name: COMMAND,
+  description:
+    `Show the last lines of a stack's logs, merged by time, each line prefixed with [name]
+when more than one log is shown. The logs are files in the socket directory: <service>.log for each
+service (each line begins with its time), and up.log for a detached torq up (torq up -d): its
+relays' and supervisor's log. NAME is a service, 'up', or a relay (market_data, signal, execution:
+its lines of up.log). Without NAME: every log. Rotated files are read too.`,
+  positionals: [{
+    key: "names",
+    name: "NAME",
+    variadic: true,
+    help: "A service, 'up', or a relay (default: every log)",
+  }],
+  options: {
+    follow: {
+      type: "boolean",
+      short: "f",
+      help: "Keep printing lines as they are written (Ctrl-C to stop)",
+    },
+    since: {
+      type: "string",
+      value: "T",
+      help: "Only lines since T: a duration back from now (30s, 10m, 2h, 1d) or an ISO time " +
+        "(2026-11-23T14:00:00Z)",
+    },
+    lines: {
+      type: "string",
+      short: "n",
+      value: "N",
+      help: "The last N lines of each log (default 50; 'all' for every line)",
+    },
+    ...STACK_OPTIONS,
+  },
+  exits: { 1: "no such log, or no logs in the socket directory" },
+  examples: [
+    "torq logs",
+    "torq logs strategy -f",
+    "torq logs feed portfolio --since 10m",
+    "torq logs signal -n 20 --socket-dir /tmp/torq-dev",
+  ],
+  run: ({ options, args }) => runLogs(options, args.names ?? []),
+});
+
+async function runLogs(
+  values: {
+    follow: boolean;
+    since?: string | undefined;
+    lines?: string | undefined;
+    "socket-dir"?: string | undefined;
+    config?: string | undefined;
+    env?: string | undefined;
+    set?: readonly string[] | undefined;
+  },
+  positionals: readonly string[],
+): Promise<number> {
   let lines: number | undefined = 50;
   if (values.lines === "all") {
     lines = undefined;
@@ -107,7 +116,7 @@ export async function run(args: string[]): Promise<number> {
   const dir = stackDir(values);
   let sources: LogSource[];
   try {
-    sources = selectLogs(dir, positionals, DOMAIN_NAMES);
+    sources = selectLogs(dir, [...positionals], DOMAIN_NAMES);
   } catch (e) {
     if (e instanceof UnknownLogError) throw new CliError(`${e.message} (in ${dir})`);
     throw e;
@@ -127,18 +136,12 @@ export async function run(args: string[]): Promise<number> {
     width,
   );
   if (!values.follow) return Exit.OK;
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, stop);
-  try {
-    await followLogs(sources, {
-      signal: ac.signal,
-      ...(positionals.length === 0 ? { rescan: () => logSources(dir) } : {}),
-      onLines: (batch) =>
-        print(batch, positionals.length === 0 ? Math.max(width, widthOf(logSources(dir))) : width),
-    });
-  } finally {
-    for (const s of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(s, stop);
-  }
+  using interrupt = interruptOnSignals();
+  await followLogs(sources, {
+    signal: interrupt.signal,
+    ...(positionals.length === 0 ? { rescan: () => logSources(dir) } : {}),
+    onLines: (batch) =>
+      print(batch, positionals.length === 0 ? Math.max(width, widthOf(logSources(dir))) : width),
+  });
   return Exit.OK;
 }

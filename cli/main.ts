@@ -1,24 +1,24 @@
 /**
- * `torq`: one executable, many subcommands. This file is the dispatcher: a
- * table of subcommands (name → summary and lazily loaded module with
- * `run(args): Promise<number>`), the global options and the error policy
- * (one line on stderr, stack traces only with `--verbose`).
+ * `torq`: one executable, many subcommands. This file is the dispatcher: the
+ * one table of subcommands (name → summary and lazily loaded module), the
+ * global options and the error policy (one line on stderr, stack traces only
+ * with `--verbose`).
  *
- * Adding a subcommand is one line in {@linkcode COMMANDS}.
+ * Adding a subcommand is one file in cli/ that exports a `command` declared
+ * with `defineCommand` (cli/_command.ts), and one line in {@linkcode COMMANDS}.
  *
  * @module
  */
 
 import { VERSION } from "../src/version.ts";
+import { didYouMean } from "../src/text/suggest.ts";
 import { CliError, Exit, printOut, wantsVerbose } from "./_args.ts";
+import type { Command } from "./_command.ts";
 
 /** What every subcommand module exports. */
 export interface CommandModule {
-  /**
-   * Runs the subcommand with the arguments after its name and resolves to the exit code.
-   * It must accept `--verbose` (the dispatcher forwards a global `--verbose`) and `-h/--help`.
-   */
-  run(args: string[]): Promise<number>;
+  /** The command, declared with `defineCommand` or `defineGroup`. */
+  command: Command;
 }
 
 /** One entry of the subcommand table. */
@@ -73,7 +73,8 @@ Options:
   -V, --version  Print the version
       --verbose  Print stack traces of errors
 
-Exit status: 0 success, 1 bad input or validation failure, 2 usage error.
+Exit status: 0 success, 1 bad input or validation failure, 2 usage error
+('torq <command> --help' says what each code means for that command).
 
 Examples:
   torq tlv-info
@@ -83,7 +84,12 @@ Examples:
 }
 
 function unknownCommand(name: string): CliError {
-  return new CliError(`unknown command ${JSON.stringify(name)} (see 'torq --help')`, Exit.USAGE);
+  return new CliError(
+    `unknown command ${JSON.stringify(name)}${
+      didYouMean(name, [...Object.keys(COMMANDS), "help"])
+    } (see 'torq --help')`,
+    Exit.USAGE,
+  );
 }
 
 async function dispatch(args: string[]): Promise<number> {
@@ -100,7 +106,12 @@ async function dispatch(args: string[]): Promise<number> {
     }
     if (a === "--verbose") continue;
     if (a.startsWith("-")) {
-      throw new CliError(`unknown option '${a}' (see 'torq --help')`, Exit.USAGE);
+      throw new CliError(
+        `unknown option '${a}'${
+          didYouMean(a, ["--help", "--version", "--verbose"])
+        } (see 'torq --help')`,
+        Exit.USAGE,
+      );
     }
     break;
   }
@@ -117,13 +128,13 @@ async function dispatch(args: string[]): Promise<number> {
       await printOut(mainHelp());
       return Exit.OK;
     }
-    const entry = COMMANDS[topic];
-    if (entry === undefined) throw unknownCommand(topic);
-    return await (await entry.load()).run(["--help"]);
+    if (!Object.hasOwn(COMMANDS, topic)) throw unknownCommand(topic);
+    const sub = rest.filter((a) => !a.startsWith("-")).slice(1, 2);
+    return await (await COMMANDS[topic]!.load()).command.run([...sub, "--help"]);
   }
   if (!Object.hasOwn(COMMANDS, name)) throw unknownCommand(name);
   const entry = COMMANDS[name]!;
-  return await (await entry.load()).run(rest);
+  return await (await entry.load()).command.run(rest);
 }
 
 /**
@@ -143,7 +154,11 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof Deno.errors.BrokenPipe) return Exit.OK;
     const first = args.find((a) => !a.startsWith("-"));
-    const prefix = first !== undefined && Object.hasOwn(COMMANDS, first) ? `torq ${first}` : "torq";
+    const prefix = e instanceof CliError && e.command !== undefined
+      ? e.command
+      : first !== undefined && Object.hasOwn(COMMANDS, first)
+      ? `torq ${first}`
+      : "torq";
     const message = e instanceof Error ? e.message : String(e);
     console.error(`${prefix}: ${message}`);
     if (wantsVerbose(args) && e instanceof Error && e.stack !== undefined) console.error(e.stack);

@@ -1,10 +1,10 @@
 /**
- * `torq replay FILE --to <domain|socket>`: play a recording back into a relay.
+ * `torq replay FILE [DOMAIN]`: play a recording back into a relay.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { DOMAIN_NAMES, type RelayDomainName } from "../src/config/mod.ts";
 import { RecordingError } from "../src/tools/record_file.ts";
 import { isJournal, JournalError } from "../src/relay/journal_file.ts";
 import { journalAsRecording } from "../src/tools/journal_view.ts";
@@ -12,6 +12,7 @@ import {
   loadRecording,
   parseReplayFrom,
   parseReplayRate,
+  recordingDomain,
   ReplayError,
   type ReplayFrom,
   type ReplayRate,
@@ -19,137 +20,142 @@ import {
   runReplay,
 } from "../src/tools/replay.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { CliError, Exit, parseOrUsage, printOut, readInputFile, UsageError } from "./_args.ts";
-import { relayName } from "./relay.ts";
-import { parseCount, relayTarget, TARGET_HELP, TARGET_OPTIONS } from "./sub.ts";
+import { CliError, Exit, readInputFile, UsageError } from "./_args.ts";
+import { countOption } from "./_options.ts";
+import { defineCommand, RELAY_DOMAINS, relayDomainArg } from "./_command.ts";
+import { relayTarget, TARGET_OPTIONS } from "./_target.ts";
 
 const COMMAND = "torq replay";
 
-const HELP = `Usage: torq replay FILE --to <market-data|signal|execution|SOCKET> [options]
-
-Play a recording made by 'torq record' (or an execution journal: the frames the
-relay accepted, with their receive times) back into a relay, byte for byte, with
-the original spacing between frames (--rate 1x), faster or slower, as fast as
-possible, or at a fixed rate. The connection sends a hello first, so the relay
-never writes to it. Frames of another domain than the relay's are refused
-unless --force. Ends with a one-line summary on stderr (also on Ctrl-C).
-
-Options:
-  --to TARGET          A domain (its --socket or configured path) or a socket path
-                       (then the recording's domain is used)
-  --rate RATE          1x (default: original spacing), 2x, 0.5x, max, or N/s
-  --from SEQ|TIME      Start at the first frame whose header sequence is >= SEQ,
-                       or that was received at or after an ISO time
-  --loop               Repeat the recording (until --count frames, or Ctrl-C)
-  --count N            Stop after N frames
-  --force              Publish frames of another domain too
-${TARGET_HELP}
-
-Exit status: 0 replayed, 1 bad recording, refused frame or relay not running,
-2 usage error.
-
-Examples:
-  torq replay signals.torq --to signal
-  torq replay trades.torq --to market-data --rate max
-  torq replay trades.torq --to /tmp/md.sock --rate 500/s --loop --count 100000
-  torq replay signals.torq --to signal --from 2026-11-23T14:29:08Z --rate 2x`;
-
-/**
- * Runs `torq replay`.
- *
- * @param args arguments after the subcommand name
- * @returns the exit code
- */
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(COMMAND, () =>
-    parseArgs({
-      args,
-      options: {
-        ...TARGET_OPTIONS,
-        to: { type: "string" },
-        rate: { type: "string" },
-        from: { type: "string" },
-        loop: { type: "boolean", default: false },
-        count: { type: "string" },
-        force: { type: "boolean", default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  if (values.help) {
-    await printOut(HELP);
-    return Exit.OK;
-  }
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      COMMAND,
-      positionals.length === 0
-        ? "missing the recording FILE"
-        : `unexpected argument '${positionals[1]}'`,
-    );
-  }
-  const file = positionals[0]!;
-  const to = values.to;
-  if (to === undefined) throw new UsageError(COMMAND, "missing --to <domain|socket>");
-  let rate: ReplayRate | undefined;
-  let from: ReplayFrom | undefined;
-  try {
-    rate = values.rate === undefined ? undefined : parseReplayRate(values.rate);
-    from = values.from === undefined ? undefined : parseReplayFrom(values.from);
-  } catch (e) {
-    if (e instanceof RangeError) throw new UsageError(COMMAND, e.message);
-    throw e;
-  }
-  const count = parseCount(COMMAND, "--count", values.count);
-  let domain: number | undefined;
-  let path: string;
-  if (relayName(to) !== undefined) {
-    const target = relayTarget(COMMAND, to, values);
-    domain = target.domain;
-    path = target.path;
-  } else if (to.includes("/") || to.endsWith(".sock")) {
-    if (values.socket !== undefined) {
+/** `torq replay`. */
+export const command = defineCommand({
+  name: COMMAND,
+  description:
+    `Play a recording made by 'torq record' (or an execution journal: the frames the relay
+accepted, with their receive times) back into a relay, byte for byte, with the original
+spacing between frames (--rate 1x), faster or slower, as fast as possible, or at a fixed rate. The
+relay is the recording's domain's (or DOMAIN's), at its configured socket, in --socket-dir, or at
+--socket. The connection sends a hello first, so the relay never writes to it. Frames of another
+domain than the relay's are refused unless --force. Ends with a one-line summary on stderr (also on
+Ctrl-C).`,
+  positionals: [
+    { key: "file", name: "FILE", help: "A recording made by 'torq record'" },
+    {
+      key: "domain",
+      name: "DOMAIN",
+      type: "domain",
+      optional: true,
+      help: "market-data, signal or execution (default: the recording's domain)",
+    },
+  ],
+  options: {
+    rate: {
+      type: "string",
+      value: "RATE",
+      help: "1x (original spacing), 2x, 0.5x, max, or N/s (default 1x)",
+    },
+    from: {
+      type: "string",
+      value: "SEQ|TIME",
+      help: "Start at the first frame whose header sequence is >= SEQ, or that was received at " +
+        "or after an ISO time",
+    },
+    loop: { type: "boolean", help: "Repeat the recording (until --count frames, or Ctrl-C)" },
+    count: countOption("Stop after N frames"),
+    force: { type: "boolean", help: "Publish frames of another domain too" },
+    to: {
+      type: "string",
+      value: "TARGET",
+      help: "A domain or a socket path (old spelling)",
+      deprecated: "give the domain as an argument ('torq replay FILE signal') and a socket " +
+        "with --socket",
+    },
+    ...TARGET_OPTIONS,
+  },
+  exits: { 0: "replayed", 1: "bad recording, refused frame or relay not running" },
+  examples: [
+    "torq replay signals.torq",
+    "torq replay trades.torq market-data --rate max",
+    "torq replay trades.torq --socket /tmp/md.sock --rate 500/s --loop --count 100000",
+    "torq replay signals.torq signal --from 2026-11-23T14:29:08Z --rate 2x",
+  ],
+  async run({ options, args, warn }) {
+    let domainArg: RelayDomainName | undefined = args.domain;
+    let socket = options.socket;
+    if (options.to !== undefined) {
+      // The old --to <domain|socket>.
+      const to = options.to;
+      const isDomain = RELAY_DOMAINS[to.toLowerCase().replaceAll("_", "-")] !== undefined ||
+        !(to.includes("/") || to.endsWith(".sock"));
+      if (isDomain) {
+        if (domainArg !== undefined) {
+          throw new UsageError(COMMAND, "give the domain once, as an argument");
+        }
+        domainArg = relayDomainArg(COMMAND, to, warn);
+      } else {
+        if (socket !== undefined) {
+          throw new UsageError(COMMAND, "give the socket once, with --socket");
+        }
+        socket = to;
+      }
+    }
+    let rate: ReplayRate | undefined;
+    let from: ReplayFrom | undefined;
+    try {
+      rate = options.rate === undefined ? undefined : parseReplayRate(options.rate);
+      from = options.from === undefined ? undefined : parseReplayFrom(options.from);
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(COMMAND, e.message);
+      throw e;
+    }
+    const file = args.file;
+    const bytes = await readInputFile(file);
+    let recording;
+    try {
+      recording = isJournal(bytes) ? journalAsRecording(bytes, file) : loadRecording(bytes);
+    } catch (e) {
+      if (e instanceof RecordingError) throw new CliError(`${e.code}: ${e.message} (${file})`);
+      if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
+      throw e;
+    }
+    // The relay: DOMAIN, else the recording's; its path from --socket, --socket-dir or the config.
+    const recorded = recordingDomain(recording);
+    const name = domainArg ??
+      (recorded !== undefined && recorded >= 1 && recorded <= 3
+        ? DOMAIN_NAMES[recorded - 1]
+        : undefined);
+    let domain: number | undefined;
+    let path: string;
+    if (name !== undefined) {
+      const target = relayTarget(COMMAND, name, { ...options, socket });
+      domain = domainArg === undefined ? undefined : target.domain;
+      path = target.path;
+    } else if (socket !== undefined) {
+      path = socket;
+    } else {
       throw new UsageError(
         COMMAND,
-        "give the socket either as --to SOCKET or with --socket, not both",
+        `${file} names no relay domain: give the DOMAIN argument (market-data, signal or execution)`,
       );
     }
-    path = to;
-  } else {
-    throw new UsageError(
-      COMMAND,
-      `--to ${
-        JSON.stringify(to)
-      } is neither a domain (market-data, signal, execution) nor a socket path`,
-    );
-  }
-
-  const bytes = await readInputFile(file);
-  let recording;
-  try {
-    recording = isJournal(bytes) ? journalAsRecording(bytes, file) : loadRecording(bytes);
-  } catch (e) {
-    if (e instanceof RecordingError) throw new CliError(`${e.code}: ${e.message} (${file})`);
-    if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
-    throw e;
-  }
-  using stop = interruptOnSignals();
-  try {
-    const result = await runReplay({
-      recording,
-      domain,
-      path,
-      from,
-      ...(rate === undefined ? {} : { rate }),
-      loop: values.loop,
-      count,
-      force: values.force,
-      signal: stop.signal,
-    });
-    console.error(replaySummary(result, file));
-  } catch (e) {
-    if (e instanceof ReplayError) throw new CliError(e.message);
-    throw e;
-  }
-  return Exit.OK;
-}
+    using stop = interruptOnSignals();
+    try {
+      const result = await runReplay({
+        recording,
+        domain,
+        path,
+        from,
+        ...(rate === undefined ? {} : { rate }),
+        loop: options.loop,
+        count: options.count,
+        force: options.force,
+        signal: stop.signal,
+      });
+      console.error(replaySummary(result, file));
+    } catch (e) {
+      if (e instanceof ReplayError) throw new CliError(e.message);
+      throw e;
+    }
+    return Exit.OK;
+  },
+});

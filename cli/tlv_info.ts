@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   findTlvInfo,
   formatTlvDetail,
@@ -15,87 +14,78 @@ import {
   tlvInfoToJson,
   unknownTypeMessage,
 } from "../src/tools/tlv_info.ts";
-import { CliError, Exit, parseOrUsage, printOut, UsageError } from "./_args.ts";
+import { didYouMean } from "../src/text/suggest.ts";
+import { CliError, Exit, printOut, UsageError } from "./_args.ts";
+import { defineCommand } from "./_command.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
 
 const COMMAND = "torq tlv-info";
+const REGISTRY_DOMAINS = ["market-data", "signal", "execution", "system", "vendor"];
 
-const HELP = `Usage: torq tlv-info [TYPE] [--domain DOMAIN] [--json] [--schemas FILE]
-
-Show the TLV registry (PROTOCOL.md 5.1). Without TYPE: every type with its
-number, name, domain, size rule and layout status, grouped by domain. With TYPE
-(a number or a name, case-insensitive): its description, domain, the relay that
-carries it, size rule, layout and notes, then the field table (offset, size,
-type, name).
-
-Options:
-  --domain DOMAIN  Only types of DOMAIN: market-data, signal, execution, system, vendor
-  --json           Machine-readable output: the registry entry, or an array of entries
-  --schemas FILE   Register the TLV schemas of a YAML file first (repeatable; PROTOCOL.md 5.8)
-  -h, --help       Show this help
-
-Examples:
-  torq tlv-info
-  torq tlv-info 20
-  torq tlv-info ArbitrageSignal
-  torq tlv-info --domain signal
-  torq tlv-info 32 --json
-  torq tlv-info --schemas config/schemas/example_vendor.yaml AcmeTopOfBook`;
-
-/**
- * Runs `torq tlv-info`.
- *
- * @param args arguments after the subcommand name
- * @returns the exit code
- */
-export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(COMMAND, () =>
-    parseArgs({
-      args,
-      options: {
-        domain: { type: "string" },
-        json: { type: "boolean", default: false },
-        ...SCHEMAS_OPTION,
-        help: { type: "boolean", short: "h", default: false },
-        verbose: { type: "boolean", default: false },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  if (values.help) {
-    await printOut(HELP);
-    return Exit.OK;
-  }
-  if (positionals.length > 1) {
-    throw new UsageError(COMMAND, `expected at most one TYPE, got ${positionals.length}`);
-  }
-  registerSchemaFiles(values.schemas ?? []);
-  const domain = values.domain === undefined ? undefined : parseRegistryDomain(values.domain);
-  if (values.domain !== undefined && domain === undefined) {
-    throw new UsageError(
-      COMMAND,
-      `unknown domain ${
-        JSON.stringify(values.domain)
-      }: use market-data, signal, execution, system or vendor`,
-    );
-  }
-  const query = positionals[0];
-  if (query === undefined) {
-    const entries = tlvInfosOf(domain);
+/** `torq tlv-info`. */
+export const command = defineCommand({
+  name: COMMAND,
+  description:
+    `Show the TLV registry (PROTOCOL.md 5.1). Without TYPE: every type with its number, name,
+domain, size rule and layout status, grouped by domain. With TYPE (a number or a name,
+case-insensitive): its description, domain, the relay that carries it, size rule, layout and
+notes, then the field table (offset, size, type, name).`,
+  positionals: [{
+    key: "type",
+    name: "TYPE",
+    optional: true,
+    help: "A TLV type number or name, e.g. 20 or ArbitrageSignal",
+  }],
+  options: {
+    domain: {
+      type: "string",
+      value: "DOMAIN",
+      help: `Only types of DOMAIN: ${REGISTRY_DOMAINS.join(", ")}`,
+    },
+    json: {
+      type: "boolean",
+      help: "Machine-readable output: the registry entry, or an array of entries",
+    },
+    ...SCHEMAS_OPTION,
+  },
+  exits: { 1: "no such TLV type" },
+  examples: [
+    "torq tlv-info",
+    "torq tlv-info 20",
+    "torq tlv-info ArbitrageSignal",
+    "torq tlv-info --domain signal",
+    "torq tlv-info 32 --json",
+    "torq tlv-info --schemas config/schemas/example_vendor.yaml AcmeTopOfBook",
+  ],
+  async run({ options: values, args }) {
+    registerSchemaFiles(values.schemas);
+    const domain = values.domain === undefined ? undefined : parseRegistryDomain(values.domain);
+    if (values.domain !== undefined && domain === undefined) {
+      throw new UsageError(
+        COMMAND,
+        `unknown domain ${JSON.stringify(values.domain)}: use ${REGISTRY_DOMAINS.join(", ")}${
+          didYouMean(values.domain, REGISTRY_DOMAINS)
+        }`,
+      );
+    }
+    const query = args.type;
+    if (query === undefined) {
+      const entries = tlvInfosOf(domain);
+      await printOut(
+        values.json ? JSON.stringify(entries.map(tlvInfoToJson), null, 2) : formatTlvTable(domain),
+      );
+      return Exit.OK;
+    }
+    const info = findTlvInfo(query);
+    if (info === undefined) throw new CliError(unknownTypeMessage(query));
+    if (domain !== undefined && info.domain !== domain) {
+      throw new CliError(
+        `TLV type ${info.type} (${info.name}) is in domain ${info.domain}, not ${domain}`,
+      );
+    }
     await printOut(
-      values.json ? JSON.stringify(entries.map(tlvInfoToJson), null, 2) : formatTlvTable(domain),
+      values.json ? JSON.stringify(tlvInfoToJson(info), null, 2) : formatTlvDetail(info),
     );
     return Exit.OK;
-  }
-  const info = findTlvInfo(query);
-  if (info === undefined) throw new CliError(unknownTypeMessage(query));
-  if (domain !== undefined && info.domain !== domain) {
-    throw new CliError(
-      `TLV type ${info.type} (${info.name}) is in domain ${info.domain}, not ${domain}`,
-    );
-  }
-  await printOut(
-    values.json ? JSON.stringify(tlvInfoToJson(info), null, 2) : formatTlvDetail(info),
-  );
-  return Exit.OK;
-}
+  },
+});

@@ -18,11 +18,10 @@ import {
   type NatsBridgeDirection,
   type NatsJetStreamOptions,
 } from "../src/bridge/mod.ts";
-import { type NatsServer, natsServerAvailable, startNatsServer } from "./_support/nats.ts";
+import { type NatsServer, startNatsServer } from "./_support/nats.ts";
 import { connect as connectUnix, readFrames, startRelay } from "./_support/relay.ts";
 import { prometheusText } from "../src/http/metrics.ts";
 
-const ignore = !natsServerAvailable();
 const quiet = () => new Logger({ level: "error" });
 /** Bound of every wait in this file, in ms. */
 const WAIT_MS = 20_000;
@@ -172,7 +171,6 @@ async function expectNothing(c: RelayClient, ms = 300): Promise<void> {
 
 Deno.test({
   name: "NatsBridge: two relays bridged both ways deliver identical bytes in order, once each way",
-  ignore,
   async fn() {
     const s = await setup();
     try {
@@ -238,7 +236,6 @@ Deno.test({
 
 Deno.test({
   name: "NatsBridge: a relay echoing frames does not make two bridged relays loop",
-  ignore,
   async fn() {
     const s = await setup();
     try {
@@ -272,7 +269,6 @@ Deno.test({
 Deno.test({
   name:
     "NatsBridge: subject_topic publishes to <prefix>.<domain>.<topic>, and an inbound bridge takes both forms",
-  ignore,
   async fn() {
     const s = await setup();
     try {
@@ -347,7 +343,6 @@ async function sendThroughRestart(
 
 Deno.test({
   name: "NatsBridge: core NATS restarted mid-stream: every lost frame is counted on both sides",
-  ignore,
   async fn() {
     const s = await setup();
     try {
@@ -399,7 +394,6 @@ Deno.test({
 
 Deno.test({
   name: "NatsBridge: JetStream restarted mid-stream delivers every execution frame once, in order",
-  ignore,
   async fn() {
     const s = await setup(true);
     try {
@@ -448,7 +442,6 @@ Deno.test({
 
 Deno.test({
   name: "NatsBridge: a relay that disconnects its stalled bridge gets it back; losses are counted",
-  ignore,
   async fn() {
     const s = await setup();
     try {
@@ -526,7 +519,6 @@ Deno.test({
 
 Deno.test({
   name: "NatsBridge: bad messages from NATS are refused or rejected and never reach consumers",
-  ignore,
   async fn() {
     const s = await setup();
     try {
@@ -575,7 +567,6 @@ Deno.test({
 
 Deno.test({
   name: "RelayClient over nats:// reads a relay bridged out and writes to one bridged in",
-  ignore,
   async fn() {
     const s = await setup();
     try {
@@ -626,7 +617,6 @@ Deno.test({
 
 Deno.test({
   name: "torq relay with relays.<name>.bridge.nats enabled bridges two relay processes",
-  ignore,
   async fn() {
     const server = await startNatsServer();
     const set = (

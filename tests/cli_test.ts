@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { TLV_TYPES } from "../src/protocol/registry.ts";
 import { sealChecksum } from "../src/protocol/header.ts";
 import { VERSION } from "../src/version.ts";
+import { COMMANDS } from "../cli/main.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
@@ -127,6 +128,81 @@ Deno.test("torq --help, --version and <cmd> --help", async () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Usage: torq /);
     assert.match(r.stdout, /Examples:/);
+  }
+});
+
+Deno.test("every command's help comes from its declaration: usage, --verbose, exit status, examples", async () => {
+  // Every command and subcommand of cli/main.ts's table, in one process.
+  const names = Object.keys(COMMANDS).flatMap((n) =>
+    n === "demo"
+      ? ["demo arbitrage", "demo pipeline", n]
+      : n === "config"
+      ? ["config check", "config show", n]
+      : n === "journal"
+      ? ["journal show", "journal verify", n]
+      : [n]
+  );
+  const helps = await Promise.all(names.map((n) => torq([...n.split(" "), "--help"])));
+  for (const [i, name] of names.entries()) {
+    assert.equal(helps[i]!.code, 0, `${name}: ${helps[i]!.stderr}`);
+    const help = helps[i]!.stdout;
+    assert.match(help, new RegExp(`^Usage: torq ${name} `), name);
+    assert.match(help, /\nExamples:\n {2}\S/, name);
+    if (name !== "demo" && name !== "config" && name !== "journal") {
+      assert.match(help, /\n {6}--verbose +Print stack traces of errors\n/, name);
+      assert.match(
+        help,
+        /\nExit status:\n {2}0 {2}\S.*\n( {5}\S.*\n)* {2}1 {2}\S.*\n( {5}\S.*\n)* {2}2 {2}usage error/,
+        name,
+      );
+    }
+    for (const line of help.split("\n")) {
+      assert.ok(line.length <= 100 || /^ {2}torq decode [0-9a-f]+$/.test(line), `${name}: ${line}`);
+    }
+  }
+});
+
+Deno.test("did you mean: subcommands, domains, TLV names, configuration keys", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_dym_" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/typo.yaml`,
+      "relays:\n  signals:\n    validation:\n      strict: false\n",
+    );
+    const [command, domain, tlv, key, set] = await Promise.all([
+      torq(["rely", "signal"]),
+      torq(["sub", "singal"]),
+      torq(["tlv-info", "Arbitrage"]),
+      torq(["config", "check", `${dir}/typo.yaml`]),
+      torq(["config", "show", "--set", "relays.signal.validation.chekcsum=true"]),
+    ]);
+    assertOneErrorLine(
+      command,
+      2,
+      `torq: unknown command "rely"; did you mean "relay"? (see 'torq --help')`,
+    );
+    assertOneErrorLine(
+      domain,
+      2,
+      `torq sub: unknown domain "singal": use market-data, signal or execution; did you mean "signal"? (see 'torq sub --help')`,
+    );
+    assertOneErrorLine(
+      tlv,
+      1,
+      `torq tlv-info: unknown TLV type "Arbitrage"; did you mean "ArbitrageSignal" or "ArbitrageExecution"?`,
+    );
+    assert.equal(key.code, 1);
+    assert.match(
+      key.stderr,
+      /^ {2}relays\.signals: unknown key; did you mean "signal"\? \(line 2 of .*typo\.yaml\)$/m,
+    );
+    assert.equal(set.code, 1);
+    assert.match(
+      set.stderr,
+      /relays\.signal\.validation\.chekcsum: unknown key; did you mean "checksum"\?/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -1,31 +1,77 @@
-// `deno task compile` builds the single `torq` executable. Deno fetches its
-// `denort` runtime from a release host this machine cannot reach, so the test
-// runs only when DENORT_BIN points at a denort of the same Deno version.
+// `deno task compile` and `deno task dist` (deploy/build.ts) build the one-file torq from the
+// bundled program, with the runtime flags bin/torq lists. deno compile needs Deno's `denort`, which
+// this machine cannot download; pointed at any runtime (DENORT_BIN) it still prints the files it
+// embeds, which is what the first test checks. Running a compiled binary needs a real denort: that
+// test runs only when DENORT_BIN names one and says so when it does not. tests/dist_test.ts runs
+// the self-extracting dist/torq, which needs no denort.
 import assert from "node:assert/strict";
+import { compileArgs, fillStub, runtimeFlags } from "../deploy/build.ts";
 
-const denort = Deno.env.get("DENORT_BIN");
 const root = new URL("../", import.meta.url).pathname;
-if (denort === undefined) {
-  console.log(
-    "compile_test: skipped: DENORT_BIN is not set, and deno compile cannot download denort here " +
-      "(see ../shared/guides/ENVIRONMENT.md)",
-  );
-}
+const denort = Deno.env.get("DENORT_BIN");
+
+Deno.test("deno task compile embeds only the bundled program: no node_modules, a few MB", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "torq-compile-" });
+  try {
+    // Any runtime will do for the list: the result is not run.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}deploy/build.ts`, "compile", "--output", `${tmp}/torq`],
+      cwd: root,
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, text);
+    const files = /^Files: ([\d.]+)(KB|MB|GB)$/m.exec(text);
+    assert.ok(files !== null, `no "Files:" line in:\n${text}`);
+    const mb = Number(files[1]) * ({ KB: 1e-3, MB: 1, GB: 1e3 } as const)[files[2] as "KB"];
+    assert.ok(mb < 5, `embedded ${files[1]} ${files[2]}, expected the bundle alone (< 5 MB)`);
+    const embedded = [...text.matchAll(/^[├└]── (\S+) \(/gm)].map((m) => m[1]!);
+    assert.ok(embedded.includes("main.js"), embedded.join(", "));
+    assert.deepEqual(embedded.filter((f) => !f.endsWith(".js")), [], "only the bundle's .js files");
+    assert.doesNotMatch(text, /node_modules|puppeteer|@types/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("every way of running torq passes bin/torq's V8 flags and permissions", () => {
+  // The relay's memory bound rests on these flags (BENCHMARKS.md, soak) and on --allow-ffi
+  // (malloc_trim); bin/torq is their one source.
+  const flags = runtimeFlags();
+  assert.match(flags.v8Flags, /--max-semi-space-size=\d+/);
+  assert.match(flags.v8Flags, /--heap-growing-percent=\d+/);
+  assert.ok(flags.permissions.includes("--allow-ffi"), "torq may call malloc_trim");
+  const tasks = (JSON.parse(Deno.readTextFileSync(`${root}deno.json`)) as {
+    tasks: Record<string, string>;
+  }).tasks;
+  assert.equal(tasks.torq, "bin/torq", "deno task torq runs the launcher");
+  assert.match(tasks.compile!, /deploy\/build\.ts compile$/);
+  assert.match(tasks.dist!, /deploy\/build\.ts dist$/);
+  const args = compileArgs("main.js", "torq");
+  assert.ok(args.includes(`--v8-flags=${flags.v8Flags}`));
+  for (const p of flags.permissions) assert.ok(args.includes(p), p);
+  const stub = fillStub(Deno.readTextFileSync(`${root}deploy/dist_stub.sh`), {
+    payloadId: "0123456789abcdef",
+    denoVersion: Deno.version.deno,
+    flags,
+  });
+  assert.ok(stub.includes(`--v8-flags="${flags.v8Flags}"`));
+  assert.ok(stub.includes(` ${flags.permissions.join(" ")} "$dir/app/main.js"`));
+  assert.equal(stub.split("\n").length, Number(/tail -n \+(\d+)/.exec(stub)![1]));
+});
 
 Deno.test({
-  name: "deno task compile builds a torq binary that runs with no files beside it",
+  name: "a torq compiled with a real denort runs with no files beside it",
   ignore: denort === undefined,
   async fn() {
-    const build = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "compile"],
-      cwd: root,
-      env: { DENORT_BIN: denort! },
-    }).output();
-    assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
     const tmp = await Deno.makeTempDir();
     try {
-      await Deno.copyFile(`${root}dist/torq`, `${tmp}/torq`);
-      await Deno.chmod(`${tmp}/torq`, 0o755);
+      const build = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${root}deploy/build.ts`, "compile", "--output", `${tmp}/torq`],
+        cwd: root,
+        env: { DENORT_BIN: denort! },
+      }).output();
+      assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
       const run = await new Deno.Command(`${tmp}/torq`, { args: ["tlv-info", "32"], cwd: tmp })
         .output();
       assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
@@ -36,19 +82,9 @@ Deno.test({
   },
 });
 
-Deno.test("the torq binary is compiled with the V8 heap flags and permissions `deno task torq` runs with", () => {
-  // The relay's memory bound rests on these flags (BENCHMARKS.md, soak) and on
-  // --allow-ffi (malloc_trim); the two ways of running torq must not drift apart.
-  const tasks = (JSON.parse(Deno.readTextFileSync(`${root}deno.json`)) as {
-    tasks: Record<string, string>;
-  }).tasks;
-  const flags = (task: string) =>
-    tasks[task]!.split(/\s+/).filter((w) =>
-      w.startsWith("--v8-flags=") || w.startsWith("--allow-")
-    );
-  const torq = flags("torq");
-  assert.equal(torq.filter((f) => f.startsWith("--v8-flags=")).length, 1, "torq sets --v8-flags");
-  assert.match(torq.join(" "), /--max-semi-space-size=\d+/);
-  assert.ok(torq.includes("--allow-ffi"), "torq may call malloc_trim");
-  assert.deepEqual(flags("compile"), torq);
-});
+if (denort === undefined) {
+  console.log(
+    "compile_test: the compiled binary was not run: DENORT_BIN is not set and deno compile " +
+      "cannot download denort here (tests/dist_test.ts runs dist/torq instead)",
+  );
+}

@@ -1,12 +1,16 @@
 // The dashboard in a real browser: a real `torq up --demo --http 127.0.0.1:0`
 // process, Debian's Chromium driven by puppeteer-core, the page loaded until its
-// numbers are live. The screenshot is kept (its path is printed); the relay's
-// sockets, the browser profile and the processes are cleaned up.
+// numbers are live, at 800 and 1400 px: nothing overflows sideways, every table row
+// is visible, the header stays on its rows, a reject and a sequence regression show
+// where they should, and the page logs no error. The screenshots are kept (their
+// paths are printed); the relay's sockets, the browser profile and the processes are
+// cleaned up.
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { findExecutable } from "./_support/prerequisites.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = findExecutable("chromium", Deno.env.get("PATH") ?? "") ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -62,35 +66,13 @@ async function dashboardUrl(torq: Torq): Promise<string> {
   );
 }
 
-async function chromiumPresent(): Promise<boolean> {
+async function chromiumPresent(path: string): Promise<boolean> {
   try {
-    return (await Deno.stat(CHROMIUM)).isFile;
+    return (await Deno.stat(path)).isFile;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-/** Headless Chromium with its profile in `profile`. */
-function launchChromium(profile: string): Promise<Browser> {
-  return puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
-  });
-}
-
-/** A 1440×900 page that collects console errors, page errors and failed requests. */
-async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1440, height: 900 });
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(`console: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
-  page.on("requestfailed", (r) => errors.push(`request ${r.url()}: ${r.failure()?.errorText}`));
-  return { page, errors };
 }
 
 /** In-page check: the page's numbers are live and every panel has content. */
@@ -117,12 +99,101 @@ const SUMMARY = `JSON.stringify({
   points: document.getElementById("chart-msgs")?.dataset.points,
 })`;
 
-Deno.test("dashboard of `torq up --demo` shows live rates, connections and a paused feed in Chromium", async () => {
-  if (!(await chromiumPresent())) {
+/**
+ * In-page layout checks; returns the problems found (none: []).
+ * - the page and every panel, table and legend fit their width;
+ * - every row of the connections and sequence-health tables lies inside its panel's visible box;
+ * - every total of the header sits on one line, and every alert badge is visible.
+ */
+const LAYOUT = `(() => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) problems.push("page is " + root.scrollWidth + " px wide");
+  for (const el of document.querySelectorAll(".panel, .relay, .scroll, table.grid, .legend, .topbar")) {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      problems.push((el.id || el.className) + " overflows: " + el.scrollWidth + " > " + el.clientWidth);
+    }
+  }
+  for (const id of ["conns", "sources"]) {
+    const box = document.getElementById(id).closest(".scroll").getBoundingClientRect();
+    for (const tr of document.querySelectorAll("#" + id + " tbody tr")) {
+      const r = tr.getBoundingClientRect();
+      if (r.height === 0 || r.top < box.top - 1 || r.bottom > box.bottom + 1) {
+        problems.push(id + " row hidden: " + tr.textContent.slice(0, 40));
+      }
+    }
+  }
+  for (const el of document.querySelectorAll(".total, .brand, .link-state")) {
+    const lineHeight = parseFloat(getComputedStyle(el).fontSize) * 2;
+    if (el.getBoundingClientRect().height > lineHeight) problems.push("wraps: " + el.textContent.trim());
+  }
+  for (const el of document.querySelectorAll("#alerts .alert")) {
+    const r = el.getBoundingClientRect();
+    if (r.width < 20 || r.right > root.clientWidth) problems.push("alert hidden: " + el.textContent);
+  }
+  for (const legend of document.querySelectorAll(".legend")) {
+    const box = legend.getBoundingClientRect();
+    for (const span of legend.children) {
+      const r = span.getBoundingClientRect();
+      if (r.right > box.right + 1) problems.push("legend cut: " + span.textContent);
+    }
+  }
+  return problems;
+})()`;
+
+/** Loads the page at `width` and waits until it is live and shows the reject and the regression. */
+async function openAt(
+  browser: Browser,
+  url: string,
+  width: number,
+  errors: string[],
+): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setViewport({ width, height: 900 });
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`${width} px console: ${m.text()}`);
+  });
+  page.on(
+    "pageerror",
+    (e) => errors.push(`${width} px page: ${e instanceof Error ? e.message : e}`),
+  );
+  page.on("requestfailed", (r) => {
+    // A page closed by the test aborts its event stream; nothing else may fail.
+    if (!page.isClosed()) errors.push(`${width} px request ${r.url()}: ${r.failure()?.errorText}`);
+  });
+  await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
+  const ready = `${LIVE} &&
+    /rejects 1 in/.test(document.getElementById("legend-msgs")?.textContent ?? "") &&
+    document.querySelectorAll("#alerts .alert").length > 0 &&
+    document.querySelectorAll("#sources tbody tr").length >= 5`;
+  try {
+    await page.waitForFunction(ready, { timeout: WAIT_MS, polling: 250 });
+  } catch (e) {
+    const shown = await page.evaluate(SUMMARY).catch(() => "(page unavailable)");
+    throw new Error(
+      `The dashboard at ${width} px did not come alive within ${WAIT_MS} ms: ${shown}\n` +
+        `errors: ${errors.join("\n") || "none"}\n${(e as Error).message}`,
+    );
+  }
+  return page;
+}
+
+/** Runs `torq <args>` against the demo's sockets; fails on a non-zero exit. */
+async function torqOnce(args: string[]): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli/main.ts`, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test("dashboard of `torq up --demo` at 800 and 1400 px: live, nothing hidden or cut, no errors", async () => {
+  const chromium = CHROMIUM;
+  if (!(await chromiumPresent(chromium))) {
     assert.fail(
-      `Chromium is missing at ${CHROMIUM}. The browser test needs Debian's chromium package; ` +
-        "`.ci/run` installs it (apt-get install -y chromium). Locally: " +
-        "`apt-get update && apt-get install -y chromium`",
+      `Chromium is missing at ${chromium}. The browser test needs Debian's chromium package: ` +
+        "'npm test' installs it when run as root, else: sudo apt-get install -y chromium",
     );
   }
   const sockets = await Deno.makeTempDir({ prefix: "torq-dash-sock-" });
@@ -132,34 +203,62 @@ Deno.test("dashboard of `torq up --demo` shows live rates, connections and a pau
   let browser: Browser | null = null;
   try {
     const url = await dashboardUrl(torq);
-    browser = await launchChromium(profile);
-    const { page, errors } = await openPage(browser);
+    // One market-data frame sent to the signal relay (a WrongDomain reject), and one signal
+    // frame sent twice (a sequence regression: the alert badge).
+    await torqOnce([
+      "pub",
+      "signal",
+      "--socket-dir",
+      sockets,
+      "--vector",
+      "trade_kraken_btc_usd",
+      "--force",
+    ]);
+    await torqOnce([
+      "pub",
+      "signal",
+      "--socket-dir",
+      sockets,
+      "--vector",
+      "arbitrage_signal_flash_arb",
+      "--count",
+      "2",
+    ]);
+    browser = await puppeteer.launch({
+      executablePath: chromium,
+      headless: true,
+      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+    });
+    const errors: string[] = [];
+    for (const width of [800, 1400]) {
+      const page = await openAt(browser, url, width, errors);
+      console.log(`dashboard at ${width} px: ${await page.evaluate(SUMMARY)}`);
+      const problems = await page.evaluate(LAYOUT) as string[];
+      const shot = `${shots}/dashboard-${width}.png`;
+      await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
+      console.log(`dashboard screenshot: ${shot}`);
+      assert.deepEqual(problems, [], `layout problems at ${width} px (see ${shot})`);
 
-    await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
-    try {
-      await page.waitForFunction(LIVE, { timeout: WAIT_MS, polling: 250 });
-    } catch (e) {
-      const shown = await page.evaluate(SUMMARY).catch(() => "(page unavailable)");
-      throw new Error(
-        `The dashboard did not come alive within ${WAIT_MS} ms: ${shown}\n` +
-          `errors: ${errors.join("\n") || "none"}\n${(e as Error).message}`,
-      );
+      // OrderRequest prices in dollars, like the ArbitrageSignal rows.
+      const feed = await page.evaluate(
+        `[...document.querySelectorAll("#feed li")].map((li) => li.textContent).join("\\n")`,
+      ) as string;
+      if (/OrderRequest/.test(feed)) assert.match(feed, /limit_price \$\d{1,3}(,\d{3})*\.\d{2}/);
+      assert.doesNotMatch(feed, /limit_price \d/);
+
+      if (width === 1400) {
+        // The feed pauses while the pointer is over it, and resumes when it leaves.
+        await page.hover("#feed-panel");
+        await page.waitForFunction(`!document.getElementById("feed-pause").hidden`, {
+          timeout: WAIT_MS,
+        });
+        await page.mouse.move(5, 5);
+        await page.waitForFunction(`document.getElementById("feed-pause").hidden`, {
+          timeout: WAIT_MS,
+        });
+      }
+      await page.close();
     }
-    console.log(`dashboard: ${await page.evaluate(SUMMARY)}`);
-
-    // The feed pauses while the pointer is over it, and resumes when it leaves.
-    await page.hover("#feed-panel");
-    await page.waitForFunction(`!document.getElementById("feed-pause").hidden`, {
-      timeout: WAIT_MS,
-    });
-    await page.mouse.move(5, 5);
-    await page.waitForFunction(`document.getElementById("feed-pause").hidden`, {
-      timeout: WAIT_MS,
-    });
-
-    const shot = `${shots}/dashboard.png`;
-    await page.screenshot({ path: shot as `${string}.png` });
-    console.log(`dashboard screenshot: ${shot}`);
     assert.deepEqual(errors, [], `the page reported errors:\n${errors.join("\n")}`);
   } finally {
     await browser?.close();
@@ -184,7 +283,7 @@ Deno.test("dashboard of `torq up --demo` shows live rates, connections and a pau
 });
 
 Deno.test("dashboard of `torq up` with services shows the services table and a failed service", async () => {
-  if (!(await chromiumPresent())) {
+  if (!(await chromiumPresent(CHROMIUM))) {
     assert.fail(`Chromium is missing at ${CHROMIUM} (see the test above)`);
   }
   const sockets = await Deno.makeTempDir({ prefix: "torq-dash-sock-" });
@@ -215,8 +314,18 @@ Deno.test("dashboard of `torq up` with services shows the services table and a f
   let browser: Browser | null = null;
   try {
     const url = await dashboardUrl(torq);
-    browser = await launchChromium(profile);
-    const { page, errors } = await openPage(browser);
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+    });
+    const errors: string[] = [];
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1440, height: 900 });
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => errors.push(`page: ${e instanceof Error ? e.message : e}`));
     await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
     const rows = `[...document.querySelectorAll("#services tbody tr")].map((tr) =>
       [...tr.children].map((td) => td.textContent))`;

@@ -451,7 +451,7 @@ Deno.test("torq journal show: text and JSON views, filters, decode, verify", asy
       assert.equal(usage.code, 2);
       assert.match(
         usage.stderr,
-        /^torq journal: --result "MAYBE": expected PASS, FAIL, CONTROL, SUMMARY/,
+        /^torq journal show: --result "MAYBE": expected PASS, FAIL, CONTROL, SUMMARY/,
       );
     });
 
@@ -480,13 +480,13 @@ Deno.test("torq journal show: text and JSON views, filters, decode, verify", asy
         assert.equal(show.stdout.trimEnd().split("\n").length, 6, "every other record");
         assert.equal(
           show.stderr,
-          `torq journal: corrupt record in ${damaged} at offset ${third}: 90 bytes skipped (CRC mismatch)\n`,
+          `torq journal show: corrupt record in ${damaged} at offset ${third}: 90 bytes skipped (CRC mismatch)\n`,
         );
         const notJournal = await runTorq(["journal", "show", `${ROOT}README.md`]);
         assert.equal(notJournal.code, 1);
         assert.match(
           notJournal.stderr,
-          /^torq journal: NotAJournal: Cannot read journal .*README\.md: it does not start with "TORQJNL1"/,
+          /^torq journal show: NotAJournal: Cannot read journal .*README\.md: it does not start with "TORQJNL1"/,
         );
         assert.equal(notJournal.stderr.trimEnd().split("\n").length, 1);
       },
@@ -513,7 +513,7 @@ Deno.test("torq replay plays a journal's accepted frames into a relay, byte for 
     try {
       const consumer = await connect(relay.path);
       await subscribe(consumer, ["*"]);
-      const r = await runTorq(["replay", journal, "--to", relay.path, "--rate", "max"]);
+      const r = await runTorq(["replay", journal, "--socket", relay.path, "--rate", "max"]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(
         r.stderr,

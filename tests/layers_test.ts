@@ -19,8 +19,8 @@ function imports(path: string): string[] {
   return [...text.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1]!);
 }
 
-Deno.test("src/protocol uses no Deno APIs and imports nothing outside itself but node:zlib", () => {
-  for (const file of sources("src/protocol")) {
+Deno.test("src/protocol and src/text use no Deno APIs and import nothing outside themselves but node:zlib", () => {
+  for (const file of [...sources("src/protocol"), ...sources("src/text")]) {
     const text = Deno.readTextFileSync(`${root}${file}`);
     assert.doesNotMatch(text, /\bDeno\./, `${file} uses a Deno API`);
     for (const spec of imports(file)) {
@@ -38,6 +38,7 @@ Deno.test("nothing under src/ imports from cli/", () => {
 Deno.test("lower layers never import higher ones", () => {
   const rank: Record<string, number> = {
     protocol: 0,
+    text: 0,
     log: 1,
     config: 1,
     transport: 1,
@@ -92,5 +93,16 @@ Deno.test("torq up and torq relay load no NATS code unless a bridge is enabled",
     assert.ok(graph.has(reaches), `the walk from ${entry} reaches ${reaches}`);
     const nats = [...graph].filter((m) => /nats/i.test(m));
     assert.deepEqual(nats, [], `${entry} loads ${nats.join(", ")}`);
+  }
+});
+
+Deno.test("cli subcommands share helpers through cli/_*.ts only, never import each other", () => {
+  for (const e of Deno.readDirSync(`${root}cli`)) {
+    if (!e.name.endsWith(".ts") || e.name.endsWith("_test.ts")) continue;
+    for (const spec of imports(`cli/${e.name}`)) {
+      if (!spec.startsWith("./")) continue;
+      const ok = spec.startsWith("./_") || (e.name === "main.ts" && spec !== "./main.ts");
+      assert.ok(ok, `cli/${e.name} imports ${spec}`);
+    }
   }
 });

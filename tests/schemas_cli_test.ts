@@ -109,7 +109,7 @@ Deno.test("--schemas reports every problem of a schema file with its path and li
     await Deno.writeTextFile(config, `schemas:\n  - ${file}\n`);
     const check = await runTorq(["config", "check", config]);
     assert.equal(check.code, 1);
-    assert.match(check.stderr, /^torq config: Cannot load schemas: 2 problems\n/);
+    assert.match(check.stderr, /^torq config check: Cannot load schemas: 2 problems\n/);
     const relay = await runTorq([
       "relay",
       "signal",

@@ -118,12 +118,11 @@ function assertCleanedUp(r: BenchResult): void {
 }
 
 for (const domain of ["market-data", "signal"] as const) {
-  Deno.test(`torq bench --domain ${domain} --msgs 20000 --consumers 2 --json: lossless through a started relay`, async () => {
+  Deno.test(`torq bench ${domain} --count 20000 --consumers 2 --json: lossless through a started relay`, async () => {
     const run = await torq([
       "bench",
-      "--domain",
       domain,
-      "--msgs",
+      "--count",
       "20000",
       "--consumers",
       "2",
@@ -142,8 +141,8 @@ for (const domain of ["market-data", "signal"] as const) {
   });
 }
 
-Deno.test("torq bench --domain execution --msgs 5000: 66-byte OrderRequests pass the audit relay", async () => {
-  const run = await torq(["bench", "--domain", "execution", "--msgs", "5000", "--json"]);
+Deno.test("torq bench execution --count 5000: 66-byte OrderRequests pass the audit relay", async () => {
+  const run = await torq(["bench", "execution", "--count", "5000", "--json"]);
   assert.equal(run.code, 0, run.stderr);
   const r: BenchResult = JSON.parse(run.stdout);
   assert.equal(r.domain, "execution");
@@ -154,8 +153,8 @@ Deno.test("torq bench --domain execution --msgs 5000: 66-byte OrderRequests pass
   assertCleanedUp(r);
 });
 
-Deno.test("torq bench --direct --msgs 20000: a direct run, a relay run and their ratio", async () => {
-  const run = await torq(["bench", "--direct", "--msgs", "20000", "--json"]);
+Deno.test("torq bench --direct --count 20000: a direct run, a relay run and their ratio", async () => {
+  const run = await torq(["bench", "--direct", "--count", "20000", "--json"]);
   assert.equal(run.code, 0, run.stderr);
   const out: { direct: BenchResult; relay: BenchResult; ratio: Record<string, number> } = JSON
     .parse(run.stdout);
@@ -169,7 +168,7 @@ Deno.test("torq bench --direct --msgs 20000: a direct run, a relay run and their
 });
 
 Deno.test("torq bench (text) prints a header, rows, latency percentiles and no progress line", async () => {
-  const run = await torq(["bench", "--msgs", "5000", "--producers", "2", "--consumers", "2"]);
+  const run = await torq(["bench", "--count", "5000", "--producers", "2", "--consumers", "2"]);
   assert.equal(run.code, 0, run.stderr);
   const lines = run.stdout.trimEnd().split("\n");
   assert.match(
@@ -188,7 +187,7 @@ Deno.test("torq bench (text) prints a header, rows, latency percentiles and no p
 });
 
 Deno.test("torq bench --csv prints a header, a row per consumer and a total row", async () => {
-  const run = await torq(["bench", "--msgs", "4000", "--consumers", "3", "--csv"]);
+  const run = await torq(["bench", "--count", "4000", "--consumers", "3", "--csv"]);
   assert.equal(run.code, 0, run.stderr);
   const rows = run.stdout.trimEnd().split("\n").map((l) => l.split(","));
   assert.deepEqual(rows[0], [...CSV_COLUMNS]);
@@ -221,11 +220,10 @@ Deno.test("torq bench --socket uses a running relay and leaves it running", asyn
   try {
     const run = await torq([
       "bench",
-      "--domain",
       "signal",
       "--socket",
       `${dir}/s.sock`,
-      "--msgs",
+      "--count",
       "3000",
       "--json",
     ]);
@@ -245,7 +243,7 @@ Deno.test("torq bench --socket uses a running relay and leaves it running", asyn
 });
 
 Deno.test("torq bench --socket at a missing path exits 1 with one line", async () => {
-  const run = await torq(["bench", "--socket", "/nonexistent/torq/x.sock", "--msgs", "10"]);
+  const run = await torq(["bench", "--socket", "/nonexistent/torq/x.sock", "--count", "10"]);
   assert.equal(run.code, 1);
   assert.equal(run.stdout, "");
   const lines = run.stderr.trimEnd().split("\n");
@@ -258,14 +256,23 @@ Deno.test("torq bench --socket at a missing path exits 1 with one line", async (
 
 Deno.test("torq bench rejects bad options with a usage error", async (t) => {
   const cases: Array<[string[], RegExp]> = [
-    [["--domain", "system"], /unknown domain "system"/],
-    [["--msgs", "10", "--duration", "1"], /--msgs or --duration, not both/],
+    [["system"], /unknown domain "system": use market-data, signal or execution/],
+    [
+      ["sgnal"],
+      /unknown domain "sgnal": use market-data, signal or execution; did you mean "signal"\?/,
+    ],
+    [["--count", "10", "--duration", "1"], /--count or --duration, not both/],
     [["--json", "--csv"], /--json or --csv, not both/],
-    [["--size", "20"], /--size must be an integer from 34 to 65,536/],
-    [["--domain", "execution", "--size", "100"], /--size does not apply to execution/],
-    [["--producers", "0"], /--producers must be an integer/],
-    [["--rate", "fast"], /--rate must be a number/],
+    [["--size", "20"], /option '--size' expects a whole number of at least 34, got "20"/],
+    [
+      ["--size", "70000"],
+      /option '--size' expects a whole number from 34 to 65,536 \(the relay's max_message_size\)/,
+    ],
+    [["execution", "--size", "100"], /--size does not apply to execution/],
+    [["--producers", "0"], /option '--producers' expects a whole number from 1 to \d+, got "0"/],
+    [["--rate", "fast"], /option '--rate' expects a number from 0 to 1,000,000,000, got "fast"/],
     [["--frob"], /unknown option '--frob'/],
+    [["--duraton", "1"], /unknown option '--duraton'; did you mean "--duration"\?/],
   ];
   for (const [args, pattern] of cases) {
     await t.step(args.join(" "), async () => {
@@ -277,6 +284,17 @@ Deno.test("torq bench rejects bad options with a usage error", async (t) => {
   }
 });
 
+Deno.test("torq bench still takes --msgs and --domain for a release, with one notice each", async () => {
+  const run = await torq(["bench", "--domain", "sig", "--msgs", "2000", "--json"], 20_000);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(JSON.parse(run.stdout).domain, "signal");
+  assert.deepEqual(run.stderr.trimEnd().split("\n"), [
+    "torq bench: warning: --domain is deprecated: give the domain as an argument, e.g. 'torq bench signal'",
+    "torq bench: warning: '--msgs' is deprecated; use '--count' (the old spelling goes away in the next release)",
+    "torq bench: warning: domain \"sig\" is deprecated; use 'signal' (the old spelling goes away in the next release)",
+  ]);
+});
+
 Deno.test("torq bench --help documents the options and how latency is measured", async () => {
   const run = await torq(["bench", "--help"], 20_000);
   assert.equal(run.code, 0);
@@ -285,16 +303,16 @@ Deno.test("torq bench --help documents the options and how latency is measured",
       "--producers",
       "--consumers",
       "--size",
-      "--msgs",
+      "--count",
       "--duration",
       "--rate",
-      "--domain",
+      "DOMAIN",
       "--socket",
       "--json",
       "--csv",
       "--direct",
       "--window",
-      "--no-progress",
+      "--[no-]progress",
     ]
   ) {
     assert.ok(run.stdout.includes(opt), `help lacks ${opt}`);

@@ -437,11 +437,11 @@ Deno.test("torq demo and torq mock-relay print help with examples", async (t) =>
   assert.equal(stage.code, 2);
   assert.equal(
     stage.stderr.trim(),
-    `torq demo: option '--stage' needs stages among feed, strategy, portfolio, consumer, got "oracle" (see 'torq demo pipeline --help')`,
+    `torq demo pipeline: option '--stage' needs stages among feed, strategy, portfolio, consumer, got "oracle" (see 'torq demo pipeline --help')`,
   );
   const venue = await runTorq(["demo", "pipeline", "--stage", "feed", "--venue", "binance"]);
   assert.equal(venue.code, 2);
-  assert.match(venue.stderr, /option '--venue' needs kraken or coinbase, got "binance"/);
+  assert.match(venue.stderr, /option '--venue' expects kraken or coinbase, got "binance"/);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -631,5 +631,60 @@ Deno.test("torq mock-relay stops on SIGINT with a summary and refuses a live soc
   } finally {
     await mock.stop("SIGKILL");
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("torq demo arbitrage beside torq up --demo: its own source, no sequence gaps", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_demo_side_" });
+  const up = spawnTorq(["up", "--demo", "--socket-dir", dir, "--http", "127.0.0.1:0"]);
+  try {
+    const url = /dashboard: (http:\/\/\S+)/.exec(await up.waitFor(/^dashboard: http/))![1]!;
+    type Source = { source: number; frames: number; gaps: number; regressions: number };
+    const signalSources = async (): Promise<Source[]> => {
+      const body = await (await fetch(`${url}api/relays`)).json() as {
+        relays: { name: string; sources: Source[] }[];
+      };
+      return body.relays.find((r) => r.name === "signal")!.sources;
+    };
+    const until = async (what: string, ok: (s: Source[]) => boolean): Promise<Source[]> => {
+      const deadline = Date.now() + WAIT_MS;
+      for (;;) {
+        const s = await signalSources();
+        if (ok(s)) return s;
+        if (Date.now() > deadline) {
+          assert.fail(`timed out waiting for ${what}: ${JSON.stringify(s)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    // The built-in demo's strategy has sent signals before the standalone demo starts.
+    await until("the built-in demo's signals", (s) => s.some((x) => x.frames > 0));
+    const r = await runTorq([
+      "demo",
+      "arbitrage",
+      "--socket-dir",
+      dir,
+      "--count",
+      "5",
+      "--rate",
+      "50",
+      "--seed",
+      "1",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`Sent 5 arbitrage signals to ${dir}/signals\\.sock`));
+    const sources = await until(
+      "the standalone demo's 5 signals and more of the built-in demo's",
+      (s) =>
+        s.find((x) => x.source === 20)?.frames === 5 &&
+        s.some((x) => x.source === 23 && x.frames > 1),
+    );
+    assert.deepEqual(
+      sources.map((s) => [s.source, s.gaps, s.regressions]).sort(),
+      [[20, 0, 0], [23, 0, 0]],
+    );
+  } finally {
+    await up.stop("SIGTERM");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

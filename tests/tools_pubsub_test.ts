@@ -421,7 +421,7 @@ Deno.test("torq record then torq replay reproduce identical frames in order", as
     // connected after the recording, so it sees the replay only
     consumer = await connect(relay.path);
     await subscribe(consumer, ["*"]);
-    const replay = await runTorq(["replay", file, "--to", relay.path, "--rate", "max"]);
+    const replay = await runTorq(["replay", file, "--socket", relay.path, "--rate", "max"]);
     assertOk(replay, "replay");
     assert.match(
       lines(replay.stderr)[0]!,
@@ -483,7 +483,6 @@ Deno.test("torq replay refuses another domain's frames and an empty selection in
   const wrong = await runTorq([
     "replay",
     FIXTURE,
-    "--to",
     "market-data",
     "--socket",
     "/nonexistent/x.sock",
@@ -495,8 +494,8 @@ Deno.test("torq replay refuses another domain's frames and an empty selection in
   const late = await runTorq([
     "replay",
     FIXTURE,
-    "--to",
-    "signal",
+    "--socket",
+    "/nonexistent/x.sock",
     "--from",
     "2099-01-01T00:00:00Z",
   ]);
@@ -504,6 +503,27 @@ Deno.test("torq replay refuses another domain's frames and an empty selection in
   assert.deepEqual(lines(late.stderr), [
     "torq replay: Cannot replay: none of the recording's 2 frames is at or after --from",
   ]);
+});
+
+Deno.test("torq replay --to and a short domain name still work for a release, with a notice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_oldspell_" });
+  try {
+    const path = `${dir}/none.sock`;
+    const old = await runTorq(["replay", FIXTURE, "--to", path]);
+    assert.equal(old.code, 1);
+    assert.deepEqual(lines(old.stderr), [
+      "torq replay: warning: --to is deprecated: give the domain as an argument ('torq replay FILE signal') and a socket with --socket",
+      `torq replay: Cannot connect to signal relay at ${path}: no such socket (is 'torq relay signal' running?)`,
+    ]);
+    const short = await runTorq(["record", "sig", "--socket", path, "-o", `${dir}/r.torq`]);
+    assert.equal(short.code, 1);
+    assert.deepEqual(lines(short.stderr), [
+      "torq record: warning: domain \"sig\" is deprecated; use 'signal' (the old spelling goes away in the next release)",
+      `torq record: Cannot connect to signal relay at ${path}: no such socket (is 'torq relay signal' running?)`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("every tool exits 1 with one line when the relay is not running", async (t) => {
@@ -514,7 +534,7 @@ Deno.test("every tool exits 1 with one line when the relay is not running", asyn
       ["sub", ["sub", "signal", "--socket", path]],
       ["pub", ["pub", "signal", "--socket", path, "--vector", "arbitrage_signal_flash_arb"]],
       ["record", ["record", "signal", "--socket", path, "-o", `${dir}/r.torq`]],
-      ["replay", ["replay", FIXTURE, "--to", path]],
+      ["replay", ["replay", FIXTURE, "--socket", path]],
     ];
     for (const [name, args] of cases) {
       await t.step(name, async () => {
@@ -543,16 +563,31 @@ Deno.test("sub, pub, record and replay --help show usage and examples", async ()
 
 Deno.test("usage errors exit 2 with one line", async () => {
   const cases: [string[], RegExp][] = [
-    [["sub"], /^torq sub: missing the relay domain/],
+    [
+      ["sub"],
+      /^torq sub: missing DOMAIN: market-data, signal or execution \(see 'torq sub --help'\)\n/,
+    ],
+    [
+      ["sub", "sgnal"],
+      /^torq sub: unknown domain "sgnal": use market-data, signal or execution; did you mean "signal"\?/,
+    ],
+    [
+      ["sub", "signal", "--count", "-3"],
+      /^torq sub: option '--count' expects a positive whole number, got "-3"/,
+    ],
+    [
+      ["record", "signal", "--subscrbe", "x"],
+      /^torq record: unknown option '--subscrbe'; did you mean "--subscribe"\?/,
+    ],
     [["sub", "signal", "--hex", "--json"], /^torq sub: choose one of --decode, --hex and --json/],
     [["sub", "signal", "--types", "abc"], /^torq sub: Cannot parse type "abc"/],
     [["pub", "signal"], /^torq pub: missing input/],
     [["record", "signal"], /^torq record: missing -o FILE/],
     [
-      ["replay", FIXTURE, "--to", "signal", "--rate", "fast"],
+      ["replay", FIXTURE, "signal", "--rate", "fast"],
       /^torq replay: Cannot parse rate "fast"/,
     ],
-    [["replay", FIXTURE, "--to", "nowhere"], /is neither a domain/],
+    [["replay", FIXTURE, "nowhere"], /^torq replay: unknown domain "nowhere"/],
   ];
   for (const [args, re] of cases) {
     const r = await runTorq(args);

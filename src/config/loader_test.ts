@@ -493,14 +493,14 @@ Deno.test("loadConfig() reports an unknown key with its path and line", () => {
   const error = configError(() => loadWith(text));
   assert.deepEqual(error.issues, [{
     path: "relays.signal.validation.chekcsum",
-    message: "unknown key",
+    message: 'unknown key; did you mean "checksum"?',
     file: "my.yaml",
     line: 5,
   }]);
   assert.equal(
     error.message,
     "Cannot load configuration: 1 problem\n" +
-      "  relays.signal.validation.chekcsum: unknown key (line 5 of my.yaml)",
+      '  relays.signal.validation.chekcsum: unknown key; did you mean "checksum"? (line 5 of my.yaml)',
   );
   assert.equal(error.name, "ConfigError");
   assert.ok(error instanceof Error);
@@ -556,7 +556,7 @@ Deno.test("loadConfig() collects every problem, in file order", () => {
         'expected one of "drop" or "disconnect", got "backpressure"',
       ],
       [13, "relays.system", "unknown key"],
-      [14, "htpp", "unknown key"],
+      [14, "htpp", 'unknown key; did you mean "http"?'],
     ],
   );
   assert.ok(error.issues.every((i) => i.file === "my.yaml"));

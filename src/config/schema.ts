@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { isRecord, show, valueAt } from "./_util.ts";
 import { checkServices, resolveServices, type ServiceConfig, servicesSchema } from "./services.ts";
+import { didYouMean } from "../text/suggest.ts";
 
 /**
  * The relays configured under `relays:`, in domain order (1, 2, 3).
@@ -725,9 +726,12 @@ export type ConfigDocument = z.output<ReturnType<typeof documentSchema>>;
  * ```
  */
 export function checkConfig(document: unknown): CheckResult {
-  const parsed = documentSchema().safeParse(document);
+  const schema = documentSchema();
+  const parsed = schema.safeParse(document);
   if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) => _describeIssue(issue, document));
+    const problems = parsed.error.issues.flatMap((issue) =>
+      _describeIssue(issue, document, schema)
+    );
     return { ok: false, problems };
   }
   const config = _resolve(parsed.data);
@@ -880,13 +884,19 @@ function _crossCheck(config: TorqConfig): ConfigProblem[] {
 
 type _Issue = z.core.$ZodIssue;
 
-function _describeIssue(issue: _Issue, document: unknown): ConfigProblem[] {
+function _describeIssue(issue: _Issue, document: unknown, schema: z.ZodType): ConfigProblem[] {
   const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
   const value = valueAt(document, path);
   const got = value.found ? show(value.value) : "nothing";
   switch (issue.code) {
-    case "unrecognized_keys":
-      return issue.keys.map((key) => ({ path: [...path, key], message: "unknown key", at: "key" }));
+    case "unrecognized_keys": {
+      const known = _keysAt(schema, path);
+      return issue.keys.map((key) => ({
+        path: [...path, key],
+        message: `unknown key${didYouMean(key, known)}`,
+        at: "key",
+      }));
+    }
     case "invalid_type": {
       if (!value.found) return [{ path, message: "required key is missing", at: "value" }];
       return [{ path, message: `expected ${_typeName(issue.expected)}, got ${got}`, at: "value" }];
@@ -910,6 +920,27 @@ function _describeIssue(issue: _Issue, document: unknown): ConfigProblem[] {
     default:
       return [{ path, message: `${issue.message}, got ${got}`, at: "value" }];
   }
+}
+
+/** The keys a strict object of `schema` accepts at `path` (none when it is not an object). */
+function _keysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
+  type Def = { type: string; innerType?: unknown; shape?: Record<string, unknown> };
+  const defOf = (s: unknown): Def | undefined => (s as { _zod?: { def?: Def } })?._zod?.def;
+  const unwrap = (s: unknown): unknown => {
+    let d = defOf(s);
+    while (d !== undefined && d.innerType !== undefined) {
+      s = d.innerType;
+      d = defOf(s);
+    }
+    return s;
+  };
+  let cur: unknown = unwrap(schema);
+  for (const key of path) {
+    const shape = defOf(cur)?.shape;
+    if (shape === undefined) return [];
+    cur = unwrap(shape[String(key)]);
+  }
+  return Object.keys(defOf(cur)?.shape ?? {});
 }
 
 function _typeName(expected: string): string {

@@ -74,7 +74,7 @@ Deno.test("checkConfig() reports every unknown key at the key", () => {
   assert.deepEqual(
     problems.map((p) => [p.path.join("."), p.message, p.at]).sort(),
     [
-      ["relays.signal.validation.chekcsum", "unknown key", "key"],
+      ["relays.signal.validation.chekcsum", 'unknown key; did you mean "checksum"?', "key"],
       ["relays.system", "unknown key", "key"],
       ["extra", "unknown key", "key"],
     ].sort(),

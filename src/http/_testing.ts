@@ -29,11 +29,14 @@ export interface TestRelays {
 /**
  * Starts the three relays in this process, silent, on sockets in a temporary directory.
  *
+ * @param options `sink` receives the relays' log lines (default: dropped)
  * @returns the running relays
  */
-export async function startTestRelays(): Promise<TestRelays> {
+export async function startTestRelays(
+  options: { sink?: (line: string) => void } = {},
+): Promise<TestRelays> {
   const dir = await Deno.makeTempDir({ prefix: "torq-http-" });
-  const logger = new Logger({ sink: () => {} });
+  const logger = new Logger({ sink: options.sink ?? (() => {}) });
   const relays = [
     new Relay({ ...MARKET_DATA_LOGIC, socketPath: `${dir}/market_data.sock` }, { logger }),
     new Relay({ ...SIGNAL_LOGIC, socketPath: `${dir}/signals.sock` }, { logger }),

@@ -68,6 +68,8 @@ export interface RelayRates {
   bytesOutPerSec: number;
   /** Frames not forwarded per second (rejects, slow-consumer drops; hello excluded). */
   dropsPerSec: number;
+  /** The rejected part of `dropsPerSec`: frames refused by validation, per second. */
+  rejectsPerSec: number;
 }
 
 /** The serving process: its id, age and memory (as `Deno.memoryUsage()` reports it). */

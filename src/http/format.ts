@@ -201,44 +201,50 @@ function table<T>(columns: readonly Column<T>[], rows: readonly T[]): string[] {
   return [line(columns.map(([h]) => h)), ...cells.map(line)];
 }
 
+// `torq top` fits 80 columns: one line per relay (latency p50 and totals are in `torq stats`),
+// and per connection what tells a stuck consumer (pending bytes, queue fill, drops, idle time).
 const RELAY_COLUMNS: readonly Column<[RelayStats, RelayRates | undefined]>[] = [
   ["RELAY", ([s]) => s.name, true],
-  ["POLICY", ([s]) => s.policy, true],
-  ["UPTIME", ([s]) => formatDuration(s.uptimeMs)],
   ["CONNS", ([s]) => formatCount(s.connections.current)],
-  ["MSGS IN/S", ([, r]) => formatPerSec(r?.msgsInPerSec ?? 0)],
-  ["MSGS OUT/S", ([, r]) => formatPerSec(r?.msgsOutPerSec ?? 0)],
-  ["BYTES IN/S", ([, r]) => formatBytes(r?.bytesInPerSec ?? 0)],
-  ["BYTES OUT/S", ([, r]) => formatBytes(r?.bytesOutPerSec ?? 0)],
-  ["DROPS/S", ([, r]) => formatPerSec(r?.dropsPerSec ?? 0)],
-  ["DROPS", ([s]) => formatCount(sumDrops(s.drops))],
-  ["P50", ([s]) => s.latency.count === 0 ? "-" : formatMicros(s.latency.p50Us)],
+  ["IN/S", ([, r]) => compact(r?.msgsInPerSec ?? 0)],
+  ["OUT/S", ([, r]) => compact(r?.msgsOutPerSec ?? 0)],
+  ["IN B/S", ([, r]) => formatBytes(r?.bytesInPerSec ?? 0)],
+  ["OUT B/S", ([, r]) => formatBytes(r?.bytesOutPerSec ?? 0)],
+  ["DROP/S", ([, r]) => compact(r?.dropsPerSec ?? 0)],
   ["P99", ([s]) => s.latency.count === 0 ? "-" : formatMicros(s.latency.p99Us)],
+  ["UPTIME", ([s]) => formatDuration(s.uptimeMs)],
 ];
-
-function sumDrops(drops: Record<string, number>): number {
-  let n = 0;
-  for (const [reason, count] of Object.entries(drops)) if (reason !== "hello") n += count;
-  return n;
-}
 
 function connectionColumns(now: number): readonly Column<ConnectionRow>[] {
   return [
-    ["RELAY", (c) => c.relay, true],
-    ["CID", (c) => String(c.id)],
-    ["ROLE", (c) => c.role === "publisher" ? "pub" : "sub", true],
-    ["SUBSCRIPTION", (c) => shorten(c.patterns.join(",") || "-", 24), true],
-    ["MSGS IN", (c) => formatCount(c.framesIn)],
-    ["MSGS OUT", (c) => formatCount(c.framesOut)],
-    ["BYTES IN", (c) => formatBytes(c.bytesIn)],
-    ["BYTES OUT", (c) => formatBytes(c.bytesOut)],
-    ["PENDING", (c) => formatBytes(c.queueBytes)],
-    ["QUEUE", (c) => `${Math.round(c.queuePercent)}%${c.queuePercent > 50 ? "!" : ""}`],
-    ["DROPPED", (c) => formatCount(c.dropped)],
-    ["REJECTED", (c) => formatCount(c.rejected)],
+    ["CONN", (c) => `${c.relay}#${c.id}`, true],
+    [
+      "FILTER",
+      (c) => c.role === "publisher" ? "(publisher)" : shorten(c.patterns.join(",") || "*", 11),
+      true,
+    ],
+    ["MSGS IN", (c) => compact(c.framesIn)],
+    ["MSGS OUT", (c) => compact(c.framesOut)],
+    [
+      "PENDING",
+      (c) =>
+        `${formatBytes(c.queueBytes)} ${Math.round(c.queuePercent)}%${
+          c.queuePercent > 50 ? "!" : ""
+        }`,
+    ],
+    ["DROPS", (c) => compact(c.dropped)],
     ["IDLE", (c) => formatDuration(now - c.lastActivity)],
-    ["AGE", (c) => formatDuration(now - c.connectedAt)],
   ];
+}
+
+/** A count or rate in at most 7 characters: `950`, `9,999`, `12.3 K`, `4.25 M`, `1.20 G`. */
+function compact(n: number): string {
+  if (n < 10_000) {
+    return n >= 100 || Number.isInteger(n) ? formatCount(Math.round(n)) : n.toFixed(1);
+  }
+  const [d, unit] = n >= 1e9 ? [1e9, "G"] : n >= 1e6 ? [1e6, "M"] : [1e3, "K"];
+  const v = n / d;
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${unit}`;
 }
 
 function shorten(s: string, max: number): string {
@@ -246,8 +252,8 @@ function shorten(s: string, max: number): string {
 }
 
 /**
- * One screen of `torq top`: title, one line per relay with its rates, then
- * the connection table (queue fill above 50 % marked with `!`).
+ * One screen of `torq top`, at most 80 columns wide: title, one line per relay
+ * with its rates, then the connection table (queue fill above 50 % marked with `!`).
  *
  * @param relays `/api/relays`
  * @param connections `/api/connections`, already sorted
@@ -269,9 +275,9 @@ export function formatTop(
     ? connections.connections
     : connections.connections.slice(0, Math.max(0, options.rows));
   const out = [
-    `torq top  ${options.url}  ${when} UTC  ${total} connection${
+    `torq top  ${options.url}  ${when} UTC  ${total} conn${
       total === 1 ? "" : "s"
-    }, sorted by ${options.sort}`,
+    } by ${options.sort}`,
     "",
     ...table(RELAY_COLUMNS, relays.relays.map((s, i) => [s, relays.rates[i]] as const)),
     "",

@@ -134,6 +134,7 @@ const BODY: RelaysResponse = {
     bytesInPerSec: 19400,
     bytesOutPerSec: 2950,
     dropsPerSec: 0,
+    rejectsPerSec: 0,
   }],
 };
 
@@ -157,7 +158,7 @@ Deno.test("formatStatsSummary() shows counters, drops without hello, latency and
   );
 });
 
-Deno.test("formatTop() prints relay rates and the connection table, marking full queues", () => {
+Deno.test("formatTop() prints relay rates and the connection table in 80 columns, marking full queues", () => {
   const connections = [
     row(2, { queueBytes: 40_000_000, queuePercent: 59.6, patterns: ["tlv.1"] }),
     row(1, { role: "publisher", patterns: [], framesIn: 1234 }),
@@ -172,16 +173,52 @@ Deno.test("formatTop() prints relay rates and the connection table, marking full
   const lines = text.split("\n");
   assert.equal(
     lines[0],
-    "torq top  http://127.0.0.1:7420  2026-11-23 14:50:06 UTC  3 connections, sorted by pending",
+    "torq top  http://127.0.0.1:7420  2026-11-23 14:50:06 UTC  3 conns by pending",
   );
-  assert.match(lines[2]!, /^RELAY +POLICY +UPTIME +CONNS +MSGS IN\/S +MSGS OUT\/S/);
-  assert.match(lines[3]!, /^market_data +performance +1m 05s +2 +220 +39\.9 +19\.4 KB +3\.0 KB/);
-  assert.match(lines[5]!, /^RELAY +CID +ROLE +SUBSCRIPTION +MSGS IN +MSGS OUT/);
-  assert.match(lines[6]!, /^market_data +2 +sub +tlv\.1 .* 40\.0 MB +60%! /);
-  assert.match(lines[7]!, /^market_data +1 +pub +- +1,234 /);
+  assert.match(lines[2]!, /^RELAY +CONNS +IN\/S +OUT\/S +IN B\/S +OUT B\/S +DROP\/S +P99 +UPTIME$/);
+  assert.match(lines[3]!, /^market_data +2 +220 +39\.9 +19\.4 KB +3\.0 KB +0 +\S+ µs +1m 05s$/);
+  assert.match(
+    lines[5]!,
+    /^CONN +FILTER +MSGS IN +MSGS OUT +PENDING +DROPS +IDLE$/,
+  );
+  assert.match(lines[6]!, /^market_data#2 +tlv\.1 .* 40\.0 MB 60%! /);
+  assert.match(lines[7]!, /^market_data#1 +\(publisher\) +1,234 /);
   assert.equal(lines[8], "… 1 more");
   assert.equal(
     formatTop(BODY, { connections: [] }, { url: "u", sort: "id", now: 0 }).split("\n").at(-1),
     "no connections",
   );
+});
+
+Deno.test("formatTop() stays within 80 columns with big numbers and long names", () => {
+  const busy = {
+    ...BODY,
+    relays: BODY.relays.map((r) => ({ ...r, uptimeMs: 273_600_000 })),
+    rates: BODY.rates.map((r) => ({
+      ...r,
+      msgsInPerSec: 12_345_678,
+      msgsOutPerSec: 98_765_432,
+      bytesInPerSec: 790e6,
+      bytesOutPerSec: 6.3e9,
+      dropsPerSec: 123_456,
+    })),
+  };
+  const connections = [
+    row(1234, {
+      relay: "market_data",
+      patterns: ["arbitrage_signals", "tlv.32", "source.20"],
+      framesIn: 9_876_543_210,
+      framesOut: 1_234_567_890,
+      queueBytes: 987e6,
+      queuePercent: 100,
+      dropped: 55_555_555,
+      lastActivity: 0,
+    }),
+  ];
+  const text = formatTop(busy, { connections }, {
+    url: "http://127.0.0.1:7420",
+    sort: "pending",
+    now: 273_600_000,
+  });
+  for (const line of text.split("\n")) assert.ok(line.length <= 80, `${line.length}: ${line}`);
 });

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import type {
   ConnectionRow,
   ConnectionsResponse,
@@ -147,6 +148,7 @@ interface Baseline {
   bytesIn: number;
   bytesOut: number;
   drops: number;
+  rejects: number;
   buckets: [string, number][];
 }
 
@@ -343,6 +345,7 @@ export class Hub {
         bytesInPerSec: per(cur.bytesIn, t.base.bytesIn),
         bytesOutPerSec: per(cur.bytesOut, t.base.bytesOut),
         dropsPerSec: per(cur.drops, t.base.drops),
+        rejectsPerSec: per(cur.rejects, t.base.rejects),
       };
       const lat = latencyDelta(t.base.buckets, cur.buckets, s.latency.maxUs);
       const point: TimelinePoint = {
@@ -481,9 +484,13 @@ export class Hub {
   }
 
   /**
-   * Checks that every relay accepts a connection on its socket: a real
-   * connect, closed at once, bounded by `probeTimeoutMs` (`/healthz`). Calls
-   * within a second of a probe share its answer.
+   * Checks that every relay accepts connections on its socket (`/healthz`):
+   * its socket file is there and a listening socket is bound to that path
+   * (Linux's /proc/net/unix). Nothing connects, so a probe is neither a client
+   * in the relay's counters nor a "connection closed" line in its log. Where
+   * the socket table cannot be read, and for TCP addresses, it connects and
+   * closes at once, bounded by `probeTimeoutMs`. Calls within a second of a
+   * probe share its answer.
    *
    * @returns `ok` when all accept, else `unavailable` with the reasons
    */
@@ -594,14 +601,18 @@ function zeroRates(name: string): RelayRates {
     bytesInPerSec: 0,
     bytesOutPerSec: 0,
     dropsPerSec: 0,
+    rejectsPerSec: 0,
   };
 }
 
 function baseline(s: RelayStats, t: number): Baseline {
   let drops = 0;
   for (const [reason, n] of Object.entries(s.drops)) if (reason !== "hello") drops += n;
+  let rejects = 0;
+  for (const n of Object.values(s.rejects)) rejects += n;
   return {
     t,
+    rejects,
     framesIn: s.framesIn,
     framesOut: s.framesOut,
     bytesIn: s.bytesIn,
@@ -635,12 +646,46 @@ function latencyDelta(
 }
 
 /**
- * Connects to a relay's address (a socket path, or `host:port` for TCP) and
- * closes at once; null when it accepted, else why not.
+ * Whether a Unix socket at `path` accepts connections, without connecting:
+ * the file is a socket and the kernel's socket table (Linux) lists a listening
+ * socket bound to that path. Null when it does, else why not; undefined when
+ * the table cannot be read (then only a connect can tell).
+ */
+async function unixListening(path: string): Promise<string | null | undefined> {
+  let table: string;
+  try {
+    table = await Deno.readTextFile("/proc/net/unix");
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!(await Deno.lstat(path)).isSocket) return "not a socket";
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? "no such socket" : (e as Error).message;
+  }
+  const names = new Set([path, resolve(path)]);
+  // Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 (__SO_ACCEPTCON): listening.
+  for (const line of table.split("\n")) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 8 || (parseInt(cols[3]!, 16) & 0x10000) === 0) continue;
+    if (names.has(cols.slice(7).join(" "))) return null;
+  }
+  return "nothing listens on the socket (stale socket file)";
+}
+
+/**
+ * Checks a relay's address (a socket path, or `host:port` for TCP): null when
+ * it accepts connections, else why not. Unix sockets are checked without
+ * connecting where the system allows ({@linkcode unixListening}); otherwise
+ * it connects and closes at once.
  */
 async function probe(address: string, timeoutMs: number): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const tcp = /^(?:tcp:\/\/)?(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+):(\d{1,5})$/.exec(address);
+  if (tcp === null) {
+    const listening = await unixListening(address);
+    if (listening !== undefined) return listening;
+  }
   const attempt: Promise<StreamConn> = tcp === null
     ? new UnixTransport(address).connect()
     : Deno.connect({ hostname: tcp[1]!.replace(/^\[|\]$/g, ""), port: Number(tcp[2]) });

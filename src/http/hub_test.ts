@@ -122,6 +122,7 @@ Deno.test("Hub.tick() turns counter deltas into per-second rates", () => {
   r.s.framesOut = 1000;
   r.s.bytesOut = 1000 * 74;
   r.s.drops = { slow_consumer: 4, WrongDomain: 2, hello: 9 };
+  r.s.rejects = { WrongDomain: 2 };
   now += 2000;
   const e = hub.tick();
   const p = e.points[0]!;
@@ -132,6 +133,7 @@ Deno.test("Hub.tick() turns counter deltas into per-second rates", () => {
   assert.equal(p.msgsOutPerSec, 500);
   assert.equal(p.bytesOutPerSec, 500 * 74);
   assert.equal(p.dropsPerSec, 3, "hello frames are not drops");
+  assert.equal(p.rejectsPerSec, 1, "the rejected part of the drops");
   assert.deepEqual(hub.relaysResponse().rates[0], {
     name: "market_data",
     msgsInPerSec: 250,
@@ -139,6 +141,7 @@ Deno.test("Hub.tick() turns counter deltas into per-second rates", () => {
     bytesInPerSec: 250 * 74,
     bytesOutPerSec: 500 * 74,
     dropsPerSec: 3,
+    rejectsPerSec: 1,
   });
   now += 1000;
   assert.equal(hub.tick().points[0]!.msgsInPerSec, 0, "no new frames: rate 0");
@@ -416,4 +419,68 @@ Deno.test("Hub.setServices() puts the services in stats events and services()", 
   hub.setServices(() => rows);
   assert.deepEqual(hub.services(), rows);
   assert.deepEqual(hub.tick().services, rows);
+});
+
+Deno.test("Hub.health() is no client: relays count no connection for it and log nothing", async () => {
+  const lines: string[] = [];
+  const env = await startTestRelays({ sink: (line) => void lines.push(line) });
+  let now = 0;
+  const hub = new Hub(env.relays, { clock: () => now });
+  try {
+    for (let i = 0; i < 3; i++) {
+      now += 5_000; // past the answer cache: a new check each time, as a dashboard polls
+      assert.equal((await hub.health()).status, "ok");
+    }
+    // A real client is counted, so the counters above are live.
+    const client = await connect(env.relay("signal"));
+    await waitFor("the client", () => env.relay("signal").stats().connections.total === 1);
+    client.close();
+    assert.deepEqual(env.relays.map((r) => r.stats().connections.total), [0, 1, 0]);
+    await waitFor(
+      "the close to be logged",
+      () => lines.some((l) => l.includes("connection closed")),
+    );
+    assert.equal(lines.filter((l) => l.includes("connection closed")).length, 1, lines.join("\n"));
+  } finally {
+    await env.stop();
+  }
+});
+
+Deno.test("Hub.health() tells a stale socket file from a listening socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq-health-" });
+  try {
+    const path = `${dir}/stale.sock`;
+    // A process listening on the socket, then killed: its socket file stays behind.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `Deno.listen({ transport: "unix", path: ${
+          JSON.stringify(path)
+        } }); setInterval(() => {}, 1000);`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const r = new FakeRelay("market_data");
+    Object.defineProperty(r, "address", { value: path });
+    try {
+      await waitFor("the listener", () => {
+        try {
+          return Deno.statSync(path).isSocket === true;
+        } catch {
+          return false;
+        }
+      });
+      assert.equal((await new Hub([r]).health()).status, "ok");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    assert.ok(Deno.statSync(path).isSocket === true, "the socket file stays behind");
+    const h = await new Hub([r]).health();
+    assert.equal(h.status, "unavailable");
+    assert.match(h.relays[0]!.reason!, /nothing listens on the socket|Connection refused/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -81,6 +81,8 @@ export class Outbound {
   #queuedBytes = 0;
   #protectedFrames = 0;
   #protectedBytes = 0;
+  /** Order numbers of the answers among the protected entries, oldest first. */
+  #answerTags: number[] = [];
   #framesQueued = 0;
   #framesOut = 0;
   #bytesOut = 0;
@@ -125,6 +127,16 @@ export class Outbound {
   /** Fan-out bytes waiting. */
   get queuedBytes(): number {
     return this.#queuedBytes;
+  }
+
+  /** Answers to the connection's requests not yet handed to a write. */
+  get answersQueued(): number {
+    return this.#answerTags.length;
+  }
+
+  /** Bytes of answers and replayed frames waiting. */
+  get requestedBytes(): number {
+    return this.#protectedBytes;
   }
 
   /** Every frame waiting: fan-out, answers and replayed frames. */
@@ -242,7 +254,15 @@ export class Outbound {
    * @param frame the whole frame (not shared)
    */
   enqueueAnswer(frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#answerTags.push(this.#order);
     this.enqueueRequested(frame, 0, frame.length, 1);
+  }
+
+  /** Forgets answers the writer has taken (tags up to `tag`). */
+  #answered(tag: number): void {
+    const a = this.#answerTags;
+    while (a.length > 0 && a[0]! <= tag) a.shift();
   }
 
   #queued(frames: number): void {
@@ -347,6 +367,7 @@ export class Outbound {
     this.#queuedBytes = 0;
     this.#protectedFrames = 0;
     this.#protectedBytes = 0;
+    this.#answerTags = [];
     this.#report = new Promise<void>((resolve) => {
       if (this.#inflight === null) {
         this.#settled = true;
@@ -413,6 +434,7 @@ export class Outbound {
       const data = q.headBuf.subarray(q.headStart, q.headEnd);
       const frames = q.headFrames;
       const held = q.headSlab; // the entry's reference passes to the write
+      if (!live) this.#answered(q.headTag);
       q.shift();
       return { data, frames, held, live };
     }
@@ -438,6 +460,7 @@ export class Outbound {
       copyInto(buf, n, q.headBuf, from, len);
       n += len;
       frames += q.headFrames;
+      if (!live) this.#answered(q.headTag);
       q.headSlab?.release(); // copied out
       q.shift();
     }

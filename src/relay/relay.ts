@@ -1120,6 +1120,7 @@ export class Relay {
     );
     if (reason !== null) answer.addTlv(ERROR_TLV, encodeErrorText(`MalformedRecovery: ${reason}`));
     src.out.enqueueAnswer(answer.build());
+    this.#requestsRead(src);
     const suppressed = this.#subscribeLogAllowed(src);
     if (suppressed >= 0) {
       const fields = {
@@ -1135,6 +1136,24 @@ export class Relay {
       };
       if (reason === null) this.#log.info("recovery", fields);
       else this.#log.warn("recovery refused", fields);
+    }
+  }
+
+  /**
+   * A client that sends requests and never reads the answers is a slow consumer
+   * too: answers are never dropped, so more than `max_queue_frames` of them
+   * unread (or more replayed bytes than a queue and a whole window) close it.
+   */
+  #requestsRead(c: Connection): void {
+    const l = this.logic;
+    const out = c.out;
+    const replayRoom = l.maxQueueBytes + (l.recovery?.windowBytes ?? 0);
+    if (out.answersQueued > l.maxQueueFrames || out.requestedBytes > replayRoom) {
+      this.#slowDisconnects++;
+      this.#close(
+        c,
+        `slow consumer: queue over its limit (${out.answersQueued} answers, ${out.requestedBytes} bytes of answers and replayed frames unread)`,
+      );
     }
   }
 
@@ -1205,8 +1224,7 @@ export class Relay {
     if (reason !== null) answer.addTlv(ERROR_TLV, encodeErrorText(reason));
     const reply = answer.build();
     src.out.enqueueAnswer(reply);
-    // A client that sends Subscribes and never reads its answers is a slow consumer too.
-    if (this.#overLimit(src)) this.#overflow(src);
+    this.#requestsRead(src);
   }
 
   /**

@@ -8,8 +8,9 @@
 import { fileURLToPath } from "node:url";
 
 /**
- * The command that runs this torq: the compiled executable itself, or, when
- * running from source, `deno run -A <main module>`.
+ * The command that runs this torq: the launcher that started this process
+ * (bin/torq and dist/torq set `TORQ_EXECUTABLE`), the compiled executable
+ * itself, or, when running from source, `deno run -A <main module>`.
  *
  * @returns the program and its leading arguments
  * @example
@@ -19,6 +20,8 @@ import { fileURLToPath } from "node:url";
  * ```
  */
 export function torqCommand(): string[] {
+  const launcher = Deno.env.get("TORQ_EXECUTABLE");
+  if (launcher !== undefined && launcher !== "") return [launcher];
   const exe = Deno.execPath();
   const name = exe.split(/[\\/]/).pop() ?? "";
   const compiled = Deno.mainModule.includes("/deno-compile-") || !/^deno(\.exe)?$/i.test(name);

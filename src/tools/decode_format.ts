@@ -290,7 +290,12 @@ export interface TextOptions {
   legacyNumbering?: boolean;
 }
 
-const FIXED_POINT_NAME = /^(price|volume|quantity|fee|total_fees)$|_(price|size|quantity|usd_q8)$/;
+/**
+ * Field names that carry 8 implied decimals (prices, sizes, USD amounts). The dashboard
+ * (src/http/dashboard/app.js) applies the same rule; its test keeps the two equal.
+ */
+export const FIXED_POINT_NAME: RegExp =
+  /^(price|volume|quantity|fee|total_fees)$|_(price|size|quantity|usd_q8)$/;
 const VENUE_FIELDS = new Set(["venue", "venue_id", "source_venue", "target_venue"]);
 const SECONDS_FIELDS = new Set(["valid_until", "discovered_at", "last_seen", "last_updated"]);
 const CHAIN_NAMES: ReadonlyMap<number, string> = new Map([

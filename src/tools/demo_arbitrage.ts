@@ -252,8 +252,9 @@ export function signalFields(
 }
 
 /**
- * Builds the signal message of an opportunity: header domain 2, source 20,
- * the builder's next sequence, header timestamp = `timestampNs`, checksum set.
+ * Builds the signal message of an opportunity: header domain 2, the builder's
+ * source (20 for the demo) and next sequence, header timestamp = `timestampNs`,
+ * checksum set.
  *
  * @param builder a builder for domain 2 (e.g. `client.builder(20)`)
  * @param opp the opportunity
@@ -270,7 +271,7 @@ export function buildSignalFrame(
   timestampNs: bigint,
 ): Uint8Array {
   return builder
-    .begin({ timestamp: timestampNs, source: DEMO_SIGNAL.source, domain: DEMO_SIGNAL.domain })
+    .begin({ timestamp: timestampNs, domain: DEMO_SIGNAL.domain })
     .addPayload(ARBITRAGE_SIGNAL_TLV, signalFields(opp, timestampNs))
     .finish();
 }
@@ -369,6 +370,8 @@ export interface DemoArbitrageOptions {
   path: string;
   /** PRNG seed. */
   seed: number;
+  /** Header source (default 20, ArbitrageStrategy). */
+  source?: number | undefined;
   /** Stop after this many signals (default: until aborted). */
   count?: number | undefined;
   /** Fixed pause between signals in ms (default: each opportunity's 2–5 s `delayMs`). */
@@ -417,7 +420,7 @@ export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> 
 }
 
 /**
- * Connects to the signal relay (publish-only, source 20) and publishes demo
+ * Connects to the signal relay (publish-only, source 20 unless given) and publishes demo
  * ArbitrageSignals until `count` are sent or `signal` aborts.
  *
  * @param options where, how many, how fast, and callbacks
@@ -442,13 +445,13 @@ export async function runDemoArbitrage(
     domain: "signal",
     path: options.path,
     publishOnly: true,
-    source: DEMO_SIGNAL.source,
+    source: options.source ?? DEMO_SIGNAL.source,
   });
   let sent = 0;
   try {
     status("✅ Connected to signal relay");
     const gen = new DemoArbitrageGenerator(options.seed);
-    const builder = client.builder(DEMO_SIGNAL.source);
+    const builder = client.builder(options.source ?? DEMO_SIGNAL.source);
     const count = options.count ?? Infinity;
     let clock = FIXED_CLOCK_START_NS;
     let last = 0n;

@@ -101,6 +101,11 @@ export interface PipelineOptions {
   durationMs?: number | undefined;
   /** PRNG seed of the market walk (default random). */
   seed?: number | undefined;
+  /**
+   * Header source of the strategy's signals (default 20, ArbitrageStrategy). `torq up --demo`
+   * uses its own, so that `torq demo arbitrage` (source 20) can run beside it.
+   */
+  strategySource?: number | undefined;
   /** Price gap that makes a signal, in bps of the lower price (default 30). */
   thresholdBps?: number | undefined;
   /** Capital per signal in whole USD (default 10,000). */
@@ -509,6 +514,7 @@ interface ResolvedOptions {
   count: number;
   durationMs: number;
   seed: number;
+  strategySource: number;
   thresholdBps: number;
   capitalUsd: number;
   drainTimeoutMs: number;
@@ -561,6 +567,7 @@ export class Pipeline {
       count: options.count ?? Infinity,
       durationMs: options.durationMs ?? Infinity,
       seed: options.seed ?? randomSeed(),
+      strategySource: options.strategySource ?? SourceType.ArbitrageStrategy,
       thresholdBps: options.thresholdBps ?? 30,
       capitalUsd: options.capitalUsd ?? 10_000,
       drainTimeoutMs: options.drainTimeoutMs ?? 5_000,
@@ -676,7 +683,7 @@ export class Pipeline {
         domain: "signal",
         path: paths.signal,
         publishOnly: true,
-        source: SourceType.ArbitrageStrategy,
+        source: this.#o.strategySource,
       }));
       this.#strategyIn = await add(RelayClient.connect({
         domain: "market_data",
@@ -745,7 +752,7 @@ export class Pipeline {
 
     // Strategy.
     const detector = new GapDetector(o.thresholdBps);
-    const strategyBuilder = this.#strategyOut?.builder(SourceType.ArbitrageStrategy);
+    const strategyBuilder = this.#strategyOut?.builder(this.#o.strategySource);
     let lastSignalTs = 0n;
     const strategy = this.#loop(this.#strategyIn, (f) => {
       for (const t of f.decode().tlvs) {

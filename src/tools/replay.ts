@@ -266,7 +266,7 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayResult> {
   if (domain === undefined || domain < 1 || domain > 4) {
     throw new ReplayError(
       "UnknownDomain",
-      "Cannot replay: the recording names no relay domain and has no frames; give --to market-data|signal|execution",
+      "Cannot replay: the recording names no relay domain and has no frames; give the DOMAIN argument (market-data, signal or execution)",
     );
   }
   if (records.length === 0) {

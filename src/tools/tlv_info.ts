@@ -15,6 +15,7 @@ import {
   TLV_TYPES,
   type TlvTypeInfo,
 } from "../protocol/registry.ts";
+import { didYouMean } from "../text/suggest.ts";
 import { parseDomain } from "../protocol/domains.ts";
 
 /** Registry domains in display order. */
@@ -118,8 +119,11 @@ export function assignedRanges(): string {
  * ```
  */
 export function unknownTypeMessage(query: string): string {
-  return `unknown TLV type ${JSON.stringify(query)}: use a number 1–254 or a name such as ` +
-    `ArbitrageSignal (assigned: ${assignedRanges()})`;
+  const hint = didYouMean(query, tlvInfosOf(undefined).map((i) => i.name));
+  return `unknown TLV type ${JSON.stringify(query)}${hint}` +
+    (hint === ""
+      ? `: use a number 1–254 or a name such as ArbitrageSignal (assigned: ${assignedRanges()})`
+      : "");
 }
 
 /**

@@ -23,6 +23,13 @@ export const DEMO_QUOTE_SYMBOLS: readonly string[] = ["ETH-USD", "SOL-USD", "BTC
 /** Quotes per second of the demo's extra market data. */
 export const DEMO_QUOTES_PER_SECOND = 200;
 
+/**
+ * Header source of the built-in demo's arbitrage signals: 23 (KrakenSignalStrategy, its signals
+ * come from Kraken–Coinbase gaps), so that `torq demo arbitrage`, which sends from 20
+ * (ArbitrageStrategy, PROTOCOL.md 8.2), runs beside `torq up --demo` without sequence gaps.
+ */
+export const UP_DEMO_STRATEGY_SOURCE: number = SourceType.KrakenSignalStrategy;
+
 /** Demo traffic running against the relays of this process. */
 export interface UpDemo {
   /** One line saying what runs. */
@@ -59,7 +66,12 @@ export async function startUpDemo(
     signal: path("signal"),
     execution: path("execution"),
   };
-  const pipeline = await Pipeline.start({ paths, rate: 20 });
+  // Its own signal source (23, not 20): `torq demo arbitrage` sends from 20 beside it.
+  const pipeline = await Pipeline.start({
+    paths,
+    rate: 20,
+    strategySource: UP_DEMO_STRATEGY_SOURCE,
+  });
   pipeline.finished.catch((e: Error) => report(`demo stopped: ${e.message}`));
   let quotes: RelayClient;
   try {
@@ -79,7 +91,7 @@ export async function startUpDemo(
   });
   return {
     description:
-      `demo: BTC-USD trades on Kraken and Coinbase (20/s) → arbitrage signals → orders; ${DEMO_QUOTES_PER_SECOND} quotes/s for ${
+      `demo: BTC-USD trades on Kraken and Coinbase (20/s) → arbitrage signals (source 23) → orders; ${DEMO_QUOTES_PER_SECOND} quotes/s for ${
         DEMO_QUOTE_SYMBOLS.join(", ")
       } on Binance`,
     async stop() {

@@ -73,6 +73,13 @@ export function natsServerAvailable(): boolean {
  * ```
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  if (!natsServerAvailable()) {
+    // Never skipped: `npm test` installs it first (tests/_support/prerequisites.ts).
+    throw new Error(
+      "nats-server is not installed: run 'npm test' as root (it installs Debian's nats-server) " +
+        "or 'sudo apt-get install -y nats-server'",
+    );
+  }
   const dir = await Deno.makeTempDir({ prefix: "torq-nats-" });
   let child: Deno.ChildProcess | null = null;
   let log = "";

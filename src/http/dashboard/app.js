@@ -29,6 +29,7 @@
     in: "#5ab0ff",
     out: "#3ddc97",
     drop: "#ff6b6b",
+    reject: "#f3b53f",
     p50: "#3ddc97",
     p99: "#f3b53f",
     p999: "#ff6b6b",
@@ -274,7 +275,10 @@
       x,
       column(ts, maps, names, (p) => p.msgsInPerSec),
       column(ts, maps, names, (p) => p.msgsOutPerSec),
-      column(ts, maps, names, (p) => p.dropsPerSec),
+      // Frames lost to slow consumers, and frames refused by validation: two kinds of "not
+      // forwarded", drawn apart so a reject is not mistaken for a loss.
+      column(ts, maps, names, (p) => Math.max(0, (p.dropsPerSec || 0) - (p.rejectsPerSec || 0))),
+      column(ts, maps, names, (p) => p.rejectsPerSec || 0),
     ];
     const bytes = [
       x,
@@ -327,6 +331,8 @@
   }
 
   function fmtUsAxis(us) {
+    // Frames stamped long ago (a replayed recording, a spec vector) make latencies of years.
+    if (us >= 1e9) return `${fmtCompact(us / 1e6)} s`;
     if (us >= 1e6) return `${us / 1e6} s`;
     if (us >= 1e3) return `${us / 1e3} ms`;
     return `${us} µs`;
@@ -350,10 +356,16 @@
     };
     const list = [
       { ...base, space: 70, size: 26 },
-      { ...base, size: 50, values: (_u, vals) => vals.map(yFmt), ...yExtra },
+      { ...base, size: labelsWidth, values: (_u, vals) => vals.map(yFmt), ...yExtra },
     ];
     if (extra) list.push({ ...base, ...extra });
     return list;
+  }
+
+  /** A y axis as wide as its longest label (at least 50 px), so no label is cut. */
+  function labelsWidth(_u, values) {
+    const longest = Math.max(0, ...(values || []).map((v) => String(v ?? "").length));
+    return Math.max(50, Math.ceil(longest * 6.6) + 14);
   }
 
   function series(label, stroke, fill, scale) {
@@ -368,7 +380,7 @@
     };
   }
 
-  function makeChart(el, opts, data, legendEl, legendFmt) {
+  function makeChart(el, opts, data, legendEl, legendFmt, totals) {
     const size = { width: Math.max(200, el.clientWidth), height: Math.max(80, el.clientHeight) };
     const u = new uPlot(
       {
@@ -385,29 +397,45 @@
     );
     u._legendFmt = legendFmt;
     u._legendEl = legendEl;
+    u._totals = totals || [];
     u._colours = opts.series.map((s) => s.stroke);
     return u;
   }
 
   function renderLegend(u, el, fmt) {
     const n = u.data[0].length;
-    let idx = u.cursor.idx;
-    if (idx === null || idx === undefined) idx = n - 1;
+    const hovering = u.cursor.idx !== null && u.cursor.idx !== undefined;
+    const idx = hovering ? u.cursor.idx : n - 1;
     const parts = [];
     for (let i = 1; i < u.series.length; i++) {
       const s = u.series[i];
-      const v = idx >= 0 ? u.data[i][idx] : null;
+      let text;
+      if (!hovering && (u._totals || [])[i]) {
+        // Per-second rates summed over the window: the number of frames.
+        let sum = 0;
+        for (const v of u.data[i]) sum += v || 0;
+        text = `${fmtInt(Math.round(sum))} in ${windowText(u)}`;
+      } else {
+        text = fmt(idx >= 0 ? u.data[i][idx] : null, i);
+      }
       parts.push(
         h(
           "span",
           { style: `--c:${(u._colours || [])[i] || C.axis}` },
           s.label,
           " ",
-          h("b", null, fmt(v, i)),
+          h("b", null, text),
         ),
       );
     }
     el.replaceChildren(...parts);
+  }
+
+  /** The time the chart shows, e.g. `15 min` or `40 s`. */
+  function windowText(u) {
+    const xs = u.data[0];
+    const span = xs.length > 1 ? xs[xs.length - 1] - xs[0] + 1 : xs.length;
+    return span >= 90 ? `${Math.round(span / 60)} min` : `${Math.round(span)} s`;
   }
 
   function buildCharts() {
@@ -429,6 +457,7 @@
           series("in", C.in, "rgba(90,176,255,0.10)"),
           series("out", C.out, null),
           series("drops", C.drop, "rgba(255,107,107,0.18)", "d"),
+          series("rejects", C.reject, "rgba(243,181,63,0.14)", "d"),
         ],
         axes: axes(fmtCompact, {}, {
           scale: "d",
@@ -443,6 +472,9 @@
       data.msgs,
       $("legend-msgs"),
       (v) => (v === null || v === undefined ? "—" : fmtCompact(v)),
+      // Drops and rejects are events: away from the cursor the legend counts them over the
+      // window shown, so a spike in the chart always has its number beside it.
+      [false, false, false, true, true],
     );
     charts.bytes = makeChart(
       $("chart-bytes"),
@@ -1112,11 +1144,41 @@
     return 1;
   }
 
-  /** A decoded field for the feed: ids verbatim, quantities with separators, long hex cut. */
+  /**
+   * Fields that carry 8 implied decimals (prices, sizes, USD amounts): the rule of the decoder's
+   * text output, FIXED_POINT_NAME in src/tools/decode_format.ts (a test keeps the two equal).
+   */
+  const FIXED_POINT_NAME =
+    /^(price|volume|quantity|fee|total_fees)$|_(price|size|quantity|usd_q8)$/;
+  /** Of those, the ones in US dollars. */
+  const USD_NAME = /^(price|fee|total_fees)$|_(price|usd_q8)$/;
+
+  /** A raw 8-decimal fixed-point integer (number or decimal string) as exact decimal text. */
+  function fmtFixed8(v, usd) {
+    let big;
+    try {
+      big = BigInt(v);
+    } catch {
+      return String(v);
+    }
+    const neg = big < 0n;
+    const abs = neg ? -big : big;
+    const whole = INT.format(abs / 100000000n);
+    let frac = (abs % 100000000n).toString().padStart(8, "0").replace(/0+$/, "");
+    if (usd && frac.length < 2) frac = frac.padEnd(2, "0");
+    const text = frac === "" ? whole : `${whole}.${frac}`;
+    return usd ? `${neg ? "−" : ""}$${text}` : `${neg ? "−" : ""}${text}`;
+  }
+
+  /** A decoded field for the feed: ids verbatim, fixed-point values as decimals (prices in
+   * dollars, as ArbitrageSignals show them), counts with separators, long hex cut. */
   function fieldText(k, v) {
     // The bytes after a header-prefixed layout (D-38): their count; the full message shows the hex.
     if (k === "tail" && typeof v === "string") return `${(v.length - 2) / 2} bytes`;
     if (k.endsWith("_id")) return String(v);
+    if (FIXED_POINT_NAME.test(k) && (typeof v === "number" || /^-?\d+$/.test(String(v)))) {
+      return fmtFixed8(v, USD_NAME.test(k));
+    }
     if (typeof v === "string" && /^-?\d{4,}$/.test(v)) return formatSeq(v);
     if (typeof v === "number" && Math.abs(v) >= 1000) return fmtInt(v);
     if (typeof v === "string" && v.length > 18) return v.slice(0, 10) + "…" + v.slice(-4);

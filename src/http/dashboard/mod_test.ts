@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CONTENT_TYPES, dashboardAssets } from "./mod.ts";
+import { FIXED_POINT_NAME } from "../../tools/decode_format.ts";
 
 const HERE = new URL("./", import.meta.url);
 
@@ -63,4 +64,10 @@ Deno.test("dashboard script calls only routes of the API contract, by relative U
   for (const route of used) assert.ok(routes.has(route), `${route} is not in src/http/api.ts`);
   // Absolute "/api/..." would break behind a path prefix; the page is served at "/".
   assert.doesNotMatch(app, /["`]\/api\//);
+});
+
+Deno.test("the dashboard shows fixed-point fields by the decoder's rule", async () => {
+  const app = await Deno.readTextFile(new URL("./app.js", HERE));
+  const rule = /const FIXED_POINT_NAME =\s*\/(.+)\/;/.exec(app)?.[1];
+  assert.equal(rule, FIXED_POINT_NAME.source);
 });
