@@ -138,8 +138,78 @@ const FAMILIES: readonly Family[] = [
   {
     name: "torq_stalls_total",
     type: "counter",
-    help: "Times producers were paused by backpressure.",
+    help: "Times the relay paused reading producers: flow control for a consumer that keeps " +
+      "reading (PROTOCOL.md 7.6, D-36) or the execution backpressure policy.",
     samples: (s, b) => [[b, s.stalls]],
+  },
+  {
+    name: "torq_stalled_seconds_total",
+    type: "counter",
+    help: "Seconds the relay's reads of producers were paused.",
+    samples: (s, b) => [[b, s.stalledMs / 1000]],
+  },
+  {
+    name: "torq_connection_stalled_seconds_total",
+    type: "counter",
+    help: "Seconds a connection's reads waited for consumers to drain.",
+    samples: (s, b) =>
+      s.connectionsDetail.filter((c) => c.stalls > 0).map((c) =>
+        [{ ...b, conn: String(c.id) }, c.stalledMs / 1000] as const
+      ),
+  },
+  {
+    name: "torq_undelivered_frames_total",
+    type: "counter",
+    help: "Frames queued to consumers that were still queued, or partly written, when they closed.",
+    samples: (s, b) => [[b, s.undelivered]],
+  },
+  {
+    name: "torq_recovery_window_frames",
+    type: "gauge",
+    help: "Frames the replay window holds (PROTOCOL.md 7.9).",
+    samples: (s, b) => s.recovery === null ? [] : [[b, s.recovery.windowFrames]],
+  },
+  {
+    name: "torq_recovery_window_bytes",
+    type: "gauge",
+    help: "Bytes of frames the replay window holds.",
+    samples: (s, b) => s.recovery === null ? [] : [[b, s.recovery.windowBytes]],
+  },
+  {
+    name: "torq_recovery_window_oldest_seconds",
+    type: "gauge",
+    help: "Age of the oldest frame in the replay window.",
+    samples: (s, b) =>
+      s.recovery === null || s.recovery.windowOldest === null
+        ? []
+        : [[b, Math.max(0, (Date.now() - s.recovery.windowOldest) / 1000)]],
+  },
+  {
+    name: "torq_recovery_last_values",
+    type: "gauge",
+    help: "(instrument, TLV type) last values held for snapshots (market data).",
+    samples: (s, b) =>
+      s.recovery === null || s.recovery.lastValues === null ? [] : [[b, s.recovery.lastValues]],
+  },
+  {
+    name: "torq_recovery_requests_total",
+    type: "counter",
+    help: "RecoveryRequests answered, by status.",
+    samples: (s, b) => {
+      const r = s.recovery;
+      if (r === null) return [];
+      return [
+        [{ ...b, status: "complete" }, r.requests - r.partial - r.malformed],
+        [{ ...b, status: "partial" }, r.partial],
+        [{ ...b, status: "malformed" }, r.malformed],
+      ];
+    },
+  },
+  {
+    name: "torq_recovery_replayed_frames_total",
+    type: "counter",
+    help: "Frames replayed to RecoveryRequests.",
+    samples: (s, b) => s.recovery === null ? [] : [[b, s.recovery.replayedFrames]],
   },
   {
     name: "torq_slow_consumer_disconnects_total",

@@ -642,7 +642,61 @@
               h("b", { class: "num warn" }, fmtInt(r.slowConsumerDisconnects)),
             )
             : null,
+          r.stalls
+            ? h(
+              "span",
+              {
+                title: "Times the relay paused reading producers for consumers that keep " +
+                  "reading (flow control), and for how long in all",
+              },
+              "stalls ",
+              h("b", { class: "num" }, fmtInt(r.stalls)),
+              h("span", { class: "dim" }, ` / ${fmtDuration(r.stalledMs || 0)}`),
+            )
+            : null,
         ),
+        r.recovery
+          ? h(
+            "div",
+            {
+              class: "relay-meta relay-recovery",
+              title: "Replay window: the relay's most recent frames, for RecoveryRequests " +
+                "(PROTOCOL.md 7.9)",
+            },
+            h(
+              "span",
+              null,
+              "window ",
+              h("b", { class: "num" }, fmtInt(r.recovery.windowFrames)),
+              h("span", { class: "dim" }, ` frames · ${fmtBytes(r.recovery.windowBytes)}`),
+            ),
+            r.recovery.windowOldest
+              ? h(
+                "span",
+                null,
+                "oldest ",
+                h("b", { class: "num" }, fmtDuration(Date.now() - r.recovery.windowOldest)),
+              )
+              : null,
+            r.recovery.lastValues !== null
+              ? h(
+                "span",
+                null,
+                "last values ",
+                h("b", { class: "num" }, fmtInt(r.recovery.lastValues)),
+              )
+              : null,
+            h(
+              "span",
+              { title: "RecoveryRequests answered (partial: the window no longer held the start)" },
+              "recoveries ",
+              h("b", { class: "num" }, fmtInt(r.recovery.requests)),
+              r.recovery.partial
+                ? h("span", { class: "warn" }, ` (${fmtInt(r.recovery.partial)} partial)`)
+                : null,
+            ),
+          )
+          : null,
         ...(r.bridges || []).map((b) =>
           h(
             "div",
