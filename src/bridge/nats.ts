@@ -30,7 +30,7 @@
  * @module
  */
 
-import { connect, credsAuthenticator, nanos } from "@nats-io/transport-node";
+import { credsAuthenticator, nanos } from "@nats-io/transport-node";
 import type {
   ConnectionOptions,
   Msg,
@@ -55,6 +55,7 @@ import type { RelayLogic } from "../relay/logic.ts";
 import { FrameTopics, TopicRegistry } from "../relay/topics.ts";
 import type { BridgeStats } from "../relay/stats.ts";
 import {
+  connectNats,
   CorePublisher,
   DEFAULT_SUBJECT_PREFIX,
   FrameSplitter,
@@ -83,6 +84,14 @@ import { Logger, RateLimit } from "../log/logger.ts";
 
 /** Which way frames cross the bridge. */
 export type NatsBridgeDirection = "out" | "in" | "both";
+
+/**
+ * Where a bridge stands: `connecting` (no NATS connection yet, retrying with
+ * backoff), `connected`, `reconnecting` (the connection dropped), `refused`
+ * (connected, but the JetStream durable is bound by another relay: waiting for
+ * it to be free), `stopped`.
+ */
+export type NatsBridgeState = "connecting" | "connected" | "reconnecting" | "refused" | "stopped";
 
 /** JetStream settings of a {@linkcode NatsBridge}. */
 export interface NatsJetStreamOptions {
@@ -186,6 +195,8 @@ export class NatsBridge {
   #resolveReady!: () => void;
   #nc: NatsConnection | null = null;
   #connected = false;
+  #state: NatsBridgeState = "connecting";
+  #connectFailures = 0;
   #stopping = false;
   #run: Promise<void> = Promise.resolve();
   #unregister: () => void = () => {};
@@ -298,6 +309,11 @@ export class NatsBridge {
     return this.#connected;
   }
 
+  /** Where the bridge stands (see {@linkcode NatsBridgeState}). */
+  get state(): NatsBridgeState {
+    return this.#state;
+  }
+
   /**
    * A snapshot of the bridge's counters.
    *
@@ -314,6 +330,8 @@ export class NatsBridge {
       direction: this.direction,
       mode: this.mode,
       connected: this.#connected,
+      state: this.#state,
+      connectFailures: this.#connectFailures,
       published: (core?.published ?? 0) + (out?.published ?? 0),
       received: this.#received,
       dropped: (core?.dropped ?? 0) + (out?.dropped ?? 0) + this.#droppedIn +
@@ -369,6 +387,7 @@ export class NatsBridge {
     }
     await this.#run;
     this.#connected = false;
+    this.#state = "stopped";
     this.#unregister();
     this.#resolveReady();
     this.#log.info("bridge stopped", {
@@ -389,6 +408,8 @@ export class NatsBridge {
     }
     this.#nc = nc;
     this.#connected = true;
+    this.#state = "connected";
+    this.#lastError = null;
     void this.#watch(nc);
     this.#log.info("connected", {
       server: nc.getServer(),
@@ -457,19 +478,29 @@ export class NatsBridge {
     this.#resolveReady();
   }
 
+  /**
+   * Connects, retrying with backoff until a server accepts the connection or
+   * the bridge stops. A refusal (wrong credentials, no server) is logged once
+   * with the servers and the reason, again when the reason changes, and then
+   * every tenth attempt; the relay runs on meanwhile.
+   */
   async #connectFirst(): Promise<NatsConnection | null> {
     let delay = this.#options.reconnectInitialMs ?? 100;
     const max = this.#options.reconnectMaxMs ?? 5000;
     let attempts = 0;
+    let logged: string | null = null;
     while (!this.#stopping) {
       attempts++;
       try {
-        return await connect({
+        return await connectNats({
           servers: this.#servers,
           name: `torq-bridge-${this.relay.logic.name}`,
           noEcho: true,
           reconnect: true,
           maxReconnectAttempts: -1,
+          // Keep retrying when the server refuses our credentials after a reconnect
+          // (they may be fixed on the server); the client would close for good otherwise.
+          ignoreAuthErrorAbort: true,
           reconnectDelayHandler: () => this.#delayMs,
           reconnectJitter: 0,
           pingInterval: 10_000,
@@ -478,11 +509,14 @@ export class NatsBridge {
           ...this.#auth,
         });
       } catch (e) {
-        this.#lastError = (e as Error).message;
-        if (attempts === 1 || attempts % 10 === 0) {
+        const error = (e as Error).message;
+        this.#lastError = error;
+        this.#connectFailures++;
+        if (error !== logged || attempts % 10 === 0) {
+          logged = error;
           this.#log.warn("cannot connect to NATS, retrying", {
             servers: this.#servers.join(","),
-            error: (e as Error).message,
+            error,
             attempts,
             retry_ms: delay,
           });
@@ -500,6 +534,7 @@ export class NatsBridge {
       switch (s.type) {
         case "disconnect":
           this.#connected = false;
+          if (this.#state === "connected") this.#state = "reconnecting";
           if (!this.#stopping) this.#log.warn("disconnected from NATS", { server: s.server });
           break;
         case "reconnecting":
@@ -507,6 +542,7 @@ export class NatsBridge {
           break;
         case "reconnect":
           this.#connected = true;
+          if (this.#state === "reconnecting") this.#state = "connected";
           this.#reconnects++;
           this.#delayMs = this.#options.reconnectInitialMs ?? 100;
           this.#log.info("reconnected to NATS", { server: s.server, reconnects: this.#reconnects });
@@ -514,6 +550,7 @@ export class NatsBridge {
           break;
         case "error":
           this.#lastError = s.error.message;
+          if (!this.#connected) this.#connectFailures++;
           break;
         default:
           break;

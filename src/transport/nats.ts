@@ -22,13 +22,18 @@
  */
 
 import {
-  connect,
+  type ConnectionOptions,
   headers,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  NatsConnectionImpl,
+  setTransportFactory,
   type Subscription,
 } from "@nats-io/transport-node";
+// The client's Node socket transport, extended below so that a refused connection cannot crash us.
+import { nodeResolveHost, NodeTransport } from "@nats-io/transport-node/lib/node_transport.js";
+import type { Socket } from "node:net";
 import { HEADER_SIZE, MAGIC, readPayloadSize, readU32 } from "../protocol/header.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
 import { RELAY_SOURCE } from "../protocol/domains.ts";
@@ -40,6 +45,67 @@ import {
 } from "../protocol/subscribe.ts";
 import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
 import { type StreamConn, type Transport, TransportError } from "./transport.ts";
+
+/** Sockets already given a lasting `error` listener. */
+const guardedSockets = new WeakSet<Socket>();
+const ignoreSocketError = (): void => {};
+
+/**
+ * Keeps an `error` listener on a socket for its whole life. The NATS client
+ * removes every listener of a socket when it closes it, e.g. after the server
+ * answered `-ERR 'Authorization Violation'`; when the server's reset arrives
+ * a moment later, Node emits `read ECONNRESET` on a socket without an `error`
+ * listener, and an unhandled `error` event ends the process. The client learns
+ * of the failure from its own listeners and the protocol; this one only
+ * absorbs what comes after.
+ */
+function guardSocket(socket: Socket | undefined): void {
+  if (socket === undefined || guardedSockets.has(socket)) return;
+  guardedSockets.add(socket);
+  socket.on("error", ignoreSocketError);
+  const removeAll = socket.removeAllListeners;
+  socket.removeAllListeners = function (this: Socket, ...event: [string | symbol] | []) {
+    removeAll.apply(this, event);
+    if (this.listenerCount("error") === 0) this.on("error", ignoreSocketError);
+    return this;
+  };
+}
+
+/** The Node transport with {@linkcode guardSocket} applied to every socket it uses. */
+class GuardedNodeTransport extends NodeTransport {
+  override async dial(hp: { hostname: string; port: number }): Promise<Socket> {
+    const socket = await super.dial(hp);
+    guardSocket(socket);
+    return socket;
+  }
+
+  override setupHandlers(): void {
+    // After a TLS upgrade the socket is a new one.
+    guardSocket(this.socket);
+    super.setupHandlers();
+  }
+}
+
+/**
+ * Connects to NATS like the client's `connect()`, over a socket transport on
+ * which a refused connection (wrong credentials, a server that resets it) is
+ * an error returned to the caller, never an uncaught exception. Every NATS
+ * connection of Torq is made here.
+ *
+ * @param options the client's connection options
+ * @returns the connection
+ * @throws {Error} the client's error when no server accepts the connection
+ * @example
+ * ```ts
+ * const nc = await connectNats({ servers: "nats://127.0.0.1:4222", user: "torq", pass: "secret" });
+ * ```
+ */
+export function connectNats(options: ConnectionOptions): Promise<NatsConnection> {
+  // The factory is global in the client and read at every (re)connect; the client's own
+  // connect() sets it too, so it is set again each time.
+  setTransportFactory({ factory: () => new GuardedNodeTransport(), dnsResolveFn: nodeResolveHost });
+  return NatsConnectionImpl.connect(options);
+}
 
 /** Header naming the bridge or client instance that published a message (loop prevention). */
 export const ORIGIN_HEADER = "Torq-Origin";
@@ -717,7 +783,7 @@ export class NatsTransport implements Transport {
     const o = this.#options;
     let nc: NatsConnection;
     try {
-      nc = await connect({
+      nc = await connectNats({
         servers: o.servers,
         reconnect: false,
         noEcho: true,

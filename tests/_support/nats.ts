@@ -20,6 +20,10 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Require this token from clients. */
   token?: string;
+  /** Require this user (with `password`) from clients. */
+  user?: string;
+  /** The user's password. */
+  password?: string;
 }
 
 /** A running `nats-server` started by {@linkcode startNatsServer}. */
@@ -42,6 +46,9 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
+/** What to run when `nats-server` is missing. */
+export const NATS_INSTALL = "apt-get install nats-server";
+
 /**
  * Whether `nats-server` is installed (on the PATH).
  *
@@ -53,6 +60,19 @@ export function natsServerAvailable(): boolean {
       .outputSync().success;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Fails (never skips) when `nats-server` is not installed: the bridge tests
+ * are part of the suite, and a machine without the server must say what to
+ * install rather than pass without them.
+ *
+ * @throws {Error} naming the install command
+ */
+export function requireNatsServer(): void {
+  if (!natsServerAvailable()) {
+    throw new Error(`nats-server is not installed (on the PATH); install it with: ${NATS_INSTALL}`);
   }
 }
 
@@ -73,6 +93,7 @@ export function natsServerAvailable(): boolean {
  * ```
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  requireNatsServer();
   const dir = await Deno.makeTempDir({ prefix: "torq-nats-" });
   let child: Deno.ChildProcess | null = null;
   let log = "";
@@ -84,6 +105,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       `server_name: torq_test`,
       `max_payload: 1048576`,
       options.token === undefined ? "" : `authorization { token: "${options.token}" }`,
+      options.user === undefined
+        ? ""
+        : `authorization { user: "${options.user}", password: "${options.password ?? ""}" }`,
       options.jetstream ? `jetstream { store_dir: "${dir}/js" }` : "",
     ];
     await Deno.writeTextFile(`${dir}/nats.conf`, lines.join("\n") + "\n");
