@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Relay } from "../src/relay/relay.ts";
-import { EXECUTION_LOGIC, SIGNAL_LOGIC } from "../src/relay/logic.ts";
+import { EXECUTION_LOGIC, MARKET_DATA_LOGIC, SIGNAL_LOGIC } from "../src/relay/logic.ts";
 import type { RelayLogic } from "../src/relay/logic.ts";
 import type { BridgeStats } from "../src/relay/stats.ts";
 import { Logger } from "../src/log/logger.ts";
@@ -553,13 +553,87 @@ Deno.test({
       await expectNothing(cons);
       const st = b.stats();
       assert.equal(st.rejects.ChecksumMismatch, 1);
-      assert.equal(st.rejects.WrongDomain, 1);
-      assert.equal(bridgeStats(b).refused, 4, "garbage, hello, Subscribe, cut frame");
-      assert.equal(bridgeStats(b).received, 4);
+      // Another domain's frame is refused by the bridge: it is not within the relay's limits.
+      assert.equal(st.rejects.WrongDomain, undefined);
+      assert.equal(bridgeStats(b).refused, 5, "garbage, hello, Subscribe, other domain, cut frame");
+      assert.equal(bridgeStats(b).received, 3);
       const conn = st.connectionsDetail.find((c) => c.kind === "bridge:nats");
-      assert.equal(conn?.rejected, 2);
+      assert.equal(conn?.rejected, 1);
       // Only the bridge's own hello (direction in: publish-only) reached the relay.
       assert.deepEqual([conn?.role, conn?.hellos], ["publisher", 1]);
+    } finally {
+      await cleanup(s);
+    }
+  },
+});
+
+/**
+ * A message that claims to be one frame of `total` bytes (header + zeros) over a
+ * relay's `max_message_size`, with `tail` written at its end and `inside` at offset 1,000.
+ */
+function oversized(
+  domain: number,
+  total: number,
+  tail: Uint8Array,
+  inside?: Uint8Array,
+): Uint8Array {
+  const m = new Uint8Array(total);
+  encodeHeader({ relayDomain: domain, source: 20, payloadSize: total - HEADER_SIZE }, m);
+  if (inside !== undefined) m.set(inside, 1000);
+  m.set(tail, total - tail.length);
+  return m;
+}
+
+Deno.test({
+  name: "NatsBridge: a message over max_message_size can neither forge frames nor swallow the next",
+  async fn() {
+    const s = await setup();
+    try {
+      const sig = await relay(s, SIGNAL_LOGIC, "sig");
+      const md = await relay(s, MARKET_DATA_LOGIC, "md");
+      await bridge(s, sig, "in");
+      await bridge(s, md, "in");
+      const consSig = await client(s, sig);
+      const consMd = await client(s, md);
+      const forger = await connect({ servers: s.server.url });
+      const producer = await connect({ servers: s.server.url });
+      s.raw.push(forger, producer);
+
+      // Signal: a fake header in the message's last 32 bytes claims the next two frames.
+      const good = makeFrames(2, 21, 3);
+      const fake = new Uint8Array(HEADER_SIZE);
+      encodeHeader({
+        relayDomain: 2,
+        source: 66,
+        payloadSize: good[0]!.length + good[1]!.length,
+      }, fake);
+      forger.publish("torq.signals", oversized(2, SIGNAL_LOGIC.maxMessageSize + 100, fake));
+      await forger.flush();
+      for (const f of good) producer.publish("torq.signals", f);
+      await producer.flush();
+      const got = await receiveN(consSig, 3, "the signal consumer");
+      assert.deepEqual(got.map((f) => f.bytes), good);
+      await expectNothing(consSig);
+      assert.equal(bridgeStats(sig).refused, 1);
+      assert.deepEqual(sig.stats().rejects, {});
+
+      // Market data: a whole frame (source 66) embedded in an oversized message.
+      const embedded = new MessageBuilder({ domain: 1, source: 66 }).begin({ sequence: 1 })
+        .addTlv(1, new Uint8Array(40)).build();
+      forger.publish(
+        "torq.market_data",
+        oversized(1, MARKET_DATA_LOGIC.maxMessageSize + 1000, new Uint8Array(0), embedded),
+      );
+      await forger.flush();
+      const trade = new MessageBuilder({ domain: 1, source: 2 }).begin({ sequence: 1 })
+        .addTlv(1, new Uint8Array(40)).build();
+      producer.publish("torq.market_data", trade);
+      await producer.flush();
+      const [first] = await receiveN(consMd, 1, "the market-data consumer");
+      assert.deepEqual(first!.bytes, trade, "the embedded frame is not forwarded");
+      await expectNothing(consMd);
+      assert.equal(bridgeStats(md).refused, 1);
+      assert.equal(md.stats().garbageBytes, 0, "nothing of the message reached the relay");
     } finally {
       await cleanup(s);
     }

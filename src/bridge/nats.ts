@@ -61,6 +61,7 @@ import {
   FrameSplitter,
   hasOrigin,
   NatsFrameConn,
+  natsMessageProblem,
   natsSubject,
   newOriginId,
   ORIGIN_HEADER,
@@ -70,8 +71,6 @@ import {
 import {
   encodeHeader,
   HEADER_SIZE,
-  MAGIC,
-  readPayloadSize,
   readSequence,
   readSequenceHigh,
   readSequenceLow,
@@ -810,20 +809,21 @@ export class NatsBridge {
 
   /**
    * Whether a message must not reach the relay: it is not exactly one frame
-   * (magic and `payload_size` say where a frame ends; on a stream, bytes after a
-   * bad size would swallow the next frames), or it is a hello or a Subscribe
-   * (control frames belong to one connection: they would change what the
-   * relay sends to the bridge). Such messages are counted and logged.
+   * within the relay's limits (size, version, domain: see
+   * {@linkcode natsMessageProblem}; the relay would resynchronise inside it or
+   * read a forged header in its tail that swallows the next messages), or it
+   * is a hello or a Subscribe (control frames belong to one connection: they
+   * would change what the relay sends to the bridge). Such messages are
+   * counted and logged (rate-limited).
    */
   #refuse(b: Uint8Array): boolean {
-    let why: string | null = null;
-    if (b.length < HEADER_SIZE) why = `${b.length} bytes, shorter than a header`;
-    else if (readU32(b, 0) !== MAGIC) why = "no magic at offset 0";
-    else if (HEADER_SIZE + readPayloadSize(b, 0) !== b.length) {
-      why = `payload_size says ${
-        HEADER_SIZE + readPayloadSize(b, 0)
-      } bytes, the message has ${b.length}`;
-    } else if (b.length === HEADER_SIZE) why = "a hello frame";
+    const logic = this.relay.logic;
+    let why = natsMessageProblem(b, {
+      maxMessageSize: logic.maxMessageSize,
+      domain: logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain,
+    });
+    if (why !== null) why = `not one frame within the relay's limits: ${why}`;
+    else if (b.length === HEADER_SIZE) why = "a hello frame";
     else if (isSubscribe(b)) why = "a Subscribe frame";
     if (why === null) return false;
     this.#refused++;

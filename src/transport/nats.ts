@@ -34,7 +34,14 @@ import {
 // The client's Node socket transport, extended below so that a refused connection cannot crash us.
 import { nodeResolveHost, NodeTransport } from "@nats-io/transport-node/lib/node_transport.js";
 import type { Socket } from "node:net";
-import { HEADER_SIZE, MAGIC, readPayloadSize, readU32 } from "../protocol/header.ts";
+import {
+  HEADER_SIZE,
+  MAGIC,
+  MAX_MESSAGE_SIZE,
+  PROTOCOL_VERSION,
+  readPayloadSize,
+  readU32,
+} from "../protocol/header.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
 import { RELAY_SOURCE } from "../protocol/domains.ts";
 import {
@@ -265,6 +272,49 @@ export function newOriginId(): string {
   let s = "";
   for (const x of b) s += x.toString(16).padStart(2, "0");
   return s;
+}
+
+/** What a NATS message must be to enter a frame stream: see {@linkcode natsMessageProblem}. */
+export interface NatsMessageLimits {
+  /** Largest whole frame, header included (a relay's `max_message_size`; default 1 MiB). */
+  maxMessageSize?: number;
+  /** The wire `relay_domain` every frame must carry (default: any). */
+  domain?: number;
+}
+
+/**
+ * Why a NATS message may not enter a frame stream, or null when it is exactly
+ * one frame within the limits. On a bus every message has known bounds, so a
+ * message that is not one well-formed frame is refused whole: once its bytes
+ * were in a stream, a reader would resynchronise inside it (forwarding a frame
+ * embedded in it) or read a forged header in its tail that swallows the next
+ * messages.
+ *
+ * Checked: at least a header, the magic at offset 0, version 1,
+ * `32 + payload_size` equal to the message's length and at most
+ * `maxMessageSize`, and the domain.
+ *
+ * @param b the message's data
+ * @param limits the reader's size and domain
+ * @returns the reason in a few words, or null
+ * @example
+ * ```ts
+ * natsMessageProblem(frame, { maxMessageSize: 32_768, domain: 2 }); // null
+ * natsMessageProblem(new Uint8Array(10)); // "10 bytes, shorter than a header"
+ * ```
+ */
+export function natsMessageProblem(b: Uint8Array, limits: NatsMessageLimits = {}): string | null {
+  if (b.length < HEADER_SIZE) return `${b.length} bytes, shorter than a header`;
+  if (readU32(b, 0) !== MAGIC) return "no magic at offset 0";
+  if (b[5] !== PROTOCOL_VERSION) return `version ${b[5]}, expected ${PROTOCOL_VERSION}`;
+  const size = HEADER_SIZE + readPayloadSize(b, 0);
+  if (size !== b.length) return `payload_size says ${size} bytes, the message has ${b.length}`;
+  const max = limits.maxMessageSize ?? MAX_MESSAGE_SIZE;
+  if (size > max) return `${size} bytes, over the limit of ${max}`;
+  if (limits.domain !== undefined && b[4] !== limits.domain) {
+    return `relay_domain ${b[4]}, expected ${limits.domain}`;
+  }
+  return null;
 }
 
 /**
@@ -860,9 +910,9 @@ export class NatsTransport implements Transport {
         if (err !== null) return;
         if (hasOrigin(msg, own, origin)) return;
         const data = msg.data;
-        if (matcher !== null && data.length >= HEADER_SIZE && !matcher(data, 0, data.length)) {
-          return;
-        }
+        // Only whole frames enter the stream: a bad message must not merge with the next.
+        if (natsMessageProblem(data) !== null) return;
+        if (matcher !== null && !matcher(data, 0, data.length)) return;
         conn.push(data);
       },
     });
