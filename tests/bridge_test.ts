@@ -402,7 +402,7 @@ Deno.test({
       const b = await relay(s, EXECUTION_LOGIC, "b");
       const js: NatsJetStreamOptions = { storage: "file", ackTimeoutMs: 1000 };
       // The receiving side first: its durable consumer starts with new messages.
-      const bb = await bridge(s, b, "in", js);
+      await bridge(s, b, "in", js);
       const ba = await bridge(s, a, "out", js);
       const cons = await client(s, b);
       const prod = await client(s, a, { publishOnly: true });
@@ -435,6 +435,75 @@ Deno.test({
       assert.equal(sb.missing, 0);
       assert.equal(b.stats().framesForwarded, total);
       assert.deepEqual(b.stats().rejects, {});
+    } finally {
+      await cleanup(s);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "NatsBridge: JetStream durables are one per relay instance; a durable in use elsewhere is refused",
+  async fn() {
+    const s = await setup(true);
+    try {
+      const js: NatsJetStreamOptions = { storage: "memory", ackTimeoutMs: 1000 };
+      // Two execution relays on one host with the default durable: each reads the whole stream.
+      const b = await relay(s, EXECUTION_LOGIC, "b");
+      const c = await relay(s, EXECUTION_LOGIC, "c");
+      await bridge(s, b, "in", js);
+      const bc = await bridge(s, c, "in", js);
+      const consB = await client(s, b);
+      const consC = await client(s, c);
+      // Two more with the same configured durable: the second is refused, with one line.
+      const d = await relay(s, EXECUTION_LOGIC, "d");
+      const e = await relay(s, EXECUTION_LOGIC, "e");
+      await bridge(s, d, "in", { ...js, durable: "shared" });
+      const lines: string[] = [];
+      const be = await NatsBridge.start(e, {
+        servers: [s.server.url],
+        direction: "in",
+        jetstream: { ...js, durable: "shared" },
+        reconnectInitialMs: 50,
+        reconnectMaxMs: 300,
+        logger: new Logger({ level: "warn", sink: (l) => void lines.push(l) }),
+      });
+      s.bridges.push(be);
+      await waitFor(() => be.state === "refused", "the second reader of 'shared' to be refused");
+      assert.match(
+        String(be.stats().lastError),
+        new RegExp(
+          `"shared" of stream TORQ_EXECUTION is in use by the execution relay at ${d.address}`,
+        ),
+      );
+      const consD = await client(s, d);
+      const consE = await client(s, e);
+
+      const a = await relay(s, EXECUTION_LOGIC, "a");
+      await bridge(s, a, "out", js);
+      const prod = await client(s, a, { publishOnly: true });
+      const frames = makeFrames(3, 40, 200);
+      for (const f of frames) prod.publish(f);
+      await prod.flush();
+      for (const [cons, name] of [[consB, "B"], [consC, "C"], [consD, "D"]] as const) {
+        const got = await receiveN(cons, 200, `relay ${name}'s consumer`);
+        assert.deepEqual(concat(got.map((f) => f.bytes)), concat(frames), name);
+      }
+      await expectNothing(consE);
+      assert.equal(be.stats().received, 0);
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0]!, /not reading: durable consumer "shared".*give each relay its own/);
+
+      // Once D's bridge stops, E takes the durable over and reads what comes next.
+      const bd = s.bridges.find((x) => x.relay === d)!;
+      await bd.stop(200);
+      await waitFor(() => be.state === "connected", "E to read the durable");
+      const more = makeFrames(3, 40, 5, 201);
+      for (const f of more) prod.publish(f);
+      await prod.flush();
+      const got = await receiveN(consE, 5, "relay E's consumer");
+      assert.deepEqual(concat(got.map((f) => f.bytes)), concat(more));
+      assert.equal(bc.stats().received, 205);
     } finally {
       await cleanup(s);
     }

@@ -98,7 +98,10 @@ export interface NatsJetStreamOptions {
   stream?: string | null;
   /** Storage of a created stream (default `file`). */
   storage?: "file" | "memory";
-  /** Durable consumer of the `in` side (default `torq_<relay>_<host>`). */
+  /**
+   * Durable consumer of the `in` side (default `torq_<relay>_<host>_<hash of the relay's
+   * address>`: one per relay instance). A durable another running relay is bound to is refused.
+   */
   durable?: string | null;
   /** Duplicate window of a created stream in ms (default 120,000). */
   duplicateWindowMs?: number;
@@ -224,6 +227,10 @@ export class NatsBridge {
   #sub: Subscription | null = null;
   #subTopics: Subscription | null = null;
   #consumer: ConsumerMessages | null = null;
+  /** Answers other bridges asking who uses our durable (JetStream `in`). */
+  #claim: Subscription | null = null;
+  /** Whether this bridge reads its durable (it answers claims with `bound: true`). */
+  #bound = false;
   #received = 0;
   #droppedIn = 0;
   #skippedOwn = 0;
@@ -250,7 +257,7 @@ export class NatsBridge {
     this.#js = js === null ? null : {
       stream: js.stream ?? defaultStreamName(this.subject),
       storage: js.storage ?? "file",
-      durable: js.durable ?? defaultDurableName(relay.logic.name),
+      durable: js.durable ?? defaultDurableName(relay.logic.name, relay.address),
       duplicateWindowMs: js.duplicateWindowMs ?? 120_000,
       ackTimeoutMs: js.ackTimeoutMs ?? 5_000,
     };
@@ -376,6 +383,8 @@ export class NatsBridge {
     }
     this.#sub?.unsubscribe();
     this.#subTopics?.unsubscribe();
+    this.#claim?.unsubscribe();
+    this.#bound = false;
     const nc = this.#nc;
     if (nc !== null && !nc.isClosed()) {
       await Promise.race([
@@ -450,6 +459,7 @@ export class NatsBridge {
     }
     if (this.direction !== "out") {
       if (this.#js !== null) {
+        if (!(await this.#claimDurable(nc))) return;
         const ok = await this.#retrying("JetStream consumer", () => this.#consume(nc));
         if (!ok) return;
       } else {
@@ -635,6 +645,66 @@ export class NatsBridge {
     } catch (e) {
       this.#lastError = (e as Error).message;
     }
+  }
+
+  /**
+   * Makes sure no other running relay reads this bridge's durable consumer
+   * (two readers of one durable would each get part of the stream). Every
+   * bridge reading a durable answers requests on `<prefix>._durable.<stream>.<durable>`;
+   * this one subscribes there first, then asks. An answer from a bridge that is
+   * bound (or one that is not bound yet but was started with a lower origin id:
+   * two starting at once) means the durable is taken: one error line, state
+   * `refused`, and a quiet retry every `reconnectMaxMs` until it is free.
+   *
+   * @returns false when the bridge stopped first
+   */
+  async #claimDurable(nc: NatsConnection): Promise<boolean> {
+    const js = this.#js!;
+    const subject = `${this.subject.split(".")[0]}._durable.${js.stream}.${js.durable}`;
+    const me = {
+      origin: this.origin,
+      relay: this.relay.logic.name,
+      address: this.relay.address,
+      host: hostName(),
+    };
+    this.#claim ??= nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err === null) msg.respond(JSON.stringify({ ...me, bound: this.#bound }));
+      },
+    });
+    let refusedLogged = false;
+    while (!this.#stopping) {
+      let holder: (typeof me & { bound: boolean }) | null = null;
+      try {
+        await nc.flush();
+        const answer = await nc.request(subject, JSON.stringify(me), { timeout: 1_000 });
+        holder = answer.json();
+      } catch {
+        // No responders (or no answer in time): nobody reads this durable.
+      }
+      if (holder === null || (!holder.bound && holder.origin > this.origin)) {
+        this.#bound = true;
+        if (this.#state === "refused") {
+          this.#state = this.#connected ? "connected" : "reconnecting";
+          this.#lastError = null;
+          this.#log.info("durable consumer is free now; reading it", { durable: js.durable });
+        }
+        return true;
+      }
+      const why =
+        `durable consumer "${js.durable}" of stream ${js.stream} is in use by the ${holder.relay} relay at ${holder.address} on ${holder.host}`;
+      this.#state = "refused";
+      this.#lastError = why;
+      if (!refusedLogged) {
+        refusedLogged = true;
+        this.#log.error(
+          `not reading: ${why}; give each relay its own bridge.nats.jetstream.durable`,
+          { durable: js.durable, retry_ms: this.#options.reconnectMaxMs ?? 5000 },
+        );
+      }
+      await this.#sleep(this.#options.reconnectMaxMs ?? 5000);
+    }
+    return false;
   }
 
   /**
@@ -1063,23 +1133,37 @@ export function defaultStreamName(subject: string): string {
 }
 
 /**
- * Default durable consumer name of a relay on this host: `torq_<relay>_<host>`.
+ * Default durable consumer name of a relay instance:
+ * `torq_<relay>_<host>_<8 hex digits of the relay's address>`. The same relay
+ * (same socket path on the same host) keeps its durable across restarts, so it
+ * resumes where it stopped; two relays on one host get two durables, and each
+ * reads the whole stream.
  *
  * @param relayName the relay's instance name
+ * @param address the relay's address (its socket path)
  * @returns the consumer name
  * @example
  * ```ts
- * defaultDurableName("execution"); // "torq_execution_host1" on host1
+ * defaultDurableName("execution", "/tmp/torq/execution.sock"); // "torq_execution_host1_1c9e6f2a"
  * ```
  */
-export function defaultDurableName(relayName: string): string {
-  let host = "host";
+export function defaultDurableName(relayName: string, address: string): string {
+  return `torq_${relayName}_${hostName()}_${fnv1a(address)}`.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+function hostName(): string {
   try {
-    host = Deno.hostname();
+    return Deno.hostname();
   } catch {
-    // no --allow-sys
+    return "host"; // no --allow-sys
   }
-  return `torq_${relayName}_${host}`.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+/** FNV-1a of a string's UTF-16 code units, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
 }
 
 /** Identity of a frame for echo detection: source, sequence, timestamp, checksum. */
