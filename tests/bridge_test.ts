@@ -402,7 +402,7 @@ Deno.test({
       const b = await relay(s, EXECUTION_LOGIC, "b");
       const js: NatsJetStreamOptions = { storage: "file", ackTimeoutMs: 1000 };
       // The receiving side first: its durable consumer starts with new messages.
-      await bridge(s, b, "in", js);
+      const bb = await bridge(s, b, "in", js);
       const ba = await bridge(s, a, "out", js);
       const cons = await client(s, b);
       const prod = await client(s, a, { publishOnly: true });
