@@ -1,6 +1,7 @@
 /**
  * Per-source sequence tracking of received frames (PROTOCOL.md 2.2, 7.9):
- * gaps (sequence jumped ahead) and duplicates (sequence not above the last).
+ * gaps (sequence jumped ahead), duplicates (sequence not above the last) and
+ * restarts (sequence 1, or far below the last: the producer numbers anew).
  * A client talks to one relay, so "per (relay, source)" is per source byte.
  *
  * `check()` is allocation-free: sequences are compared as two u32 halves and
@@ -23,12 +24,19 @@ export const SequenceVerdict = {
   gap: 3,
   /** Not above the last one seen (replay, duplicate or regression). */
   duplicate: 4,
-  /** Sequence 1 after a higher one: the producer restarted its numbering (new connection). */
+  /**
+   * The producer restarted its numbering: sequence 1 after a higher one, or a
+   * sequence more than the restart window below the last one. Tracking
+   * continues from the new number (later frames are not duplicates).
+   */
   restart: 5,
 } as const;
 
 /** A value of {@linkcode SequenceVerdict}. */
 export type SequenceVerdict = typeof SequenceVerdict[keyof typeof SequenceVerdict];
+
+/** Default restart window: a sequence more than this far below the last one is a restart. */
+export const DEFAULT_RESTART_WINDOW = 1000;
 
 /**
  * Remembers the highest sequence seen per source.
@@ -47,6 +55,17 @@ export class SequenceTracker {
   // The last value before the most recent check (for reports).
   #prevHi = 0;
   #prevLo = 0;
+  readonly #window: number;
+
+  /**
+   * Makes a tracker.
+   *
+   * @param restartWindow a sequence more than this far below the last one is a
+   *   restart, not a duplicate (default {@linkcode DEFAULT_RESTART_WINDOW})
+   */
+  constructor(restartWindow: number = DEFAULT_RESTART_WINDOW) {
+    this.#window = restartWindow;
+  }
 
   /**
    * Checks the frame at `off` and records its sequence when it moves forward.
@@ -71,9 +90,11 @@ export class SequenceTracker {
     this.#prevHi = lhi;
     this.#prevLo = llo;
     if (hi < lhi || (hi === lhi && lo <= llo)) {
-      if (hi === 0 && lo === 1 && (lhi !== 0 || llo > 1)) {
-        this.#lo[src] = 1;
-        this.#hi[src] = 0;
+      // How far back, without BigInt (exact below 2^53).
+      const back = (lhi - hi) * 4294967296 + (llo - lo);
+      if ((hi === 0 && lo === 1 && back > 0) || back > this.#window) {
+        this.#lo[src] = lo;
+        this.#hi[src] = hi;
         return SequenceVerdict.restart;
       }
       return SequenceVerdict.duplicate;
