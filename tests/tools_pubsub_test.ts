@@ -191,6 +191,40 @@ Deno.test("torq pub --vector --count 3 reaches torq sub --count 3 --hex byte for
   }
 });
 
+Deno.test("torq pub refused at max_connections exits 1 with one line, never 'published'", async () => {
+  const relay = await startRelay("signal", {
+    args: ["--set", "relays.signal.performance.max_connections=1"],
+  });
+  try {
+    // The first connection takes the one slot (the relay accepts in order): every later one
+    // is accepted and closed at once.
+    const holder = await connect(relay.path);
+    await send(holder, helloFrame());
+    for (let run = 0; run < 3; run++) {
+      const r = await runTorq([
+        "pub",
+        "signal",
+        "--socket",
+        relay.path,
+        "--vector",
+        "arbitrage_signal_flash_arb",
+      ]);
+      assert.equal(r.code, 1, `run ${run}: exit ${r.code}\n${r.stderr}`);
+      assert.equal(lines(r.stderr).length, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^torq pub: Cannot (connect to signal relay at ${relay.path}: it closed the connection at once|publish 1 frame: connection closed by the signal relay at ${relay.path}).*\\n$`,
+        ),
+      );
+    }
+    close(holder);
+  } finally {
+    const r = await relay.stop();
+    assert.match(r.stderr, /refusing connection: max_connections reached/);
+  }
+});
+
 Deno.test("torq sub --json prints one line per frame, equal to torq decode --json", async () => {
   const relay = await startRelay("signal");
   try {

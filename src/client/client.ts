@@ -325,7 +325,16 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     if (client.#publishOnly) {
       // The hello is on its way before connect() returns: the relay sees it first.
       await client.#pumpDone;
-      if (client.#closed) throw client.#closeError ?? new ClientClosedError("connect");
+      if (client.#closed) {
+        const e = client.#closeError;
+        // The relay closed it before it could even take the hello: e.g. at max_connections.
+        throw e === null ? new ClientClosedError("connect") : new ConnectError(
+          `Cannot connect to ${client.relayName} relay at ${client.address}: it closed the connection at once (${
+            e.cause instanceof Error ? e.cause.message : e.message
+          }); a relay does this at max_connections`,
+          { reason: "closed", address: client.address, cause: e },
+        );
+      }
     }
     if (options.subscribe !== undefined) {
       try {
