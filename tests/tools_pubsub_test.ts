@@ -225,6 +225,35 @@ Deno.test("torq pub refused at max_connections exits 1 with one line, never 'pub
   }
 });
 
+Deno.test("torq sub --count 10 on a busy market-data relay gets its subscription answered", async () => {
+  // Relay side of issue 15 item 4: a Subscribe answer must never be dropped with the data that
+  // overflows a consumer's queue (the client also writes an unanswered request again).
+  const relay = await startRelay("market-data", {
+    args: ["--set", "relays.market_data.performance.max_queue_frames=200"],
+  });
+  // Two producers writing as fast as the relay reads (bounded: 60 s at most).
+  const producers = [await connect(relay.path), await connect(relay.path)];
+  let flooding = true;
+  const batch = concat(makeFrames(PROFILES[0]!, 4_000));
+  const flood = Promise.all(producers.map(async (producer) => {
+    await send(producer, helloFrame());
+    const deadline = Date.now() + 60_000;
+    while (flooding && Date.now() < deadline) await send(producer, batch);
+  }));
+  try {
+    for (let run = 0; run < 3; run++) {
+      const r = await runTorq(["sub", "market-data", "--socket", relay.path, "--count", "10"]);
+      assertOk(r, `sub run ${run}`);
+      assert.match(lines(r.stderr).at(-1)!, /^received 10 frames /);
+    }
+  } finally {
+    flooding = false;
+    await flood.catch(() => {});
+    for (const p of producers) close(p);
+    await relay.stop();
+  }
+});
+
 Deno.test("torq sub --json prints one line per frame, equal to torq decode --json", async () => {
   const relay = await startRelay("signal");
   try {
