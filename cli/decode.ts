@@ -10,7 +10,12 @@ import { type DecodedMessage, decodeMessage, decodeMessages } from "../src/proto
 import { FrameError } from "../src/protocol/errors.ts";
 import { errorToJson, formatMessageText, messageToJson } from "../src/tools/decode_format.ts";
 import { HexParseError, looksLikeHex, parseHex } from "../src/tools/hex.ts";
-import { isRecording, readRecording, RecordingError } from "../src/tools/record_file.ts";
+import {
+  damageLine,
+  isRecording,
+  readRecordingFile,
+  RecordingError,
+} from "../src/tools/record_file.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
 import {
   CliError,
@@ -59,7 +64,13 @@ Examples:
   xxd -p frame.bin | torq decode -
   torq decode --json - < frames.bin | torq encode --json -`;
 
-async function readInput(positionals: string[], file: string | undefined): Promise<Uint8Array> {
+/** What to decode, and the damaged tail of a recording (reported after what could be read). */
+interface Input {
+  bytes: Uint8Array;
+  damage: string | null;
+}
+
+async function readInput(positionals: string[], file: string | undefined): Promise<Input> {
   if (file !== undefined && positionals.length > 0) {
     throw new UsageError(COMMAND, "give either HEX, '-' or --file FILE, not several");
   }
@@ -74,29 +85,31 @@ async function readInput(positionals: string[], file: string | undefined): Promi
     if (positionals.includes("-")) {
       throw new UsageError(COMMAND, "'-' (stdin) cannot be combined with HEX arguments");
     }
-    return parseHex(positionals.join(" "));
+    return { bytes: parseHex(positionals.join(" ")), damage: null };
   }
   if (isRecording(raw)) return recordingFrames(raw, file ?? "stdin");
-  return looksLikeHex(raw) ? parseHex(new TextDecoder().decode(raw)) : raw;
+  return { bytes: looksLikeHex(raw) ? parseHex(new TextDecoder().decode(raw)) : raw, damage: null };
 }
 
-/** The frames of a 'torq record' file, back to back. */
-function recordingFrames(raw: Uint8Array, where: string): Uint8Array {
-  const parts: Uint8Array[] = [];
+/** The frames of a recording, back to back, and what stopped reading it early. */
+function recordingFrames(raw: Uint8Array, where: string): Input {
+  let contents;
   try {
-    for (const r of readRecording(raw)) parts.push(r.frame);
+    contents = readRecordingFile(raw);
   } catch (e) {
     if (e instanceof RecordingError) throw new CliError(`${e.code}: ${e.message} (${where})`);
     throw e;
   }
-  if (parts.length === 0) throw new CliError(`the recording ${where} holds no frames`);
+  const parts = contents.records.map((r) => r.frame);
+  const damage = contents.damage === null ? null : damageLine(contents.damage, parts.length, where);
+  if (parts.length === 0) throw new CliError(damage ?? `the recording ${where} holds no frames`);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
   }
-  return out;
+  return { bytes: out, damage };
 }
 
 function decodeAll(bytes: Uint8Array, legacyNumbering: boolean): DecodedMessage[] {
@@ -133,8 +146,9 @@ export async function run(args: string[]): Promise<number> {
   registerSchemaFiles(values.schemas ?? []);
   const legacy = values["legacy-numbering"];
   let bytes: Uint8Array;
+  let damage: string | null;
   try {
-    bytes = await readInput(positionals, values.file);
+    ({ bytes, damage } = await readInput(positionals, values.file));
   } catch (e) {
     if (e instanceof HexParseError) throw new CliError(e.message);
     throw e;
@@ -152,7 +166,7 @@ export async function run(args: string[]): Promise<number> {
   if (values.json) {
     const json = messages.map(messageToJson);
     await printOut(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
-    return Exit.OK;
+    return damaged(damage);
   }
   const many = messages.length > 1;
   let offset = 0;
@@ -165,5 +179,12 @@ export async function run(args: string[]): Promise<number> {
     return text;
   });
   await printOut(blocks.join("\n\n"));
-  return Exit.OK;
+  return damaged(damage);
+}
+
+/** After the frames that could be read: the recording's damage in one line, exit 1. */
+function damaged(damage: string | null): number {
+  if (damage === null) return Exit.OK;
+  printError(COMMAND, damage);
+  return Exit.BAD_INPUT;
 }

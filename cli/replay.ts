@@ -5,13 +5,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { RecordingError } from "../src/tools/record_file.ts";
+import { damageLine, RecordingError } from "../src/tools/record_file.ts";
 import {
   loadRecording,
   parseReplayFrom,
   parseReplayRate,
   ReplayError,
   type ReplayFrom,
+  replayPolicy,
+  replayProblems,
   type ReplayRate,
   replaySummary,
   runReplay,
@@ -19,6 +21,7 @@ import {
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { CliError, Exit, parseOrUsage, printOut, readInputFile, UsageError } from "./_args.ts";
 import { relayName } from "./relay.ts";
+import { configFromArgs } from "./_config.ts";
 import { parseCount, relayTarget, TARGET_HELP, TARGET_OPTIONS } from "./sub.ts";
 
 const COMMAND = "torq replay";
@@ -29,7 +32,11 @@ Play a recording made by 'torq record' back into a relay, byte for byte, with
 the original spacing between frames (--rate 1x), faster or slower, as fast as
 possible, or at a fixed rate. The connection sends a hello first, so the relay
 never writes to it. Frames of another domain than the relay's are refused
-unless --force. Ends with a one-line summary on stderr (also on Ctrl-C).
+unless --force, and so are frames the relay's validation policy would refuse
+(checked by the configuration's relays.<domain> section before sending): they
+are not sent, and are reported in one line. A recording whose last record is
+torn is replayed up to it, and the damage is reported. Ends with a one-line
+summary on stderr (also on Ctrl-C).
 
 Options:
   --to TARGET          A domain (its --socket or configured path) or a socket path
@@ -39,11 +46,11 @@ Options:
                        or that was received at or after an ISO time
   --loop               Repeat the recording (until --count frames, or Ctrl-C)
   --count N            Stop after N frames
-  --force              Publish frames of another domain too
+  --force              Send frames of another domain, and frames the relay would refuse, too
 ${TARGET_HELP}
 
-Exit status: 0 replayed, 1 bad recording, refused frame or relay not running,
-2 usage error.
+Exit status: 0 replayed, 1 bad or torn recording, frames the relay would
+refuse, or relay not running, 2 usage error.
 
 Examples:
   torq replay signals.torq --to signal
@@ -129,6 +136,10 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof RecordingError) throw new CliError(`${e.code}: ${e.message} (${file})`);
     throw e;
   }
+  if (recording.records.length === 0 && recording.damage) {
+    throw new CliError(damageLine(recording.damage, 0, file));
+  }
+  const config = configFromArgs({ config: values.config, env: values.env, set: values.set });
   using stop = interruptOnSignals();
   try {
     const result = await runReplay({
@@ -140,9 +151,12 @@ export async function run(args: string[]): Promise<number> {
       loop: values.loop,
       count,
       force: values.force,
+      policyFor: (d) => replayPolicy(config, d),
       signal: stop.signal,
     });
     console.error(replaySummary(result, file));
+    const problems = replayProblems(result, recording, file);
+    if (problems.length > 0) throw new CliError(problems.join("; "));
   } catch (e) {
     if (e instanceof ReplayError) throw new CliError(e.message);
     throw e;
