@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import {
   BENCH_DOMAINS,
   type BenchDomain,
+  benchFailure,
   benchJson,
   benchmark,
   type BenchProgress,
@@ -56,7 +57,8 @@ Options:
                     signal relays then drop the oldest frames of consumers that fall behind
   --direct          Run the same workload over direct Unix sockets (no relay) first, then
                     through the relay, and print the ratio
-  --socket PATH     Use the relay listening on PATH instead of starting one
+  --socket ADDRESS  Use the running relay at ADDRESS instead of starting one: a socket
+                    path, tcp://HOST:PORT, or nats://HOST:PORT (the domain's subject)
   --json            Print one JSON object
   --csv             Print CSV: a header, one row per consumer and a total row
   --no-progress     No live progress line (shown only on a terminal)
@@ -82,6 +84,10 @@ its last frame; the total row sums over consumers. At max rate the latency is
 mostly queueing (up to a window of frames waits ahead of each one); use --rate
 to measure latency below saturation.
 
+Exit status: 0 when every run completed (or Ctrl-C stopped it), 1 when a run
+failed (frames stopped moving, the relay died or closed a connection, nothing
+came back; one line says why, after the figures), 2 usage error.
+
 Lossless runs need the relay to hold a window per producer: keep producers ×
 window below the relay's max_queue_frames (10,000 by default), or the
 execution relay disconnects the consumer and the others drop frames.
@@ -93,7 +99,8 @@ Examples:
   torq bench --domain execution --duration 3 --json
   torq bench --direct --duration 3
   torq bench --rate 100000 --producers 2 --csv
-  torq bench --socket /tmp/torq/market_data.sock --window 0`;
+  torq bench --socket /tmp/torq/market_data.sock --window 0
+  torq bench --domain signal --socket tcp://127.0.0.1:7402 --msgs 100000`;
 
 /**
  * How to run `torq` itself: the compiled binary directly, or `deno run -A
@@ -141,7 +148,8 @@ const encoder = new TextEncoder();
  * Runs `torq bench`.
  *
  * @param args arguments after the subcommand name
- * @returns the exit code: 0, or 1 when a run stalled (frames stopped moving)
+ * @returns the exit code: 0
+ * @throws {CliError} when a run failed (see `benchFailure()`)
  */
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseOrUsage(COMMAND, () =>
@@ -310,5 +318,8 @@ export async function run(args: string[]): Promise<number> {
     const ratio = formatBenchRatio(report);
     if (ratio !== null) await printOut(ratio);
   }
-  return report.runs.some((r) => r.stalled) ? Exit.BAD_INPUT : Exit.OK;
+  // A failed run is a failure of the command: one line, exit 1 (the figures are printed above).
+  const failure = report.runs.map(benchFailure).find((f) => f !== null);
+  if (failure !== undefined) throw new CliError(failure);
+  return Exit.OK;
 }
