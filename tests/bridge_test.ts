@@ -80,9 +80,9 @@ interface Setup {
   raw: NatsConnection[];
 }
 
-async function setup(jetstream = false): Promise<Setup> {
+async function setup(jetstream = false, maxPayload?: number): Promise<Setup> {
   return {
-    server: await startNatsServer({ jetstream }),
+    server: await startNatsServer({ jetstream, ...(maxPayload ? { maxPayload } : {}) }),
     dir: await Deno.makeTempDir({ prefix: "torq-bridge-" }),
     relays: [],
     bridges: [],
@@ -298,8 +298,8 @@ Deno.test({
 });
 
 /**
- * Sends `total` frames from `prod` paced in small batches, stopping NATS after
- * `killAt` frames and starting it again after `downFrames` more; after the restart
+ * Sends `total` frames from `prod` paced in small batches, killing NATS (kill -9)
+ * after `killAt` frames and starting it again after `downFrames` more; after the restart
  * it waits for both bridges and, with `sync`, sends one frame at a time until one
  * arrives at `cons` (the receiving subscription is back) before sending the rest.
  */
@@ -324,7 +324,7 @@ async function sendThroughRestart(
     }
   };
   await send(options.killAt, 20);
-  await s.server.kill();
+  await s.server.kill("SIGKILL");
   await waitFor(() => options.bridges.every((b) => !b.connected), "the bridges to see NATS down");
   await send(options.killAt + options.downFrames, 20);
   await s.server.restart();
@@ -343,7 +343,7 @@ async function sendThroughRestart(
 }
 
 Deno.test({
-  name: "NatsBridge: core NATS restarted mid-stream: every lost frame is counted on both sides",
+  name: "NatsBridge: core NATS killed (-9) mid-stream: every lost frame is counted on both sides",
   async fn() {
     const s = await setup();
     try {
@@ -394,7 +394,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "NatsBridge: JetStream restarted mid-stream delivers every execution frame once, in order",
+  name:
+    "NatsBridge: JetStream killed (-9) mid-stream delivers every execution frame once, in order",
   async fn() {
     const s = await setup(true);
     try {
@@ -590,7 +591,7 @@ Deno.test({
 Deno.test({
   name: "NatsBridge: bad messages from NATS are refused or rejected and never reach consumers",
   async fn() {
-    const s = await setup();
+    const s = await setup(false, 4 * 1024 * 1024);
     try {
       const b = await relay(s, SIGNAL_LOGIC, "b");
       await bridge(s, b, "in");
@@ -615,6 +616,11 @@ Deno.test({
       raw.publish("torq.signals", subscribe);
       raw.publish("torq.signals", wrongDomain);
       raw.publish("torq.signals", cut);
+      // 2 MB: garbage, and a "frame" whose payload_size says so.
+      raw.publish("torq.signals", new Uint8Array(2_000_000).fill(0xee));
+      const big = new Uint8Array(2_000_000);
+      encodeHeader({ relayDomain: 2, source: 20, payloadSize: big.length - HEADER_SIZE }, big);
+      raw.publish("torq.signals", big);
       raw.publish("torq.signals", good2!);
       await raw.flush();
       const got = await receiveN(cons, 2, "B's consumer");
@@ -624,7 +630,11 @@ Deno.test({
       assert.equal(st.rejects.ChecksumMismatch, 1);
       // Another domain's frame is refused by the bridge: it is not within the relay's limits.
       assert.equal(st.rejects.WrongDomain, undefined);
-      assert.equal(bridgeStats(b).refused, 5, "garbage, hello, Subscribe, other domain, cut frame");
+      assert.equal(
+        bridgeStats(b).refused,
+        7,
+        "garbage, hello, Subscribe, other domain, cut frame, 2 MB garbage, 2 MB frame",
+      );
       assert.equal(bridgeStats(b).received, 3);
       const conn = st.connectionsDetail.find((c) => c.kind === "bridge:nats");
       assert.equal(conn?.rejected, 1);

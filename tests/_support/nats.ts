@@ -24,6 +24,8 @@ export interface NatsServerOptions {
   user?: string;
   /** The user's password. */
   password?: string;
+  /** Largest message the server takes, in bytes (default 1 MiB). */
+  maxPayload?: number;
 }
 
 /** A running `nats-server` started by {@linkcode startNatsServer}. */
@@ -36,8 +38,8 @@ export interface NatsServer {
   readonly dir: string;
   /** Everything the current process logged so far. */
   log(): string;
-  /** Stops the process (SIGTERM, then SIGKILL after 5 s); the directory stays. */
-  kill(): Promise<void>;
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s; or SIGKILL at once); the directory stays. */
+  kill(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Freezes (SIGSTOP) or thaws (SIGCONT) the process: a server that stops answering. */
   pause(paused: boolean): void;
   /** Starts the server again on the same port with the same store directory. */
@@ -103,7 +105,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const lines = [
       `listen: "127.0.0.1:${port}"`,
       `server_name: torq_test`,
-      `max_payload: 1048576`,
+      `max_payload: ${options.maxPayload ?? 1048576}`,
       options.token === undefined ? "" : `authorization { token: "${options.token}" }`,
       options.user === undefined
         ? ""
@@ -165,12 +167,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     })();
   };
 
-  const kill = async (): Promise<void> => {
+  const kill = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> => {
     const proc = child;
     child = null;
     if (proc === null) return;
     try {
-      proc.kill("SIGTERM");
+      proc.kill(signal);
     } catch {
       // already gone
     }
