@@ -368,10 +368,12 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
 
   /**
    * Queues one complete frame for writing and returns at once (no promise per
-   * frame). Frames published while reconnecting are written after the
-   * reconnect. When a write fails, the frame it cut and every later one are
-   * written again on the next connection; bytes the kernel had already
-   * accepted are not re-sent.
+   * frame). At most once, like core NATS: a frame the kernel accepted is lost
+   * if the connection drops before the relay reads it (`confirm()` proves it
+   * did; the `disconnect` event counts what may be lost). Frames published
+   * while reconnecting are written after the reconnect. When a write fails,
+   * the frame it cut and every later one are written again on the next
+   * connection; bytes the kernel had already accepted are not re-sent.
    *
    * @param frame exactly one frame (`32 + payload_size` bytes); copied
    * @throws {ClientClosedError} after close
@@ -405,7 +407,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   }
 
   /**
-   * Resolves when every frame published so far has been handed to the kernel.
+   * Resolves when every frame published so far has been handed to the kernel
+   * (not that the relay read them: see {@linkcode confirm}).
    *
    * @returns a promise that rejects with `ClientClosedError` if the client closes first
    * @example
