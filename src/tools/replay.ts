@@ -13,7 +13,7 @@ import { Status, statusCode } from "../protocol/errors.ts";
 import { DOMAIN_NAMES, type TorqConfig } from "../config/mod.ts";
 import type { RelayLogic } from "../relay/logic.ts";
 import { relayLogicFromConfig } from "../relay/from_config.ts";
-import { auditTlvRanges, SequenceState, Validator } from "../relay/policy.ts";
+import { SequenceState, validatorForLogic } from "../relay/policy.ts";
 import {
   damageLine,
   readRecordingFile,
@@ -166,15 +166,7 @@ export function refusedRecords(
   nowMs: number = Date.now(),
 ): Refusal[] {
   const wire = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
-  const v = new Validator({
-    policy: logic.policy,
-    strict: logic.strict,
-    allowedTlv: auditTlvRanges(logic.domain, logic.allowVendor),
-    strictSourceCheck: logic.strictSourceCheck,
-    maxSequenceGap: logic.maxSequenceGap,
-    maxFutureMs: logic.maxFutureMs,
-    maxAgeMs: logic.maxAgeMs,
-  });
+  const v = validatorForLogic(logic);
   const sequences = new SequenceState();
   const out: Refusal[] = [];
   for (const r of records) {
