@@ -738,11 +738,12 @@ interface SeenRequest {
 /**
  * Plays a relay's control plane on a fake peer: reads frames, keeps the
  * filter as a relay does, and answers each Subscribe unless `answer(i)` says
- * `drop` (or a number: answer after that many ms). Data frames are counted.
+ * `drop` (or gives a promise: answer once it resolves). Answers leave in
+ * request order. Data frames are counted.
  */
 function answeringPeer(
   conn: Deno.Conn,
-  answer: (i: number, req: SeenRequest) => "answer" | "drop" | number = () => "answer",
+  answer: (i: number, req: SeenRequest) => "answer" | "drop" | Promise<void> = () => "answer",
 ): { requests: SeenRequest[]; dataFrames: () => number; done: Promise<void> } {
   const requests: SeenRequest[] = [];
   let data = 0;
@@ -750,9 +751,9 @@ function answeringPeer(
   const reader = new FrameReader();
   // Answers leave in request order, as a relay's do: a delayed one holds back the ones after it.
   let last = Promise.resolve();
-  const reply = (patterns: string[], delayMs: number) => {
+  const reply = (patterns: string[], hold: Promise<void> | null) => {
     last = last.then(async () => {
-      if (delayMs > 0) await sleep(delayMs);
+      if (hold !== null) await hold;
       try {
         await conn.write(answerFrame(patterns, 1));
       } catch {
@@ -781,7 +782,7 @@ function answeringPeer(
           else if (req.mode === 1) filter = [...new Set([...filter, ...req.patterns])];
           else filter = filter.filter((p) => !req.patterns.includes(p));
           const what = answer(i, seen);
-          if (what !== "drop") reply([...filter], what === "answer" ? 0 : what);
+          if (what !== "drop") reply([...filter], what === "answer" ? null : what);
         }
       }
     } catch {
@@ -794,7 +795,7 @@ function answeringPeer(
 Deno.test("RelayClient.subscribe() gets its answer although the relay dropped one, and later subscribes work", async () => {
   await withFakeRelay(async (path, peer) => {
     const accepted = peer();
-    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 2_000 });
+    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 5_000 });
     try {
       // The relay drops its first answer (as a drop-oldest queue may): the request is written
       // again and the answer to that one settles it.
@@ -812,7 +813,7 @@ Deno.test("RelayClient.subscribe() gets its answer although the relay dropped on
 Deno.test("RelayClient.subscribe(): a lost answer is settled by the answer to the next request", async () => {
   await withFakeRelay(async (path, peer) => {
     const accepted = peer();
-    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 2_000 });
+    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 5_000 });
     try {
       answeringPeer(await accepted, (i) => i === 0 ? "drop" : "answer");
       const first = client.subscribe(["tlv.1"]);
@@ -829,17 +830,23 @@ Deno.test("RelayClient.subscribe(): a lost answer is settled by the answer to th
 Deno.test("RelayClient.subscribe(): a late answer to a request that timed out does not answer the next one", async () => {
   await withFakeRelay(async (path, peer) => {
     const accepted = peer();
-    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 200 });
+    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 1_000 });
     try {
-      // The first answer comes 400 ms late, after the second request was written (and before
-      // the second answer, as a relay answers in order).
-      const p = answeringPeer(await accepted, (i) => i === 0 ? 400 : "answer");
+      // The answers to ["tlv.1"] are held until ["tlv.2"] arrives, then sent before its answer
+      // (a relay answers in order): they come after the first request timed out.
+      let release!: () => void;
+      const held = new Promise<void>((r) => release = r);
+      const p = answeringPeer(await accepted, (_i, req) => {
+        if (req.patterns[0] === "tlv.1") return held;
+        release();
+        return "answer";
+      });
       await assert.rejects(
         client.subscribe(["tlv.1"]),
         (e: unknown) => e instanceof SubscribeError && e.code === "SubscribeTimeout",
       );
       assert.deepEqual(await client.subscribe(["tlv.2"]), ["tlv.2"]);
-      assert.equal(p.requests.length, 2);
+      assert.deepEqual(p.requests.at(-1)?.patterns, ["tlv.2"]);
       assert.deepEqual(client.filter, ["tlv.2"]);
     } finally {
       await client.close();
