@@ -23,8 +23,8 @@
  * - **close** drains for at most `closeTimeoutMs`, then discards what is left
  *   and says how much (`close()`'s result, `stats().discardedFrames`).
  * - **reconnect** restores the hello and the filter, writes what was queued,
- *   and starts sequence tracking afresh; it never re-sends frames the kernel
- *   had accepted.
+ *   and never re-sends frames the kernel had accepted; a producer found
+ *   numbering anew is one `restart` event, frames lost meanwhile are gaps.
  *
  * @module
  */
@@ -851,8 +851,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     }
     let restoring = false;
     if (reconnected) {
-      // Producers may have restarted while we were away: numbering is judged afresh.
-      this.#seq.reset();
+      // Producers may have restarted while we were away: a step back is one restart event
+      // (not a duplicate per frame); a step forward is still a gap (frames lost meanwhile).
+      this.#seq.resume();
       const pending = this.#pendingSubs.filter((p) => !p.settled);
       const wanted = this.#filter;
       if (wanted !== null) {

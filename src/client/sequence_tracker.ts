@@ -52,6 +52,8 @@ export class SequenceTracker {
   readonly #hi = new Uint32Array(256);
   readonly #lo = new Uint32Array(256);
   readonly #seen = new Uint8Array(256);
+  /** 1 for a source not yet seen since {@linkcode resume}: any step back is a restart. */
+  readonly #resumed = new Uint8Array(256);
   // The last value before the most recent check (for reports).
   #prevHi = 0;
   #prevLo = 0;
@@ -89,10 +91,12 @@ export class SequenceTracker {
     const llo = this.#lo[src]!;
     this.#prevHi = lhi;
     this.#prevLo = llo;
+    const resumed = this.#resumed[src] === 1;
+    this.#resumed[src] = 0;
     if (hi < lhi || (hi === lhi && lo <= llo)) {
       // How far back, without BigInt (exact below 2^53).
       const back = (lhi - hi) * 4294967296 + (llo - lo);
-      if ((hi === 0 && lo === 1 && back > 0) || back > this.#window) {
+      if (resumed || (hi === 0 && lo === 1 && back > 0) || back > this.#window) {
         this.#lo[src] = lo;
         this.#hi[src] = hi;
         return SequenceVerdict.restart;
@@ -127,8 +131,19 @@ export class SequenceTracker {
     return (BigInt(this.#hi[source]!) << 32n) | BigInt(this.#lo[source]!);
   }
 
+  /**
+   * After a reconnect: the first frame of each known source that does not move
+   * forward is a restart (its producer numbered anew while we were away), not
+   * a duplicate; one that moves forward is judged as before, so what was lost
+   * meanwhile is still a gap.
+   */
+  resume(): void {
+    this.#resumed.set(this.#seen);
+  }
+
   /** Forgets every source. */
   reset(): void {
     this.#seen.fill(0);
+    this.#resumed.fill(0);
   }
 }

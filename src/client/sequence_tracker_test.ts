@@ -56,3 +56,18 @@ Deno.test("SequenceTracker takes its restart window from the constructor", () =>
   assert.equal(s.previous(), 100n);
   assert.equal(s.last(20), 89n);
 });
+
+Deno.test("SequenceTracker.resume(): a step back after a reconnect is one restart; a step forward a gap", () => {
+  const s = new SequenceTracker();
+  for (const n of [1n, 2n, 3n]) s.check(header(20, n), 0);
+  s.check(header(21, 500n), 0);
+  s.resume();
+  // Source 20 numbers anew from 2 (within the window): a restart, not a duplicate...
+  assert.equal(s.check(header(20, 2n), 0), SequenceVerdict.restart);
+  assert.equal(s.check(header(20, 3n), 0), SequenceVerdict.ok);
+  // ...and only for the first frame after resume().
+  assert.equal(s.check(header(20, 3n), 0), SequenceVerdict.duplicate);
+  // Source 21 went on: what was lost while away is a gap.
+  assert.equal(s.check(header(21, 600n), 0), SequenceVerdict.gap);
+  assert.equal(s.previous(), 500n);
+});
