@@ -10,6 +10,7 @@
 import {
   BENCH_DOMAINS,
   type BenchDomain,
+  benchFailure,
   benchJson,
   benchmark,
   type BenchProgress,
@@ -116,8 +117,9 @@ relay instead. Producers and consumers run in the bench process, on one event lo
     },
     socket: {
       type: "string",
-      value: "PATH",
-      help: "Use the relay listening on PATH instead of starting one",
+      value: "ADDRESS",
+      help: "Use the running relay at ADDRESS instead of starting one: a socket path, " +
+        "tcp://HOST:PORT, or nats://HOST:PORT (the domain's subject)",
     },
     json: { type: "boolean", help: "Print one JSON object" },
     csv: { type: "boolean", help: "Print CSV: a header, one row per consumer and a total row" },
@@ -158,7 +160,11 @@ Lossless runs need the relay to hold a window per producer: keep producers ×
 window below the relay's max_queue_frames (10,000 by default), or the
 execution relay disconnects the consumer and the others drop frames.`,
   }],
-  exits: { 1: "a run stalled (frames stopped moving) or the relay could not start" },
+  exits: {
+    0: "every run completed (or Ctrl-C stopped it)",
+    1: "a run failed (frames stopped moving, the relay died or closed a connection, nothing " +
+      "came back; one line says why, after the figures) or the relay could not start",
+  },
   examples: [
     "torq bench",
     "torq bench --duration 3 --consumers 4",
@@ -167,6 +173,7 @@ execution relay disconnects the consumer and the others drop frames.`,
     "torq bench --direct --duration 3",
     "torq bench --rate 100000 --producers 2 --csv",
     "torq bench --socket /tmp/torq/market_data.sock --window 0",
+    "torq bench signal --socket tcp://127.0.0.1:7402 --count 100000",
   ],
   run: ({ options, args, warn }) => runBench(options, args.domain, warn),
 });
@@ -328,5 +335,8 @@ async function runBench(
     const ratio = formatBenchRatio(report);
     if (ratio !== null) await printOut(ratio);
   }
-  return report.runs.some((r) => r.stalled) ? Exit.BAD_INPUT : Exit.OK;
+  // A failed run is a failure of the command: one line, exit 1 (the figures are printed above).
+  const failure = report.runs.map(benchFailure).find((f) => f !== null);
+  if (failure !== undefined) throw new CliError(failure);
+  return Exit.OK;
 }

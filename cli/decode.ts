@@ -9,7 +9,12 @@ import { type DecodedMessage, decodeMessage, decodeMessages } from "../src/proto
 import { FrameError } from "../src/protocol/errors.ts";
 import { errorToJson, formatMessageText, messageToJson } from "../src/tools/decode_format.ts";
 import { HexParseError, looksLikeHex, parseHex } from "../src/tools/hex.ts";
-import { isRecording, readRecording, RecordingError } from "../src/tools/record_file.ts";
+import {
+  damageLine,
+  isRecording,
+  readRecordingFile,
+  RecordingError,
+} from "../src/tools/record_file.ts";
 import { isJournal, JournalError } from "../src/relay/journal_file.ts";
 import { journalFrames } from "../src/tools/journal_view.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
@@ -26,7 +31,13 @@ import { defineCommand } from "./_command.ts";
 
 const COMMAND = "torq decode";
 
-async function readInput(positionals: string[], file: string | undefined): Promise<Uint8Array> {
+/** What to decode, and the damaged tail of a recording (reported after what could be read). */
+interface Input {
+  bytes: Uint8Array;
+  damage: string | null;
+}
+
+async function readInput(positionals: string[], file: string | undefined): Promise<Input> {
   if (file !== undefined && positionals.length > 0) {
     throw new UsageError(COMMAND, "give either HEX, '-' or --file FILE, not several");
   }
@@ -41,30 +52,32 @@ async function readInput(positionals: string[], file: string | undefined): Promi
     if (positionals.includes("-")) {
       throw new UsageError(COMMAND, "'-' (stdin) cannot be combined with HEX arguments");
     }
-    return parseHex(positionals.join(" "));
+    return { bytes: parseHex(positionals.join(" ")), damage: null };
   }
   if (isRecording(raw)) return recordingFrames(raw, file ?? "stdin");
-  if (isJournal(raw)) return journalInput(raw, file ?? "stdin");
-  return looksLikeHex(raw) ? parseHex(new TextDecoder().decode(raw)) : raw;
+  if (isJournal(raw)) return { bytes: journalInput(raw, file ?? "stdin"), damage: null };
+  return { bytes: looksLikeHex(raw) ? parseHex(new TextDecoder().decode(raw)) : raw, damage: null };
 }
 
-/** The frames of a 'torq record' file, back to back. */
-function recordingFrames(raw: Uint8Array, where: string): Uint8Array {
-  const parts: Uint8Array[] = [];
+/** The frames of a recording, back to back, and what stopped reading it early. */
+function recordingFrames(raw: Uint8Array, where: string): Input {
+  let contents;
   try {
-    for (const r of readRecording(raw)) parts.push(r.frame);
+    contents = readRecordingFile(raw);
   } catch (e) {
     if (e instanceof RecordingError) throw new CliError(`${e.code}: ${e.message} (${where})`);
     throw e;
   }
-  if (parts.length === 0) throw new CliError(`the recording ${where} holds no frames`);
+  const parts = contents.records.map((r) => r.frame);
+  const damage = contents.damage === null ? null : damageLine(contents.damage, parts.length, where);
+  if (parts.length === 0) throw new CliError(damage ?? `the recording ${where} holds no frames`);
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
     off += p.length;
   }
-  return out;
+  return { bytes: out, damage };
 }
 
 /** The accepted and control frames of an execution journal, back to back (FAIL frames are left out, with a note). */
@@ -144,8 +157,9 @@ BTC-USD"), venues by name. Frames given back to back are decoded one after anoth
     registerSchemaFiles(values.schemas);
     const legacy = values["legacy-numbering"];
     let bytes: Uint8Array;
+    let damage: string | null;
     try {
-      bytes = await readInput(positionals, values.file);
+      ({ bytes, damage } = await readInput(positionals, values.file));
     } catch (e) {
       if (e instanceof HexParseError) throw new CliError(e.message);
       throw e;
@@ -163,7 +177,7 @@ BTC-USD"), venues by name. Frames given back to back are decoded one after anoth
     if (values.json) {
       const json = messages.map(messageToJson);
       await printOut(JSON.stringify(json.length === 1 ? json[0] : json, null, 2));
-      return Exit.OK;
+      return damaged(damage);
     }
     const many = messages.length > 1;
     let offset = 0;
@@ -176,6 +190,13 @@ BTC-USD"), venues by name. Frames given back to back are decoded one after anoth
       return text;
     });
     await printOut(blocks.join("\n\n"));
-    return Exit.OK;
+    return damaged(damage);
   },
 });
+
+/** After the frames that could be read: the recording's damage in one line, exit 1. */
+function damaged(damage: string | null): number {
+  if (damage === null) return Exit.OK;
+  printError(COMMAND, damage);
+  return Exit.BAD_INPUT;
+}

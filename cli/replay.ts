@@ -5,20 +5,24 @@
  */
 
 import { DOMAIN_NAMES, type RelayDomainName } from "../src/config/mod.ts";
-import { RecordingError } from "../src/tools/record_file.ts";
+import { damageLine, RecordingError } from "../src/tools/record_file.ts";
 import { isJournal, JournalError } from "../src/relay/journal_file.ts";
 import { journalAsRecording } from "../src/tools/journal_view.ts";
 import {
   loadRecording,
   parseReplayFrom,
   parseReplayRate,
+  type Recording,
   recordingDomain,
   ReplayError,
   type ReplayFrom,
+  replayPolicy,
+  replayProblems,
   type ReplayRate,
   replaySummary,
   runReplay,
 } from "../src/tools/replay.ts";
+import { configFromArgs } from "./_config.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { CliError, Exit, readInputFile, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";
@@ -36,8 +40,10 @@ accepted, with their receive times) back into a relay, byte for byte, with the o
 spacing between frames (--rate 1x), faster or slower, as fast as possible, or at a fixed rate. The
 relay is the recording's domain's (or DOMAIN's), at its configured socket, in --socket-dir, or at
 --socket. The connection sends a hello first, so the relay never writes to it. Frames of another
-domain than the relay's are refused unless --force. Ends with a one-line summary on stderr (also on
-Ctrl-C).`,
+domain than the relay's are refused unless --force, and so are frames the relay's validation policy
+would refuse (checked by the configuration's relays.<domain> section before sending): they are not
+sent, and are reported in one line. A recording whose last record is torn is replayed up to it, and
+the damage is reported. Ends with a one-line summary on stderr (also on Ctrl-C).`,
   positionals: [
     { key: "file", name: "FILE", help: "A recording made by 'torq record'" },
     {
@@ -62,7 +68,10 @@ Ctrl-C).`,
     },
     loop: { type: "boolean", help: "Repeat the recording (until --count frames, or Ctrl-C)" },
     count: countOption("Stop after N frames"),
-    force: { type: "boolean", help: "Publish frames of another domain too" },
+    force: {
+      type: "boolean",
+      help: "Send frames of another domain, and frames the relay would refuse, too",
+    },
     to: {
       type: "string",
       value: "TARGET",
@@ -110,7 +119,7 @@ Ctrl-C).`,
     }
     const file = args.file;
     const bytes = await readInputFile(file);
-    let recording;
+    let recording: Recording;
     try {
       recording = isJournal(bytes) ? journalAsRecording(bytes, file) : loadRecording(bytes);
     } catch (e) {
@@ -118,6 +127,10 @@ Ctrl-C).`,
       if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
       throw e;
     }
+    if (recording.records.length === 0 && recording.damage) {
+      throw new CliError(damageLine(recording.damage, 0, file));
+    }
+    const config = configFromArgs(options);
     // The relay: DOMAIN, else the recording's; its path from --socket, --socket-dir or the config.
     const recorded = recordingDomain(recording);
     const name = domainArg ??
@@ -149,9 +162,12 @@ Ctrl-C).`,
         loop: options.loop,
         count: options.count,
         force: options.force,
+        policyFor: (d) => replayPolicy(config, d),
         signal: stop.signal,
       });
       console.error(replaySummary(result, file));
+      const problems = replayProblems(result, recording, file);
+      if (problems.length > 0) throw new CliError(problems.join("; "));
     } catch (e) {
       if (e instanceof ReplayError) throw new CliError(e.message);
       throw e;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Relay } from "../src/relay/relay.ts";
-import { EXECUTION_LOGIC, SIGNAL_LOGIC } from "../src/relay/logic.ts";
+import { EXECUTION_LOGIC, MARKET_DATA_LOGIC, SIGNAL_LOGIC } from "../src/relay/logic.ts";
 import type { RelayLogic } from "../src/relay/logic.ts";
 import type { BridgeStats } from "../src/relay/stats.ts";
 import { Logger } from "../src/log/logger.ts";
@@ -18,8 +18,9 @@ import {
   type NatsBridgeDirection,
   type NatsJetStreamOptions,
 } from "../src/bridge/mod.ts";
+// startNatsServer() fails with the install command when nats-server is missing: never skipped.
 import { type NatsServer, startNatsServer } from "./_support/nats.ts";
-import { connect as connectUnix, readFrames, startRelay } from "./_support/relay.ts";
+import { connect as connectUnix, readFrames, runTorq, startRelay } from "./_support/relay.ts";
 import { prometheusText } from "../src/http/metrics.ts";
 
 const quiet = () => new Logger({ level: "error" });
@@ -79,9 +80,9 @@ interface Setup {
   raw: NatsConnection[];
 }
 
-async function setup(jetstream = false): Promise<Setup> {
+async function setup(jetstream = false, maxPayload?: number): Promise<Setup> {
   return {
-    server: await startNatsServer({ jetstream }),
+    server: await startNatsServer({ jetstream, ...(maxPayload ? { maxPayload } : {}) }),
     dir: await Deno.makeTempDir({ prefix: "torq-bridge-" }),
     relays: [],
     bridges: [],
@@ -297,8 +298,8 @@ Deno.test({
 });
 
 /**
- * Sends `total` frames from `prod` paced in small batches, stopping NATS after
- * `killAt` frames and starting it again after `downFrames` more; after the restart
+ * Sends `total` frames from `prod` paced in small batches, killing NATS (kill -9)
+ * after `killAt` frames and starting it again after `downFrames` more; after the restart
  * it waits for both bridges and, with `sync`, sends one frame at a time until one
  * arrives at `cons` (the receiving subscription is back) before sending the rest.
  */
@@ -323,7 +324,7 @@ async function sendThroughRestart(
     }
   };
   await send(options.killAt, 20);
-  await s.server.kill();
+  await s.server.kill("SIGKILL");
   await waitFor(() => options.bridges.every((b) => !b.connected), "the bridges to see NATS down");
   await send(options.killAt + options.downFrames, 20);
   await s.server.restart();
@@ -342,7 +343,7 @@ async function sendThroughRestart(
 }
 
 Deno.test({
-  name: "NatsBridge: core NATS restarted mid-stream: every lost frame is counted on both sides",
+  name: "NatsBridge: core NATS killed (-9) mid-stream: every lost frame is counted on both sides",
   async fn() {
     const s = await setup();
     try {
@@ -393,7 +394,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "NatsBridge: JetStream restarted mid-stream delivers every execution frame once, in order",
+  name:
+    "NatsBridge: JetStream killed (-9) mid-stream delivers every execution frame once, in order",
   async fn() {
     const s = await setup(true);
     try {
@@ -434,6 +436,75 @@ Deno.test({
       assert.equal(sb.missing, 0);
       assert.equal(b.stats().framesForwarded, total);
       assert.deepEqual(b.stats().rejects, {});
+    } finally {
+      await cleanup(s);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "NatsBridge: JetStream durables are one per relay instance; a durable in use elsewhere is refused",
+  async fn() {
+    const s = await setup(true);
+    try {
+      const js: NatsJetStreamOptions = { storage: "memory", ackTimeoutMs: 1000 };
+      // Two execution relays on one host with the default durable: each reads the whole stream.
+      const b = await relay(s, EXECUTION_LOGIC, "b");
+      const c = await relay(s, EXECUTION_LOGIC, "c");
+      await bridge(s, b, "in", js);
+      const bc = await bridge(s, c, "in", js);
+      const consB = await client(s, b);
+      const consC = await client(s, c);
+      // Two more with the same configured durable: the second is refused, with one line.
+      const d = await relay(s, EXECUTION_LOGIC, "d");
+      const e = await relay(s, EXECUTION_LOGIC, "e");
+      await bridge(s, d, "in", { ...js, durable: "shared" });
+      const lines: string[] = [];
+      const be = await NatsBridge.start(e, {
+        servers: [s.server.url],
+        direction: "in",
+        jetstream: { ...js, durable: "shared" },
+        reconnectInitialMs: 50,
+        reconnectMaxMs: 300,
+        logger: new Logger({ level: "warn", sink: (l) => void lines.push(l) }),
+      });
+      s.bridges.push(be);
+      await waitFor(() => be.state === "refused", "the second reader of 'shared' to be refused");
+      assert.match(
+        String(be.stats().lastError),
+        new RegExp(
+          `"shared" of stream TORQ_EXECUTION is in use by the execution relay at ${d.address}`,
+        ),
+      );
+      const consD = await client(s, d);
+      const consE = await client(s, e);
+
+      const a = await relay(s, EXECUTION_LOGIC, "a");
+      await bridge(s, a, "out", js);
+      const prod = await client(s, a, { publishOnly: true });
+      const frames = makeFrames(3, 40, 200);
+      for (const f of frames) prod.publish(f);
+      await prod.flush();
+      for (const [cons, name] of [[consB, "B"], [consC, "C"], [consD, "D"]] as const) {
+        const got = await receiveN(cons, 200, `relay ${name}'s consumer`);
+        assert.deepEqual(concat(got.map((f) => f.bytes)), concat(frames), name);
+      }
+      await expectNothing(consE);
+      assert.equal(be.stats().received, 0);
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0]!, /not reading: durable consumer "shared".*give each relay its own/);
+
+      // Once D's bridge stops, E takes the durable over and reads what comes next.
+      const bd = s.bridges.find((x) => x.relay === d)!;
+      await bd.stop(200);
+      await waitFor(() => be.state === "connected", "E to read the durable");
+      const more = makeFrames(3, 40, 5, 201);
+      for (const f of more) prod.publish(f);
+      await prod.flush();
+      const got = await receiveN(consE, 5, "relay E's consumer");
+      assert.deepEqual(concat(got.map((f) => f.bytes)), concat(more));
+      assert.equal(bc.stats().received, 205);
     } finally {
       await cleanup(s);
     }
@@ -520,7 +591,7 @@ Deno.test({
 Deno.test({
   name: "NatsBridge: bad messages from NATS are refused or rejected and never reach consumers",
   async fn() {
-    const s = await setup();
+    const s = await setup(false, 4 * 1024 * 1024);
     try {
       const b = await relay(s, SIGNAL_LOGIC, "b");
       await bridge(s, b, "in");
@@ -545,6 +616,11 @@ Deno.test({
       raw.publish("torq.signals", subscribe);
       raw.publish("torq.signals", wrongDomain);
       raw.publish("torq.signals", cut);
+      // 2 MB: garbage, and a "frame" whose payload_size says so.
+      raw.publish("torq.signals", new Uint8Array(2_000_000).fill(0xee));
+      const big = new Uint8Array(2_000_000);
+      encodeHeader({ relayDomain: 2, source: 20, payloadSize: big.length - HEADER_SIZE }, big);
+      raw.publish("torq.signals", big);
       raw.publish("torq.signals", good2!);
       await raw.flush();
       const got = await receiveN(cons, 2, "B's consumer");
@@ -552,13 +628,91 @@ Deno.test({
       await expectNothing(cons);
       const st = b.stats();
       assert.equal(st.rejects.ChecksumMismatch, 1);
-      assert.equal(st.rejects.WrongDomain, 1);
-      assert.equal(bridgeStats(b).refused, 4, "garbage, hello, Subscribe, cut frame");
-      assert.equal(bridgeStats(b).received, 4);
+      // Another domain's frame is refused by the bridge: it is not within the relay's limits.
+      assert.equal(st.rejects.WrongDomain, undefined);
+      assert.equal(
+        bridgeStats(b).refused,
+        7,
+        "garbage, hello, Subscribe, other domain, cut frame, 2 MB garbage, 2 MB frame",
+      );
+      assert.equal(bridgeStats(b).received, 3);
       const conn = st.connectionsDetail.find((c) => c.kind === "bridge:nats");
-      assert.equal(conn?.rejected, 2);
+      assert.equal(conn?.rejected, 1);
       // Only the bridge's own hello (direction in: publish-only) reached the relay.
       assert.deepEqual([conn?.role, conn?.hellos], ["publisher", 1]);
+    } finally {
+      await cleanup(s);
+    }
+  },
+});
+
+/**
+ * A message that claims to be one frame of `total` bytes (header + zeros) over a
+ * relay's `max_message_size`, with `tail` written at its end and `inside` at offset 1,000.
+ */
+function oversized(
+  domain: number,
+  total: number,
+  tail: Uint8Array,
+  inside?: Uint8Array,
+): Uint8Array {
+  const m = new Uint8Array(total);
+  encodeHeader({ relayDomain: domain, source: 20, payloadSize: total - HEADER_SIZE }, m);
+  if (inside !== undefined) m.set(inside, 1000);
+  m.set(tail, total - tail.length);
+  return m;
+}
+
+Deno.test({
+  name: "NatsBridge: a message over max_message_size can neither forge frames nor swallow the next",
+  async fn() {
+    const s = await setup();
+    try {
+      const sig = await relay(s, SIGNAL_LOGIC, "sig");
+      const md = await relay(s, MARKET_DATA_LOGIC, "md");
+      await bridge(s, sig, "in");
+      await bridge(s, md, "in");
+      const consSig = await client(s, sig);
+      const consMd = await client(s, md);
+      const forger = await connect({ servers: s.server.url });
+      const producer = await connect({ servers: s.server.url });
+      s.raw.push(forger, producer);
+
+      // Signal: a fake header in the message's last 32 bytes claims the next two frames.
+      const good = makeFrames(2, 21, 3);
+      const fake = new Uint8Array(HEADER_SIZE);
+      encodeHeader({
+        relayDomain: 2,
+        source: 66,
+        payloadSize: good[0]!.length + good[1]!.length,
+      }, fake);
+      forger.publish("torq.signals", oversized(2, SIGNAL_LOGIC.maxMessageSize + 100, fake));
+      await forger.flush();
+      for (const f of good) producer.publish("torq.signals", f);
+      await producer.flush();
+      const got = await receiveN(consSig, 3, "the signal consumer");
+      assert.deepEqual(got.map((f) => f.bytes), good);
+      await expectNothing(consSig);
+      assert.equal(bridgeStats(sig).refused, 1);
+      assert.deepEqual(sig.stats().rejects, {});
+
+      // Market data: a whole frame (source 66) embedded in an oversized message.
+      const embedded = new MessageBuilder({ domain: 1, source: 66 }).begin({ sequence: 1 })
+        .addTlv(1, new Uint8Array(40)).build();
+      forger.publish(
+        "torq.market_data",
+        oversized(1, MARKET_DATA_LOGIC.maxMessageSize + 1000, new Uint8Array(0), embedded),
+      );
+      await forger.flush();
+      const trade = new MessageBuilder({ domain: 1, source: 2 }).begin({ sequence: 1 })
+        .addTlv(1, new Uint8Array(40)).build();
+      producer.publish("torq.market_data", trade);
+      await producer.flush();
+      const [first] = await receiveN(consMd, 1, "the market-data consumer");
+      assert.deepEqual(first!.bytes, trade, "the embedded frame is not forwarded");
+      await expectNothing(consMd);
+      assert.equal(bridgeStats(md).refused, 1);
+      assert.equal(md.stats().garbageBytes, 0, "nothing of the message reached the relay");
     } finally {
       await cleanup(s);
     }
@@ -656,4 +810,147 @@ Deno.test({
       assert.match(rb.stderr, /"msg":"bridge stopped".*"received":20/);
     }
   },
+});
+
+/** GETs a path of a relay's HTTP API (`torq relay --http`), bounded. */
+async function httpGet(base: string, path: string): Promise<string> {
+  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(WAIT_MS) });
+  assert.equal(res.status, 200, `${path}: ${res.status}`);
+  return await res.text();
+}
+
+Deno.test("torq relay whose bridge NATS refuses (credentials) keeps relaying, retries and says why", async (t) => {
+  const server = await startNatsServer({ user: "torq", password: "right" });
+  const dir = await Deno.makeTempDir({ prefix: "torq-bridge-auth-" });
+  /** Starts `torq relay signal --config F --http 127.0.0.1:0` with these bridge credentials. */
+  const start = async (name: string, credentials: string[]) => {
+    const config = `${dir}/${name}.yaml`;
+    await Deno.writeTextFile(
+      config,
+      [
+        "relays:",
+        "  signal:",
+        "    bridge:",
+        "      nats:",
+        "        enabled: true",
+        `        servers: [${server.url}]`,
+        "        direction: both",
+        "        reconnect_initial_ms: 20",
+        "        reconnect_max_ms: 100",
+        ...credentials.map((c) => `        ${c}`),
+        "",
+      ].join("\n"),
+    );
+    const relay = await startRelay("signal", {
+      args: ["--config", config, "--http", "127.0.0.1:0"],
+    });
+    const deadline = Date.now() + WAIT_MS;
+    let url: string | undefined;
+    while (url === undefined) {
+      url = relay.stdoutLines().map((l) => /^dashboard: (http:\/\/\S+?)\/?$/.exec(l)?.[1])
+        .find((u) => u !== undefined);
+      if (url !== undefined) break;
+      if (Date.now() > deadline) assert.fail(`no dashboard line: ${relay.stdoutLines()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { relay, url };
+  };
+  try {
+    const cases: [string, string[]][] = [
+      ["wrong password", ["user: torq", "password: wrong"]],
+      ["a token where a user is required", ["token: not-a-user"]],
+      ["no credentials", []],
+    ];
+    for (const [what, credentials] of cases) {
+      await t.step(what, async () => {
+        const { relay, url } = await start(what.replaceAll(" ", "_"), credentials);
+        try {
+          // One clear line: which servers, why.
+          const line = await relay.waitForLog(
+            (l) => l.msg === "cannot connect to NATS, retrying",
+            WAIT_MS,
+          );
+          assert.equal(line.servers, server.url);
+          assert.match(String(line.error), /Authorization Violation/);
+          // It retries with its backoff: failures mount while the relay keeps running.
+          let bridge: BridgeStats | undefined;
+          const poll = async () => {
+            const body = JSON.parse(await httpGet(url, "/api/relays"));
+            bridge = body.relays[0].bridges[0];
+          };
+          const deadline = Date.now() + WAIT_MS;
+          while ((bridge?.connectFailures ?? 0) < 3) {
+            assert.ok(!relay.exited(), `the relay exited:\n${relay.stderrLines().join("\n")}`);
+            if (Date.now() > deadline) assert.fail(`no retries: ${JSON.stringify(bridge)}`);
+            await poll();
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          assert.equal(bridge!.connected, false);
+          assert.equal(bridge!.state, "connecting");
+          assert.match(String(bridge!.lastError), /Authorization Violation/);
+          // Logged once per distinct reason, then every tenth attempt.
+          const lines = relay.logs().filter((l) => l.msg === "cannot connect to NATS, retrying");
+          assert.ok(
+            lines.length <= 1 + Math.floor(bridge!.connectFailures / 10),
+            `${lines.length} lines for ${bridge!.connectFailures} attempts`,
+          );
+
+          const metrics = await httpGet(url, "/metrics");
+          const labels =
+            'relay="signal",domain="signal",bridge="nats",subject="torq.signals",direction="both"';
+          assert.ok(metrics.includes(`torq_bridge_connected{${labels}} 0\n`), metrics);
+          assert.ok(metrics.includes(`torq_bridge_state{${labels},state="connecting"} 1\n`));
+          assert.ok(metrics.includes(`torq_bridge_state{${labels},state="connected"} 0\n`));
+          const failures = Number(
+            new RegExp(`torq_bridge_connect_failures_total\\{${labels}\\} (\\d+)`).exec(metrics)
+              ?.[1],
+          );
+          assert.ok(failures >= 3, metrics);
+
+          const stats = await runTorq(["stats", "--http", url]);
+          assert.equal(stats.code, 0, stats.stderr);
+          assert.match(
+            stats.stdout,
+            /bridge nats ⇄ torq\.signals \(core\) connecting: Authorization Violation \(\d+ failed attempts\)/,
+          );
+
+          // The relay itself is unaffected: a producer's frames reach a consumer.
+          const cons = await connectUnix(relay.path);
+          const prod = await connectUnix(relay.path);
+          const hello = new Uint8Array(HEADER_SIZE);
+          encodeHeader({ relayDomain: 2, source: 20 }, hello);
+          await prod.write(hello);
+          await new Promise((r) => setTimeout(r, 100));
+          const frames = makeFrames(2, 20, 5);
+          await prod.write(concat(frames));
+          assert.deepEqual(await readFrames(cons, 5), frames);
+          cons.close();
+          prod.close();
+        } finally {
+          const r = await relay.stop();
+          assert.equal(r.code, 0, r.stderr);
+          assert.doesNotMatch(r.stderr, /Uncaught|ECONNRESET/);
+        }
+      });
+    }
+    await t.step("the right password connects (control)", async () => {
+      const { relay, url } = await start("right", ["user: torq", "password: right"]);
+      try {
+        await relay.waitForLog((l) => l.msg === "connected" && l.bridge === "nats", WAIT_MS);
+        const body = JSON.parse(await httpGet(url, "/api/relays"));
+        const bridge: BridgeStats = body.relays[0].bridges[0];
+        assert.deepEqual([bridge.connected, bridge.state, bridge.lastError], [
+          true,
+          "connected",
+          null,
+        ]);
+      } finally {
+        const r = await relay.stop();
+        assert.equal(r.code, 0, r.stderr);
+      }
+    });
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { findExecutable } from "./_support/prerequisites.ts";
+import { startNatsServer } from "./_support/nats.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = findExecutable("chromium", Deno.env.get("PATH") ?? "") ?? "/usr/bin/chromium";
@@ -367,6 +368,63 @@ Deno.test("dashboard of `torq up` with services shows the services table and a f
     await torq.child.status;
     await torq.drained;
     await Deno.remove(sockets, { recursive: true });
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("dashboard shows a bridge that NATS refuses: its state and why", async () => {
+  if (!(await chromiumPresent(CHROMIUM))) assert.fail(`Chromium is missing at ${CHROMIUM}`);
+  const server = await startNatsServer({ user: "torq", password: "right" });
+  const sockets = await Deno.makeTempDir({ prefix: "torq-dash-sock-" });
+  const profile = await Deno.makeTempDir({ prefix: "torq-dash-chromium-" });
+  const set = (
+    key: string,
+    value: string,
+  ) => ["--set", `relays.signal.bridge.nats.${key}=${value}`];
+  const torq = spawnTorq([
+    "relay",
+    "signal",
+    "--socket",
+    `${sockets}/signals.sock`,
+    "--http",
+    "127.0.0.1:0",
+    ...set("enabled", "true"),
+    ...set("servers", `[${server.url}]`),
+    ...set("user", "torq"),
+    ...set("password", "wrong"),
+  ]);
+  let browser: Browser | null = null;
+  try {
+    const url = await dashboardUrl(torq);
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_ARGS, `--user-data-dir=${profile}`],
+    });
+    const page = await browser.newPage();
+    await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
+    const shown = `(() => {
+      const b = document.querySelector(".relay-bridge");
+      return b && JSON.stringify({
+        state: b.querySelector("[data-bridge-state]")?.textContent,
+        error: b.querySelector(".bridge-error")?.textContent,
+      });
+    })()`;
+    await page.waitForFunction(`(${shown}) !== null && (${shown}).includes("Authorization")`, {
+      timeout: WAIT_MS,
+      polling: 250,
+    });
+    assert.deepEqual(JSON.parse(await page.evaluate(shown) as string), {
+      state: "connecting",
+      error: "Authorization Violation",
+    });
+  } finally {
+    await browser?.close();
+    torq.child.kill("SIGTERM");
+    await torq.child.status;
+    await torq.drained;
+    await server.stop();
+    await Deno.remove(sockets, { recursive: true }).catch(() => {});
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });

@@ -12,6 +12,7 @@ import {
   assertAllClosed,
   close,
   connect,
+  type LogLine,
   readFrames,
   ROOT,
   runTorq,
@@ -209,6 +210,44 @@ Deno.test("torq relay: SIGHUP reloads limits and log level, keeps connections, s
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
   await assertAllClosed();
+});
+
+Deno.test("torq relay: SIGHUP compares with the applied configuration, not the last file read", async () => {
+  const work = await Deno.makeTempDir({ prefix: "torq_reload_test_" });
+  const file = `${work}/torq.yaml`;
+  const config = (path: string, queue: number) =>
+    `relays:\n  signal:\n    transport:\n      path: ${path}\n    performance:\n      max_queue_frames: ${queue}\n`;
+  await Deno.writeTextFile(file, config(`${work}/a.sock`, 1000));
+  const relay = await startRelay("signal", { args: ["--config", file] });
+  /** Sends SIGHUP and returns the log lines of that reload. */
+  const reload = async () => {
+    const from = relay.logs().length;
+    relay.child.kill("SIGHUP");
+    await relay.waitForLog((l) => l.msg === "configuration reloaded", 10_000, from);
+    return relay.logs().slice(from);
+  };
+  const restartWarnings = (lines: LogLine[]) =>
+    lines.filter((l) => l.msg === "reload: these changes need a restart").map((l) => l.keys);
+  try {
+    // A new socket path cannot be applied: said once per reload while it differs...
+    await Deno.writeTextFile(file, config(`${work}/b.sock`, 2000));
+    const first = await reload();
+    assert.deepEqual(restartWarnings(first), ["transport.path"]);
+    assert.ok(
+      first.some((l) => l.msg === "reloaded" && l.changes === "maxQueueFrames: 1000 → 2000"),
+    );
+    assert.deepEqual(restartWarnings(await reload()), ["transport.path"], "still not applied");
+    // ...and nothing once the file is back to what runs.
+    await Deno.writeTextFile(file, config(`${work}/a.sock`, 2000));
+    const back = await reload();
+    assert.deepEqual(restartWarnings(back), []);
+    assert.ok(!back.some((l) => l.msg === "reloaded"), "nothing else changed");
+    const result = await relay.stop();
+    assert.equal(result.code, 0, result.stderr);
+  } finally {
+    await relay.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
 });
 
 Deno.test("deploy/torq.service passes systemd-analyze verify", async (t) => {

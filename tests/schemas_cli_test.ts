@@ -132,6 +132,33 @@ Deno.test("--schemas reports every problem of a schema file with its path and li
   }
 });
 
+Deno.test("--schemas refuses a field table no payload of the type can hold", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_schema_cli_" });
+  try {
+    const file = `${dir}/huge.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `types:
+  - type: 230
+    name: AcmeBlob
+    size: variable
+    fields:
+      - { name: data, offset: 0, type: "u8[100000000]" }
+`,
+    );
+    const r = await runTorq(["tlv-info", "--schemas", file, "AcmeBlob"]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `torq tlv-info: Cannot load schemas: 1 problem
+  ${file}: types[0].fields[0].type: type u8[100000000] takes 100000000 bytes, more than a TLV value can hold (65535) (line 6)
+`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("torq sub --cache --schemas: decodes vendor frames and prints what it learned", async () => {
   const relay = await startRelay("market-data");
   const sub = new Deno.Command(Deno.execPath(), {

@@ -17,6 +17,8 @@ import {
   runBench,
 } from "../src/tools/bench.ts";
 
+import { startRelay } from "./_support/relay.ts";
+
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
 interface Run {
@@ -252,6 +254,71 @@ Deno.test("torq bench --socket at a missing path exits 1 with one line", async (
     lines[0]!,
     /^torq bench: cannot connect to a relay at \/nonexistent\/torq\/x\.sock: /,
   );
+});
+
+Deno.test("torq bench --socket tcp://HOST:PORT benches a relay over TCP", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const relay = await startRelay("market-data", {
+    args: ["--set", `relays.market_data.transport.port=${port}`],
+  });
+  try {
+    const run = await torq([
+      "bench",
+      "--socket",
+      `tcp://127.0.0.1:${port}`,
+      "--msgs",
+      "3000",
+      "--json",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const r: BenchResult = JSON.parse(run.stdout);
+    assert.equal(r.socket, `tcp://127.0.0.1:${port}`);
+    assertLossless(r, 3000, 1);
+  } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq bench exits 1 with one line when the relay dies mid-run", async () => {
+  const relay = await startRelay("market-data");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/main.ts", "bench", "--socket", relay.path, "--duration", "30"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = new Response(child.stderr).text();
+  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    // The header line comes when the run starts; let frames flow, then kill the relay.
+    let out = "";
+    while (!out.includes("torq bench: market-data relay")) {
+      const r = await stdout.read();
+      if (r.done) break;
+      out += r.value;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    await relay.stop("SIGKILL");
+    for (;;) {
+      const r = await stdout.read();
+      if (r.done) break;
+      out += r.value;
+    }
+    const status = await child.status;
+    const err = await stderr;
+    assert.equal(status.code, 1, `exit ${status.code}\n${out}\n${err}`);
+    const lines = err.trimEnd().split("\n");
+    assert.equal(lines.length, 1, err);
+    assert.match(lines[0]!, /^torq bench: the relay run failed: /);
+    assert.match(out, /note .*(connection ended|write failed|stopped)/, out);
+  } finally {
+    clearTimeout(killer);
+    await relay.stop();
+  }
 });
 
 Deno.test("torq bench rejects bad options with a usage error", async (t) => {

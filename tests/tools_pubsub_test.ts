@@ -9,6 +9,7 @@ import {
   assertFrames,
   close,
   connect,
+  expectSilence,
   helloFrame,
   makeFrame,
   makeFrames,
@@ -187,6 +188,69 @@ Deno.test("torq pub --vector --count 3 reaches torq sub --count 3 --hex byte for
       `received 3 frames (612 bytes), 0 gaps from signal relay at ${relay.path}`,
     );
   } finally {
+    await relay.stop();
+  }
+});
+
+Deno.test("torq pub refused at max_connections exits 1 with one line, never 'published'", async () => {
+  const relay = await startRelay("signal", {
+    args: ["--set", "relays.signal.performance.max_connections=1"],
+  });
+  try {
+    // The first connection takes the one slot (the relay accepts in order): every later one
+    // is accepted and closed at once.
+    const holder = await connect(relay.path);
+    await send(holder, helloFrame());
+    for (let run = 0; run < 3; run++) {
+      const r = await runTorq([
+        "pub",
+        "signal",
+        "--socket",
+        relay.path,
+        "--vector",
+        "arbitrage_signal_flash_arb",
+      ]);
+      assert.equal(r.code, 1, `run ${run}: exit ${r.code}\n${r.stderr}`);
+      assert.equal(lines(r.stderr).length, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^torq pub: Cannot (connect to signal relay at ${relay.path}: it closed the connection at once|publish 1 frame: connection closed by the signal relay at ${relay.path}).*\\n$`,
+        ),
+      );
+    }
+    close(holder);
+  } finally {
+    const r = await relay.stop();
+    assert.match(r.stderr, /refusing connection: max_connections reached/);
+  }
+});
+
+Deno.test("torq sub --count 10 on a busy market-data relay gets its subscription answered", async () => {
+  // Relay side of issue 15 item 4: a Subscribe answer must never be dropped with the data that
+  // overflows a consumer's queue (the client also writes an unanswered request again).
+  const relay = await startRelay("market-data", {
+    args: ["--set", "relays.market_data.performance.max_queue_frames=200"],
+  });
+  // Two producers writing as fast as the relay reads (bounded: 60 s at most).
+  const producers = [await connect(relay.path), await connect(relay.path)];
+  let flooding = true;
+  const batch = concat(makeFrames(PROFILES[0]!, 4_000));
+  const flood = Promise.all(producers.map(async (producer) => {
+    await send(producer, helloFrame());
+    const deadline = Date.now() + 60_000;
+    while (flooding && Date.now() < deadline) await send(producer, batch);
+  }));
+  try {
+    for (let run = 0; run < 3; run++) {
+      const r = await runTorq(["sub", "market-data", "--socket", relay.path, "--count", "10"]);
+      assertOk(r, `sub run ${run}`);
+      assert.match(lines(r.stderr).at(-1)!, /^received 10 frames /);
+    }
+  } finally {
+    flooding = false;
+    await flood.catch(() => {});
+    for (const p of producers) close(p);
     await relay.stop();
   }
 });
@@ -464,17 +528,99 @@ Deno.test("the committed recording fixture decodes and replays (original spacing
   }
 });
 
-Deno.test("torq decode --file reports a damaged recording in one line", async () => {
+Deno.test("torq decode --file decodes every complete record of a torn recording, then reports the tail", async () => {
   const dir = await Deno.makeTempDir({ prefix: "torq_rec_test_" });
   try {
     const bytes = await Deno.readFile(FIXTURE);
     await Deno.writeFile(`${dir}/cut.torq`, bytes.subarray(0, bytes.length - 10));
-    const r = await runTorq(["decode", "--file", `${dir}/cut.torq`]);
+    const r = await runTorq(["decode", "--json", "--file", `${dir}/cut.torq`]);
     assert.equal(r.code, 1);
+    // The first record is intact: it is decoded as if it were the whole file.
+    const whole = await runTorq(["decode", "--json", toHex(ARB)]);
+    assert.equal(r.stdout, whole.stdout);
     assert.deepEqual(lines(r.stderr), [
-      `torq decode: TruncatedRecord: Cannot read record 1 at offset 240: its frame needs 84 bytes, 74 remain (${dir}/cut.torq)`,
+      `torq decode: TruncatedRecord: Cannot read record 1 at offset 240: its frame needs 84 bytes, 74 remain; the 1 complete record before it was read (${dir}/cut.torq)`,
     ]);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("torq replay of a torn recording sends every complete record, then reports the tail", async () => {
+  const relay = await startRelay("signal");
+  const dir = await Deno.makeTempDir({ prefix: "torq_rec_test_" });
+  try {
+    const bytes = await Deno.readFile(FIXTURE);
+    // 50 bytes short, as in the report: the second record (84 bytes) is torn.
+    await Deno.writeFile(`${dir}/cut.torq`, bytes.subarray(0, bytes.length - 50));
+    const consumer = await connect(relay.path);
+    await subscribe(consumer, ["*"]);
+    const r = await runTorq(["replay", `${dir}/cut.torq`, "--socket", relay.path, "--rate", "max"]);
+    assert.equal(r.code, 1, r.stderr);
+    const err = lines(r.stderr);
+    assert.equal(err.length, 2, r.stderr);
+    assert.match(
+      err[0]!,
+      new RegExp(`^replayed 1 frame \\(204 bytes\\) from ${dir}/cut\\.torq to signal relay`),
+    );
+    assert.equal(
+      err[1],
+      `torq replay: TruncatedRecord: Cannot read record 1 at offset 240: its frame needs 84 bytes, 34 remain; the 1 complete record before it was read (${dir}/cut.torq)`,
+    );
+    assertFrames(await readFrames(consumer, 1), [ARB]);
+    close(consumer);
+  } finally {
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("torq replay checks frames by the target relay's policy and reports those it would refuse", async () => {
+  const relay = await startRelay("signal");
+  const dir = await Deno.makeTempDir({ prefix: "torq_rec_test_" });
+  try {
+    const bytes = (await Deno.readFile(FIXTURE)).slice();
+    // Flip one payload byte of the second record (offset 240 + 12 header + 32 frame header).
+    bytes[240 + 12 + 40]! ^= 0x01;
+    await Deno.writeFile(`${dir}/flipped.torq`, bytes);
+    const consumer = await connect(relay.path);
+    await subscribe(consumer, ["*"]);
+    const r = await runTorq([
+      "replay",
+      `${dir}/flipped.torq`,
+      "signal",
+      "--socket",
+      relay.path,
+      "--rate",
+      "max",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const err = lines(r.stderr);
+    assert.equal(err.length, 2, r.stderr);
+    assert.match(err[0]!, /^replayed 1 frame \(204 bytes\)/);
+    assert.equal(
+      err[1],
+      "torq replay: 1 frame was not sent: the signal relay's standard policy would refuse 1 of 2 frames: ChecksumMismatch ×1 (first: record 1); --force sends them anyway",
+    );
+    assertFrames(await readFrames(consumer, 1), [ARB]);
+    // --force sends it: the relay itself refuses it, and the replay no longer pretends otherwise.
+    const forced = await runTorq([
+      "replay",
+      `${dir}/flipped.torq`,
+      "--socket",
+      relay.path,
+      "--rate",
+      "max",
+      "--force",
+    ]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assertFrames(await readFrames(consumer, 1), [ARB]);
+    await expectSilence(consumer);
+    close(consumer);
+    const stopped = await relay.stop();
+    assert.match(stopped.stderr, /ChecksumMismatch/);
+  } finally {
+    await relay.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -30,7 +30,7 @@
  * @module
  */
 
-import { connect, credsAuthenticator, nanos } from "@nats-io/transport-node";
+import { credsAuthenticator, nanos } from "@nats-io/transport-node";
 import type {
   ConnectionOptions,
   Msg,
@@ -55,11 +55,13 @@ import type { RelayLogic } from "../relay/logic.ts";
 import { FrameTopics, TopicRegistry } from "../relay/topics.ts";
 import type { BridgeStats } from "../relay/stats.ts";
 import {
+  connectNats,
   CorePublisher,
   DEFAULT_SUBJECT_PREFIX,
   FrameSplitter,
   hasOrigin,
   NatsFrameConn,
+  natsMessageProblem,
   natsSubject,
   newOriginId,
   ORIGIN_HEADER,
@@ -69,8 +71,6 @@ import {
 import {
   encodeHeader,
   HEADER_SIZE,
-  MAGIC,
-  readPayloadSize,
   readSequence,
   readSequenceHigh,
   readSequenceLow,
@@ -84,13 +84,24 @@ import { Logger, RateLimit } from "../log/logger.ts";
 /** Which way frames cross the bridge. */
 export type NatsBridgeDirection = "out" | "in" | "both";
 
+/**
+ * Where a bridge stands: `connecting` (no NATS connection yet, retrying with
+ * backoff), `connected`, `reconnecting` (the connection dropped), `refused`
+ * (connected, but the JetStream durable is bound by another relay: waiting for
+ * it to be free), `stopped`.
+ */
+export type NatsBridgeState = "connecting" | "connected" | "reconnecting" | "refused" | "stopped";
+
 /** JetStream settings of a {@linkcode NatsBridge}. */
 export interface NatsJetStreamOptions {
   /** Stream name (default `TORQ_<DOMAIN>`); created when missing. */
   stream?: string | null;
   /** Storage of a created stream (default `file`). */
   storage?: "file" | "memory";
-  /** Durable consumer of the `in` side (default `torq_<relay>_<host>`). */
+  /**
+   * Durable consumer of the `in` side (default `torq_<relay>_<host>_<hash of the relay's
+   * address>`: one per relay instance). A durable another running relay is bound to is refused.
+   */
   durable?: string | null;
   /** Duplicate window of a created stream in ms (default 120,000). */
   duplicateWindowMs?: number;
@@ -186,6 +197,8 @@ export class NatsBridge {
   #resolveReady!: () => void;
   #nc: NatsConnection | null = null;
   #connected = false;
+  #state: NatsBridgeState = "connecting";
+  #connectFailures = 0;
   #stopping = false;
   #run: Promise<void> = Promise.resolve();
   #unregister: () => void = () => {};
@@ -214,6 +227,10 @@ export class NatsBridge {
   #sub: Subscription | null = null;
   #subTopics: Subscription | null = null;
   #consumer: ConsumerMessages | null = null;
+  /** Answers other bridges asking who uses our durable (JetStream `in`). */
+  #claim: Subscription | null = null;
+  /** Whether this bridge reads its durable (it answers claims with `bound: true`). */
+  #bound = false;
   #received = 0;
   #droppedIn = 0;
   #skippedOwn = 0;
@@ -240,7 +257,7 @@ export class NatsBridge {
     this.#js = js === null ? null : {
       stream: js.stream ?? defaultStreamName(this.subject),
       storage: js.storage ?? "file",
-      durable: js.durable ?? defaultDurableName(relay.logic.name),
+      durable: js.durable ?? defaultDurableName(relay.logic.name, relay.address),
       duplicateWindowMs: js.duplicateWindowMs ?? 120_000,
       ackTimeoutMs: js.ackTimeoutMs ?? 5_000,
     };
@@ -298,6 +315,11 @@ export class NatsBridge {
     return this.#connected;
   }
 
+  /** Where the bridge stands (see {@linkcode NatsBridgeState}). */
+  get state(): NatsBridgeState {
+    return this.#state;
+  }
+
   /**
    * A snapshot of the bridge's counters.
    *
@@ -314,6 +336,8 @@ export class NatsBridge {
       direction: this.direction,
       mode: this.mode,
       connected: this.#connected,
+      state: this.#state,
+      connectFailures: this.#connectFailures,
       published: (core?.published ?? 0) + (out?.published ?? 0),
       received: this.#received,
       dropped: (core?.dropped ?? 0) + (out?.dropped ?? 0) + this.#droppedIn +
@@ -359,6 +383,8 @@ export class NatsBridge {
     }
     this.#sub?.unsubscribe();
     this.#subTopics?.unsubscribe();
+    this.#claim?.unsubscribe();
+    this.#bound = false;
     const nc = this.#nc;
     if (nc !== null && !nc.isClosed()) {
       await Promise.race([
@@ -369,6 +395,7 @@ export class NatsBridge {
     }
     await this.#run;
     this.#connected = false;
+    this.#state = "stopped";
     this.#unregister();
     this.#resolveReady();
     this.#log.info("bridge stopped", {
@@ -389,6 +416,8 @@ export class NatsBridge {
     }
     this.#nc = nc;
     this.#connected = true;
+    this.#state = "connected";
+    this.#lastError = null;
     void this.#watch(nc);
     this.#log.info("connected", {
       server: nc.getServer(),
@@ -430,6 +459,7 @@ export class NatsBridge {
     }
     if (this.direction !== "out") {
       if (this.#js !== null) {
+        if (!(await this.#claimDurable(nc))) return;
         const ok = await this.#retrying("JetStream consumer", () => this.#consume(nc));
         if (!ok) return;
       } else {
@@ -457,19 +487,29 @@ export class NatsBridge {
     this.#resolveReady();
   }
 
+  /**
+   * Connects, retrying with backoff until a server accepts the connection or
+   * the bridge stops. A refusal (wrong credentials, no server) is logged once
+   * with the servers and the reason, again when the reason changes, and then
+   * every tenth attempt; the relay runs on meanwhile.
+   */
   async #connectFirst(): Promise<NatsConnection | null> {
     let delay = this.#options.reconnectInitialMs ?? 100;
     const max = this.#options.reconnectMaxMs ?? 5000;
     let attempts = 0;
+    let logged: string | null = null;
     while (!this.#stopping) {
       attempts++;
       try {
-        return await connect({
+        return await connectNats({
           servers: this.#servers,
           name: `torq-bridge-${this.relay.logic.name}`,
           noEcho: true,
           reconnect: true,
           maxReconnectAttempts: -1,
+          // Keep retrying when the server refuses our credentials after a reconnect
+          // (they may be fixed on the server); the client would close for good otherwise.
+          ignoreAuthErrorAbort: true,
           reconnectDelayHandler: () => this.#delayMs,
           reconnectJitter: 0,
           pingInterval: 10_000,
@@ -478,11 +518,14 @@ export class NatsBridge {
           ...this.#auth,
         });
       } catch (e) {
-        this.#lastError = (e as Error).message;
-        if (attempts === 1 || attempts % 10 === 0) {
+        const error = (e as Error).message;
+        this.#lastError = error;
+        this.#connectFailures++;
+        if (error !== logged || attempts % 10 === 0) {
+          logged = error;
           this.#log.warn("cannot connect to NATS, retrying", {
             servers: this.#servers.join(","),
-            error: (e as Error).message,
+            error,
             attempts,
             retry_ms: delay,
           });
@@ -500,6 +543,7 @@ export class NatsBridge {
       switch (s.type) {
         case "disconnect":
           this.#connected = false;
+          if (this.#state === "connected") this.#state = "reconnecting";
           if (!this.#stopping) this.#log.warn("disconnected from NATS", { server: s.server });
           break;
         case "reconnecting":
@@ -507,6 +551,7 @@ export class NatsBridge {
           break;
         case "reconnect":
           this.#connected = true;
+          if (this.#state === "reconnecting") this.#state = "connected";
           this.#reconnects++;
           this.#delayMs = this.#options.reconnectInitialMs ?? 100;
           this.#log.info("reconnected to NATS", { server: s.server, reconnects: this.#reconnects });
@@ -514,6 +559,7 @@ export class NatsBridge {
           break;
         case "error":
           this.#lastError = s.error.message;
+          if (!this.#connected) this.#connectFailures++;
           break;
         default:
           break;
@@ -599,6 +645,66 @@ export class NatsBridge {
     } catch (e) {
       this.#lastError = (e as Error).message;
     }
+  }
+
+  /**
+   * Makes sure no other running relay reads this bridge's durable consumer
+   * (two readers of one durable would each get part of the stream). Every
+   * bridge reading a durable answers requests on `<prefix>._durable.<stream>.<durable>`;
+   * this one subscribes there first, then asks. An answer from a bridge that is
+   * bound (or one that is not bound yet but was started with a lower origin id:
+   * two starting at once) means the durable is taken: one error line, state
+   * `refused`, and a quiet retry every `reconnectMaxMs` until it is free.
+   *
+   * @returns false when the bridge stopped first
+   */
+  async #claimDurable(nc: NatsConnection): Promise<boolean> {
+    const js = this.#js!;
+    const subject = `${this.subject.split(".")[0]}._durable.${js.stream}.${js.durable}`;
+    const me = {
+      origin: this.origin,
+      relay: this.relay.logic.name,
+      address: this.relay.address,
+      host: hostName(),
+    };
+    this.#claim ??= nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err === null) msg.respond(JSON.stringify({ ...me, bound: this.#bound }));
+      },
+    });
+    let refusedLogged = false;
+    while (!this.#stopping) {
+      let holder: (typeof me & { bound: boolean }) | null = null;
+      try {
+        await nc.flush();
+        const answer = await nc.request(subject, JSON.stringify(me), { timeout: 1_000 });
+        holder = answer.json();
+      } catch {
+        // No responders (or no answer in time): nobody reads this durable.
+      }
+      if (holder === null || (!holder.bound && holder.origin > this.origin)) {
+        this.#bound = true;
+        if (this.#state === "refused") {
+          this.#state = this.#connected ? "connected" : "reconnecting";
+          this.#lastError = null;
+          this.#log.info("durable consumer is free now; reading it", { durable: js.durable });
+        }
+        return true;
+      }
+      const why =
+        `durable consumer "${js.durable}" of stream ${js.stream} is in use by the ${holder.relay} relay at ${holder.address} on ${holder.host}`;
+      this.#state = "refused";
+      this.#lastError = why;
+      if (!refusedLogged) {
+        refusedLogged = true;
+        this.#log.error(
+          `not reading: ${why}; give each relay its own bridge.nats.jetstream.durable`,
+          { durable: js.durable, retry_ms: this.#options.reconnectMaxMs ?? 5000 },
+        );
+      }
+      await this.#sleep(this.#options.reconnectMaxMs ?? 5000);
+    }
+    return false;
   }
 
   /**
@@ -773,20 +879,21 @@ export class NatsBridge {
 
   /**
    * Whether a message must not reach the relay: it is not exactly one frame
-   * (magic and `payload_size` say where a frame ends; on a stream, bytes after a
-   * bad size would swallow the next frames), or it is a hello or a Subscribe
-   * (control frames belong to one connection: they would change what the
-   * relay sends to the bridge). Such messages are counted and logged.
+   * within the relay's limits (size, version, domain: see
+   * {@linkcode natsMessageProblem}; the relay would resynchronise inside it or
+   * read a forged header in its tail that swallows the next messages), or it
+   * is a hello or a Subscribe (control frames belong to one connection: they
+   * would change what the relay sends to the bridge). Such messages are
+   * counted and logged (rate-limited).
    */
   #refuse(b: Uint8Array): boolean {
-    let why: string | null = null;
-    if (b.length < HEADER_SIZE) why = `${b.length} bytes, shorter than a header`;
-    else if (readU32(b, 0) !== MAGIC) why = "no magic at offset 0";
-    else if (HEADER_SIZE + readPayloadSize(b, 0) !== b.length) {
-      why = `payload_size says ${
-        HEADER_SIZE + readPayloadSize(b, 0)
-      } bytes, the message has ${b.length}`;
-    } else if (b.length === HEADER_SIZE) why = "a hello frame";
+    const logic = this.relay.logic;
+    let why = natsMessageProblem(b, {
+      maxMessageSize: logic.maxMessageSize,
+      domain: logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain,
+    });
+    if (why !== null) why = `not one frame within the relay's limits: ${why}`;
+    else if (b.length === HEADER_SIZE) why = "a hello frame";
     else if (isSubscribe(b)) why = "a Subscribe frame";
     if (why === null) return false;
     this.#refused++;
@@ -1026,23 +1133,37 @@ export function defaultStreamName(subject: string): string {
 }
 
 /**
- * Default durable consumer name of a relay on this host: `torq_<relay>_<host>`.
+ * Default durable consumer name of a relay instance:
+ * `torq_<relay>_<host>_<8 hex digits of the relay's address>`. The same relay
+ * (same socket path on the same host) keeps its durable across restarts, so it
+ * resumes where it stopped; two relays on one host get two durables, and each
+ * reads the whole stream.
  *
  * @param relayName the relay's instance name
+ * @param address the relay's address (its socket path)
  * @returns the consumer name
  * @example
  * ```ts
- * defaultDurableName("execution"); // "torq_execution_host1" on host1
+ * defaultDurableName("execution", "/tmp/torq/execution.sock"); // "torq_execution_host1_1c9e6f2a"
  * ```
  */
-export function defaultDurableName(relayName: string): string {
-  let host = "host";
+export function defaultDurableName(relayName: string, address: string): string {
+  return `torq_${relayName}_${hostName()}_${fnv1a(address)}`.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+function hostName(): string {
   try {
-    host = Deno.hostname();
+    return Deno.hostname();
   } catch {
-    // no --allow-sys
+    return "host"; // no --allow-sys
   }
-  return `torq_${relayName}_${host}`.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+/** FNV-1a of a string's UTF-16 code units, as 8 hex digits. */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
 }
 
 /** Identity of a frame for echo detection: source, sequence, timestamp, checksum. */

@@ -23,7 +23,16 @@ Deno.test("messageId() is <domain>-<source>-<sequence>-<timestamp>", () => {
 
 Deno.test("defaultStreamName() and defaultDurableName() are valid JetStream names", () => {
   assert.equal(defaultStreamName("torq.execution"), "TORQ_EXECUTION");
-  assert.match(defaultDurableName("exec.1"), /^torq_exec_1_[A-Za-z0-9_-]+$/);
+  assert.match(
+    defaultDurableName("exec.1", "/tmp/a.sock"),
+    /^torq_exec_1_[A-Za-z0-9_-]+_[0-9a-f]{8}$/,
+  );
+});
+
+Deno.test("defaultDurableName() is stable for one relay instance and differs between two on a host", () => {
+  const a = defaultDurableName("execution", "/tmp/a/execution.sock");
+  assert.equal(defaultDurableName("execution", "/tmp/a/execution.sock"), a);
+  assert.notEqual(defaultDurableName("execution", "/tmp/b/execution.sock"), a);
 });
 
 Deno.test("natsBridgeOptions() is null while disabled and maps every key when enabled", () => {

@@ -49,6 +49,11 @@ export class OutboundQueue {
     return this.#len + (this.#inflight === null ? 0 : this.#inflight.length);
   }
 
+  /** Frames queued plus those of the chunk being written. */
+  get pendingFrames(): number {
+    return this.#frames + this.#inflightFrames;
+  }
+
   /** Whether a chunk is being written. */
   get inflight(): boolean {
     return this.#inflight !== null;
@@ -113,11 +118,11 @@ export class OutboundQueue {
    * goes back to the front of the queue (to be written on a new connection).
    *
    * @param written bytes the failed write had handed to the kernel
-   * @returns frames written whole
+   * @returns frames written whole and their bytes
    */
-  fail(written: number): number {
+  fail(written: number): { frames: number; bytes: number } {
     const chunk = this.#inflight;
-    if (chunk === null) return 0;
+    if (chunk === null) return { frames: 0, bytes: 0 };
     let p = 0;
     let frames = 0;
     while (p + HEADER_SIZE <= chunk.length) {
@@ -137,19 +142,24 @@ export class OutboundQueue {
     this.#inflight = null;
     this.#inflightBuffer = null;
     this.#inflightFrames = 0;
-    return frames;
+    return { frames, bytes: p };
   }
 
-  /** Discards everything queued (on close); a write in flight is forgotten. */
-  clear(): void {
-    this.committed = this.enqueued;
+  /**
+   * Discards what is queued (on close). A chunk being written is left to its
+   * write: `done()` or `fail()` settles it, and a later `clear()` discards what
+   * `fail()` put back.
+   *
+   * @returns frames and bytes discarded
+   */
+  clear(): { frames: number; bytes: number } {
+    const gone = { frames: this.#frames, bytes: this.#len };
+    this.committed += this.#len;
     this.#len = 0;
     this.#frames = 0;
-    this.#inflight = null;
-    this.#inflightBuffer = null;
-    this.#inflightFrames = 0;
-    this.#queued = new Uint8Array(0);
+    this.#queued = new Uint8Array(this.#inflight === null ? 0 : INITIAL_CAPACITY);
     this.#spare = null;
+    return gone;
   }
 
   #grow(need: number): void {

@@ -55,7 +55,8 @@ Deno.test("OutboundQueue.fail() requeues from the start of the frame that was cu
       const later = frame(5, 9);
       q.push(later);
       const whole = starts.filter((s, i) => s + frames[i]!.length <= written).length;
-      assert.equal(q.fail(written), whole);
+      const wholeBytes = whole === frames.length ? total : starts[whole]!;
+      assert.deepEqual(q.fail(written), { frames: whole, bytes: wholeBytes });
       const resumeAt = whole === frames.length ? total : starts[whole]!;
       assert.equal(q.committed, resumeAt);
       assert.equal(q.pendingBytes, total - resumeAt + later.length);
@@ -67,14 +68,22 @@ Deno.test("OutboundQueue.fail() requeues from the start of the frame that was cu
   }
 });
 
-Deno.test("OutboundQueue.clear() discards everything and settles the totals", () => {
+Deno.test("OutboundQueue.clear() discards what is queued and leaves the write in flight to settle", () => {
   const q = new OutboundQueue();
-  q.push(frame(10, 1));
+  const a = frame(10, 1);
+  q.push(a);
   q.take();
-  q.push(frame(10, 1));
-  q.clear();
+  q.push(frame(10, 2));
+  q.push(frame(20, 3));
+  assert.equal(q.pendingFrames, 3);
+  assert.deepEqual(q.clear(), { frames: 2, bytes: 2 * 32 + 30 });
+  assert.equal(q.pendingBytes, a.length);
+  // The write in flight fails after 5 bytes: nothing whole was written, the frame goes back...
+  assert.deepEqual(q.fail(5), { frames: 0, bytes: 0 });
+  // ...and a second clear() discards it; the totals settle.
+  assert.deepEqual(q.clear(), { frames: 1, bytes: a.length });
   assert.equal(q.pendingBytes, 0);
+  assert.equal(q.pendingFrames, 0);
   assert.equal(q.committed, q.enqueued);
   assert.equal(q.done(), 0);
-  assert.equal(q.fail(5), 0);
 });

@@ -4,13 +4,27 @@
  *
  * - Publishing copies each frame into an outbound buffer and returns; one
  *   write is in flight at a time and each write takes everything queued since
- *   the previous one (coalescing). `flush()` waits for what was queued so far.
+ *   the previous one (coalescing). `flush()` waits until what was queued so far
+ *   is handed to the kernel; `confirm()` until the relay has read it.
  * - Receiving re-frames the stream with a FrameReader; frames are yielded by
  *   `for await` as {@linkcode ReceivedFrame}s, viewing one copy per socket read.
  * - `subscribe()` sends a Subscribe (TLV 113) and awaits the relay's answer,
- *   which is consumed, not yielded.
- * - Gaps and duplicates per source are reported as events; the connection is
- *   re-established with backoff when `reconnect` is set.
+ *   which is consumed, not yielded. Answers are matched to requests by the
+ *   filter they list, so a lost or late answer cannot shift later ones.
+ * - Gaps, duplicates and restarts per source are reported as events; the
+ *   connection is re-established with backoff when `reconnect` is set.
+ *
+ * What the client promises:
+ *
+ * - **publish** is at most once, like core NATS: a frame handed to the kernel
+ *   is lost if the connection drops before the relay reads it. `confirm()`
+ *   proves the relay read everything published before it; the `disconnect`
+ *   event and `stats()` count the frames written since the last such point.
+ * - **close** drains for at most `closeTimeoutMs`, then discards what is left
+ *   and says how much (`close()`'s result, `stats().discardedFrames`).
+ * - **reconnect** restores the hello and the filter, writes what was queued,
+ *   and never re-sends frames the kernel had accepted; a producer found
+ *   numbering anew is one `restart` event, frames lost meanwhile are gaps.
  *
  * @module
  */
@@ -101,16 +115,53 @@ export interface RelayClientOptions {
   closeTimeoutMs?: number;
 }
 
+/** What {@linkcode RelayClient.close} left behind. */
+export interface CloseReport {
+  /** Published frames never written (the drain ran out of time, or there was no connection). */
+  discardedFrames: number;
+  /** Bytes of those frames. */
+  discardedBytes: number;
+  /** Received frames never read from the client. */
+  unreadFrames: number;
+}
+
+/** Options of {@linkcode RelayClient.close}. */
+export interface CloseOptions {
+  /** Longest wait for pending writes, in ms (default: the client's `closeTimeoutMs`). */
+  timeoutMs?: number;
+}
+
+/** Where the data stream stood when a control frame was written: published frames and bytes. */
+interface Mark {
+  readonly conn: StreamConn;
+  readonly frames: number;
+  readonly bytes: number;
+}
+
 interface PendingSubscribe {
   /** The request frame, re-sent after a reconnect while unanswered. */
   readonly frame: Uint8Array;
+  /** The request's mode and patterns (deduplicated): what an answer must reflect. */
+  readonly mode: number;
+  readonly patterns: readonly string[];
   /** Internal re-subscribe after a reconnect (dropped, not re-sent, when the connection is lost). */
   readonly internal: boolean;
+  /** A `confirm()` round trip: its answer does not turn a `null` filter into `["*"]`. */
+  readonly confirm: boolean;
   /** Answered, timed out or rejected. */
   settled: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
+  resend: ReturnType<typeof setInterval> | undefined;
+  /** The data stream's position when the request was first written on the current connection. */
+  mark: Mark | null;
   answer(patterns: string[] | null, reason: string | null): void;
   fail(error: Error): void;
+}
+
+/** A control frame to write, and the request it carries (null for a hello). */
+interface Control {
+  readonly frame: Uint8Array;
+  readonly entry: PendingSubscribe | null;
 }
 
 interface Deferred {
@@ -120,6 +171,8 @@ interface Deferred {
 
 interface Waiter {
   target: number;
+  /** What to name in the error when the client closes first. */
+  action?: string;
   resolve(): void;
   reject(e: Error): void;
 }
@@ -171,6 +224,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
 
   // Connection state.
   #conn: StreamConn | null = null;
+  /** The data stream's position the relay is known to have read on the current connection. */
+  #confirmed: Mark | null = null;
   #closing = false;
   #closed = false;
   #closeError: Error | null = null;
@@ -184,7 +239,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
 
   // Outbound.
   readonly #out = new OutboundQueue();
-  #control: Uint8Array[] = [];
+  #control: Control[] = [];
   #writing = false;
   #flushWaiters: Waiter[] = [];
   #drainWaiters: Waiter[] = [];
@@ -212,11 +267,16 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   #bytesIn = 0;
   #framesOut = 0;
   #bytesOut = 0;
+  #controlOut = 0;
+  #unconfirmedAtDisconnect = 0;
+  #discardedFrames = 0;
+  #discardedBytes = 0;
   #gaps = 0;
   #duplicates = 0;
   #restarts = 0;
   #reconnects = 0;
   #filtered = 0;
+  #unread = 0;
 
   private constructor(options: RelayClientOptions) {
     this.domain = resolveDomain(options.domain ?? "market_data");
@@ -265,7 +325,16 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     if (client.#publishOnly) {
       // The hello is on its way before connect() returns: the relay sees it first.
       await client.#pumpDone;
-      if (client.#closed) throw client.#closeError ?? new ClientClosedError("connect");
+      if (client.#closed) {
+        const e = client.#closeError;
+        // The relay closed it before it could even take the hello: e.g. at max_connections.
+        throw e === null ? new ClientClosedError("connect") : new ConnectError(
+          `Cannot connect to ${client.relayName} relay at ${client.address}: it closed the connection at once (${
+            e.cause instanceof Error ? e.cause.message : e.message
+          }); a relay does this at max_connections`,
+          { reason: "closed", address: client.address, cause: e },
+        );
+      }
     }
     if (options.subscribe !== undefined) {
       try {
@@ -299,10 +368,12 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
 
   /**
    * Queues one complete frame for writing and returns at once (no promise per
-   * frame). Frames published while reconnecting are written after the
-   * reconnect. When a write fails, the frame it cut and every later one are
-   * written again on the next connection; bytes the kernel had already
-   * accepted are not re-sent.
+   * frame). At most once, like core NATS: a frame the kernel accepted is lost
+   * if the connection drops before the relay reads it (`confirm()` proves it
+   * did; the `disconnect` event counts what may be lost). Frames published
+   * while reconnecting are written after the reconnect. When a write fails,
+   * the frame it cut and every later one are written again on the next
+   * connection; bytes the kernel had already accepted are not re-sent.
    *
    * @param frame exactly one frame (`32 + payload_size` bytes); copied
    * @throws {ClientClosedError} after close
@@ -336,7 +407,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   }
 
   /**
-   * Resolves when every frame published so far has been handed to the kernel.
+   * Resolves when every frame published so far has been handed to the kernel
+   * (not that the relay read them: see {@linkcode confirm}).
    *
    * @returns a promise that rejects with `ClientClosedError` if the client closes first
    * @example
@@ -346,10 +418,41 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * ```
    */
   flush(): Promise<void> {
-    const target = this.#out.enqueued;
+    if (this.#closing) return Promise.reject(new ClientClosedError("flush", this.#closeError));
+    return this.#flushTo(this.#out.enqueued);
+  }
+
+  /**
+   * Resolves once the relay has read every frame published before the call:
+   * flushes, then makes a round trip behind those frames (a Subscribe that
+   * adds no pattern, which changes nothing, and its answer). Like nats.js
+   * `flush()`. A relay that closed the connection meanwhile (e.g. it refused
+   * it at `max_connections`) makes it reject.
+   *
+   * Over `nats://` the answer is given on this side: it confirms that the
+   * frames were flushed to the NATS server.
+   *
+   * @returns a promise resolved once the relay has read them
+   * @throws {ClientClosedError} when the connection ends first (the cause says why)
+   * @throws {SubscribeError} `SubscribeTimeout` when no answer comes within `subscribeTimeoutMs`
+   * @example
+   * ```ts
+   * for (const f of frames) client.publish(f);
+   * await client.confirm(); // the relay has read them all
+   * ```
+   */
+  async confirm(): Promise<void> {
+    if (this.#closing) throw new ClientClosedError("confirm", this.#closeError);
+    await this.#flushTo(this.#out.enqueued, "confirm");
+    await this.#request([], SubscribeMode.add, true);
+  }
+
+  #flushTo(target: number, action = "flush"): Promise<void> {
     if (this.#out.committed >= target) return Promise.resolve();
-    if (this.#closed) return Promise.reject(new ClientClosedError("flush", this.#closeError));
-    return new Promise((resolve, reject) => this.#flushWaiters.push({ target, resolve, reject }));
+    if (this.#closed) return Promise.reject(new ClientClosedError(action, this.#closeError));
+    return new Promise((resolve, reject) =>
+      this.#flushWaiters.push({ target, action, resolve, reject })
+    );
   }
 
   /**
@@ -435,47 +538,74 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
         new RangeError(`Cannot subscribe: mode "${String(mode)}" is not replace, add or remove`),
       );
     }
+    return this.#request(patterns, modeValue, false);
+  }
+
+  /**
+   * Sends a Subscribe and waits for the answer that reflects it. The request is
+   * written again every `max(250 ms, subscribeTimeoutMs / 5)` while it is the
+   * newest one unanswered (a relay may have dropped its answer; applying the
+   * same request twice changes nothing), and given up after `subscribeTimeoutMs`.
+   */
+  #request(patterns: readonly string[], mode: number, confirm: boolean): Promise<string[]> {
     let frame: Uint8Array;
     try {
-      frame = this.#subscribeFrame(patterns, modeValue);
+      frame = this.#subscribeFrame(patterns, mode);
     } catch (e) {
       return Promise.reject(e);
     }
     const requested = [...patterns];
     return new Promise<string[]>((resolve, reject) => {
+      const done = () => {
+        entry.settled = true;
+        clearTimeout(entry.timer);
+        clearInterval(entry.resend);
+      };
       const entry: PendingSubscribe = {
         frame,
+        mode,
+        patterns: [...new Set(requested)],
         internal: false,
+        confirm,
         settled: false,
         timer: undefined,
+        resend: undefined,
+        mark: null,
         answer: (filter, reason) => {
           if (entry.settled) return;
-          entry.settled = true;
-          clearTimeout(entry.timer);
+          done();
           if (reason === null && filter !== null) resolve(filter);
           else reject(this.#refused(requested, filter, reason ?? "answer without a filter"));
         },
         fail: (error) => {
           if (entry.settled) return;
-          entry.settled = true;
-          clearTimeout(entry.timer);
+          done();
           reject(error);
         },
       };
+      const action = confirm
+        ? "confirm what was published"
+        : `subscribe to ${quoteList(requested)}`;
       entry.timer = setTimeout(() => {
+        // Given up: out of the queue, so a lost answer cannot hold up the requests after it.
+        const i = this.#pendingSubs.indexOf(entry);
+        if (i >= 0) this.#pendingSubs.splice(i, 1);
         entry.fail(
           new SubscribeError(
             "SubscribeTimeout",
-            `Cannot subscribe to ${
-              quoteList(requested)
-            } on the ${this.relayName} relay at ${this.address}: no answer within ${this.#subscribeTimeoutMs} ms`,
+            `Cannot ${action} on the ${this.relayName} relay at ${this.address}: no answer within ${this.#subscribeTimeoutMs} ms`,
             { reason: "timeout", patterns: requested, filter: null },
           ),
         );
       }, this.#subscribeTimeoutMs);
+      entry.resend = setInterval(() => {
+        if (this.#conn === null || this.#pendingSubs.at(-1) !== entry) return;
+        this.#control.push({ frame, entry });
+        this.#kick();
+      }, Math.max(250, this.#subscribeTimeoutMs / 5));
       this.#pendingSubs.push(entry);
       if (this.#conn !== null) {
-        this.#control.push(frame);
+        this.#control.push({ frame, entry });
         this.#kick();
       }
     });
@@ -529,6 +659,12 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
       bytesIn: this.#bytesIn,
       framesOut: this.#framesOut,
       bytesOut: this.#bytesOut,
+      controlFramesOut: this.#controlOut,
+      unconfirmedFrames: this.#conn === null ? 0 : this.#framesOut - (this.#confirmed?.frames ?? 0),
+      unconfirmedBytes: this.#conn === null ? 0 : this.#bytesOut - (this.#confirmed?.bytes ?? 0),
+      unconfirmedAtDisconnect: this.#unconfirmedAtDisconnect,
+      discardedFrames: this.#discardedFrames,
+      discardedBytes: this.#discardedBytes,
       gaps: this.#gaps,
       duplicates: this.#duplicates,
       reconnects: this.#reconnects,
@@ -609,31 +745,44 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   }
 
   /**
-   * Flushes pending writes (waiting at most `closeTimeoutMs`, default 1 s),
-   * closes the connection, stops reconnecting and ends the iterator (unread
-   * frames are discarded). Idempotent.
+   * A bounded drain, then close (like nats.js `drain()`): nothing more may be
+   * published, pending writes get at most `timeoutMs` (default
+   * `closeTimeoutMs`, 1 s) to reach the kernel, then the connection closes,
+   * reconnecting stops and the iterator ends. What could not be written is
+   * discarded and reported, never dropped silently; `flush()` and `publish()`
+   * after `close()` reject. Idempotent: every call resolves with the same report.
    *
-   * @returns a promise resolved when every task of the client has ended
+   * @param options the drain's bound
+   * @returns what was discarded
    * @example
    * ```ts
-   * await client.close();
+   * const { discardedFrames } = await client.close();
+   * if (discardedFrames > 0) console.warn(`${discardedFrames} frames were never written`);
    * ```
    */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<CloseReport> {
     if (!this.#closing) {
       this.#closing = true;
       this.#cancelSleep();
       if (this.#conn !== null && this.#out.pendingBytes > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
-          this.flush().catch(() => {}),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#closeTimeoutMs))),
+          this.#flushTo(this.#out.enqueued).catch(() => {}),
+          new Promise<void>((resolve) =>
+            timer = setTimeout(resolve, options.timeoutMs ?? this.#closeTimeoutMs)
+          ),
         ]);
         clearTimeout(timer);
       }
+      this.#unread = this.#queue.length - this.#qHead;
       this.#shutdown(null, true);
     }
     await Promise.allSettled([this.#readDone, this.#pumpDone, this.#reconnectDone]);
+    return {
+      discardedFrames: this.#discardedFrames,
+      discardedBytes: this.#discardedBytes,
+      unreadFrames: this.#unread,
+    };
   }
 
   /**
@@ -645,8 +794,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * await using client = await RelayClient.connect();
    * ```
    */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   // ---------------------------------------------------------------- connection
@@ -691,24 +840,34 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     restored?: (filter: string[] | null, reason: string | null, wanted: readonly string[]) => void,
   ): void {
     this.#conn = conn;
+    // Nothing is written on the new connection yet: nothing is unconfirmed.
+    this.#confirmed = { conn, frames: this.#framesOut, bytes: this.#bytesOut };
     this.#reader.reset();
-    const control: Uint8Array[] = [];
+    const control: Control[] = [];
     if (this.#publishOnly) {
       const hello = new Uint8Array(HEADER_SIZE);
       encodeHeader({ relayDomain: this.domain, source: this.source }, hello);
-      control.push(hello);
+      control.push({ frame: hello, entry: null });
     }
     let restoring = false;
     if (reconnected) {
+      // Producers may have restarted while we were away: a step back is one restart event
+      // (not a duplicate per frame); a step forward is still a gap (frames lost meanwhile).
+      this.#seq.resume();
       const pending = this.#pendingSubs.filter((p) => !p.settled);
       const wanted = this.#filter;
       if (wanted !== null) {
         restoring = true;
         const entry: PendingSubscribe = {
           frame: this.#subscribeFrame(wanted, SubscribeMode.replace),
+          mode: SubscribeMode.replace,
+          patterns: wanted,
           internal: true,
+          confirm: false,
           settled: false,
           timer: undefined,
+          resend: undefined,
+          mark: null,
           answer: (filter, reason) => {
             if (entry.settled) return;
             entry.settled = true;
@@ -721,7 +880,10 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
         pending.unshift(entry);
       }
       this.#pendingSubs = pending;
-      for (const p of pending) control.push(p.frame);
+      for (const p of pending) {
+        p.mark = null;
+        control.push({ frame: p.frame, entry: p });
+      }
     }
     this.#control = control;
     this.#readDone = this.#readLoop(conn);
@@ -746,7 +908,18 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
       return;
     }
     const willReconnect = this.#reconnect !== null;
-    this.#emit("disconnect", { error, willReconnect });
+    const confirmed = this.#confirmed;
+    this.#confirmed = null;
+    const unconfirmedFrames = this.#framesOut - (confirmed?.frames ?? this.#framesOut);
+    this.#unconfirmedAtDisconnect += unconfirmedFrames;
+    this.#emit("disconnect", {
+      error,
+      willReconnect,
+      unconfirmedFrames,
+      unconfirmedBytes: this.#bytesOut - (confirmed?.bytes ?? this.#bytesOut),
+      pendingFrames: this.#out.pendingFrames,
+      pendingBytes: this.#out.pendingBytes,
+    });
     if (this.#closing) return; // a listener closed the client
     if (willReconnect) this.#reconnectDone = this.#reconnectLoop(error);
     else this.#shutdown(error, false);
@@ -821,11 +994,11 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
       }
     }
     this.#control = [];
-    this.#out.clear();
+    this.#discard();
     const closedError = (action: string) => new ClientClosedError(action, error);
     for (const p of this.#pendingSubs) p.fail(closedError("subscribe"));
     this.#pendingSubs = [];
-    for (const w of this.#flushWaiters) w.reject(closedError("flush"));
+    for (const w of this.#flushWaiters) w.reject(closedError(w.action ?? "flush"));
     this.#flushWaiters = [];
     for (const w of this.#drainWaiters) w.reject(closedError("drain"));
     this.#drainWaiters = [];
@@ -842,6 +1015,13 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     }
     this.#resume();
     this.#resolveClosed(error ?? undefined);
+  }
+
+  /** Drops what is queued for writing (closed), counting it. */
+  #discard(): void {
+    const gone = this.#out.clear();
+    this.#discardedFrames += gone.frames;
+    this.#discardedBytes += gone.bytes;
   }
 
   // ---------------------------------------------------------------- writing
@@ -862,12 +1042,16 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
       await undefined;
       while (this.#conn === conn) {
         if (this.#control.length > 0) {
-          const frames = this.#control;
+          const items = this.#control;
           this.#control = [];
-          const bytes = frames.length === 1 ? frames[0]! : concat(frames);
+          const bytes = items.length === 1 ? items[0]!.frame : concat(items.map((c) => c.frame));
           await writeAll(conn, bytes);
-          this.#framesOut += frames.length;
-          this.#bytesOut += bytes.length;
+          this.#controlOut += items.length;
+          // Everything published before these requests is now ahead of them in the stream.
+          const mark: Mark = { conn, frames: this.#framesOut, bytes: this.#bytesOut };
+          for (const { entry } of items) {
+            if (entry !== null && entry.mark === null) entry.mark = mark;
+          }
           continue;
         }
         const chunk = this.#out.take();
@@ -884,13 +1068,16 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
       }
     } catch (e) {
       if (inData) {
-        this.#framesOut += this.#out.fail(written);
-        this.#bytesOut += written;
+        const whole = this.#out.fail(written);
+        this.#framesOut += whole.frames;
+        this.#bytesOut += whole.bytes;
         this.#settleWrites();
       }
-      this.#lost(conn, asError(e));
+      this.#lost(conn, this.#closedByRelay(asError(e)));
     } finally {
       this.#writing = false;
+      // Closed while this write was in flight: what it put back is discarded too.
+      if (this.#closed) this.#discard();
     }
     // A new connection may have been attached while this write was failing.
     if (this.#conn !== null && this.#conn !== conn) this.#kick();
@@ -907,6 +1094,19 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
       this.#drainWaiters = [];
       for (const w of dw) w.resolve();
     }
+  }
+
+  /**
+   * The error of a connection the relay ended: end of stream, or a write the
+   * peer refused (broken pipe, reset). E.g. a relay at `max_connections`
+   * accepts and closes at once; the client must say so, not end silently.
+   */
+  #closedByRelay(cause: Error | null): Error {
+    const base = `connection closed by the ${this.relayName} relay at ${this.address}`;
+    if (cause === null) return new Error(base);
+    const peerGone = cause instanceof Deno.errors.BrokenPipe ||
+      cause instanceof Deno.errors.ConnectionReset;
+    return peerGone ? new Error(`${base} (${cause.message})`, { cause }) : cause;
   }
 
   #subscribeFrame(patterns: readonly string[], mode: number): Uint8Array {
@@ -945,7 +1145,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     } catch (e) {
       error = asError(e);
     }
-    this.#lost(conn, error ?? new Error(`connection closed by the ${this.relayName} relay`));
+    this.#lost(conn, error ?? this.#closedByRelay(null));
   }
 
   /**
@@ -1002,13 +1202,12 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
 
   #onSequence(v: SequenceVerdict, b: Uint8Array, s: number): void {
     const source = b[s + 6]!;
-    if (v === SequenceVerdict.restart) {
-      this.#restarts++;
-      return;
-    }
     const last = this.#seq.previous();
     const got = readSequence(b, s);
-    if (v === SequenceVerdict.gap) {
+    if (v === SequenceVerdict.restart) {
+      this.#restarts++;
+      this.#emit("restart", { source, last, got });
+    } else if (v === SequenceVerdict.gap) {
       this.#gaps++;
       this.#emit("gap", { source, expected: last + 1n, got, missing: got - last - 1n });
     } else {
@@ -1029,9 +1228,32 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     } catch (e) {
       reason = `malformed answer from the relay: ${asError(e).message}`;
     }
-    if (filter !== null) this.#filter = filter;
-    const entry = this.#pendingSubs.shift();
-    entry?.answer(filter, reason);
+    // Which request does it answer? The relay answers in order, with the complete filter after
+    // the request (unchanged after a refusal). A success answers the first pending request the
+    // filter reflects, a refusal the first one it does not; requests before that one were read
+    // by the relay before it, their answers lost: they settle with this filter too. An answer
+    // that fits none is late (its request timed out) or repeated (a request written twice).
+    const pending = this.#pendingSubs;
+    const has = new Set(filter ?? []);
+    const refusal = reason !== null || filter === null;
+    const k = pending.findIndex((p) => refusal !== (filter !== null && reflects(p, filter, has)));
+    if (
+      filter !== null &&
+      (this.#filter !== null || k < 0 || pending.slice(0, k + 1).some((p) => !p.confirm))
+    ) {
+      this.#filter = filter;
+    }
+    if (k < 0) return;
+    const settled = pending.splice(0, k + 1);
+    for (const p of settled) {
+      const mark = p.mark;
+      if (
+        mark !== null && mark.conn === this.#conn && mark.frames > (this.#confirmed?.frames ?? 0)
+      ) {
+        this.#confirmed = mark;
+      }
+      p.answer(filter, p === settled[k] ? reason : null);
+    }
   }
 
   #deliver(f: ReceivedFrame): void {
@@ -1119,6 +1341,15 @@ function resolveDomain(d: DomainOption): number {
     default:
       throw new RangeError(`Cannot create relay client: domain "${String(d)}" is unknown`);
   }
+}
+
+/** Whether the filter `f` (as the set `has`) is what request `p` asked for. */
+function reflects(p: PendingSubscribe, f: readonly string[], has: ReadonlySet<string>): boolean {
+  if (p.mode === SubscribeMode.replace) {
+    return f.length === p.patterns.length && p.patterns.every((x) => has.has(x));
+  }
+  if (p.mode === SubscribeMode.add) return p.patterns.every((x) => has.has(x));
+  return p.patterns.every((x) => !has.has(x));
 }
 
 /** Whether the frame is a relay's answer to a Subscribe: domain 4, first TLV 113. */

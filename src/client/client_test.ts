@@ -4,7 +4,8 @@ import type { RelayLogic } from "../relay/mod.ts";
 import { Logger } from "../log/mod.ts";
 import { type StreamConn, type Transport, UnixTransport } from "../transport/mod.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
-import { encodeSubscribe } from "../protocol/subscribe.ts";
+import { encodeSubscribe, parseSubscribe } from "../protocol/subscribe.ts";
+import { FrameReader } from "../protocol/frame_reader.ts";
 import { walkTlvs } from "../protocol/tlv.ts";
 import { vectorBytes } from "../../tests/_support/vectors.ts";
 import {
@@ -279,7 +280,8 @@ Deno.test("RelayClient with publishOnly receives nothing but can publish", async
     await sleep(50);
     assert.equal(quiet.stats().framesIn, 0);
     assert.equal(await quiet.receive(10), null);
-    assert.equal(quiet.stats().framesOut, 2, "hello + one frame");
+    assert.equal(quiet.stats().framesOut, 1, "one published frame");
+    assert.equal(quiet.stats().controlFramesOut, 1, "the hello");
   });
 });
 
@@ -712,7 +714,7 @@ Deno.test("RelayClient can be closed from a disconnect listener while reconnect 
     });
     const c = client;
     const closing = new Promise<void>((resolve) =>
-      c.on("disconnect", () => void c.close().then(resolve))
+      c.on("disconnect", () => void c.close().then(() => resolve()))
     );
     const started = Date.now();
     await relay.stop();
@@ -722,6 +724,269 @@ Deno.test("RelayClient can be closed from a disconnect listener while reconnect 
     assert.equal(c.stats().reconnects, 0);
   } finally {
     await client?.close();
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** One Subscribe request a {@linkcode answeringPeer} read. */
+interface SeenRequest {
+  mode: number;
+  patterns: string[];
+}
+
+/**
+ * Plays a relay's control plane on a fake peer: reads frames, keeps the
+ * filter as a relay does, and answers each Subscribe unless `answer(i)` says
+ * `drop` (or gives a promise: answer once it resolves). Answers leave in
+ * request order. Data frames are counted.
+ */
+function answeringPeer(
+  conn: Deno.Conn,
+  answer: (i: number, req: SeenRequest) => "answer" | "drop" | Promise<void> = () => "answer",
+): { requests: SeenRequest[]; dataFrames: () => number; done: Promise<void> } {
+  const requests: SeenRequest[] = [];
+  let data = 0;
+  let filter: string[] = ["*"];
+  const reader = new FrameReader();
+  // Answers leave in request order, as a relay's do: a delayed one holds back the ones after it.
+  let last = Promise.resolve();
+  const reply = (patterns: string[], hold: Promise<void> | null) => {
+    last = last.then(async () => {
+      if (hold !== null) await hold;
+      try {
+        await conn.write(answerFrame(patterns, 1));
+      } catch {
+        // client gone
+      }
+    });
+  };
+  const done = (async () => {
+    try {
+      for (;;) {
+        const n = await conn.read(reader.writable(65_536));
+        if (n === null) return;
+        reader.commit(n);
+        while (reader.next()) {
+          const f = reader.buffer.subarray(reader.frameStart, reader.frameEnd);
+          if (f.length === 32) continue;
+          const [rec] = walkTlvs(f, 32, f.length);
+          if (rec?.type !== 113) {
+            data++;
+            continue;
+          }
+          const req = parseSubscribe(rec.value);
+          const seen = { mode: req.mode, patterns: [...req.patterns] };
+          const i = requests.push(seen) - 1;
+          if (req.mode === 0) filter = [...new Set(req.patterns)];
+          else if (req.mode === 1) filter = [...new Set([...filter, ...req.patterns])];
+          else filter = filter.filter((p) => !req.patterns.includes(p));
+          const what = answer(i, seen);
+          if (what !== "drop") reply([...filter], what === "answer" ? null : what);
+        }
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return { requests, dataFrames: () => data, done };
+}
+
+Deno.test("RelayClient.subscribe() gets its answer although the relay dropped one, and later subscribes work", async () => {
+  await withFakeRelay(async (path, peer) => {
+    const accepted = peer();
+    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 5_000 });
+    try {
+      // The relay drops its first answer (as a drop-oldest queue may): the request is written
+      // again and the answer to that one settles it.
+      const p = answeringPeer(await accepted, (i) => i === 0 ? "drop" : "answer");
+      assert.deepEqual(await client.subscribe(["tlv.32"]), ["tlv.32"]);
+      assert.ok(p.requests.length >= 2, "the request was written again");
+      assert.deepEqual(await client.subscribe(["source.20"], "add"), ["tlv.32", "source.20"]);
+      assert.deepEqual(client.filter, ["tlv.32", "source.20"]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("RelayClient.subscribe(): a lost answer is settled by the answer to the next request", async () => {
+  await withFakeRelay(async (path, peer) => {
+    const accepted = peer();
+    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 5_000 });
+    try {
+      answeringPeer(await accepted, (i) => i === 0 ? "drop" : "answer");
+      const first = client.subscribe(["tlv.1"]);
+      const second = client.subscribe(["tlv.2"], "add");
+      // The relay read the first request before the second: both settle with the filter now in effect.
+      assert.deepEqual(await first, ["tlv.1", "tlv.2"]);
+      assert.deepEqual(await second, ["tlv.1", "tlv.2"]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("RelayClient.subscribe(): a late answer to a request that timed out does not answer the next one", async () => {
+  await withFakeRelay(async (path, peer) => {
+    const accepted = peer();
+    const client = await RelayClient.connect({ domain: "signal", path, subscribeTimeoutMs: 1_000 });
+    try {
+      // The answers to ["tlv.1"] are held until ["tlv.2"] arrives, then sent before its answer
+      // (a relay answers in order): they come after the first request timed out.
+      let release!: () => void;
+      const held = new Promise<void>((r) => release = r);
+      const p = answeringPeer(await accepted, (_i, req) => {
+        if (req.patterns[0] === "tlv.1") return held;
+        release();
+        return "answer";
+      });
+      await assert.rejects(
+        client.subscribe(["tlv.1"]),
+        (e: unknown) => e instanceof SubscribeError && e.code === "SubscribeTimeout",
+      );
+      assert.deepEqual(await client.subscribe(["tlv.2"]), ["tlv.2"]);
+      assert.deepEqual(p.requests.at(-1)?.patterns, ["tlv.2"]);
+      assert.deepEqual(client.filter, ["tlv.2"]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("RelayClient.confirm() proves the relay read what was published; disconnect says what is unconfirmed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_client_" });
+  const path = `${dir}/s.sock`;
+  const relay = await startRelay(path);
+  const watcher = await RelayClient.connect({ domain: "signal", path });
+  const pub = await RelayClient.connect({ domain: "signal", path, publishOnly: true });
+  try {
+    const frame = build(pub.builder(23), ECON);
+    for (let i = 0; i < 100; i++) pub.publish(build(pub.builder(23), ECON));
+    await pub.confirm();
+    assert.equal(pub.stats().framesOut, 100);
+    assert.equal(pub.stats().unconfirmedFrames, 0);
+    assert.equal(pub.filter, null, "a confirmation does not change the filter");
+    for (let i = 0; i < 50; i++) pub.publish(build(pub.builder(23), ECON));
+    await pub.flush();
+    assert.equal(pub.stats().unconfirmedFrames, 50);
+    assert.equal(pub.stats().unconfirmedBytes, 50 * frame.length);
+    await take(watcher, 150);
+    const down = once(pub, "disconnect");
+    await relay.stop();
+    const d = await down;
+    // The relay did read them, but nothing told the client so: they are reported as unconfirmed.
+    assert.deepEqual(
+      [d.unconfirmedFrames, d.unconfirmedBytes, d.pendingFrames, d.pendingBytes],
+      [50, 50 * frame.length, 0, 0],
+    );
+    assert.equal(pub.stats().unconfirmedAtDisconnect, 50);
+    await assert.rejects(pub.confirm(), ClientClosedError);
+  } finally {
+    await watcher.close();
+    await pub.close();
+    await relay.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RelayClient.confirm() rejects when the relay closes the connection instead of reading it", async () => {
+  await withFakeRelay(async (path, peer) => {
+    const accepted = peer();
+    const client = await RelayClient.connect({ domain: "signal", path, publishOnly: true });
+    try {
+      // A relay at max_connections accepts and closes at once.
+      (await accepted).close();
+      client.publish(build(client.builder(23), ECON));
+      const err = await client.confirm().catch((e: unknown) => e);
+      assert.ok(err instanceof ClientClosedError, String(err));
+      assert.match(err.message, /closed by the signal relay/);
+      assert.match(String((await client.closed())?.message), /closed by the signal relay/);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("RelayClient.close() drains for a bounded time and reports what it discarded", async () => {
+  await withFakeRelay(async (path, peer) => {
+    const accepted = peer();
+    const client = await RelayClient.connect({ domain: "signal", path });
+    try {
+      await accepted; // a peer that never reads: the kernel's buffers fill, then nothing moves
+      const frame = build(client.builder(23), ECON);
+      const n = Math.floor(16_000_000 / frame.length);
+      for (let i = 0; i < n; i++) client.publish(build(client.builder(23), ECON));
+      const report = await client.close({ timeoutMs: 100 });
+      const s = client.stats();
+      assert.ok(report.discardedFrames > 0, JSON.stringify(report));
+      assert.equal(report.discardedFrames, s.discardedFrames);
+      assert.equal(report.discardedBytes, report.discardedFrames * frame.length);
+      // Every published frame is either written whole or discarded, and bytes agree with frames.
+      assert.equal(s.framesOut + s.discardedFrames, n);
+      assert.equal(s.bytesOut, s.framesOut * frame.length);
+      assert.equal(s.pendingBytes, 0);
+      await assert.rejects(client.flush(), ClientClosedError);
+      assert.deepEqual(await client.close(), report, "idempotent");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+Deno.test("RelayClient reports a producer's restart once, not a duplicate per frame", async () => {
+  await withRelay(async ({ connect }) => {
+    const sub = await connect();
+    const dups: RelayClientEventMap["duplicate"][] = [];
+    const restarts: RelayClientEventMap["restart"][] = [];
+    sub.on("duplicate", (e) => dups.push(e));
+    sub.on("restart", (e) => restarts.push(e));
+    const pub = await connect({ publishOnly: true });
+    const b = new MessageBuilder({ domain: 2, source: 23 });
+    for (let s = 1; s <= 3000; s++) pub.publish(build(b, ECON, s));
+    // The producer restarts its numbering at 100 (not at 1).
+    for (let s = 100; s <= 200; s++) pub.publish(build(b, ECON, s));
+    await take(sub, 3101, 20_000);
+    assert.deepEqual(dups, []);
+    assert.deepEqual(restarts, [{ source: 23, last: 3000n, got: 100n }]);
+    assert.equal(sub.stats().restarts, 1);
+  });
+});
+
+Deno.test("RelayClient after a reconnect: a producer numbering anew is one restart event", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_client_" });
+  const path = `${dir}/s.sock`;
+  let relay = await startRelay(path);
+  const clients: RelayClient[] = [];
+  try {
+    const sub = await RelayClient.connect({
+      domain: "signal",
+      path,
+      reconnect: { initialMs: 50, maxMs: 200 },
+    });
+    clients.push(sub);
+    const events: string[] = [];
+    sub.on("duplicate", (e) => events.push(`duplicate ${e.got}`));
+    sub.on("restart", (e) => events.push(`restart ${e.got}`));
+    sub.on("gap", (e) => events.push(`gap ${e.got}`));
+    const b = new MessageBuilder({ domain: 2, source: 23 });
+    const pub = await RelayClient.connect({ domain: "signal", path, publishOnly: true });
+    clients.push(pub);
+    for (let s = 1; s <= 500; s++) pub.publish(build(b, ECON, s));
+    await take(sub, 500);
+    const up = once(sub, "reconnect");
+    await relay.stop();
+    relay = await startRelay(path);
+    await up;
+    // The producer came back too, numbering from 400: a fresh stream for the reconnected client.
+    const pub2 = await RelayClient.connect({ domain: "signal", path, publishOnly: true });
+    clients.push(pub2);
+    for (let s = 400; s <= 450; s++) pub2.publish(build(b, ECON, s));
+    await take(sub, 51);
+    // Without the reconnect rule these would be 51 duplicates (400 … 450 are all below 500).
+    assert.deepEqual(events, ["restart 400"]);
+  } finally {
+    for (const c of clients) await c.close();
     await relay.stop();
     await Deno.remove(dir, { recursive: true });
   }

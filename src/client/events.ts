@@ -26,12 +26,38 @@ export interface DuplicateEvent {
   got: bigint;
 }
 
-/** The connection to the relay was lost. */
+/** A producer restarted its numbering: sequence 1, or far below the last one (7.9). */
+export interface RestartEvent {
+  /** Source byte of the frame. */
+  source: number;
+  /** The highest sequence seen before from this source. */
+  last: bigint;
+  /** The sequence received (tracking continues from it). */
+  got: bigint;
+}
+
+/**
+ * The connection to the relay was lost. Publishing is at most once: what the
+ * relay had not read when the connection dropped is lost unless published
+ * again; these counts say how much that may be.
+ */
 export interface DisconnectEvent {
   /** Why (end of stream, read or write error). */
   error: Error;
   /** Whether the client will try to reconnect. */
   willReconnect: boolean;
+  /**
+   * Published frames written on this connection since the last point the relay
+   * is known to have read (connection start, or the answer to a Subscribe or
+   * `confirm()` written after them): they may or may not have reached the relay.
+   */
+  unconfirmedFrames: number;
+  /** Bytes of those frames. */
+  unconfirmedBytes: number;
+  /** Published frames not yet written: sent after a reconnect, else discarded. */
+  pendingFrames: number;
+  /** Bytes of those frames. */
+  pendingBytes: number;
 }
 
 /** The client reconnected and restored its hello and filter. */
@@ -56,6 +82,8 @@ export interface RelayClientEventMap {
   gap: GapEvent;
   /** A duplicate or regressed sequence (7.9). */
   duplicate: DuplicateEvent;
+  /** A producer restarted its numbering (once per restart, not once per frame). */
+  restart: RestartEvent;
   /** The connection was lost. */
   disconnect: DisconnectEvent;
   /** The connection was re-established. */
@@ -75,17 +103,32 @@ export interface ClientStats {
   framesIn: number;
   /** Bytes of those frames. */
   bytesIn: number;
-  /** Frames handed to the kernel (including hello and Subscribe requests). */
+  /** Published frames handed to the kernel whole (hello and Subscribe requests not included). */
   framesOut: number;
   /** Bytes of those frames. */
   bytesOut: number;
+  /** Control frames written: hello, Subscribe requests, `confirm()` round trips. */
+  controlFramesOut: number;
+  /**
+   * Published frames written on the current connection since the last point the relay is known
+   * to have read them (see `DisconnectEvent`).
+   */
+  unconfirmedFrames: number;
+  /** Bytes of those frames. */
+  unconfirmedBytes: number;
+  /** Frames that were unconfirmed when a connection was lost, over all connections. */
+  unconfirmedAtDisconnect: number;
+  /** Published frames never written: discarded by `close()` or when the client closed. */
+  discardedFrames: number;
+  /** Bytes of those frames. */
+  discardedBytes: number;
   /** Sequence gaps seen. */
   gaps: number;
   /** Duplicate or regressed sequences seen. */
   duplicates: number;
   /** Successful reconnections. */
   reconnects: number;
-  /** Producers seen restarting their numbering at 1. */
+  /** Producers seen restarting their numbering (`restart` events). */
   restarts: number;
   /** Frames dropped by the local filter. */
   filtered: number;

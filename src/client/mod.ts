@@ -15,7 +15,10 @@
  * @module
  */
 export { RelayClient } from "./client.ts";
+export { transportForPath } from "./_address.ts";
 export type {
+  CloseOptions,
+  CloseReport,
   DomainOption,
   ReconnectOptions,
   RelayClientOptions,
@@ -50,4 +53,5 @@ export type {
   ReconnectEvent,
   RelayClientEventMap,
   RelayClientListener,
+  RestartEvent,
 } from "./events.ts";

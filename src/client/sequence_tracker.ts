@@ -1,6 +1,7 @@
 /**
  * Per-source sequence tracking of received frames (PROTOCOL.md 2.2, 7.9):
- * gaps (sequence jumped ahead) and duplicates (sequence not above the last).
+ * gaps (sequence jumped ahead), duplicates (sequence not above the last) and
+ * restarts (sequence 1, or far below the last: the producer numbers anew).
  * A client talks to one relay, so "per (relay, source)" is per source byte.
  *
  * `check()` is allocation-free: sequences are compared as two u32 halves and
@@ -23,12 +24,19 @@ export const SequenceVerdict = {
   gap: 3,
   /** Not above the last one seen (replay, duplicate or regression). */
   duplicate: 4,
-  /** Sequence 1 after a higher one: the producer restarted its numbering (new connection). */
+  /**
+   * The producer restarted its numbering: sequence 1 after a higher one, or a
+   * sequence more than the restart window below the last one. Tracking
+   * continues from the new number (later frames are not duplicates).
+   */
   restart: 5,
 } as const;
 
 /** A value of {@linkcode SequenceVerdict}. */
 export type SequenceVerdict = typeof SequenceVerdict[keyof typeof SequenceVerdict];
+
+/** Default restart window: a sequence more than this far below the last one is a restart. */
+export const DEFAULT_RESTART_WINDOW = 1000;
 
 /**
  * Remembers the highest sequence seen per source.
@@ -44,9 +52,22 @@ export class SequenceTracker {
   readonly #hi = new Uint32Array(256);
   readonly #lo = new Uint32Array(256);
   readonly #seen = new Uint8Array(256);
+  /** 1 for a source not yet seen since {@linkcode resume}: any step back is a restart. */
+  readonly #resumed = new Uint8Array(256);
   // The last value before the most recent check (for reports).
   #prevHi = 0;
   #prevLo = 0;
+  readonly #window: number;
+
+  /**
+   * Makes a tracker.
+   *
+   * @param restartWindow a sequence more than this far below the last one is a
+   *   restart, not a duplicate (default {@linkcode DEFAULT_RESTART_WINDOW})
+   */
+  constructor(restartWindow: number = DEFAULT_RESTART_WINDOW) {
+    this.#window = restartWindow;
+  }
 
   /**
    * Checks the frame at `off` and records its sequence when it moves forward.
@@ -70,10 +91,14 @@ export class SequenceTracker {
     const llo = this.#lo[src]!;
     this.#prevHi = lhi;
     this.#prevLo = llo;
+    const resumed = this.#resumed[src] === 1;
+    this.#resumed[src] = 0;
     if (hi < lhi || (hi === lhi && lo <= llo)) {
-      if (hi === 0 && lo === 1 && (lhi !== 0 || llo > 1)) {
-        this.#lo[src] = 1;
-        this.#hi[src] = 0;
+      // How far back, without BigInt (exact below 2^53).
+      const back = (lhi - hi) * 4294967296 + (llo - lo);
+      if (resumed || (hi === 0 && lo === 1 && back > 0) || back > this.#window) {
+        this.#lo[src] = lo;
+        this.#hi[src] = hi;
         return SequenceVerdict.restart;
       }
       return SequenceVerdict.duplicate;
@@ -106,8 +131,19 @@ export class SequenceTracker {
     return (BigInt(this.#hi[source]!) << 32n) | BigInt(this.#lo[source]!);
   }
 
+  /**
+   * After a reconnect: the first frame of each known source that does not move
+   * forward is a restart (its producer numbered anew while we were away), not
+   * a duplicate; one that moves forward is judged as before, so what was lost
+   * meanwhile is still a gap.
+   */
+  resume(): void {
+    this.#resumed.set(this.#seen);
+  }
+
   /** Forgets every source. */
   reset(): void {
     this.#seen.fill(0);
+    this.#resumed.fill(0);
   }
 }

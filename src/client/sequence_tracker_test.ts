@@ -17,6 +17,12 @@ Deno.test("SequenceTracker.check() classifies sequences per source", async (t) =
     ["sources are independent", [[20, 1n], [23, 9n], [20, 2n], [23, 10n]], [2, 2, 0, 0]],
     ["restart at 1", [[20, 7n], [20, 1n], [20, 2n]], [2, 5, 0]],
     ["1 after 1 is a duplicate", [[20, 1n], [20, 1n]], [2, 4]],
+    ["within the restart window: duplicates", [[20, 1500n], [20, 500n], [20, 501n]], [2, 4, 4]],
+    ["far below the last: one restart, then in order", [[20, 18500n], [20, 500n], [20, 501n], [
+      20,
+      502n,
+    ]], [2, 5, 0, 0]],
+    ["far below across the 32-bit boundary", [[20, 0x100000005n], [20, 7n], [20, 8n]], [2, 5, 0]],
     ["across the 32-bit boundary", [[20, 0xffffffffn], [20, 0x100000000n], [20, 0x100000002n]], [
       2,
       0,
@@ -40,4 +46,28 @@ Deno.test("SequenceTracker.previous() and last() report the numbers of a gap", (
   assert.equal(s.last(21), undefined);
   s.reset();
   assert.equal(s.last(20), undefined);
+});
+
+Deno.test("SequenceTracker takes its restart window from the constructor", () => {
+  const s = new SequenceTracker(10);
+  s.check(header(20, 100n), 0);
+  assert.equal(s.check(header(20, 95n), 0), SequenceVerdict.duplicate);
+  assert.equal(s.check(header(20, 89n), 0), SequenceVerdict.restart);
+  assert.equal(s.previous(), 100n);
+  assert.equal(s.last(20), 89n);
+});
+
+Deno.test("SequenceTracker.resume(): a step back after a reconnect is one restart; a step forward a gap", () => {
+  const s = new SequenceTracker();
+  for (const n of [1n, 2n, 3n]) s.check(header(20, n), 0);
+  s.check(header(21, 500n), 0);
+  s.resume();
+  // Source 20 numbers anew from 2 (within the window): a restart, not a duplicate...
+  assert.equal(s.check(header(20, 2n), 0), SequenceVerdict.restart);
+  assert.equal(s.check(header(20, 3n), 0), SequenceVerdict.ok);
+  // ...and only for the first frame after resume().
+  assert.equal(s.check(header(20, 3n), 0), SequenceVerdict.duplicate);
+  // Source 21 went on: what was lost while away is a gap.
+  assert.equal(s.check(header(21, 600n), 0), SequenceVerdict.gap);
+  assert.equal(s.previous(), 500n);
 });

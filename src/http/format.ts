@@ -7,7 +7,7 @@
  */
 
 import type { ConnectionRow, ConnectionsResponse, RelayRates, RelaysResponse } from "./api.ts";
-import type { RelayStats } from "../relay/stats.ts";
+import type { BridgeStats, RelayStats } from "../relay/stats.ts";
 
 /**
  * A count with thousands separators: `1,234,567`.
@@ -152,6 +152,7 @@ export function formatStatsSummary(body: RelaysResponse): string {
         }`,
       );
     }
+    for (const b of s.bridges ?? []) lines.push(`  ${bridgeLine(b)}`);
     if (s.journal !== null) {
       lines.push(
         `  journal ${s.journal.path}  ${formatCount(s.journal.records)} records, ${
@@ -175,6 +176,27 @@ export function formatStatsSummary(body: RelaysResponse): string {
     );
   }
   return blocks.join("\n\n");
+}
+
+/**
+ * One bridge of `torq stats`: where it stands, why when it is not connected,
+ * and its counters.
+ *
+ * @param b the bridge's counters
+ * @returns e.g. `bridge nats ⇄ torq.signals (core) connecting: Authorization Violation (12 failed attempts)`
+ */
+function bridgeLine(b: BridgeStats): string {
+  const arrow = b.direction === "out" ? "→" : b.direction === "in" ? "←" : "⇄";
+  const head = `bridge ${b.kind} ${arrow} ${b.subject} (${b.mode}) ${b.state ?? ""}`.trimEnd();
+  if (!b.connected) {
+    const failures = b.connectFailures ?? 0;
+    return `${head}${b.lastError ? `: ${b.lastError}` : ""}${
+      failures > 0 ? ` (${formatCount(failures)} failed attempt${failures === 1 ? "" : "s"})` : ""
+    }  ${b.address}`;
+  }
+  return `${head}  published ${formatCount(b.published)}  received ${
+    formatCount(b.received)
+  }  dropped ${formatCount(b.dropped)}  refused ${formatCount(b.refused)}  ${b.address}`;
 }
 
 /** Options of {@linkcode formatTop}. */

@@ -16,8 +16,9 @@
  * `torq_journal_failures_total`, `torq_journal_suppressed_total`, `torq_latency_seconds` (histogram),
  * `torq_latency_clock_skew_total`, `torq_uptime_seconds`, and per bridge
  * (`bridge`, `subject`, `direction` labels) `torq_bridge_{published,received,
- * dropped,unconfirmed,missing,duplicates,retries,reconnects,refused}_total`,
- * `torq_bridge_pending_frames`, `torq_bridge_lag_frames`, `torq_bridge_connected`;
+ * dropped,unconfirmed,missing,duplicates,retries,reconnects,refused,connect_failures}_total`,
+ * `torq_bridge_pending_frames`, `torq_bridge_lag_frames`, `torq_bridge_connected`,
+ * `torq_bridge_state{state}` (1 for the bridge's state, 0 for the others);
  * every sample carries `relay` and `domain`. With services (`torq up`):
  * `torq_service_restarts_total`, `torq_service_up`, `torq_service_failed`, by `service`.
  *
@@ -349,6 +350,13 @@ const FAMILIES: readonly Family[] = [
     samples: (s, b) => bridgeSamples(s, b, (x) => x.refused),
   },
   {
+    name: "torq_bridge_connect_failures_total",
+    type: "counter",
+    help:
+      "Connection attempts of a bridge that its bus refused or that failed (credentials, no server).",
+    samples: (s, b) => bridgeSamples(s, b, (x) => x.connectFailures),
+  },
+  {
     name: "torq_bridge_pending_frames",
     type: "gauge",
     help: "Frames a bridge handed to its bus and not yet confirmed.",
@@ -365,6 +373,19 @@ const FAMILIES: readonly Family[] = [
     type: "gauge",
     help: "Whether a bridge is connected to its bus (1) or not (0).",
     samples: (s, b) => bridgeSamples(s, b, (x) => x.connected ? 1 : 0),
+  },
+  {
+    name: "torq_bridge_state",
+    type: "gauge",
+    help:
+      "State of a bridge: 1 for the one it is in (connecting, connected, reconnecting, refused, stopped).",
+    samples: (s, b) =>
+      (s.bridges ?? []).flatMap((x) =>
+        BRIDGE_STATES.map((state): Sample => [
+          { ...bridgeLabels(b, x), state },
+          x.state === state ? 1 : 0,
+        ])
+      ),
   },
   {
     name: "torq_uptime_seconds",
@@ -482,15 +503,19 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+/** The states `torq_bridge_state` lists (`NatsBridgeState`). */
+const BRIDGE_STATES = ["connecting", "connected", "reconnecting", "refused", "stopped"] as const;
+
+function bridgeLabels(labels: Labels, x: BridgeStats): Labels {
+  return { ...labels, bridge: x.kind, subject: x.subject, direction: x.direction };
+}
+
 function bridgeSamples(
   s: RelayStats,
-  base: Labels,
+  labels: Labels,
   value: (b: BridgeStats) => number,
 ): Sample[] {
-  return (s.bridges ?? []).map((x) => [
-    { ...base, bridge: x.kind, subject: x.subject, direction: x.direction },
-    value(x),
-  ]);
+  return (s.bridges ?? []).map((x) => [bridgeLabels(labels, x), value(x)]);
 }
 
 function sourceLabel(x: { source: number; name: string | null }): string {

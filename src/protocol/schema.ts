@@ -297,6 +297,12 @@ function checkOne(
       } else if (f.size !== undefined && f.size !== size) {
         invalid(["fields", i, "size"], `is ${show(f.size)}, but type ${f.type} takes ${size}`);
         ok = false;
+      } else if (size > MAX_PAYLOAD) {
+        invalid(
+          ["fields", i, "type"],
+          `type ${f.type} takes ${size} bytes, more than a TLV value can hold (${MAX_PAYLOAD})`,
+        );
+        ok = false;
       }
       if (!isByteCount(f.offset, 0)) {
         invalid(
@@ -362,6 +368,12 @@ function checkOne(
     layoutSize = end;
   } else if (rule.kind === "fixed" && layoutSize !== rule.size) {
     invalid(["layoutSize"], `is ${layoutSize}, but the size is fixed at ${rule.size} bytes`);
+  } else if (layoutSize > MAX_PAYLOAD) {
+    // No payload of any size rule can hold it: every decode would fail.
+    invalid(
+      [def.layoutSize === undefined ? "fields" : "layoutSize"],
+      `the layout takes ${layoutSize} bytes, more than a TLV value can hold (${MAX_PAYLOAD})`,
+    );
   } else if (rule.kind === "bounded" && (layoutSize < rule.min || layoutSize > rule.max)) {
     invalid(
       [def.layoutSize === undefined ? "fields" : "layoutSize"],
@@ -378,7 +390,8 @@ function checkOne(
       );
     }
   }
-  if (layoutSize < 1) invalid(["fields"], "the layout takes no bytes");
+  // (With no field placed, the problems of the fields already say why.)
+  if (layoutSize < 1 && problems.length === 0) invalid(["fields"], "the layout takes no bytes");
 
   if (problems.length > 0) return { problems, entry: undefined };
 

@@ -352,6 +352,28 @@ Deno.test("registerSchema() rejects schemas the spec forbids, with the path of t
       message: "fields: the layout takes 8 bytes, outside the size rule 32–64 bytes",
       field: "fields",
     },
+    {
+      name: "a field no TLV value can hold, on a variable-size type",
+      def: { ...base, size: "variable", fields: [{ name: "x", offset: 0, type: "u8[100000000]" }] },
+      code: ErrorCode.InvalidSchema,
+      message:
+        "fields[0].type: type u8[100000000] takes 100000000 bytes, more than a TLV value can hold (65535)",
+      field: "fields[0].type",
+    },
+    {
+      name: "a field table that ends beyond the largest TLV value, on a variable-size type",
+      def: {
+        ...base,
+        size: "variable",
+        fields: [
+          { name: "head", offset: 0, type: "u64" },
+          { name: "tail", offset: 65_000, type: "u64[100]" },
+        ],
+      },
+      code: ErrorCode.InvalidSchema,
+      message: "fields: the layout takes 65800 bytes, more than a TLV value can hold (65535)",
+      field: "fields",
+    },
   ];
   for (const c of cases) {
     await t.step(c.name, () => {

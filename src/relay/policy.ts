@@ -19,6 +19,7 @@ import { Status } from "../protocol/errors.ts";
 import { checkTlvArea, readTlvAt, TlvCursor } from "../protocol/tlv.ts";
 import { checkTlvSize } from "../protocol/registry.ts";
 import { isKnownSource } from "../protocol/domains.ts";
+import type { RelayLogic } from "./logic.ts";
 
 /** The three policies. */
 export type PolicyName = "performance" | "standard" | "audit";
@@ -193,4 +194,26 @@ export function auditTlvRanges(domain: number, allowVendor: boolean): Uint8Array
   allow(100, 119);
   if (allowVendor) allow(200, 254);
   return m;
+}
+
+/**
+ * The validator of a relay's logic: its policy, strictness and audit limits.
+ *
+ * @param logic the relay's logic
+ * @returns a validator applying it
+ * @example
+ * ```ts
+ * validatorForLogic(SIGNAL_LOGIC).policy; // "standard"
+ * ```
+ */
+export function validatorForLogic(logic: RelayLogic): Validator {
+  return new Validator({
+    policy: logic.policy,
+    strict: logic.strict,
+    allowedTlv: auditTlvRanges(logic.domain, logic.allowVendor),
+    strictSourceCheck: logic.strictSourceCheck,
+    maxSequenceGap: logic.maxSequenceGap,
+    maxFutureMs: logic.maxFutureMs,
+    maxAgeMs: logic.maxAgeMs,
+  });
 }

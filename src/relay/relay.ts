@@ -39,7 +39,7 @@ import { LogBudget, Logger, RateLimit } from "../log/logger.ts";
 import { Connection } from "./connection.ts";
 import { type GateLimits, ProducerGate } from "./flow.ts";
 import { MAX_WRITE, type OutboundReport } from "./outbound.ts";
-import { auditTlvRanges, Validator } from "./policy.ts";
+import { type Validator, validatorForLogic } from "./policy.ts";
 import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
 import { AuditJournal } from "./journal.ts";
 import { lastAccepted } from "./journal_file.ts";
@@ -233,7 +233,7 @@ export class Relay {
     this.#wireDomain = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
     this.#systemWire = logic.legacyDomainNumbering ? 3 : 4;
     this.#maxPayload = logic.maxMessageSize - HEADER_SIZE;
-    this.#validator = validatorFor(logic);
+    this.#validator = validatorForLogic(logic);
     this.#registry = new TopicRegistry(
       logic.defaultTopic,
       logic.availableTopics,
@@ -438,7 +438,7 @@ export class Relay {
     if (changed.length > 0) {
       this.#maxPayload = this.logic.maxMessageSize - HEADER_SIZE;
       for (const c of this.#conns.values()) c.reader.maxPayload = this.#maxPayload;
-      this.#validator = validatorFor(this.logic);
+      this.#validator = validatorForLogic(this.logic);
       this.#gate.limits = gateLimits(this.logic);
       this.#log.info("reloaded", { changes: changed.join(", ") });
     }
@@ -1194,10 +1194,13 @@ export class Relay {
       }
     }
     if (reason === null) {
+      // A Subscribe that changes nothing (a client's round trip, `confirm()`) is not news.
+      const same = src.filter !== null && patterns.length === before.length &&
+        patterns.every((p, i) => p === before[i]);
       src.filter = new Filter(patterns, this.#registry);
       for (const p of patterns) if (isExactTopic(p)) this.#registry.intern(p);
       this.#refreshConsumers();
-      const suppressed = this.#subscribeLogAllowed(src);
+      const suppressed = same ? -1 : this.#subscribeLogAllowed(src);
       if (suppressed >= 0) {
         const text = patterns.join(",");
         this.#log.info("subscribed", {
@@ -1205,6 +1208,8 @@ export class Relay {
           patterns: text === "" ? "(publish-only)" : clip(text),
           suppressed_lines: suppressed || undefined,
         });
+      } else if (same) {
+        this.#log.debug("subscribed", { conn: src.id, patterns: "(unchanged)" });
       }
     } else {
       this.#rejects[Status.MalformedSubscribe]!++;
@@ -1550,18 +1555,6 @@ const RELOADABLE = [
 
 function gateLimits(logic: RelayLogic): GateLimits {
   return { maxStallMs: logic.maxProducerStallMs, maxStallPerSecondMs: logic.maxStallTotalMs };
-}
-
-function validatorFor(logic: RelayLogic): Validator {
-  return new Validator({
-    policy: logic.policy,
-    strict: logic.strict,
-    allowedTlv: auditTlvRanges(logic.domain, logic.allowVendor),
-    strictSourceCheck: logic.strictSourceCheck,
-    maxSequenceGap: logic.maxSequenceGap,
-    maxFutureMs: logic.maxFutureMs,
-    maxAgeMs: logic.maxAgeMs,
-  });
 }
 
 /** Encoded size of a pattern list (`[len u8][UTF-8]` each), as the answer would carry it. */

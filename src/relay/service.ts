@@ -133,6 +133,8 @@ export async function startRelays(
     await Promise.all(relays.map((r) => r.stop(0)));
     throw e;
   }
+  // What the running relays apply: the starting configuration, then each reload's except what
+  // needs a restart. A reload compares against this, never against the last file it read.
   let current = config;
   return {
     relays,
@@ -161,25 +163,18 @@ export async function startRelays(
           rlog.info("reloaded", { changes: line });
           changes.push(`${relay.logic.name} ${line}`);
         }
-        const restart = (["format", "file"] as const)
-          .filter((k) => before.logging[k] !== after.logging[k]).map((k) => `logging.${k}`);
-        for (const k of ["path", "address", "port"] as const) {
-          if (before.transport[k] !== after.transport[k]) restart.push(`transport.${k}`);
-        }
-        for (const k of Object.keys(before.journal) as (keyof typeof before.journal)[]) {
-          if (before.journal[k] !== after.journal[k]) restart.push(`journal.${k}`);
-        }
-        if (
-          before.validation.audit !== after.validation.audit ||
-          before.validation.checksum !== after.validation.checksum
-        ) restart.push("validation.audit/checksum (policy)");
+        const restart = restartKeys(before, after);
         if (restart.length > 0) {
           rlog.warn("reload: these changes need a restart", { keys: restart.join(", ") });
         }
         const logic = relayLogicFromConfig(after, journals[i]!);
         for (const change of relay.reload(logic)) changes.push(`${relay.logic.name} ${change}`);
       });
-      current = next;
+      const relaysApplied = { ...next.relays };
+      for (const name of names) {
+        relaysApplied[name] = applied(current.relays[name], next.relays[name]);
+      }
+      current = { ...next, relays: relaysApplied };
       log.info("configuration reloaded", { changes: changes.length });
       return changes;
     },
@@ -198,6 +193,90 @@ export async function startRelays(
       return relay;
     },
   };
+}
+
+/** Keys of a relay's section a running relay takes on SIGHUP (`Relay.reload()`, the log level). */
+const RELOADABLE_KEYS: ReadonlySet<string> = new Set([
+  "logging.level",
+  "relay.echo",
+  "relay.hello_marks_publisher",
+  "validation.strict",
+  "validation.allow_vendor",
+  "validation.strict_source_check",
+  "validation.max_sequence_gap",
+  "validation.max_future_ms",
+  "validation.max_age_ms",
+  "validation.max_message_size",
+  "performance.max_connections",
+  "performance.max_queue_frames",
+  "performance.max_queue_bytes",
+  "performance.slow_consumer",
+  "performance.slow_consumer_timeout_ms",
+  "performance.max_block_ms",
+  "performance.max_garbage_bytes",
+  "performance.producer_stall",
+  "performance.slow_consumer_stall_ms",
+  "performance.max_producer_stall_ms",
+  "performance.max_stall_total_ms",
+  "performance.partial_frame_timeout_ms",
+  "performance.write_stall_timeout_ms",
+  "performance.idle_timeout_ms",
+]);
+
+/**
+ * The keys of a relay's section that differ between the running (applied)
+ * configuration and a reloaded one and cannot change without a restart
+ * (socket path, TCP address, policy, topics, log format or file, bridge …).
+ *
+ * @param running the applied section
+ * @param reloaded the section just loaded
+ * @returns dotted keys, e.g. `["transport.path"]`
+ */
+function restartKeys(running: RelayConfig, reloaded: RelayConfig): string[] {
+  const keys: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (RELOADABLE_KEYS.has(path)) return;
+    if (isRecord(a) && isRecord(b)) {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        walk(a[k], b[k], path === "" ? k : `${path}.${k}`);
+      }
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) keys.push(path);
+  };
+  walk(running, reloaded, "");
+  return keys;
+}
+
+/**
+ * The section a relay runs with after a reload: the reloaded one, except the
+ * keys that need a restart, which keep their running values. A later reload
+ * then warns again while they still differ, and says nothing once they are
+ * back to what runs.
+ *
+ * @param running the applied section
+ * @param reloaded the section just loaded
+ * @returns the new applied section
+ */
+function applied(running: RelayConfig, reloaded: RelayConfig): RelayConfig {
+  const out = structuredClone(reloaded) as unknown as Record<string, unknown>;
+  for (const key of restartKeys(running, reloaded)) {
+    const path = key.split(".");
+    let from: unknown = running;
+    let to: Record<string, unknown> = out;
+    for (const k of path.slice(0, -1)) {
+      from = isRecord(from) ? from[k] : undefined;
+      if (!isRecord(to[k])) to[k] = {};
+      to = to[k] as Record<string, unknown>;
+    }
+    const last = path.at(-1)!;
+    const value = isRecord(from) ? from[last] : undefined;
+    if (value === undefined) delete to[last];
+    else to[last] = structuredClone(value);
+  }
+  return out as unknown as RelayConfig;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

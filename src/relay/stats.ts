@@ -119,6 +119,13 @@ export interface BridgeStats {
   mode: string;
   /** Whether the bus connection is up. */
   connected: boolean;
+  /**
+   * `connecting` (never connected yet: retrying), `connected`, `reconnecting`, `refused` (e.g. a
+   * JetStream durable bound by another relay) or `stopped`; `lastError` says why when not connected.
+   */
+  state: string;
+  /** Connection attempts the bus refused or that failed (wrong credentials, no server). */
+  connectFailures: number;
   /** Frames published and confirmed (core: flush round trip; JetStream: ack). */
   published: number;
   /** Frames received from the bus and queued for the relay. */

@@ -36,6 +36,8 @@ import { writeTlvHeader } from "../protocol/tlv.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV, SubscribeMode } from "../protocol/subscribe.ts";
 import { Histogram, type HistogramSummary } from "./histogram.ts";
+import { transportForPath } from "../client/mod.ts";
+import type { StreamConn } from "../transport/transport.ts";
 
 const TWO32 = 4294967296;
 /** Bytes of pre-built frames per producer chunk (at most). */
@@ -239,6 +241,41 @@ export interface RelayLogLine {
   [field: string]: unknown;
 }
 
+/**
+ * Why a run failed, or null when it did not: frames stopped moving, a
+ * producer or consumer failed or lost its connection (e.g. the relay died),
+ * no frame came back, or a relay the bench started exited with an error. A run
+ * stopped with Ctrl-C did not fail.
+ *
+ * @param r the result
+ * @returns one line, or null
+ * @example
+ * ```ts
+ * const failed = report.runs.map(benchFailure).find((f) => f !== null);
+ * if (failed) Deno.exit(1);
+ * ```
+ */
+export function benchFailure(r: BenchResult): string | null {
+  const why: string[] = [];
+  if (r.stalled) why.push("frames stopped moving");
+  for (const p of r.producerStats) if (p.error) why.push(`producer ${p.id}: ${p.error}`);
+  for (const c of r.consumerStats) {
+    if (c.error) why.push(`consumer ${c.id}: ${c.error}`);
+    else if (c.disconnected && !r.aborted) {
+      why.push(`consumer ${c.id}: its connection ended before the run did`);
+    }
+  }
+  if (r.system === "relay" && r.sent > 0 && r.total.msgs === 0) {
+    why.push("no frame came back through the relay");
+  }
+  const exit = r.relayLog.find((l) => l.msg.startsWith("relay exited with"));
+  if (exit !== undefined) why.push(exit.msg);
+  if (why.length === 0) return null;
+  return `the ${r.system === "relay" ? "relay" : "direct"} run failed: ${
+    why.slice(0, 3).join("; ")
+  }${why.length > 3 ? `; … ${why.length - 3} more` : ""}`;
+}
+
 /** The figures of one run. */
 export interface BenchResult {
   /** Through a relay or direct. */
@@ -380,7 +417,7 @@ function message(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/ \(os error \d+\)$/, "");
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+async function writeAll(conn: StreamConn, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.length) off += await conn.write(off === 0 ? data : data.subarray(off));
 }
@@ -475,7 +512,7 @@ class ProducerState {
   constructor(
     readonly index: number,
     readonly source: number,
-    readonly conns: Deno.Conn[],
+    readonly conns: StreamConn[],
     target: number,
   ) {
     this.target = target;
@@ -497,7 +534,7 @@ class ConsumerState {
   error: string | undefined = undefined;
   readonly lastSeq: Float64Array;
   readonly hist = new Histogram();
-  constructor(readonly index: number, readonly conns: Deno.Conn[], producers: number) {
+  constructor(readonly index: number, readonly conns: StreamConn[], producers: number) {
     this.openConns = conns.length;
     this.lastSeq = new Float64Array(producers);
   }
@@ -521,7 +558,7 @@ interface Shared {
  * source check, sequence gap check, latency into the histogram. No object is
  * made per frame.
  */
-async function consumeConn(conn: Deno.Conn, c: ConsumerState, ctx: Shared): Promise<void> {
+async function consumeConn(conn: StreamConn, c: ConsumerState, ctx: Shared): Promise<void> {
   const reader = new FrameReader({ capacity: 1 << 20 });
   const dom = ctx.info.wire;
   const base = ctx.info.sourceBase;
@@ -577,7 +614,7 @@ async function consumeConn(conn: Deno.Conn, c: ConsumerState, ctx: Shared): Prom
 }
 
 /** Reads and discards (a relay that does not honour hello would otherwise queue frames here). */
-async function discard(conn: Deno.Conn): Promise<void> {
+async function discard(conn: StreamConn): Promise<void> {
   const buf = new Uint8Array(65_536);
   try {
     while ((await conn.read(buf)) !== null) {
@@ -646,7 +683,7 @@ async function produce(p: ProducerState, t: Template, ctx: Shared): Promise<void
   if (p.endNs === 0) p.endNs = clock.nowNs();
 }
 
-function closeAll(conns: Iterable<Deno.Conn>): void {
+function closeAll(conns: Iterable<StreamConn>): void {
   for (const c of conns) {
     try {
       c.close();
@@ -682,9 +719,9 @@ function chunkFrames(w: BenchWorkload): number {
 async function connectRun(
   w: BenchWorkload,
   target: BenchTarget,
-): Promise<{ producerConns: Deno.Conn[][]; consumerConns: Deno.Conn[][]; socket: string }> {
-  const producerConns: Deno.Conn[][] = Array.from({ length: w.producers }, () => []);
-  const consumerConns: Deno.Conn[][] = Array.from({ length: w.consumers }, () => []);
+): Promise<{ producerConns: StreamConn[][]; consumerConns: StreamConn[][]; socket: string }> {
+  const producerConns: StreamConn[][] = Array.from({ length: w.producers }, () => []);
+  const consumerConns: StreamConn[][] = Array.from({ length: w.consumers }, () => []);
   const all = () => [...producerConns.flat(), ...consumerConns.flat()];
   try {
     if (target.system === "direct") {
@@ -705,12 +742,12 @@ async function connectRun(
       return { producerConns, consumerConns, socket: path };
     }
     const path = target.path;
-    for (let j = 0; j < w.consumers; j++) {
-      consumerConns[j]!.push(await connectRelay(path));
-    }
     const info = BENCH_DOMAINS[w.domain];
+    for (let j = 0; j < w.consumers; j++) {
+      consumerConns[j]!.push(await connectRelay(path, info.wire));
+    }
     for (let i = 0; i < w.producers; i++) {
-      const c = await connectRelay(path);
+      const c = await connectRelay(path, info.wire);
       producerConns[i]!.push(c);
       await writeAll(c, helloFrame(info.wire, info.sourceBase + i));
     }
@@ -721,9 +758,14 @@ async function connectRun(
   }
 }
 
-async function connectRelay(path: string): Promise<Deno.Conn> {
+/**
+ * Connects to a relay the way every client does: a Unix socket path,
+ * `tcp://HOST:PORT`, or `nats://HOST:PORT` (the domain's subject; no relay on
+ * the other side, Subscribes are answered locally).
+ */
+async function connectRelay(path: string, domain: number): Promise<StreamConn> {
   try {
-    return await Deno.connect({ transport: "unix", path });
+    return await transportForPath(path, domain).connect();
   } catch (e) {
     throw new Error(`cannot connect to a relay at ${path}: ${message(e)}`);
   }
@@ -1242,7 +1284,7 @@ export async function benchmark(plan: BenchPlan, options: RunOptions = {}): Prom
   const w = plan.workload;
   if (plan.socket !== null) {
     // Fail fast, with one line, when nothing listens there.
-    (await connectRelay(plan.socket)).close();
+    (await connectRelay(plan.socket, BENCH_DOMAINS[w.domain].wire)).close();
   }
   const dir = await Deno.makeTempDir({ prefix: "torq-bench-" });
   const runs: BenchResult[] = [];

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { BackpressureError, type RelayClient } from "../client/mod.ts";
+import { BackpressureError, ClientClosedError, type RelayClient } from "../client/mod.ts";
 import {
   checkFrameStart,
   frameStartError,
@@ -145,7 +145,7 @@ export interface ScheduledFrame {
 
 /** What {@linkcode publishPaced} did. */
 export interface PublishResult {
-  /** Frames published and flushed. */
+  /** Frames published, flushed, and read by the relay (confirmed by a round trip). */
   frames: number;
   /** Their bytes. */
   bytes: number;
@@ -157,14 +157,17 @@ export interface PublishResult {
 
 /**
  * Publishes frames at their scheduled times (relative to the start), waiting
- * out backpressure, then flushes. Frames scheduled within a millisecond of now
- * are published without sleeping, so high rates are kept on average.
+ * out backpressure, then flushes and confirms that the relay read them (a
+ * round trip): a relay that closed the connection instead, e.g. one at
+ * `max_connections`, is an error, not a success. Frames scheduled within a
+ * millisecond of now are published without sleeping, so high rates are kept
+ * on average.
  *
  * @param client a connected client
  * @param frames frames with optional times
  * @param signal stops publishing (what was published is still flushed)
  * @returns counts, time, whether interrupted
- * @throws {ClientClosedError} when the connection is lost
+ * @throws {Error} when the connection is lost before the relay confirmed reading every frame
  * @example
  * ```ts
  * await publishPaced(client, [{ frame }, { frame, atMs: 100 }]);
@@ -200,7 +203,16 @@ export async function publishPaced(
     n++;
     bytes += frame.length;
   }
-  await client.flush();
+  try {
+    await client.confirm();
+  } catch (e) {
+    if (!(e instanceof ClientClosedError)) throw e;
+    const why = e.cause instanceof Error ? e.cause.message : e.message;
+    throw new Error(
+      `Cannot publish ${plural(n, "frame")}: ${why} before it confirmed reading them`,
+      { cause: e },
+    );
+  }
   return {
     frames: n,
     bytes,

@@ -25,6 +25,9 @@
  * There is no index and no trailer: the writer only ever appends whole
  * records, and a reader of a file that was cut off (the recorder was killed
  * mid-write) gets every complete record before a `TruncatedRecord` error.
+ * {@linkcode readRecordingFile} reads a file as far as it goes and returns the
+ * records with the problem that stopped it, so tools deliver what is intact and
+ * then report the damage.
  * A reader checks the magic and version, that each record's `length` is at
  * least the 32-byte header and at most 1 MiB, that the frame starts with the
  * Protocol V2 magic and that its `payload_size` agrees with `length`; it does
@@ -345,6 +348,103 @@ export function* readRecording(bytes: Uint8Array): Generator<RecordedFrame, void
     yield { receivedNs, frame: bytes.subarray(start, start + length), offset: off, index };
     off = start + length;
   }
+}
+
+/**
+ * A file format of recorded frames with receive times. `torq record`'s
+ * (`TORQREC1`) is the one defined here; another (e.g. a binary audit journal)
+ * joins {@linkcode RECORDING_FORMATS} with its own reader, and every tool that
+ * reads recordings (`replay`, `decode --file`) takes it.
+ */
+export interface RecordingFormat {
+  /** Short name, e.g. `TORQREC1`. */
+  readonly name: string;
+  /** Whether the bytes start like a file of this format (its magic). */
+  matches(bytes: Uint8Array): boolean;
+  /** The file's relay domain (0 = unknown) and start time; throws `RecordingError` when unreadable. */
+  header(bytes: Uint8Array): { domain: number; startNs: bigint };
+  /**
+   * The records in file order; throws `RecordingError` at the first one that
+   * cannot be read, after yielding every one before it.
+   */
+  records(bytes: Uint8Array): Iterable<RecordedFrame>;
+}
+
+/** `torq record`'s format (this module). */
+export const TORQREC1: RecordingFormat = {
+  name: "TORQREC1",
+  matches: (bytes) => isRecording(bytes),
+  header: (bytes) => decodeRecordingHeader(bytes),
+  records: (bytes) => readRecording(bytes),
+};
+
+/** Every recording format the tools read, tried in order by {@linkcode readRecordingFile}. */
+export const RECORDING_FORMATS: readonly RecordingFormat[] = [TORQREC1];
+
+/** A recording read as far as it goes ({@linkcode readRecordingFile}). */
+export interface RecordingContents {
+  /** Which format it is. */
+  format: string;
+  /** Domain of the recorded relay (1–4), 0 when unknown or mixed. */
+  domain: number;
+  /** When recording started, ns since the Unix epoch. */
+  startNs: bigint;
+  /** Every record that could be read, in file order. */
+  records: RecordedFrame[];
+  /**
+   * Why reading stopped before the end of the file (a torn last record, a
+   * damaged one: `TruncatedRecord`, `BadRecordLength`, `BadFrame`), or null
+   * when the whole file was read.
+   */
+  damage: RecordingError | null;
+}
+
+/**
+ * Reads a recording of any known format as far as it goes: a damaged or torn
+ * tail does not cost the records before it.
+ *
+ * @param bytes the whole file
+ * @returns the records and the damage that stopped reading, if any
+ * @throws {RecordingError} when the file is of no known format or its header is unreadable
+ * @example
+ * ```ts
+ * const { records, damage } = readRecordingFile(await Deno.readFile("rec.torq"));
+ * for (const r of records) handle(r.frame);
+ * if (damage !== null) console.error(damage.message);
+ * ```
+ */
+export function readRecordingFile(bytes: Uint8Array): RecordingContents {
+  const format = RECORDING_FORMATS.find((f) => f.matches(bytes)) ?? TORQREC1;
+  const { domain, startNs } = format.header(bytes);
+  const records: RecordedFrame[] = [];
+  let damage: RecordingError | null = null;
+  try {
+    for (const r of format.records(bytes)) records.push(r);
+  } catch (e) {
+    if (!(e instanceof RecordingError)) throw e;
+    damage = e;
+  }
+  return { format: format.name, domain, startNs, records, damage };
+}
+
+/**
+ * One line about a recording's damaged tail: what is wrong and how much was
+ * still read, e.g. `TruncatedRecord: Cannot read record 3 at offset 660: its
+ * frame needs 204 bytes, 154 remain; the 3 complete records before it were
+ * read (rec.torq)`.
+ *
+ * @param damage the error that stopped reading
+ * @param records records read before it
+ * @param file the file's name, for the message
+ * @returns the line
+ */
+export function damageLine(damage: RecordingError, records: number, file: string): string {
+  const before = records === 1
+    ? "the 1 complete record before it was read"
+    : `the ${records} complete records before it were read`;
+  return `${damage.code}: ${damage.message}; ${
+    records === 0 ? "no record before it" : before
+  } (${file})`;
 }
 
 /**

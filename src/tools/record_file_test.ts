@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  damageLine,
   decodeRecordingHeader,
   encodeRecord,
   encodeRecordingHeader,
   isRecording,
   readRecording,
+  readRecordingFile,
   RECORD_HEADER_SIZE,
   RECORDING_HEADER_SIZE,
   RecordingError,
@@ -194,4 +196,38 @@ Deno.test("readRecording() reads the committed fixture made by `torq record`", a
   ]);
   assert.ok(records[0]!.receivedNs >= h.startNs);
   assert.ok(records[1]!.receivedNs > records[0]!.receivedNs);
+});
+
+Deno.test("readRecordingFile() keeps every record before a torn or damaged one and returns the damage", async (t) => {
+  const whole = recording([TRADE, SIGNAL, BOOK]);
+  await t.step("whole file", () => {
+    const r = readRecordingFile(whole);
+    assert.deepEqual(r.records.map((x) => x.frame), [TRADE, SIGNAL, BOOK]);
+    assert.deepEqual([r.format, r.domain, r.startNs, r.damage], ["TORQREC1", 1, START, null]);
+  });
+  for (const cut of [1, 50, BOOK.length + RECORD_HEADER_SIZE - 1]) {
+    await t.step(`${cut} bytes short`, () => {
+      const r = readRecordingFile(whole.subarray(0, whole.length - cut));
+      assert.deepEqual(r.records.map((x) => x.frame), [TRADE, SIGNAL]);
+      assert.equal(r.damage?.code, "TruncatedRecord");
+      assert.equal(r.damage?.record, 2);
+      assert.equal(
+        damageLine(r.damage!, r.records.length, "x.torq"),
+        `TruncatedRecord: ${
+          r.damage!.message
+        }; the 2 complete records before it were read (x.torq)`,
+      );
+    });
+  }
+  await t.step("a damaged record in the middle", () => {
+    const bad = whole.slice();
+    const second = RECORDING_HEADER_SIZE + RECORD_HEADER_SIZE + TRADE.length;
+    bad[second + RECORD_HEADER_SIZE] = 0; // its frame magic
+    const r = readRecordingFile(bad);
+    assert.deepEqual(r.records.map((x) => x.frame), [TRADE]);
+    assert.equal(r.damage?.code, "BadFrame");
+  });
+  await t.step("not a recording is still an error", () => {
+    assertRecordingError(() => readRecordingFile(TRADE), "NotARecording", { offset: 0 });
+  });
 });

@@ -8,8 +8,18 @@
  */
 
 import { RelayClient } from "../client/mod.ts";
-import { readSequence } from "../protocol/header.ts";
-import { decodeRecordingHeader, readRecording, type RecordedFrame } from "./record_file.ts";
+import { HEADER_SIZE, readSequence } from "../protocol/header.ts";
+import { Status, statusCode } from "../protocol/errors.ts";
+import { DOMAIN_NAMES, type TorqConfig } from "../config/mod.ts";
+import type { RelayLogic } from "../relay/logic.ts";
+import { relayLogicFromConfig } from "../relay/from_config.ts";
+import { SequenceState, validatorForLogic } from "../relay/policy.ts";
+import {
+  damageLine,
+  readRecordingFile,
+  type RecordedFrame,
+  type RecordingError,
+} from "./record_file.ts";
 import { publishPaced, type PublishResult, type ScheduledFrame, wrongDomain } from "./pub.ts";
 import { plural } from "./sub.ts";
 
@@ -85,24 +95,98 @@ export interface Recording {
   domain: number;
   /** When recording started, ns. */
   startNs: bigint;
-  /** The records in file order. */
+  /** The records in file order (every one before `damage`). */
   records: RecordedFrame[];
+  /** What stopped reading before the end of the file (a torn last record), or null. */
+  damage?: RecordingError | null;
 }
 
 /**
- * Reads a whole recording (every record checked).
+ * Reads a recording (any format of `RECORDING_FORMATS`) as far as it goes:
+ * every record before a torn or damaged one is kept, and the damage is
+ * returned with them.
  *
  * @param bytes the file
- * @returns header fields and records
- * @throws {RecordingError} for a bad or truncated file
+ * @returns header fields, records and damage
+ * @throws {RecordingError} for a file that is not a recording or whose header is unreadable
  * @example
  * ```ts
  * loadRecording(await Deno.readFile("rec.torq")).records.length;
  * ```
  */
 export function loadRecording(bytes: Uint8Array): Recording {
-  const h = decodeRecordingHeader(bytes);
-  return { domain: h.domain, startNs: h.startNs, records: [...readRecording(bytes)] };
+  const r = readRecordingFile(bytes);
+  return { domain: r.domain, startNs: r.startNs, records: r.records, damage: r.damage };
+}
+
+/** A frame the target relay would refuse, found before sending. */
+export interface Refusal {
+  /** The record's 0-based index in the recording. */
+  record: number;
+  /** The relay's error code, e.g. `ChecksumMismatch`. */
+  code: string;
+}
+
+/**
+ * The relay logic a replay's frames are checked by: the configuration's
+ * section for the domain.
+ *
+ * @param config the effective configuration (`--config`, `--env`, `--set`)
+ * @param domain wire domain 1–3
+ * @returns the logic, or null for the system domain
+ * @example
+ * ```ts
+ * replayPolicy(loadConfig(), 2)?.policy; // "standard"
+ * ```
+ */
+export function replayPolicy(config: TorqConfig, domain: number): RelayLogic | null {
+  const name = DOMAIN_NAMES[domain - 1];
+  return name === undefined ? null : relayLogicFromConfig(config.relays[name], null);
+}
+
+/**
+ * Checks frames as a relay of `logic` would on one connection, in order:
+ * size within `max_message_size`, its domain, then its validation policy
+ * (checksum, TLV structure; under audit also ranges, sizes, sequences and the
+ * timestamp window at `nowMs`), soft failures counting as refusals when the
+ * relay is strict.
+ *
+ * @param records the frames to send
+ * @param logic the target relay's logic
+ * @param nowMs the time the relay would see them (default now)
+ * @returns the records it would refuse, with the reason
+ * @example
+ * ```ts
+ * refusedRecords(recording.records, replayPolicy(config, 2)!); // [{ record: 7, code: "ChecksumMismatch" }]
+ * ```
+ */
+export function refusedRecords(
+  records: readonly RecordedFrame[],
+  logic: RelayLogic,
+  nowMs: number = Date.now(),
+): Refusal[] {
+  const wire = logic.legacyDomainNumbering ? logic.domain - 1 : logic.domain;
+  const v = validatorForLogic(logic);
+  const sequences = new SequenceState();
+  const out: Refusal[] = [];
+  for (const r of records) {
+    const f = r.frame;
+    let status: number = Status.OK;
+    if (f.length > logic.maxMessageSize) status = Status.PayloadTooLarge;
+    else if (f.length === HEADER_SIZE) continue; // a hello: counted by a relay, never refused
+    else if (f[4] !== wire) {
+      status = f[4] === 0 || f[4]! > 4 ? Status.InvalidRelayDomain : Status.WrongDomain;
+    } else {
+      status = v.check(f, 0, f.length, sequences, nowMs);
+      if (status === Status.OK && v.soft !== 0 && logic.strict) {
+        status = 31 - Math.clz32(v.soft & -v.soft); // the lowest soft status, as a relay reports
+      }
+      // As in the relay: a frame moves its source's sequence only when it is forwarded.
+      if (status === Status.OK) v.commit(sequences);
+    }
+    if (status !== Status.OK) out.push({ record: r.index, code: statusCode(status) });
+  }
+  return out;
 }
 
 /**
@@ -179,6 +263,12 @@ export function* replaySchedule(
 
 /** Options of {@linkcode runReplay}. */
 export interface ReplayOptions extends ScheduleOptions {
+  /**
+   * The target relay's logic for a domain (e.g. {@linkcode replayPolicy}): frames
+   * it would refuse are not sent but reported (unless `force`). Without it
+   * nothing is checked beyond the domain.
+   */
+  policyFor?: (domain: number) => RelayLogic | null;
   /** The recording. */
   recording: Recording;
   /** Relay domain (1–3); default: the recording's, else its first frame's. */
@@ -187,7 +277,7 @@ export interface ReplayOptions extends ScheduleOptions {
   path: string;
   /** Start point. */
   from?: ReplayFrom | undefined;
-  /** Publish frames of another domain than the relay's. */
+  /** Publish frames of another domain than the relay's, and frames its policy would refuse. */
   force?: boolean;
   /** Stops the replay (what was published is flushed). */
   signal?: AbortSignal;
@@ -199,6 +289,12 @@ export interface ReplayResult extends PublishResult {
   relay: string;
   /** Socket path. */
   address: string;
+  /** Frames not sent because the relay's policy would refuse them. */
+  refused: Refusal[];
+  /** Records checked (the selection, before any loop). */
+  checked: number;
+  /** The policy they were checked by (`standard`, …), or null when none was given. */
+  policy: string | null;
 }
 
 /**
@@ -218,7 +314,7 @@ export interface ReplayResult extends PublishResult {
  */
 export class ReplayError extends Error {
   /** Why the replay cannot start. */
-  readonly code: "WrongDomain" | "UnknownDomain" | "NothingToReplay";
+  readonly code: "WrongDomain" | "UnknownDomain" | "NothingToReplay" | "AllRefused";
 
   /**
    * Creates the error.
@@ -226,7 +322,10 @@ export class ReplayError extends Error {
    * @param code why
    * @param message one line
    */
-  constructor(code: "WrongDomain" | "UnknownDomain" | "NothingToReplay", message: string) {
+  constructor(
+    code: "WrongDomain" | "UnknownDomain" | "NothingToReplay" | "AllRefused",
+    message: string,
+  ) {
     super(message);
     this.name = "ReplayError";
     this.code = code;
@@ -287,17 +386,82 @@ export async function runReplay(options: ReplayOptions): Promise<ReplayResult> {
       );
     }
   }
+  const logic = options.force ? null : options.policyFor?.(domain) ?? null;
+  const refused = logic === null ? [] : refusedRecords(records, logic);
+  let sending = records;
+  if (refused.length > 0) {
+    const skip = new Set(refused.map((r) => r.record));
+    sending = records.filter((r) => !skip.has(r.index));
+    if (sending.length === 0) {
+      throw new ReplayError(
+        "AllRefused",
+        `Cannot replay: ${
+          refusalText(refused, records.length, relayNames[domain]!, logic!.policy)
+        }`,
+      );
+    }
+  }
   const client = await RelayClient.connect({ domain, path: options.path, publishOnly: true });
   try {
     const r = await publishPaced(
       client,
-      replaySchedule(records, options),
+      replaySchedule(sending, options),
       options.signal,
     );
-    return { ...r, relay: client.relayName, address: client.address };
+    return {
+      ...r,
+      relay: client.relayName,
+      address: client.address,
+      refused,
+      checked: records.length,
+      policy: logic?.policy ?? null,
+    };
   } finally {
     await client.close();
   }
+}
+
+/**
+ * One line about frames a relay would refuse: how many, by which policy, the
+ * reasons with their first record.
+ */
+function refusalText(
+  refused: readonly Refusal[],
+  of: number,
+  relay: string,
+  policy: string,
+): string {
+  const byCode = new Map<string, Refusal[]>();
+  for (const r of refused) byCode.set(r.code, [...(byCode.get(r.code) ?? []), r]);
+  const reasons = [...byCode].map(([code, rs]) =>
+    `${code} ×${rs.length} (first: record ${rs[0]!.record})`
+  ).join(", ");
+  return `the ${relay} relay's ${policy} policy would refuse ${
+    refused.length === of ? `all ${of}` : `${refused.length} of ${of}`
+  } frames: ${reasons}; --force sends them anyway`;
+}
+
+/**
+ * What went wrong besides the frames that were sent, one line each: frames
+ * not sent because the relay would refuse them, and a damaged or torn tail of
+ * the recording (every complete record before it was sent).
+ *
+ * @param r the result
+ * @param recording the recording
+ * @param file the recording's path
+ * @returns the lines (empty when the whole file was replayed)
+ */
+export function replayProblems(r: ReplayResult, recording: Recording, file: string): string[] {
+  const lines: string[] = [];
+  if (r.refused.length > 0) {
+    lines.push(
+      `${r.refused.length} ${r.refused.length === 1 ? "frame was" : "frames were"} not sent: ${
+        refusalText(r.refused, r.checked, r.relay, r.policy ?? "")
+      }`,
+    );
+  }
+  if (recording.damage) lines.push(damageLine(recording.damage, recording.records.length, file));
+  return lines;
 }
 
 /**

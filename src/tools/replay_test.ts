@@ -4,11 +4,14 @@ import {
   parseReplayFrom,
   parseReplayRate,
   recordingDomain,
+  refusedRecords,
+  replayPolicy,
   replaySchedule,
   selectFrom,
 } from "./replay.ts";
 import { RecordingWriter } from "./record_file.ts";
 import { makeFrames, PROFILES } from "../../tests/_support/relay.ts";
+import { loadConfig } from "../config/mod.ts";
 
 const T0 = BigInt(Date.UTC(2026, 10, 23, 14, 29, 8)) * 1_000_000n;
 const FRAMES = makeFrames(PROFILES[1]!, 4, { first: 10 });
@@ -84,4 +87,47 @@ Deno.test("recordingDomain() takes the header's domain, else the first frame's",
   assert.equal(recordingDomain(rec(2)), 2);
   assert.equal(recordingDomain(rec(0)), 2);
   assert.equal(recordingDomain({ domain: 0, startNs: 0n, records: [] }), undefined);
+});
+
+Deno.test("refusedRecords() finds what a relay's policy would refuse, as the relay would", async (t) => {
+  const config = loadConfig();
+  await t.step("signal (standard): a flipped payload byte fails its checksum", () => {
+    const frames = makeFrames(PROFILES[1]!, 3);
+    frames[1]![40]! ^= 1;
+    const w = new RecordingWriter({ domain: 2, startNs: T0 });
+    frames.forEach((f) => w.add(T0, f));
+    const { records } = loadRecording(w.take());
+    assert.deepEqual(refusedRecords(records, replayPolicy(config, 2)!), [
+      { record: 1, code: "ChecksumMismatch" },
+    ]);
+  });
+  await t.step("market data (performance): only size and domain", () => {
+    const frames = makeFrames(PROFILES[0]!, 2);
+    frames[0]![40]! ^= 1;
+    const other = makeFrames(PROFILES[1]!, 1)[0]!;
+    const w = new RecordingWriter({ domain: 1, startNs: T0 });
+    [...frames, other].forEach((f) => w.add(T0, f));
+    const { records } = loadRecording(w.take());
+    assert.deepEqual(refusedRecords(records, replayPolicy(config, 1)!), [
+      { record: 2, code: "WrongDomain" },
+    ]);
+  });
+  await t.step("execution (audit, strict): old timestamps and a sequence regression", () => {
+    const frames = makeFrames(PROFILES[2]!, 2);
+    const w = new RecordingWriter({ domain: 3, startNs: T0 });
+    [frames[1]!, frames[0]!].forEach((f) => w.add(T0, f));
+    const { records } = loadRecording(w.take());
+    const logic = replayPolicy(config, 3)!;
+    const now = Date.now();
+    // Built now: inside the window; the second goes backwards.
+    assert.deepEqual(refusedRecords(records, logic, now), [
+      { record: 1, code: "SequenceRegression" },
+    ]);
+    // An hour later every frame is outside the 60 s window: a strict relay refuses them all,
+    // and a refused frame moves no sequence, so the second is no regression.
+    assert.deepEqual(
+      refusedRecords(records, logic, now + 3_600_000).map((r) => r.code),
+      ["TimestampOutOfWindow", "TimestampOutOfWindow"],
+    );
+  });
 });

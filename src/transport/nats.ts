@@ -22,14 +22,26 @@
  */
 
 import {
-  connect,
+  type ConnectionOptions,
   headers,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  NatsConnectionImpl,
+  setTransportFactory,
   type Subscription,
 } from "@nats-io/transport-node";
-import { HEADER_SIZE, MAGIC, readPayloadSize, readU32 } from "../protocol/header.ts";
+// The client's Node socket transport, extended below so that a refused connection cannot crash us.
+import { nodeResolveHost, NodeTransport } from "@nats-io/transport-node/lib/node_transport.js";
+import type { Socket } from "node:net";
+import {
+  HEADER_SIZE,
+  MAGIC,
+  MAX_MESSAGE_SIZE,
+  PROTOCOL_VERSION,
+  readPayloadSize,
+  readU32,
+} from "../protocol/header.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
 import { RELAY_SOURCE } from "../protocol/domains.ts";
 import {
@@ -40,6 +52,67 @@ import {
 } from "../protocol/subscribe.ts";
 import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
 import { type StreamConn, type Transport, TransportError } from "./transport.ts";
+
+/** Sockets already given a lasting `error` listener. */
+const guardedSockets = new WeakSet<Socket>();
+const ignoreSocketError = (): void => {};
+
+/**
+ * Keeps an `error` listener on a socket for its whole life. The NATS client
+ * removes every listener of a socket when it closes it, e.g. after the server
+ * answered `-ERR 'Authorization Violation'`; when the server's reset arrives
+ * a moment later, Node emits `read ECONNRESET` on a socket without an `error`
+ * listener, and an unhandled `error` event ends the process. The client learns
+ * of the failure from its own listeners and the protocol; this one only
+ * absorbs what comes after.
+ */
+function guardSocket(socket: Socket | undefined): void {
+  if (socket === undefined || guardedSockets.has(socket)) return;
+  guardedSockets.add(socket);
+  socket.on("error", ignoreSocketError);
+  const removeAll = socket.removeAllListeners;
+  socket.removeAllListeners = function (this: Socket, ...event: [string | symbol] | []) {
+    removeAll.apply(this, event);
+    if (this.listenerCount("error") === 0) this.on("error", ignoreSocketError);
+    return this;
+  };
+}
+
+/** The Node transport with {@linkcode guardSocket} applied to every socket it uses. */
+class GuardedNodeTransport extends NodeTransport {
+  override async dial(hp: { hostname: string; port: number }): Promise<Socket> {
+    const socket = await super.dial(hp);
+    guardSocket(socket);
+    return socket;
+  }
+
+  override setupHandlers(): void {
+    // After a TLS upgrade the socket is a new one.
+    guardSocket(this.socket);
+    super.setupHandlers();
+  }
+}
+
+/**
+ * Connects to NATS like the client's `connect()`, over a socket transport on
+ * which a refused connection (wrong credentials, a server that resets it) is
+ * an error returned to the caller, never an uncaught exception. Every NATS
+ * connection of Torq is made here.
+ *
+ * @param options the client's connection options
+ * @returns the connection
+ * @throws {Error} the client's error when no server accepts the connection
+ * @example
+ * ```ts
+ * const nc = await connectNats({ servers: "nats://127.0.0.1:4222", user: "torq", pass: "secret" });
+ * ```
+ */
+export function connectNats(options: ConnectionOptions): Promise<NatsConnection> {
+  // The factory is global in the client and read at every (re)connect; the client's own
+  // connect() sets it too, so it is set again each time.
+  setTransportFactory({ factory: () => new GuardedNodeTransport(), dnsResolveFn: nodeResolveHost });
+  return NatsConnectionImpl.connect(options);
+}
 
 /** Header naming the bridge or client instance that published a message (loop prevention). */
 export const ORIGIN_HEADER = "Torq-Origin";
@@ -199,6 +272,49 @@ export function newOriginId(): string {
   let s = "";
   for (const x of b) s += x.toString(16).padStart(2, "0");
   return s;
+}
+
+/** What a NATS message must be to enter a frame stream: see {@linkcode natsMessageProblem}. */
+export interface NatsMessageLimits {
+  /** Largest whole frame, header included (a relay's `max_message_size`; default 1 MiB). */
+  maxMessageSize?: number;
+  /** The wire `relay_domain` every frame must carry (default: any). */
+  domain?: number;
+}
+
+/**
+ * Why a NATS message may not enter a frame stream, or null when it is exactly
+ * one frame within the limits. On a bus every message has known bounds, so a
+ * message that is not one well-formed frame is refused whole: once its bytes
+ * were in a stream, a reader would resynchronise inside it (forwarding a frame
+ * embedded in it) or read a forged header in its tail that swallows the next
+ * messages.
+ *
+ * Checked: at least a header, the magic at offset 0, version 1,
+ * `32 + payload_size` equal to the message's length and at most
+ * `maxMessageSize`, and the domain.
+ *
+ * @param b the message's data
+ * @param limits the reader's size and domain
+ * @returns the reason in a few words, or null
+ * @example
+ * ```ts
+ * natsMessageProblem(frame, { maxMessageSize: 32_768, domain: 2 }); // null
+ * natsMessageProblem(new Uint8Array(10)); // "10 bytes, shorter than a header"
+ * ```
+ */
+export function natsMessageProblem(b: Uint8Array, limits: NatsMessageLimits = {}): string | null {
+  if (b.length < HEADER_SIZE) return `${b.length} bytes, shorter than a header`;
+  if (readU32(b, 0) !== MAGIC) return "no magic at offset 0";
+  if (b[5] !== PROTOCOL_VERSION) return `version ${b[5]}, expected ${PROTOCOL_VERSION}`;
+  const size = HEADER_SIZE + readPayloadSize(b, 0);
+  if (size !== b.length) return `payload_size says ${size} bytes, the message has ${b.length}`;
+  const max = limits.maxMessageSize ?? MAX_MESSAGE_SIZE;
+  if (size > max) return `${size} bytes, over the limit of ${max}`;
+  if (limits.domain !== undefined && b[4] !== limits.domain) {
+    return `relay_domain ${b[4]}, expected ${limits.domain}`;
+  }
+  return null;
 }
 
 /**
@@ -717,7 +833,7 @@ export class NatsTransport implements Transport {
     const o = this.#options;
     let nc: NatsConnection;
     try {
-      nc = await connect({
+      nc = await connectNats({
         servers: o.servers,
         reconnect: false,
         noEcho: true,
@@ -794,9 +910,9 @@ export class NatsTransport implements Transport {
         if (err !== null) return;
         if (hasOrigin(msg, own, origin)) return;
         const data = msg.data;
-        if (matcher !== null && data.length >= HEADER_SIZE && !matcher(data, 0, data.length)) {
-          return;
-        }
+        // Only whole frames enter the stream: a bad message must not merge with the next.
+        if (natsMessageProblem(data) !== null) return;
+        if (matcher !== null && !matcher(data, 0, data.length)) return;
         conn.push(data);
       },
     });

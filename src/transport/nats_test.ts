@@ -7,6 +7,7 @@ import {
   hasOrigin,
   isNatsAddress,
   NatsFrameConn,
+  natsMessageProblem,
   natsSubject,
   newOriginId,
   ORIGIN_HEADER,
@@ -181,4 +182,39 @@ Deno.test("originHeaders() encodes once; hasOrigin() finds the line in raw or pa
   const parsed = { headers: { get: (k: string) => k === ORIGIN_HEADER ? "x1" : "" } };
   assert.ok(hasOrigin(parsed as unknown as Msg, originLine("x1"), "x1"));
   assert.ok(!hasOrigin(parsed as unknown as Msg, originLine("x2"), "x2"));
+});
+
+Deno.test("natsMessageProblem() accepts exactly one frame within the limits and names every other case", () => {
+  const [frame] = frames(1, 100);
+  const ok = frame!;
+  const limits = { maxMessageSize: ok.length, domain: 2 };
+  assert.equal(natsMessageProblem(ok, limits), null);
+  const with_ = (i: number, v: number) => {
+    const b = ok.slice();
+    b[i] = v;
+    return b;
+  };
+  const cases: [string, Uint8Array, string][] = [
+    ["short", ok.subarray(0, 31), "31 bytes, shorter than a header"],
+    ["no magic", with_(0, 0), "no magic at offset 0"],
+    ["version", with_(5, 2), "version 2, expected 1"],
+    [
+      "cut",
+      ok.subarray(0, ok.length - 1),
+      `payload_size says ${ok.length} bytes, the message has ${ok.length - 1}`,
+    ],
+    [
+      "two frames",
+      concat([ok, ok]),
+      `payload_size says ${ok.length} bytes, the message has ${2 * ok.length}`,
+    ],
+    ["domain", with_(4, 3), "relay_domain 3, expected 2"],
+  ];
+  for (const [what, b, reason] of cases) assert.equal(natsMessageProblem(b, limits), reason, what);
+  assert.equal(
+    natsMessageProblem(ok, { maxMessageSize: ok.length - 1 }),
+    `${ok.length} bytes, over the limit of ${ok.length - 1}`,
+  );
+  // Without limits: any domain, up to 1 MiB.
+  assert.equal(natsMessageProblem(with_(4, 3)), null);
 });

@@ -20,6 +20,12 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Require this token from clients. */
   token?: string;
+  /** Require this user (with `password`) from clients. */
+  user?: string;
+  /** The user's password. */
+  password?: string;
+  /** Largest message the server takes, in bytes (default 1 MiB). */
+  maxPayload?: number;
 }
 
 /** A running `nats-server` started by {@linkcode startNatsServer}. */
@@ -32,8 +38,8 @@ export interface NatsServer {
   readonly dir: string;
   /** Everything the current process logged so far. */
   log(): string;
-  /** Stops the process (SIGTERM, then SIGKILL after 5 s); the directory stays. */
-  kill(): Promise<void>;
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s; or SIGKILL at once); the directory stays. */
+  kill(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Freezes (SIGSTOP) or thaws (SIGCONT) the process: a server that stops answering. */
   pause(paused: boolean): void;
   /** Starts the server again on the same port with the same store directory. */
@@ -41,6 +47,9 @@ export interface NatsServer {
   /** Stops the process and removes the temporary directory. */
   stop(): Promise<void>;
 }
+
+/** What to run when `nats-server` is missing. */
+export const NATS_INSTALL = "apt-get install nats-server";
 
 /**
  * Whether `nats-server` is installed (on the PATH).
@@ -53,6 +62,19 @@ export function natsServerAvailable(): boolean {
       .outputSync().success;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Fails (never skips) when `nats-server` is not installed: the bridge tests
+ * are part of the suite, and a machine without the server must say what to
+ * install rather than pass without them.
+ *
+ * @throws {Error} naming the install command
+ */
+export function requireNatsServer(): void {
+  if (!natsServerAvailable()) {
+    throw new Error(`nats-server is not installed (on the PATH); install it with: ${NATS_INSTALL}`);
   }
 }
 
@@ -73,13 +95,7 @@ export function natsServerAvailable(): boolean {
  * ```
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
-  if (!natsServerAvailable()) {
-    // Never skipped: `npm test` installs it first (tests/_support/prerequisites.ts).
-    throw new Error(
-      "nats-server is not installed: run 'npm test' as root (it installs Debian's nats-server) " +
-        "or 'sudo apt-get install -y nats-server'",
-    );
-  }
+  requireNatsServer();
   const dir = await Deno.makeTempDir({ prefix: "torq-nats-" });
   let child: Deno.ChildProcess | null = null;
   let log = "";
@@ -89,8 +105,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const lines = [
       `listen: "127.0.0.1:${port}"`,
       `server_name: torq_test`,
-      `max_payload: 1048576`,
+      `max_payload: ${options.maxPayload ?? 1048576}`,
       options.token === undefined ? "" : `authorization { token: "${options.token}" }`,
+      options.user === undefined
+        ? ""
+        : `authorization { user: "${options.user}", password: "${options.password ?? ""}" }`,
       options.jetstream ? `jetstream { store_dir: "${dir}/js" }` : "",
     ];
     await Deno.writeTextFile(`${dir}/nats.conf`, lines.join("\n") + "\n");
@@ -148,12 +167,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     })();
   };
 
-  const kill = async (): Promise<void> => {
+  const kill = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> => {
     const proc = child;
     child = null;
     if (proc === null) return;
     try {
-      proc.kill("SIGTERM");
+      proc.kill(signal);
     } catch {
       // already gone
     }

@@ -76,6 +76,8 @@ export interface RunningRelay {
   child: Deno.ChildProcess;
   /** Complete stderr lines so far. */
   stderrLines(): string[];
+  /** Complete stdout lines so far (e.g. the `dashboard:` line of `--http`). */
+  stdoutLines(): string[];
   /** Stderr lines that parse as JSON log lines, in order. */
   logs(): LogLine[];
   /**
@@ -160,10 +162,20 @@ export async function startRelay(
     cwd: ROOT,
     env: options.env ?? {},
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
   }).spawn();
 
+  const out: string[] = [];
+  const outPump = (async () => {
+    let carry = "";
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      const parts = (carry + text).split("\n");
+      carry = parts.pop()!;
+      out.push(...parts);
+    }
+    if (carry !== "") out.push(carry);
+  })();
   const lines: string[] = [];
   const parsed: LogLine[] = [];
   const pump = (async () => {
@@ -212,6 +224,7 @@ export async function startRelay(
           await statusPromise;
         }
         await pump;
+        await outPump;
         let socketLeft = false;
         try {
           Deno.lstatSync(path);
@@ -257,6 +270,7 @@ export async function startRelay(
     journal,
     child,
     stderrLines: () => [...lines],
+    stdoutLines: () => [...out],
     logs: () => [...parsed],
     findLog,
     waitForLog: async (match, timeoutMs = 5_000, from = 0) => {

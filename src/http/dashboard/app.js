@@ -712,7 +712,14 @@
               h("b", null, b.subject),
               h("span", { class: "dim" }, ` ${b.mode}`),
             ),
-            h("b", { class: b.connected ? "ok" : "bad" }, b.connected ? "connected" : "down"),
+            h(
+              "b",
+              { class: b.connected ? "ok" : "bad", "data-bridge-state": b.state || "" },
+              b.connected ? "connected" : (b.state || "down"),
+            ),
+            !b.connected && b.lastError
+              ? h("span", { class: "bridge-error", title: b.lastError }, b.lastError)
+              : null,
             h("span", null, "pub ", h("b", { class: "num" }, fmtInt(b.published))),
             h("span", null, "recv ", h("b", { class: "num" }, fmtInt(b.received))),
             b.dropped + b.unconfirmed
