@@ -36,7 +36,7 @@ import {
 import { rssKb } from "../bench/_fuzz_relay.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
-import { HEADER_SIZE } from "../src/protocol/header.ts";
+import { HEADER_SIZE, sealChecksum } from "../src/protocol/header.ts";
 import { MAX_FILTER_PATTERNS, Relay } from "../src/relay/relay.ts";
 import { SIGNAL_LOGIC } from "../src/relay/logic.ts";
 import { Logger } from "../src/log/logger.ts";
@@ -99,18 +99,27 @@ Deno.test("UnixTransport.listen(): the socket directory rules", async (t) => {
       assert.equal(await tryListen(`${dir}/link/x.sock`, { allowForeignDir: true }), null);
     });
 
-    for (const mode of [0o770, 0o730, 0o707, 0o777]) {
+    // Who can write decides the wording: 0777 is writable by everyone, not "by its group".
+    const writers: [number, string][] = [
+      [0o770, "its group"],
+      [0o730, "its group"],
+      [0o707, "others"],
+      [0o777, "others"],
+    ];
+    for (const [mode, who] of writers) {
       await t.step(
-        `a directory of mode ${mode.toString(8)} (writable by others) is refused`,
+        `a directory of mode ${mode.toString(8)} (writable by ${who}) is refused`,
         async () => {
           const d = `${dir}/w${mode.toString(8)}`;
           await Deno.mkdir(d);
           await Deno.chmod(d, mode);
           const e = await tryListen(`${d}/x.sock`);
           assert.equal(e?.reason, "unsafe_dir");
-          assert.match(
+          assert.ok(
+            e!.message.includes(
+              `is writable by ${who} (mode 0${mode.toString(8)}) without the sticky bit`,
+            ),
             e!.message,
-            /writable by (its group|others) \(mode 0\d{3}\) without the sticky bit/,
           );
           assert.equal(await tryListen(`${d}/x.sock`, { allowForeignDir: true }), null);
         },
@@ -163,6 +172,7 @@ Deno.test("UnixTransport.listen(): the socket directory rules", async (t) => {
         ["another user's sticky", { uid: 1001, mode: 0o41777 }, /owned by uid 1001/],
         ["group-writable", { uid: 1000, mode: 0o40770 }, /writable by its group/],
         ["world-writable", { uid: 1000, mode: 0o40757 }, /writable by others/],
+        ["writable by all", { uid: 1000, mode: 0o40777 }, /writable by others \(mode 0777\)/],
       ];
       for (const [name, i, why] of bad) {
         assert.throws(() => checkSocketDir("/d", info(i), 1000), why, name);
@@ -206,6 +216,95 @@ Deno.test("torq relay: transport.socket_mode sets the socket's permissions (e.g.
     assert.equal(Deno.lstatSync(relay.path).mode! & 0o777, 0o640);
   } finally {
     await relay.stop();
+  }
+});
+
+Deno.test("torq relay: a socket mode writable by others is refused with one line; allow_world_socket allows it", async (t) => {
+  for (const mode of ["0777", "0666", "0662"]) {
+    await t.step(`socket_mode ${mode} is refused`, async () => {
+      const dir = await tempDir();
+      try {
+        const socket = `${dir}/signals.sock`;
+        const set = `relays.signal.transport.socket_mode=${mode}`;
+        const r = await runTorq(["relay", "signal", "--socket", socket, "--set", set]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(
+          r.stderr,
+          `torq relay: cannot start the signal relay: socket mode ${mode} would make ${socket} ` +
+            "writable by others, so any local user could publish and subscribe; refusing it " +
+            '(use "0660" and a group, or set transport.allow_world_socket)\n',
+        );
+        assert.throws(() => Deno.lstatSync(socket), Deno.errors.NotFound, "no socket is left");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+  await t.step("allow_world_socket: true binds it, with a warning", async () => {
+    const relay = await startRelay("signal", {
+      args: [
+        "--set",
+        "relays.signal.transport.socket_mode=0666",
+        "--set",
+        "relays.signal.transport.allow_world_socket=true",
+      ],
+    });
+    try {
+      assert.equal(Deno.lstatSync(relay.path).mode! & 0o777, 0o666);
+      const warning = await relay.waitForLog((l) => l.level === "warn" && l.socket_mode === "0666");
+      assert.match(warning.msg, /writable by others: every local user may publish and subscribe/);
+    } finally {
+      assert.equal((await relay.stop()).code, 0);
+    }
+  });
+  await t.step("torq up refuses it too, before anything listens", async () => {
+    const dir = await tempDir();
+    try {
+      const r = await runTorq([
+        "up",
+        "--socket-dir",
+        dir,
+        "--http",
+        "127.0.0.1:0",
+        "--set",
+        "relays.execution.transport.socket_mode=0o777",
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^torq up: cannot start the relays: socket mode 0777 would make .*execution\.sock writable by others/,
+      );
+      assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "every socket was removed");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("torq relay execution: a sequence gap near 2^64 is logged exactly", async () => {
+  const p = PROFILES[2]!;
+  const relay = await startRelay(p.arg);
+  const [consumer, pr] = await connectMany(relay.path, 2);
+  try {
+    const first = makeFrame(p, 1);
+    // The same source jumps to 2^64 − 1: a gap of 2^64 − 3, which a number would round.
+    const last = makeFrame(p, 2);
+    new DataView(last.buffer).setBigUint64(8, 0xffff_ffff_ffff_ffffn, true);
+    new DataView(last.buffer).setUint32(28, 0, true);
+    sealChecksum(last, 0);
+    await send(pr!, first, last);
+    assertFrames(await readFrames(consumer!, 1), [first]);
+    const line = await relay.waitForLog((l) => l.code === "SequenceGap");
+    assert.match(
+      String(line.error),
+      /^Sequence gap of 18446744073709551613 before 18446744073709551615 from source 40, limit 100$/,
+    );
+    assert.doesNotMatch(relay.stderrLines().join("\n"), /18446744073709552000|e\+19/);
+  } finally {
+    await close(consumer!, pr!);
+    assert.equal((await relay.stop()).code, 0);
+    await assertAllClosed();
   }
 });
 

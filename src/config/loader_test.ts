@@ -43,6 +43,7 @@ const SPEC_DEFAULTS = {
       use_topology: false,
       buffer_size: null,
       allow_foreign_dir: false,
+      allow_world_socket: false,
     },
     validation: {
       checksum: false,
@@ -102,6 +103,7 @@ const SPEC_DEFAULTS = {
       use_topology: false,
       buffer_size: null,
       allow_foreign_dir: false,
+      allow_world_socket: false,
     },
     validation: {
       checksum: true,
@@ -156,6 +158,7 @@ const SPEC_DEFAULTS = {
       use_topology: false,
       buffer_size: null,
       allow_foreign_dir: false,
+      allow_world_socket: false,
     },
     validation: {
       checksum: true,
@@ -738,4 +741,14 @@ Deno.test("parseOverrides() turns KEY=VALUE pairs into an overrides document", (
   const error = configError(() => parseOverrides(["nokey", "=1", "a..b=1"]));
   assert.equal(error.issues.length, 3);
   assert.equal(error.issues[0]?.message, 'Cannot use override "nokey": expected KEY=VALUE');
+});
+
+Deno.test("parseOverrides() reads socket_mode with a leading zero as octal, as a file does", () => {
+  const overrides = parseOverrides([
+    "relays.signal.transport.socket_mode=0640",
+    "relays.execution.transport.socket_mode=0o600",
+  ]);
+  const config = loadConfig({ overrides });
+  assert.equal(config.relays.signal.transport.socket_mode, 0o640);
+  assert.equal(config.relays.execution.transport.socket_mode, 0o600);
 });

@@ -221,6 +221,11 @@ export interface TransportSection {
    * others without the sticky bit (normally refused; see `checkSocketDir`).
    */
   allow_foreign_dir: boolean;
+  /**
+   * Accept a `socket_mode` writable by others (e.g. `"0666"`): every local user could then
+   * publish and subscribe (normally refused; see `checkSocketMode`).
+   */
+  allow_world_socket: boolean;
 }
 
 /** `relays.<name>.validation` section (PROTOCOL.md 7.5). */
@@ -569,6 +574,7 @@ function documentSchema() {
         use_topology: z.boolean(),
         buffer_size: _int(1).nullable(),
         allow_foreign_dir: z.boolean(),
+        allow_world_socket: z.boolean(),
       }),
       validation: z.strictObject({
         checksum: z.boolean(),

@@ -18,6 +18,7 @@ import { Relay } from "./relay.ts";
 import { relayLogicFromConfig } from "./from_config.ts";
 import { isLoopback, TcpTransport } from "../transport/tcp.ts";
 import type { Transport } from "../transport/transport.ts";
+import { checkSocketMode, UnixTransport } from "../transport/unix.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
 
 /** Options of {@linkcode startRelays}. */
@@ -85,7 +86,9 @@ export function loggerFromConfig(logging: LoggingConfig): Logger {
  * @param names which relays
  * @param options path overrides and logger
  * @returns the running service
- * @throws the first start failure (e.g. a live relay already owns a socket)
+ * @throws the first start failure (e.g. a live relay already owns a socket), or a
+ *   `TransportError` (`unsafe_mode`) before any relay starts when a socket mode is writable by
+ *   others without `allow_world_socket`
  */
 export async function startRelays(
   config: TorqConfig,
@@ -95,18 +98,28 @@ export async function startRelays(
   const relays: Relay[] = [];
   const loggers: Logger[] = [];
   const journals: string[] = [];
+  const socketPathOf = (name: RelayDomainName): string => {
+    if (options.socketPath !== undefined && names.length === 1) return options.socketPath;
+    if (options.socketDir !== undefined) return join(options.socketDir, SOCKET_FILES[name]);
+    return config.relays[name].transport.path;
+  };
+  // Refused before any relay listens, so no relay starts and stops again for another's mistake.
+  for (const name of names) {
+    const { socket_mode, allow_world_socket } = config.relays[name].transport;
+    if (!allow_world_socket) checkSocketMode(socketPathOf(name), socket_mode);
+  }
   try {
     for (const name of names) {
       const section = config.relays[name];
-      let socketPath = section.transport.path;
-      if (options.socketDir !== undefined) socketPath = join(options.socketDir, SOCKET_FILES[name]);
-      if (options.socketPath !== undefined && names.length === 1) socketPath = options.socketPath;
+      const socketPath = socketPathOf(name);
       const journal = options.journalPath ??
         join(dirname(socketPath), `${section.relay.name}.audit.jsonl`);
       const logic = { ...relayLogicFromConfig(section, journal), socketPath };
       const logger = options.logger ?? loggerFromConfig(section.logging);
-      const extraTransports = tcpTransports(section, logger.with({ relay: logic.name }));
-      const relay = new Relay(logic, { logger, extraTransports });
+      const relayLog = logger.with({ relay: logic.name });
+      const transport = unixTransport(section, socketPath, relayLog);
+      const extraTransports = tcpTransports(section, relayLog);
+      const relay = new Relay(logic, { logger, transport, extraTransports });
       await relay.start();
       relays.push(relay);
       loggers.push(logger);
@@ -164,6 +177,30 @@ export async function startRelays(
       return changes;
     },
   };
+}
+
+/**
+ * The relay's Unix socket as its `transport` section describes it. A socket mode
+ * writable by others is refused when listening unless `allow_world_socket` is
+ * set; when it is, a warning says that every local user may connect.
+ *
+ * @param section the relay's configuration
+ * @param path the socket path in effect
+ * @param logger where the warning goes
+ * @returns the transport
+ */
+function unixTransport(section: RelayConfig, path: string, logger: Logger): UnixTransport {
+  const { socket_mode: mode, allow_foreign_dir, allow_world_socket } = section.transport;
+  if (allow_world_socket && (mode & 0o002) !== 0) {
+    logger.warn("the socket is writable by others: every local user may publish and subscribe", {
+      socket_mode: "0" + mode.toString(8),
+    });
+  }
+  return new UnixTransport(path, {
+    socketMode: mode,
+    allowForeignDir: allow_foreign_dir,
+    allowWorldSocket: allow_world_socket,
+  });
 }
 
 /**

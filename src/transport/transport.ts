@@ -37,7 +37,10 @@ export interface Transport {
 
 /** A transport-level failure with a one-line, user-facing message. */
 export class TransportError extends Error {
-  /** Short machine-readable reason: `in_use`, `not_socket`, `no_socket`, `refused`, `denied`, `other`. */
+  /**
+   * Short machine-readable reason: `in_use`, `not_socket`, `no_socket`, `refused`, `denied`,
+   * `unsafe_dir`, `unsafe_mode`, `other`.
+   */
   readonly reason: string;
 
   /**
