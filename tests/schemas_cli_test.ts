@@ -125,7 +125,7 @@ Deno.test("--schemas reports every problem of a schema file with its path and li
     assert.equal(missing.code, 1);
     assert.equal(
       missing.stderr,
-      `torq tlv-info: Cannot load schemas: 1 problem\n  ${dir}/nope.yaml: Cannot read schema file: file not found\n`,
+      `torq tlv-info: Cannot load schemas: ${dir}/nope.yaml: Cannot read schema file: file not found\n`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

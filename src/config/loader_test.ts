@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { DEFAULT_SOCKET_PATHS } from "../protocol/domains.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, MAX_LISTED_PROBLEMS } from "./errors.ts";
+import { MAX_YAML_BYTES } from "./_yaml.ts";
+import { loadSchemaFiles, SchemaFileError } from "./schemas.ts";
 import { formatConfig, loadConfig, parseConfigText, relayConfig } from "./loader.ts";
 import { parseOverrides } from "./overrides.ts";
 import { DOMAIN_NAMES, validationPolicy } from "./schema.ts";
@@ -460,8 +462,7 @@ Deno.test("loadConfig() reports an unknown key with its path and line", () => {
   }]);
   assert.equal(
     error.message,
-    "Cannot load configuration: 1 problem\n" +
-      "  relays.signal.validation.chekcsum: unknown key (line 5 of my.yaml)",
+    "Cannot load configuration: relays.signal.validation.chekcsum: unknown key (line 5 of my.yaml)",
   );
   assert.equal(error.name, "ConfigError");
   assert.ok(error instanceof Error);
@@ -751,4 +752,80 @@ Deno.test("parseOverrides() reads socket_mode with a leading zero as octal, as a
   const config = loadConfig({ overrides });
   assert.equal(config.relays.signal.transport.socket_mode, 0o640);
   assert.equal(config.relays.execution.transport.socket_mode, 0o600);
+});
+
+Deno.test("loadConfig() lists at most 20 problems, then counts the rest", () => {
+  const text = ["logging:", ...Array.from({ length: 5_000 }, (_, i) => `  k${i}: 1`)].join("\n");
+  const error = configError(() => loadWith(text));
+  assert.equal(error.issues.length, 5_000, "every problem is kept in issues");
+  const lines = error.message.split("\n");
+  assert.equal(lines[0], "Cannot load configuration: 5000 problems");
+  assert.equal(lines.length, 1 + MAX_LISTED_PROBLEMS + 1);
+  assert.equal(lines[1], "  logging.k0: unknown key (line 2 of my.yaml)");
+  assert.equal(lines[20], "  logging.k19: unknown key (line 21 of my.yaml)");
+  assert.equal(lines[21], "  … and 4980 more");
+  // Lines are found through an index, not by scanning: the last key's line is right too.
+  assert.deepEqual(error.issues[4_999], {
+    path: "logging.k4999",
+    message: "unknown key",
+    file: "my.yaml",
+    line: 5_001,
+  });
+});
+
+Deno.test("loadConfig() finds a repeated key in a large mapping, with its line", () => {
+  const keys = Array.from({ length: 3_000 }, (_, i) => `  k${i}: 1`);
+  keys.push("  k17: 2");
+  const error = configError(() => loadWith(["logging:", ...keys].join("\n")));
+  assert.deepEqual(error.issues, [{
+    path: "",
+    message: 'Cannot parse YAML: Map keys must be unique: "k17" is repeated',
+    file: "my.yaml",
+    line: 3_002,
+  }]);
+  // Equal values of different types are different keys, as the YAML package has it.
+  assert.doesNotThrow(() => loadWith('bridge:\n  1: a\n  "1": b\n'));
+});
+
+Deno.test("loadConfig() refuses a file over 1 MiB with one line, before parsing it", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_config_test_" });
+  try {
+    await t.step("a regular file: its size is named", () => {
+      const file = `${dir}/big.yaml`;
+      Deno.writeTextFileSync(file, "#".repeat(MAX_YAML_BYTES + 1));
+      const error = configError(() => loadConfig({ file }));
+      assert.equal(
+        error.message,
+        "Cannot load configuration: Cannot use file: it has 1048577 bytes, more than the 1 MiB " +
+          `(1048576 bytes) a configuration or schema file may have (${file})`,
+      );
+      Deno.writeTextFileSync(file, "#".repeat(MAX_YAML_BYTES));
+      assert.deepEqual(loadConfig({ file }), loadConfig(), "exactly 1 MiB is fine");
+    });
+    await t.step("a pipe is read no further than the limit", () => {
+      const fifo = `${dir}/fifo`;
+      new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+      // A writer that would go on for 8 MiB; the reader stops after 1 MiB + 1 byte.
+      const writer = new Deno.Command("sh", {
+        args: ["-c", `head -c 8388608 /dev/zero | tr '\\0' '#' > ${fifo}`],
+      }).spawn();
+      const error = configError(() => loadConfig({ file: fifo }));
+      assert.match(error.message, /Cannot use file: it has more than the 1 MiB \(1048576 bytes\)/);
+      writer.kill();
+      return writer.status.then(() => {});
+    });
+    await t.step("schema files have the same limit", () => {
+      const file = `${dir}/big_schema.yaml`;
+      Deno.writeTextFileSync(file, "#".repeat(MAX_YAML_BYTES + 10));
+      assert.throws(
+        () => loadSchemaFiles([file]),
+        (e: unknown) =>
+          e instanceof SchemaFileError &&
+          e.message === `Cannot load schemas: ${file}: Cannot use file: it has 1048586 bytes, ` +
+              "more than the 1 MiB (1048576 bytes) a configuration or schema file may have",
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,0 +1,64 @@
+/**
+ * Hardening (issue 14): no outage from running out of file descriptors, idle
+ * HTTP clients, signals at start-up or bad configuration files. Every test runs
+ * the real `torq` CLI with real sockets and real HTTP.
+ */
+
+import assert from "node:assert/strict";
+import { runTorq } from "./_support/relay.ts";
+
+// =============================================================================================
+// Configuration files: linear time, bounded output, bounded size.
+
+Deno.test("torq relay --config: 1 MiB of unknown keys is reported in a few lines", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_hard_" });
+  try {
+    // About 88,000 unknown keys in just under 1 MiB: the old loader took minutes and printed
+    // one line for each.
+    const lines = ["logging:"];
+    let size = 9;
+    for (let i = 0; size + 20 < 1_048_576; i++) {
+      const line = `  k${i}: 1`;
+      lines.push(line);
+      size += line.length + 1;
+    }
+    const file = `${dir}/many.yaml`;
+    await Deno.writeTextFile(file, lines.join("\n") + "\n");
+    const r = await runTorq(
+      ["relay", "signal", "--socket", `${dir}/s.sock`, "--config", file],
+      60_000,
+    );
+    assert.equal(r.code, 1, r.stderr.slice(0, 2000));
+    const out = r.stderr.trimEnd().split("\n");
+    const problems = lines.length - 1;
+    assert.equal(out[0], `torq relay: Cannot load configuration: ${problems} problems`);
+    assert.equal(out.length, 22, "20 problems and a count of the rest");
+    assert.equal(out[1], `  logging.k0: unknown key (line 2 of ${file})`);
+    assert.equal(out[21], `  … and ${problems - 20} more`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("torq relay --config: a file over 1 MiB is refused with one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_hard_" });
+  try {
+    const file = `${dir}/big.yaml`;
+    // 10 MiB: the old loader ran out of its minute on this, holding hundreds of MB.
+    await Deno.writeTextFile(file, "logging:\n" + "  k: 1\n".repeat(1_500_000));
+    const size = (await Deno.stat(file)).size;
+    for (const args of [["relay", "signal", "--socket", `${dir}/s.sock`], ["config", "check"]]) {
+      const r = await runTorq([...args, "--config", file]);
+      assert.equal(r.code, 1, r.stderr.slice(0, 2000));
+      assert.equal(
+        r.stderr,
+        `torq ${
+          args[0]
+        }: Cannot load configuration: Cannot use file: it has ${size} bytes, more than ` +
+          `the 1 MiB (1048576 bytes) a configuration or schema file may have (${file})\n`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
