@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import { ProcessSignals } from "../src/relay/signals.ts";
 import { startBridges } from "../src/bridge/start.ts";
 import { TransportError } from "../src/transport/transport.ts";
 import { domainName, parseDomain } from "../src/protocol/domains.ts";
@@ -93,41 +94,48 @@ export async function run(args: string[]): Promise<number> {
   }
   const config = configFromArgs(values);
   registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
-  const token = config.http.token;
-  const http = values.http === undefined ? null : await bindHttp(COMMAND, values.http, token);
-  let service;
+  // Before anything binds: a SIGTERM during the start-up stops the relay once it runs
+  // (exit 0, socket removed) instead of killing it with the socket file left behind.
+  const signals = new ProcessSignals();
   try {
-    service = await startRelays(config, [name], {
-      reloadConfig: () => configFromArgs(values),
-      ...(values.socket === undefined ? {} : { socketPath: values.socket }),
-      ...(values.journal === undefined ? {} : { journalPath: values.journal }),
-    });
-  } catch (e) {
-    await http?.stop();
-    if (e instanceof TransportError || e instanceof Error) {
-      throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
-    }
-    throw e;
-  }
-  let bridges;
-  try {
-    bridges = await startBridges(service.relays, config, {
-      loggerFor: (section) => loggerFromConfig(section.logging),
-    });
-  } catch (e) {
-    await http?.stop();
-    await service.stop();
-    throw new CliError((e as Error).message);
-  }
-  // Signal handlers first (runUntilSignal installs them synchronously), then the line.
-  http?.observe(service.relays);
-  const stopped = runUntilSignal(service, {
-    beforeStop: async () => {
-      await bridges.stop();
+    const token = config.http.token;
+    const http = values.http === undefined ? null : await bindHttp(COMMAND, values.http, token);
+    let service;
+    try {
+      service = await startRelays(config, [name], {
+        reloadConfig: () => configFromArgs(values),
+        ...(values.socket === undefined ? {} : { socketPath: values.socket }),
+        ...(values.journal === undefined ? {} : { journalPath: values.journal }),
+      });
+    } catch (e) {
       await http?.stop();
-    },
-  });
-  if (http !== null) await printOut(dashboardLine(http, token));
-  await stopped;
+      if (e instanceof TransportError || e instanceof Error) {
+        throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
+      }
+      throw e;
+    }
+    let bridges;
+    try {
+      bridges = await startBridges(service.relays, config, {
+        loggerFor: (section) => loggerFromConfig(section.logging),
+      });
+    } catch (e) {
+      await http?.stop();
+      await service.stop();
+      throw new CliError((e as Error).message);
+    }
+    http?.observe(service.relays);
+    const stopped = runUntilSignal(service, {
+      signals,
+      beforeStop: async () => {
+        await bridges.stop();
+        await http?.stop();
+      },
+    });
+    if (http !== null) await printOut(dashboardLine(http, token));
+    await stopped;
+  } finally {
+    signals.dispose();
+  }
   return Exit.OK;
 }

@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import { ProcessSignals } from "../src/relay/signals.ts";
 import { startBridges } from "../src/bridge/start.ts";
 import type { UpDemo } from "../src/tools/up_demo.ts";
 import { CliError, Exit, parseOrUsage, printOut } from "./_args.ts";
@@ -69,67 +70,74 @@ export async function run(args: string[]): Promise<number> {
   }
   const config = configFromArgs(values);
   registerSchemaFiles([...config.schemas, ...(values.schemas ?? [])]);
-  const token = config.http.token;
-  const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token);
-  const dir = values["socket-dir"];
-  let service;
+  // Before anything binds: a SIGTERM during the start-up stops the relays once they run
+  // (exit 0, sockets removed) instead of killing the process with the socket files left.
+  const signals = new ProcessSignals();
   try {
-    service = await startRelays(
-      config,
-      ["market_data", "signal", "execution"],
-      {
-        ...(dir === undefined ? {} : { socketDir: dir }),
-        ...(values.journal === undefined ? {} : { journalPath: values.journal }),
-        reloadConfig: () => configFromArgs(values),
-      },
-    );
-  } catch (e) {
-    await http.stop();
-    throw new CliError(`cannot start the relays: ${(e as Error).message}`);
-  }
-  let bridges;
-  try {
-    bridges = await startBridges(service.relays, config, {
-      loggerFor: (section) => loggerFromConfig(section.logging),
-    });
-  } catch (e) {
-    await http.stop();
-    await service.stop();
-    throw new CliError((e as Error).message);
-  }
-  http.observe(service.relays);
-  const lines = service.relays.map((r) =>
-    `  ${r.logic.name.padEnd(12)} ${r.address}  (${r.logic.policy} policy${
-      r.logic.policy === "audit" ? ", journal " + r.logic.journalPath : ""
-    })`
-  );
-  let demo: UpDemo | null = null;
-  if (values.demo) {
+    const token = config.http.token;
+    const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token);
+    const dir = values["socket-dir"];
+    let service;
     try {
-      // Loaded only with --demo: a relay process without it does not hold the demo's code.
-      const { startUpDemo } = await import("../src/tools/up_demo.ts");
-      demo = await startUpDemo(service.relays, (line) => console.error(`${COMMAND}: ${line}`));
+      service = await startRelays(
+        config,
+        ["market_data", "signal", "execution"],
+        {
+          ...(dir === undefined ? {} : { socketDir: dir }),
+          ...(values.journal === undefined ? {} : { journalPath: values.journal }),
+          reloadConfig: () => configFromArgs(values),
+        },
+      );
     } catch (e) {
       await http.stop();
-      await bridges.stop();
-      await service.stop();
-      throw new CliError(`cannot start the demo: ${(e as Error).message}`);
+      throw new CliError(`cannot start the relays: ${(e as Error).message}`);
     }
-  }
-  // Signal handlers first (runUntilSignal installs them synchronously), then the lines
-  // that tell a supervisor or a test that the relays run.
-  const stopped = runUntilSignal(service, {
-    beforeStop: async () => {
-      await demo?.stop();
-      await bridges.stop();
+    let bridges;
+    try {
+      bridges = await startBridges(service.relays, config, {
+        loggerFor: (section) => loggerFromConfig(section.logging),
+      });
+    } catch (e) {
       await http.stop();
-    },
-  });
-  await printOut(
-    `torq up: 3 relays running (Ctrl-C to stop)\n${lines.join("\n")}\n${
-      dashboardLine(http, token)
-    }${demo === null ? "" : `\n${demo.description}`}`,
-  );
-  await stopped;
+      await service.stop();
+      throw new CliError((e as Error).message);
+    }
+    http.observe(service.relays);
+    const lines = service.relays.map((r) =>
+      `  ${r.logic.name.padEnd(12)} ${r.address}  (${r.logic.policy} policy${
+        r.logic.policy === "audit" ? ", journal " + r.logic.journalPath : ""
+      })`
+    );
+    let demo: UpDemo | null = null;
+    if (values.demo) {
+      try {
+        // Loaded only with --demo: a relay process without it does not hold the demo's code.
+        const { startUpDemo } = await import("../src/tools/up_demo.ts");
+        demo = await startUpDemo(service.relays, (line) => console.error(`${COMMAND}: ${line}`));
+      } catch (e) {
+        await http.stop();
+        await bridges.stop();
+        await service.stop();
+        throw new CliError(`cannot start the demo: ${(e as Error).message}`);
+      }
+    }
+    // The lines that tell a supervisor or a test that the relays run come last.
+    const stopped = runUntilSignal(service, {
+      signals,
+      beforeStop: async () => {
+        await demo?.stop();
+        await bridges.stop();
+        await http.stop();
+      },
+    });
+    await printOut(
+      `torq up: 3 relays running (Ctrl-C to stop)\n${lines.join("\n")}\n${
+        dashboardLine(http, token)
+      }${demo === null ? "" : `\n${demo.description}`}`,
+    );
+    await stopped;
+  } finally {
+    signals.dispose();
+  }
   return Exit.OK;
 }

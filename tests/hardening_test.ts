@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runTorq } from "./_support/relay.ts";
+import { ROOT, runTorq } from "./_support/relay.ts";
 
 // =============================================================================================
 // Configuration files: linear time, bounded output, bounded size.
@@ -57,6 +57,81 @@ Deno.test("torq relay --config: a file over 1 MiB is refused with one line", asy
         }: Cannot load configuration: Cannot use file: it has ${size} bytes, more than ` +
           `the 1 MiB (1048576 bytes) a configuration or schema file may have (${file})\n`,
       );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// =============================================================================================
+// Signals during the start-up.
+
+/**
+ * Spawns `torq <args>`, sends `signal` the moment a stderr line matches `ready`
+ * and returns the exit status.
+ */
+async function signalWhenReady(
+  args: string[],
+  ready: RegExp,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<{ code: number; signal: Deno.Signal | null; stderr: string; sawReady: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/main.ts", ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  let text = "";
+  let sawReady = false;
+  for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    if (!sawReady && ready.test(text)) {
+      sawReady = true;
+      child.kill(signal);
+    }
+  }
+  const status = await child.status;
+  clearTimeout(killer);
+  return { code: status.code, signal: status.signal, stderr: text, sawReady };
+}
+
+Deno.test("torq relay: SIGTERM right after 'listening' exits 0 and removes the socket, every time", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_hard_" });
+  try {
+    // The old relay installed its handler after the line: 1 run in 6 died of the signal (143).
+    for (let i = 0; i < 20; i++) {
+      const socket = `${dir}/s${i}.sock`;
+      const r = await signalWhenReady(
+        ["relay", "signal", "--socket", socket, "--log-format", "json"],
+        /"msg":"listening"/,
+      );
+      assert.ok(r.sawReady, r.stderr);
+      assert.equal(r.code, 0, `run ${i}: ${r.signal ?? ""} ${r.stderr}`);
+      assert.throws(() => Deno.lstatSync(socket), Deno.errors.NotFound, `run ${i}: socket left`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("torq up: SIGTERM or SIGINT at the first 'listening' line stops all three relays cleanly", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_hard_" });
+  try {
+    for (let i = 0; i < 8; i++) {
+      const sockets = `${dir}/up${i}`;
+      const r = await signalWhenReady(
+        ["up", "--socket-dir", sockets, "--http", "127.0.0.1:0", "--log-format", "json"],
+        /"msg":"listening"/,
+        i % 2 === 0 ? "SIGTERM" : "SIGINT",
+      );
+      assert.ok(r.sawReady, r.stderr);
+      assert.equal(r.code, 0, `run ${i}: ${r.signal ?? ""} ${r.stderr}`);
+      const left = [...Deno.readDirSync(sockets)].map((e) => e.name).filter((n) =>
+        n.endsWith(".sock")
+      );
+      assert.deepEqual(left, [], `run ${i}: sockets left`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -2,6 +2,8 @@
  * Running relays as a service: build each relay from the effective
  * configuration, start them, and stop them gracefully on SIGINT/SIGTERM
  * (stop accepting, flush queues for up to 1 s, close, remove sockets, exit 0).
+ * The CLI installs the signal listeners ({@linkcode ProcessSignals}) before
+ * anything binds, so a signal during the start-up is honoured too.
  * SIGHUP reloads the configuration (the same file, environment and overrides)
  * and applies its limits, switches and log levels to the running relays
  * without dropping a connection; every change is logged, and a configuration
@@ -20,6 +22,7 @@ import { isLoopback, TcpTransport } from "../transport/tcp.ts";
 import type { Transport } from "../transport/transport.ts";
 import { checkSocketMode, UnixTransport } from "../transport/unix.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
+import { ProcessSignals } from "./signals.ts";
 
 /** Options of {@linkcode startRelays}. */
 export interface StartRelaysOptions {
@@ -230,41 +233,44 @@ function tcpTransports(section: RelayConfig, logger: Logger): Transport[] {
 export interface RunUntilSignalOptions {
   /** Runs after the signal, before the relays stop (e.g. close an HTTP server). */
   beforeStop?: (signal: Deno.Signal) => Promise<void>;
+  /**
+   * The listeners installed before the service started (see {@linkcode ProcessSignals}); a
+   * signal that came during the start-up stops the service at once. Default: new ones,
+   * installed by this call.
+   */
+  signals?: ProcessSignals;
 }
 
 /**
  * Waits for SIGINT or SIGTERM, then stops the service gracefully; meanwhile
  * each SIGHUP reloads the configuration ({@linkcode RelayService.reload}). The
- * signal listeners are installed before the call returns, so a caller may
- * announce readiness after calling it and before awaiting the promise.
+ * signal listeners are in place before the call returns (or were, given as
+ * `signals`, before the service started), so a caller may announce readiness
+ * after calling it and before awaiting the promise.
  *
  * @param service the running relays
- * @param options what to do before the relays stop
+ * @param options what to do before the relays stop, the listeners to use
  * @returns the signal that ended it
  */
 export async function runUntilSignal(
   service: RelayService,
   options: RunUntilSignalOptions = {},
 ): Promise<Deno.Signal> {
-  const reload = () => void service.reload();
-  Deno.addSignalListener("SIGHUP", reload);
+  const signals = options.signals ?? new ProcessSignals();
+  signals.onHangup(() => void service.reload());
   const trim = startMallocTrim();
-  const signal = await new Promise<Deno.Signal>((resolve) => {
-    const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
-      const h = () => {
-        for (const [s, f] of handlers) Deno.removeSignalListener(s, f);
-        Deno.removeSignalListener("SIGHUP", reload);
-        resolve(sig);
-      };
-      Deno.addSignalListener(sig, h);
-      return [sig, h] as const;
-    });
-  });
-  trim.stop();
+  let signal: Deno.Signal;
+  try {
+    signal = await signals.stopped();
+  } finally {
+    signals.onHangup(null);
+    trim.stop();
+  }
   try {
     await options.beforeStop?.(signal);
   } finally {
     await service.stop();
+    signals.dispose();
   }
   return signal;
 }
