@@ -5,7 +5,21 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT, runTorq } from "./_support/relay.ts";
+import {
+  assertAllClosed,
+  assertFrames,
+  close,
+  concat,
+  connect,
+  connectMany,
+  makeFrames,
+  PROFILES,
+  readFrames,
+  ROOT,
+  runTorq,
+  send,
+  startRelay,
+} from "./_support/relay.ts";
 
 // =============================================================================================
 // Configuration files: linear time, bounded output, bounded size.
@@ -135,5 +149,76 @@ Deno.test("torq up: SIGTERM or SIGINT at the first 'listening' line stops all th
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// =============================================================================================
+// File descriptors.
+
+/**
+ * Starts a read on every connection and waits until `expected` of them have
+ * ended (EOF or reset), bounded; returns the indexes of those that ended.
+ */
+async function waitForEnded(
+  conns: readonly Deno.Conn[],
+  expected: number,
+  timeoutMs = 15_000,
+): Promise<Set<number>> {
+  const ended = new Set<number>();
+  const buf = new Uint8Array(64);
+  conns.forEach((c, i) => {
+    c.read(buf).then((n) => n === null && ended.add(i), () => ended.add(i));
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (ended.size < expected && Date.now() < deadline) await delay(20);
+  await delay(200); // and no more than that
+  return ended;
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Waits until `condition()` holds; fails the test after `timeoutMs`. */
+async function until(
+  condition: () => boolean,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await delay(20);
+  }
+}
+
+Deno.test("torq relay under ulimit -n 128: 300 clients are capped and refused, never EMFILE; new clients are served after", async () => {
+  const p = PROFILES[1]!;
+  const relay = await startRelay(p.arg, { openFileLimit: 128 });
+  const clients: Deno.UnixConn[] = [];
+  try {
+    const warning = await relay.waitForLog((l) => /open file limit/.test(l.msg));
+    assert.equal(warning.open_file_limit, 128);
+    const m = /^signal 100 → (\d+)$/.exec(String(warning.max_connections));
+    assert.ok(m !== null, String(warning.max_connections));
+    const cap = Number(m[1]);
+    assert.ok(cap > 10 && cap < 100, `cap ${cap}`);
+    for (let i = 0; i < 300; i++) clients.push(await connect(relay.path));
+    const ended = await waitForEnded(clients, 300 - cap);
+    assert.equal(ended.size, 300 - cap, "every client over the cap is refused (closed) at once");
+    assert.equal(relay.logs().filter((l) => l.msg.startsWith("accept failed")).length, 0);
+    const refusals = relay.logs().filter((l) => l.msg.startsWith("refusing connection"));
+    assert.ok(refusals.length >= 1 && refusals.length <= 5, `${refusals.length} refusal lines`);
+    await close(...clients.splice(0));
+    await until(() => relay.logs().filter((l) => l.msg === "connection closed").length === cap);
+    // The relay still accepts and serves.
+    const [consumer, producer] = await connectMany(relay.path, 2);
+    clients.push(consumer!, producer!);
+    const frames = makeFrames(p, 3);
+    await send(producer!, concat(frames));
+    assertFrames(await readFrames(consumer!, 3), frames);
+  } finally {
+    await close(...clients);
+    const r = await relay.stop();
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    await assertAllClosed();
   }
 });

@@ -49,6 +49,7 @@ import { LatencyHistogram } from "./latency.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
 import { OWN_BUFFER_ABOVE, type Slab, SlabPool } from "./slab.ts";
+import { acceptEach, AcceptHealth } from "./accept.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
@@ -290,12 +291,19 @@ export class Relay implements ConnectionOwner {
     });
   }
 
+  /** Whether the listeners accept, and their failures (accept.ts). */
+  readonly #accept = new AcceptHealth();
+
+  /** Accepts until the listener closes; a failed accept is retried, never the end (accept.ts). */
   async #acceptLoop(listener: TransportListener): Promise<void> {
-    try {
-      for await (const conn of listener) {
+    await acceptEach(listener, {
+      health: this.#accept,
+      log: this.#log,
+      stopping: () => this.#stopping,
+      onConnection: (conn) => {
         if (this.#stopping) {
           conn.close();
-          continue;
+          return;
         }
         if (this.#conns.size >= this.logic.maxConnections) {
           this.#connectionsRefused++;
@@ -307,13 +315,11 @@ export class Relay implements ConnectionOwner {
             });
           }
           conn.close();
-          continue;
+          return;
         }
         this.#adopt(conn, "accepted");
-      }
-    } catch (e) {
-      if (!this.#stopping) this.#log.error("accept failed", { error: (e as Error).message });
-    }
+      },
+    });
   }
 
   /**
@@ -1121,6 +1127,9 @@ export class Relay implements ConnectionOwner {
       tlvMix,
       connectionsDetail: conns,
       ...(this.#bridges.size === 0 ? {} : { bridges: [...this.#bridges].map((f) => f()) }),
+      accepting: this.#accept.accepting && !this.#stopping && this.#listeners.length > 0,
+      acceptErrors: this.#accept.errors,
+      lastAcceptError: this.#accept.lastError,
     };
   }
 }

@@ -23,6 +23,7 @@ import type { Transport } from "../transport/transport.ts";
 import { checkSocketMode, UnixTransport } from "../transport/unix.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
 import { ProcessSignals } from "./signals.ts";
+import { openDescriptors, openFileLimit, planDescriptors, raiseOpenFileLimit } from "./fd_limit.ts";
 
 /** Options of {@linkcode startRelays}. */
 export interface StartRelaysOptions {
@@ -40,6 +41,11 @@ export interface StartRelaysOptions {
    * (SIGHUP). Without it a reload re-applies the starting configuration.
    */
   reloadConfig?: () => TorqConfig;
+  /**
+   * Descriptors the process's HTTP server may hold (its connection cap); 0 (the default)
+   * when it has none. Counted when the relays' caps are fitted into the open-file limit.
+   */
+  httpConnections?: number;
 }
 
 /** Started relays. */
@@ -111,13 +117,23 @@ export async function startRelays(
     const { socket_mode, allow_world_socket } = config.relays[name].transport;
     if (!allow_world_socket) checkSocketMode(socketPathOf(name), socket_mode);
   }
+  const fit = descriptorFitter(
+    names,
+    options.httpConnections ?? 0,
+    options.logger ?? loggerFromConfig(config.logging),
+  );
+  const caps = fit(config);
   try {
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       const section = config.relays[name];
       const socketPath = socketPathOf(name);
       const journal = options.journalPath ??
         join(dirname(socketPath), `${section.relay.name}.audit.jsonl`);
-      const logic = { ...relayLogicFromConfig(section, journal), socketPath };
+      const logic = {
+        ...relayLogicFromConfig(section, journal),
+        socketPath,
+        maxConnections: caps[i]!,
+      };
       const logger = options.logger ?? loggerFromConfig(section.logging);
       const relayLog = logger.with({ relay: logic.name });
       const transport = unixTransport(section, socketPath, relayLog);
@@ -149,6 +165,7 @@ export async function startRelays(
         return [];
       }
       const changes: string[] = [];
+      const caps = fit(next);
       relays.forEach((relay, i) => {
         const name = names[i]!;
         const [before, after] = [current.relays[name], next.relays[name]];
@@ -172,13 +189,63 @@ export async function startRelays(
         if (restart.length > 0) {
           rlog.warn("reload: these changes need a restart", { keys: restart.join(", ") });
         }
-        const logic = relayLogicFromConfig(after, journals[i]!);
+        const logic = { ...relayLogicFromConfig(after, journals[i]!), maxConnections: caps[i]! };
         for (const change of relay.reload(logic)) changes.push(`${relay.logic.name} ${change}`);
       });
       current = next;
       log.info("configuration reloaded", { changes: changes.length });
       return changes;
     },
+  };
+}
+
+/**
+ * Fits the relays' `max_connections` into the open-file limit (see fd_limit.ts):
+ * the descriptors open now (at start) plus a spare and the HTTP server's cap are
+ * kept; when the rest is too small, the soft limit is raised towards the hard one
+ * if the process may, and otherwise each relay's cap is lowered to its share,
+ * with a warning, so that relays refuse connections before accept() runs out of
+ * descriptors.
+ *
+ * @param names the relays, in order
+ * @param http the HTTP server's connection cap (0: none)
+ * @param log where the warning goes
+ * @returns a function from a configuration to the caps in effect, in `names` order
+ */
+function descriptorFitter(
+  names: readonly RelayDomainName[],
+  http: number,
+  log: Logger,
+): (config: TorqConfig) => number[] {
+  const open = openDescriptors();
+  return (config) => {
+    const maxConnections = names.map((n) => config.relays[n].performance.max_connections);
+    const limit = openFileLimit();
+    if (limit === null || open === null) return maxConnections;
+    let plan = planDescriptors(limit.soft, { open, http, maxConnections });
+    if (!plan.fits && limit.hard > limit.soft) {
+      const raised = raiseOpenFileLimit(plan.needed);
+      if (raised !== null && raised > limit.soft) {
+        log.info("raised the open file limit (ulimit -n) for max_connections", {
+          from: limit.soft,
+          to: raised,
+        });
+        plan = planDescriptors(raised, { open, http, maxConnections });
+      }
+    }
+    if (!plan.fits) {
+      log.warn(
+        "the open file limit (ulimit -n) is too low for max_connections: relays refuse connections beyond lower caps",
+        {
+          open_file_limit: plan.limit,
+          needed: plan.needed,
+          http_max_connections: http,
+          max_connections: names.map((n, i) => `${n} ${maxConnections[i]} → ${plan.caps[i]}`)
+            .join(", "),
+        },
+      );
+    }
+    return plan.caps;
   };
 }
 
