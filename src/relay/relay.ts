@@ -49,7 +49,7 @@ import { LatencyHistogram } from "./latency.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { sourceName } from "../protocol/domains.ts";
 import { OWN_BUFFER_ABOVE, type Slab, SlabPool } from "./slab.ts";
-import { acceptEach, AcceptHealth } from "./accept.ts";
+import { acceptEach, AcceptHealth } from "../transport/accept.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
