@@ -5,7 +5,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import {
+  descriptorBudget,
+  loggerFromConfig,
+  runUntilSignal,
+  startRelays,
+} from "../src/relay/service.ts";
 import { ProcessSignals } from "../src/relay/signals.ts";
 import { startBridges } from "../src/bridge/start.ts";
 import { TransportError } from "../src/transport/transport.ts";
@@ -99,10 +104,18 @@ export async function run(args: string[]): Promise<number> {
   const signals = new ProcessSignals();
   try {
     const token = config.http.token;
-    const http = values.http === undefined ? null : await bindHttp(COMMAND, values.http, token);
+    // Connection caps of the relay and the HTTP server, fitted to the open file limit.
+    const logger = loggerFromConfig(config.logging);
+    const descriptors = descriptorBudget([name], { http: values.http !== undefined, logger });
+    const http = values.http === undefined ? null : await bindHttp(COMMAND, values.http, token, {
+      http: config.http,
+      maxConnections: descriptors.fit(config).http,
+      logger: logger.with({ component: "http" }),
+    });
     let service;
     try {
       service = await startRelays(config, [name], {
+        descriptors,
         reloadConfig: () => configFromArgs(values),
         ...(values.socket === undefined ? {} : { socketPath: values.socket }),
         ...(values.journal === undefined ? {} : { journalPath: values.journal }),

@@ -6,7 +6,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import {
+  descriptorBudget,
+  loggerFromConfig,
+  runUntilSignal,
+  startRelays,
+} from "../src/relay/service.ts";
 import { ProcessSignals } from "../src/relay/signals.ts";
 import { startBridges } from "../src/bridge/start.ts";
 import type { UpDemo } from "../src/tools/up_demo.ts";
@@ -75,14 +80,23 @@ export async function run(args: string[]): Promise<number> {
   const signals = new ProcessSignals();
   try {
     const token = config.http.token;
-    const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token);
+    const names = ["market_data", "signal", "execution"] as const;
+    // Connection caps of the relays and the HTTP server, fitted to the open file limit.
+    const logger = loggerFromConfig(config.logging);
+    const descriptors = descriptorBudget(names, { http: true, logger });
+    const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token, {
+      http: config.http,
+      maxConnections: descriptors.fit(config).http,
+      logger: logger.with({ component: "http" }),
+    });
     const dir = values["socket-dir"];
     let service;
     try {
       service = await startRelays(
         config,
-        ["market_data", "signal", "execution"],
+        names,
         {
+          descriptors,
           ...(dir === undefined ? {} : { socketDir: dir }),
           ...(values.journal === undefined ? {} : { journalPath: values.journal }),
           reloadConfig: () => configFromArgs(values),

@@ -182,6 +182,17 @@ export interface HttpConfig {
   listen: string;
   /** Bearer token required by the API; null means none. */
   token: string | null;
+  /**
+   * Host names (`name` or `name:port`) answered besides the loopback ones; other `Host`s get
+   * 403 while listening on loopback or when this is not empty (DNS rebinding).
+   */
+  allowed_hosts: string[];
+  /** Connections held at most. */
+  max_connections: number;
+  /** Time to receive a request's line and headers, in ms. */
+  header_timeout_ms: number;
+  /** Time a kept-alive connection may wait for its next request, in ms. */
+  idle_timeout_ms: number;
 }
 
 /** `relays.<name>.relay` section. */
@@ -429,6 +440,17 @@ function documentSchema() {
     }
   });
 
+  const _hostName = z.custom<string>().superRefine((value, ctx) => {
+    if (typeof value !== "string" || !/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+)(:\d{1,5})?$/.test(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a host name such as "torq.example" or "torq.example:7420", got ${
+          show(value)
+        }`,
+      });
+    }
+  });
+
   const _STRATEGY_FORMS =
     `"source_type", "instrument_venue", {custom_field: <TLV type>} or {fixed: "<topic>"}`;
 
@@ -616,7 +638,14 @@ function documentSchema() {
   return z.strictObject({
     socket_dir: _name.nullable(),
     logging: _loggingSchema,
-    http: z.strictObject({ listen: _listen, token: _name.nullable() }),
+    http: z.strictObject({
+      listen: _listen,
+      token: _name.nullable(),
+      allowed_hosts: z.array(_hostName),
+      max_connections: _int(1, 1_000_000),
+      header_timeout_ms: _int(100),
+      idle_timeout_ms: _int(100),
+    }),
     schemas: z.array(_name),
     relays: z.strictObject({
       market_data: _relaySchema("market_data"),
@@ -707,7 +736,7 @@ function _resolve(doc: ConfigDocument): TorqConfig {
   return {
     socket_dir: socketDir,
     logging: { ...doc.logging },
-    http: { ...doc.http },
+    http: { ...doc.http, allowed_hosts: [...doc.http.allowed_hosts] },
     schemas: [...doc.schemas],
     relays,
     bridge: structuredClone(doc.bridge),

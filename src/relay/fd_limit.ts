@@ -111,41 +111,38 @@ export interface DescriptorPlan {
   limit: number;
   /** Descriptors kept for everything but connections (open at start plus a spare). */
   reserved: number;
-  /** Descriptors the HTTP server may use (its connection cap). */
-  http: number;
-  /** Descriptors needed for every cap as configured (reserved + HTTP + relays). */
+  /** Descriptors needed for every cap as asked (reserved plus every cap). */
   needed: number;
-  /** Whether every cap fits as configured. */
+  /** Whether every cap fits as asked. */
   fits: boolean;
-  /** Each relay's connection cap in effect: as configured, or its share of what is left. */
+  /** Each cap in effect, in the order asked: as asked, or its share of what is left. */
   caps: number[];
 }
 
 /**
- * Fits the relays' `max_connections` into the open-file limit. What the limit
- * leaves after the reserve and the HTTP server is shared out so that a relay
- * with a small cap keeps it and the others split the rest evenly (water
- * filling); every relay keeps at least 1.
+ * Fits connection caps (each relay's `max_connections`, the HTTP server's) into
+ * the open-file limit. What the limit leaves after the reserve is shared out so
+ * that a small cap is kept and the larger ones split the rest evenly (water
+ * filling); every cap stays at least 1.
  *
  * @param limit the soft open-file limit
- * @param options descriptors open now, the HTTP cap, each relay's `max_connections`
+ * @param options descriptors open now and the caps asked for
  * @returns the plan
  * @example
  * ```ts
- * planDescriptors(400, { open: 20, http: 64, maxConnections: [1000, 100, 50] }).caps;
- * // [134, 100, 50]: 284 left after 52 reserved and 64 for HTTP
+ * planDescriptors(400, { open: 20, wanted: [1000, 100, 50, 64] }).caps;
+ * // [134, 100, 50, 64]: 348 left after 52 reserved
  * ```
  */
 export function planDescriptors(
   limit: number,
-  options: { open: number; http: number; maxConnections: readonly number[] },
+  options: { open: number; wanted: readonly number[] },
 ): DescriptorPlan {
   const reserved = options.open + SPARE_DESCRIPTORS;
-  const wanted = options.maxConnections;
-  const needed = reserved + options.http + wanted.reduce((a, b) => a + b, 0);
-  const plan = { limit, reserved, http: options.http, needed };
-  if (needed <= limit) return { ...plan, fits: true, caps: [...wanted] };
-  let left = Math.max(0, limit - reserved - options.http);
+  const wanted = options.wanted;
+  const needed = reserved + wanted.reduce((a, b) => a + b, 0);
+  if (needed <= limit) return { limit, reserved, needed, fits: true, caps: [...wanted] };
+  let left = Math.max(0, limit - reserved);
   const caps = wanted.map(() => 0);
   const order = wanted.map((_, i) => i).sort((a, b) => wanted[a]! - wanted[b]!);
   order.forEach((i, k) => {
@@ -153,5 +150,5 @@ export function planDescriptors(
     caps[i] = Math.max(1, Math.min(wanted[i]!, share));
     left = Math.max(0, left - caps[i]!);
   });
-  return { ...plan, fits: false, caps };
+  return { limit, reserved, needed, fits: false, caps };
 }

@@ -22,26 +22,23 @@ Deno.test("openFileLimit() reads 'Max open files' of /proc/self/limits", () => {
 });
 
 Deno.test("planDescriptors() keeps the caps when they fit", () => {
-  const plan = planDescriptors(20_000, { open: 20, http: 64, maxConnections: [1000, 100, 50] });
+  const plan = planDescriptors(20_000, { open: 20, wanted: [1000, 100, 50, 64] });
   assert.equal(plan.fits, true);
-  assert.deepEqual(plan.caps, [1000, 100, 50]);
-  assert.equal(plan.needed, 20 + SPARE_DESCRIPTORS + 64 + 1150);
+  assert.deepEqual(plan.caps, [1000, 100, 50, 64]);
+  assert.equal(plan.needed, 20 + SPARE_DESCRIPTORS + 1214);
 });
 
 Deno.test("planDescriptors() shares what the limit leaves: small caps kept, the rest split evenly", () => {
-  // 400 - (20 + 32) - 64 = 284 left: execution keeps 50 and signal 100; market data gets 134.
-  const plan = planDescriptors(400, { open: 20, http: 64, maxConnections: [1000, 100, 50] });
+  // 400 - (20 + 32) = 348 left: execution keeps 50, HTTP 64, signal 100; market data gets 134.
+  const plan = planDescriptors(400, { open: 20, wanted: [1000, 100, 50, 64] });
   assert.equal(plan.fits, false);
-  assert.deepEqual(plan.caps, [134, 100, 50]);
-  // 256: 140 left, less than three times 50: even shares.
-  const tight = planDescriptors(256, { open: 20, http: 64, maxConnections: [1000, 100, 50] });
-  assert.deepEqual(tight.caps, [47, 47, 46]);
-  assert.equal(tight.caps.reduce((a, b) => a + b), 256 - tight.reserved - tight.http);
+  assert.deepEqual(plan.caps, [134, 100, 50, 64]);
+  // 256: 204 left, about four times 51: execution keeps its 50, the rest is split evenly.
+  const tight = planDescriptors(256, { open: 20, wanted: [1000, 100, 50, 128] });
+  assert.deepEqual(tight.caps, [52, 51, 50, 51]);
+  assert.equal(tight.caps.reduce((a, b) => a + b), 256 - tight.reserved);
   // One relay under ulimit -n 128.
-  assert.deepEqual(planDescriptors(128, { open: 24, http: 0, maxConnections: [100] }).caps, [72]);
-  // Nothing left: every relay keeps one connection.
-  assert.deepEqual(planDescriptors(40, { open: 30, http: 10, maxConnections: [5, 5] }).caps, [
-    1,
-    1,
-  ]);
+  assert.deepEqual(planDescriptors(128, { open: 24, wanted: [100] }).caps, [72]);
+  // Nothing left: every cap stays 1.
+  assert.deepEqual(planDescriptors(40, { open: 30, wanted: [5, 5] }).caps, [1, 1]);
 });

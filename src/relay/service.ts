@@ -42,10 +42,10 @@ export interface StartRelaysOptions {
    */
   reloadConfig?: () => TorqConfig;
   /**
-   * Descriptors the process's HTTP server may hold (its connection cap); 0 (the default)
-   * when it has none. Counted when the relays' caps are fitted into the open-file limit.
+   * How the connection caps fit the open-file limit ({@linkcode descriptorBudget}); give
+   * the one the process's HTTP server was sized with. Default: one for these relays alone.
    */
-  httpConnections?: number;
+  descriptors?: DescriptorBudget;
 }
 
 /** Started relays. */
@@ -117,12 +117,9 @@ export async function startRelays(
     const { socket_mode, allow_world_socket } = config.relays[name].transport;
     if (!allow_world_socket) checkSocketMode(socketPathOf(name), socket_mode);
   }
-  const fit = descriptorFitter(
-    names,
-    options.httpConnections ?? 0,
-    options.logger ?? loggerFromConfig(config.logging),
-  );
-  const caps = fit(config);
+  const budget = options.descriptors ??
+    descriptorBudget(names, { logger: options.logger ?? loggerFromConfig(config.logging) });
+  const caps = budget.fit(config).relays;
   try {
     for (const [i, name] of names.entries()) {
       const section = config.relays[name];
@@ -165,7 +162,7 @@ export async function startRelays(
         return [];
       }
       const changes: string[] = [];
-      const caps = fit(next);
+      const caps = budget.fit(next).relays;
       relays.forEach((relay, i) => {
         const name = names[i]!;
         const [before, after] = [current.relays[name], next.relays[name]];
@@ -199,53 +196,78 @@ export async function startRelays(
   };
 }
 
+/** How the connection caps of a process fit its open-file limit (see fd_limit.ts). */
+export interface DescriptorBudget {
+  /**
+   * The caps in effect for a configuration: each relay's `max_connections` and the HTTP
+   * server's, as configured or lowered to their share of what the limit leaves (with a
+   * warning). The same configuration object is planned once.
+   */
+  fit(config: TorqConfig): { relays: number[]; http: number };
+}
+
 /**
- * Fits the relays' `max_connections` into the open-file limit (see fd_limit.ts):
- * the descriptors open now (at start) plus a spare and the HTTP server's cap are
- * kept; when the rest is too small, the soft limit is raised towards the hard one
- * if the process may, and otherwise each relay's cap is lowered to its share,
- * with a warning, so that relays refuse connections before accept() runs out of
- * descriptors.
+ * Plans the process's descriptors before anything binds: the descriptors open now
+ * plus a spare are kept; when the configured caps (each relay's `max_connections`
+ * and, with `http`, `http.max_connections`) need more than the soft open-file
+ * limit leaves, the limit is raised towards the hard one if the process may
+ * (FFI), and otherwise every cap is lowered to its share, with a warning, so that
+ * relays and the HTTP server refuse connections before accept() runs out of
+ * descriptors (EMFILE).
  *
  * @param names the relays, in order
- * @param http the HTTP server's connection cap (0: none)
- * @param log where the warning goes
- * @returns a function from a configuration to the caps in effect, in `names` order
+ * @param options whether the process serves HTTP, and where the warning goes
+ * @returns the budget
+ * @example
+ * ```ts
+ * const budget = descriptorBudget(["signal"], { http: true, logger: new Logger() });
+ * budget.fit(loadConfig()); // { relays: [100], http: 128 } under a high enough limit
+ * ```
  */
-function descriptorFitter(
+export function descriptorBudget(
   names: readonly RelayDomainName[],
-  http: number,
-  log: Logger,
-): (config: TorqConfig) => number[] {
+  options: { http?: boolean; logger: Logger },
+): DescriptorBudget {
   const open = openDescriptors();
-  return (config) => {
-    const maxConnections = names.map((n) => config.relays[n].performance.max_connections);
-    const limit = openFileLimit();
-    if (limit === null || open === null) return maxConnections;
-    let plan = planDescriptors(limit.soft, { open, http, maxConnections });
-    if (!plan.fits && limit.hard > limit.soft) {
-      const raised = raiseOpenFileLimit(plan.needed);
-      if (raised !== null && raised > limit.soft) {
-        log.info("raised the open file limit (ulimit -n) for max_connections", {
-          from: limit.soft,
-          to: raised,
-        });
-        plan = planDescriptors(raised, { open, http, maxConnections });
+  const log = options.logger;
+  let last: { config: TorqConfig; caps: { relays: number[]; http: number } } | null = null;
+  return {
+    fit(config) {
+      if (last?.config === config) return last.caps;
+      const wanted = names.map((n) => config.relays[n].performance.max_connections);
+      if (options.http) wanted.push(config.http.max_connections);
+      let caps = wanted;
+      const limit = openFileLimit();
+      if (limit !== null && open !== null) {
+        let plan = planDescriptors(limit.soft, { open, wanted });
+        if (!plan.fits && limit.hard > limit.soft) {
+          const raised = raiseOpenFileLimit(plan.needed);
+          if (raised !== null && raised > limit.soft) {
+            log.info("raised the open file limit (ulimit -n) for the connection caps", {
+              from: limit.soft,
+              to: raised,
+            });
+            plan = planDescriptors(raised, { open, wanted });
+          }
+        }
+        if (!plan.fits) {
+          const labels = [...names, ...(options.http ? ["http"] : [])];
+          log.warn(
+            "the open file limit (ulimit -n) is too low for the connection caps: lowered them",
+            {
+              open_file_limit: plan.limit,
+              needed: plan.needed,
+              max_connections: labels.map((n, i) => `${n} ${wanted[i]} → ${plan.caps[i]}`)
+                .join(", "),
+            },
+          );
+        }
+        caps = plan.caps;
       }
-    }
-    if (!plan.fits) {
-      log.warn(
-        "the open file limit (ulimit -n) is too low for max_connections: relays refuse connections beyond lower caps",
-        {
-          open_file_limit: plan.limit,
-          needed: plan.needed,
-          http_max_connections: http,
-          max_connections: names.map((n, i) => `${n} ${maxConnections[i]} → ${plan.caps[i]}`)
-            .join(", "),
-        },
-      );
-    }
-    return plan.caps;
+      const result = { relays: caps.slice(0, names.length), http: caps[names.length] ?? 0 };
+      last = { config, caps: result };
+      return result;
+    },
   };
 }
 
