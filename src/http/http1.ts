@@ -524,22 +524,18 @@ class Http1Conn {
     const cancel = () => void reader.cancel().catch(() => {});
     this.#abort.signal.addEventListener("abort", cancel, { once: true });
     try {
-      let pending: Uint8Array | null = encoder.encode(text);
+      // The head goes out with the first chunk (or the end): one write, one packet.
+      let head: Uint8Array | null = encoder.encode(text);
       for (;;) {
         const next = await reader.read();
         if (next.done) {
           done = true;
-          const tail = chunked ? encoder.encode("0\r\n\r\n") : new Uint8Array(0);
-          await this.#write(pending === null ? tail : concat([pending, tail]));
+          await this.#write(bodyPart(head, null, chunked));
           return keepAlive; // an HTTP/1.0 body ends with the connection
         }
-        const chunk = next.value;
-        if (chunk.length === 0) continue;
-        const parts = chunked
-          ? [encoder.encode(`${chunk.length.toString(16)}\r\n`), chunk, encoder.encode("\r\n")]
-          : [chunk];
-        await this.#write(concat(pending === null ? parts : [pending, ...parts]));
-        pending = null;
+        if (next.value.length === 0) continue;
+        await this.#write(bodyPart(head, next.value, chunked));
+        head = null;
       }
     } finally {
       this.#responding = false;
@@ -626,15 +622,24 @@ function latin1(bytes: Uint8Array): string {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+/**
+ * The bytes of one write of a response body: the head, if still unsent, then
+ * `data` (as a chunk when `chunked`), or the last chunk when `data` is null.
+ */
+function bodyPart(head: Uint8Array | null, data: Uint8Array | null, chunked: boolean): Uint8Array {
+  const size = chunked
+    ? encoder.encode(data === null ? "0\r\n\r\n" : `${data.length.toString(16)}\r\n`)
+    : null;
+  const length = (head?.length ?? 0) + (size?.length ?? 0) + (data?.length ?? 0) +
+    (chunked && data !== null ? 2 : 0);
+  const out = new Uint8Array(length);
   let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+  for (const part of [head, size, data]) {
+    if (part === null) continue;
+    out.set(part, off);
+    off += part.length;
   }
+  if (chunked && data !== null) out.set([13, 10], off);
   return out;
 }
 

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type LogLine, ROOT } from "./relay.ts";
+import { concat, type LogLine, ROOT } from "./relay.ts";
 
 /** Bound of start-up and stop waits. */
 const WAIT_MS = 20_000;
@@ -236,7 +236,7 @@ export class HttpConn {
         this.#buf = this.#buf.subarray(eol + 2 + size + 2);
         if (size === 0) break;
       }
-      body = concatBytes(parts);
+      body = concat(parts);
     } else if (headers["content-length"] !== undefined) {
       const n = Number(headers["content-length"]);
       while (this.#buf.length < n) await this.#more(deadline, "the body");
@@ -316,7 +316,7 @@ export class HttpConn {
       this.#eof = true;
       return;
     }
-    this.#buf = concatBytes([this.#buf, chunk.subarray(0, n)]);
+    this.#buf = concat([this.#buf, chunk.subarray(0, n)]);
   }
 }
 
@@ -348,16 +348,4 @@ function indexOf(buf: Uint8Array, text: string): number {
     return i;
   }
   return -1;
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
