@@ -50,8 +50,8 @@ const STREAM_HARD_LIMIT = 600;
  * @returns the hono app (`app.fetch` serves it; `app.request()` tests it)
  * @example
  * ```ts
- * const app = createApp(hub, { token: null });
- * Deno.serve({ port: 7420 }, app.fetch);
+ * const app = createApp(hub, { token: null, allowedHosts: [] });
+ * new Http1Server({ hostname: "127.0.0.1", port: 7420, handler: app.fetch });
  * ```
  */
 export function createApp(hub: Hub, options: AppOptions = {}): Hono {
@@ -257,7 +257,7 @@ interface StreamOptions {
  * The SSE body: the latest stats event and the recent messages at once, then
  * live events, a heartbeat comment every `heartbeatMs`. A client that stops
  * reading first loses message events, then the stream. A client that goes
- * away cancels the body (`Deno.serve` does that), which removes the listener.
+ * away cancels the body (the server does that), which removes the listener.
  */
 function sseStream(hub: Hub, o: StreamOptions): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
