@@ -39,6 +39,7 @@ export interface OpenFileLimit {
 export function openFileLimit(text?: string): OpenFileLimit | null {
   let source = text;
   if (source === undefined) {
+    if (!mayRead("/proc/self/limits")) return null;
     try {
       source = Deno.readTextFileSync("/proc/self/limits");
     } catch {
@@ -57,12 +58,22 @@ export function openFileLimit(text?: string): OpenFileLimit | null {
  * @returns the count, or null where it cannot be read
  */
 export function openDescriptors(): number | null {
+  if (!mayRead("/proc/self/fd")) return null;
   try {
     let n = 0;
     for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
     return n - 1; // the directory being read
   } catch {
     return null;
+  }
+}
+
+/** Whether `path` may be read without a permission prompt (which would stop a relay's start). */
+function mayRead(path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  } catch {
+    return false;
   }
 }
 
