@@ -9,7 +9,19 @@
 import type { Hub } from "../src/http/hub.ts";
 import type { HttpServer } from "../src/http/server.ts";
 import type { Relay } from "../src/relay/relay.ts";
+import type { HttpConfig } from "../src/config/mod.ts";
+import type { Logger } from "../src/log/logger.ts";
 import { CliError } from "./_args.ts";
+
+/** Options of {@linkcode bindHttp}. */
+export interface BindHttpOptions {
+  /** The `http` section: allowed hosts, connection cap, timeouts. */
+  http?: HttpConfig;
+  /** The connection cap in effect (the descriptor budget's), instead of `http.max_connections`. */
+  maxConnections?: number;
+  /** Where the server logs refusals, timeouts and failures. */
+  logger?: Logger;
+}
 
 /** A bound HTTP server and the hub behind it. */
 export interface HttpFront {
@@ -31,6 +43,7 @@ export interface HttpFront {
  * @param command e.g. `torq up`, for the warning line
  * @param listen `host:port` (or `http://host:port/`)
  * @param token bearer token or null
+ * @param options the `http` section, the connection cap in effect, the logger
  * @returns the bound server
  * @throws {CliError} one line when the address is bad or in use
  */
@@ -38,6 +51,7 @@ export async function bindHttp(
   command: string,
   listen: string,
   token: string | null,
+  options: BindHttpOptions = {},
 ): Promise<HttpFront> {
   const [{ Hub }, { HttpServeError, isLoopback, serveHttp }] = await Promise.all([
     import("../src/http/hub.ts"),
@@ -46,10 +60,18 @@ export async function bindHttp(
   const hub = new Hub([]);
   let server: HttpServer;
   try {
+    const http = options.http;
     // HOST:PORT, or the URL the dashboard line printed.
     server = serveHttp(hub, {
       listen: listen.replace(/^https?:\/\//, "").replace(/\/$/, ""),
       token,
+      ...(http === undefined ? {} : {
+        allowedHosts: http.allowed_hosts,
+        maxConnections: options.maxConnections ?? http.max_connections,
+        headerTimeoutMs: http.header_timeout_ms,
+        idleTimeoutMs: http.idle_timeout_ms,
+      }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
   } catch (e) {
     if (e instanceof HttpServeError) {

@@ -4,7 +4,13 @@
  * @module
  */
 
-import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import {
+  descriptorBudget,
+  loggerFromConfig,
+  runUntilSignal,
+  startRelays,
+} from "../src/relay/service.ts";
+import { ProcessSignals } from "../src/relay/signals.ts";
 import { startBridges } from "../src/bridge/start.ts";
 import { TransportError } from "../src/transport/transport.ts";
 import { CliError, Exit, printOut } from "./_args.ts";
@@ -49,46 +55,61 @@ applies its limits and log level without dropping connections; the changes are l
   ],
   async run({ options, args }) {
     const name = args.domain;
-    const config = configFromArgs(options);
-    registerSchemaFiles([...config.schemas, ...options.schemas]);
-    const token = config.http.token;
-    const http = options.http === undefined
-      ? null
-      : await bindHttp("torq relay", options.http, token);
-    let service;
+    // Before anything binds: a SIGTERM during the start-up stops the relay once it runs
+    // (exit 0, socket removed) instead of killing it with the socket file left behind.
+    const signals = new ProcessSignals();
     try {
-      service = await startRelays(config, [name], {
-        reloadConfig: () => configFromArgs(options),
-        ...(options.socket === undefined ? {} : { socketPath: options.socket }),
-        ...(options.journal === undefined ? {} : { journalPath: options.journal }),
-      });
-    } catch (e) {
-      await http?.stop();
-      if (e instanceof TransportError || e instanceof Error) {
-        throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
-      }
-      throw e;
-    }
-    let bridges;
-    try {
-      bridges = await startBridges(service.relays, config, {
-        loggerFor: (section) => loggerFromConfig(section.logging),
-      });
-    } catch (e) {
-      await http?.stop();
-      await service.stop();
-      throw new CliError((e as Error).message);
-    }
-    // Signal handlers first (runUntilSignal installs them synchronously), then the line.
-    http?.observe(service.relays);
-    const stopped = runUntilSignal(service, {
-      beforeStop: async () => {
-        await bridges.stop();
+      const config = configFromArgs(options);
+      registerSchemaFiles([...config.schemas, ...options.schemas]);
+      const token = config.http.token;
+      // Connection caps of the relay and the HTTP server, fitted to the open file limit.
+      const logger = loggerFromConfig(config.logging);
+      const descriptors = descriptorBudget([name], { http: options.http !== undefined, logger });
+      const http = options.http === undefined
+        ? null
+        : await bindHttp("torq relay", options.http, token, {
+          http: config.http,
+          maxConnections: descriptors.fit(config).http,
+          logger: logger.with({ component: "http" }),
+        });
+      let service;
+      try {
+        service = await startRelays(config, [name], {
+          descriptors,
+          reloadConfig: () => configFromArgs(options),
+          ...(options.socket === undefined ? {} : { socketPath: options.socket }),
+          ...(options.journal === undefined ? {} : { journalPath: options.journal }),
+        });
+      } catch (e) {
         await http?.stop();
-      },
-    });
-    if (http !== null) await printOut(dashboardLine(http, token));
-    await stopped;
+        if (e instanceof TransportError || e instanceof Error) {
+          throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
+        }
+        throw e;
+      }
+      let bridges;
+      try {
+        bridges = await startBridges(service.relays, config, {
+          loggerFor: (section) => loggerFromConfig(section.logging),
+        });
+      } catch (e) {
+        await http?.stop();
+        await service.stop();
+        throw new CliError((e as Error).message);
+      }
+      http?.observe(service.relays);
+      const stopped = runUntilSignal(service, {
+        signals,
+        beforeStop: async () => {
+          await bridges.stop();
+          await http?.stop();
+        },
+      });
+      if (http !== null) await printOut(dashboardLine(http, token));
+      await stopped;
+    } finally {
+      signals.dispose();
+    }
     return Exit.OK;
   },
 });

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { loggerFromConfig, runUntilSignal, startRelays } from "../src/relay/service.ts";
+import {
+  descriptorBudget,
+  loggerFromConfig,
+  runUntilSignal,
+  startRelays,
+} from "../src/relay/service.ts";
+import { ProcessSignals } from "../src/relay/signals.ts";
 import { startBridges } from "../src/bridge/start.ts";
 import type { UpDemo } from "../src/tools/up_demo.ts";
 import {
@@ -93,98 +99,113 @@ running torq up through its control socket (<socket dir>/up.ctl).`,
     const config = configFromArgs(values);
     const dir = values["socket-dir"];
     if (values.detach) return await runDetached(argv, dir ?? config.socket_dir);
-    using lock = lockStackDir(dir ?? config.socket_dir);
-    registerSchemaFiles([...config.schemas, ...values.schemas]);
-    const token = config.http.token;
-    const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token);
-    let service;
+    // Before anything binds: a SIGTERM during the start-up stops the relays once they run
+    // (exit 0, sockets removed) instead of killing the process with the socket files left.
+    const signals = new ProcessSignals();
     try {
-      service = await startRelays(
-        config,
-        RELAYS,
-        {
-          ...(dir === undefined ? {} : { socketDir: dir }),
-          ...(values.journal === undefined ? {} : { journalPath: values.journal }),
-          reloadConfig: () => configFromArgs(values),
-        },
-      );
-    } catch (e) {
-      await http.stop();
-      throw new CliError(`cannot start the relays: ${(e as Error).message}`);
-    }
-    let bridges;
-    try {
-      bridges = await startBridges(service.relays, config, {
-        loggerFor: (section) => loggerFromConfig(section.logging),
+      using lock = lockStackDir(dir ?? config.socket_dir);
+      registerSchemaFiles([...config.schemas, ...values.schemas]);
+      const token = config.http.token;
+      // Connection caps of the relays and the HTTP server, fitted to the open file limit.
+      const logger = loggerFromConfig(config.logging);
+      const descriptors = descriptorBudget(RELAYS, { http: true, logger });
+      const http = await bindHttp(COMMAND, values.http ?? config.http.listen, token, {
+        http: config.http,
+        maxConnections: descriptors.fit(config).http,
+        logger: logger.with({ component: "http" }),
       });
-    } catch (e) {
-      await http.stop();
-      await service.stop();
-      throw new CliError((e as Error).message);
-    }
-    http.observe(service.relays);
-    const lines = service.relays.map((r) =>
-      `  ${r.logic.name.padEnd(12)} ${r.address}  (${r.logic.policy} policy${
-        r.logic.policy === "audit" ? ", journal " + r.logic.journalPath : ""
-      })`
-    );
-    let demo: UpDemo | null = null;
-    if (values.demo) {
+      let service;
       try {
-        // Loaded only with --demo: a relay process without it does not hold the demo's code.
-        const { startUpDemo } = await import("../src/tools/up_demo.ts");
-        demo = await startUpDemo(service.relays, (line) => console.error(`${COMMAND}: ${line}`));
+        service = await startRelays(
+          config,
+          RELAYS,
+          {
+            descriptors,
+            ...(dir === undefined ? {} : { socketDir: dir }),
+            ...(values.journal === undefined ? {} : { journalPath: values.journal }),
+            reloadConfig: () => configFromArgs(values),
+          },
+        );
       } catch (e) {
+        await http.stop();
+        throw new CliError(`cannot start the relays: ${(e as Error).message}`);
+      }
+      let bridges;
+      try {
+        bridges = await startBridges(service.relays, config, {
+          loggerFor: (section) => loggerFromConfig(section.logging),
+        });
+      } catch (e) {
+        await http.stop();
+        await service.stop();
+        throw new CliError((e as Error).message);
+      }
+      http.observe(service.relays);
+      const lines = service.relays.map((r) =>
+        `  ${r.logic.name.padEnd(12)} ${r.address}  (${r.logic.policy} policy${
+          r.logic.policy === "audit" ? ", journal " + r.logic.journalPath : ""
+        })`
+      );
+      let demo: UpDemo | null = null;
+      if (values.demo) {
+        try {
+          // Loaded only with --demo: a relay process without it does not hold the demo's code.
+          const { startUpDemo } = await import("../src/tools/up_demo.ts");
+          demo = await startUpDemo(service.relays, (line) => console.error(`${COMMAND}: ${line}`));
+        } catch (e) {
+          await http.stop();
+          await bridges.stop();
+          await service.stop();
+          throw new CliError(`cannot start the demo: ${(e as Error).message}`);
+        }
+      }
+      let stack: Stack;
+      try {
+        stack = await Stack.start({
+          config,
+          lock,
+          relays: service,
+          relayNames: RELAYS,
+          bridges,
+          hub: http.hub,
+          httpUrl: http.server.url,
+          detached: values.daemon,
+          torqCommand: torqCommand(),
+          env: values.env === undefined ? {} : { TORQ_ENV: values.env },
+          logger,
+          ...(values.daemon ? {} : { echo: echoer(Object.keys(config.services)) }),
+        });
+      } catch (e) {
+        await demo?.stop();
         await http.stop();
         await bridges.stop();
         await service.stop();
-        throw new CliError(`cannot start the demo: ${(e as Error).message}`);
+        throw e instanceof ServiceStartError ? new CliError(e.message) : e;
       }
-    }
-    let stack: Stack;
-    try {
-      stack = await Stack.start({
-        config,
-        lock,
-        relays: service,
-        relayNames: RELAYS,
-        bridges,
-        hub: http.hub,
-        httpUrl: http.server.url,
-        detached: values.daemon,
-        torqCommand: torqCommand(),
-        env: values.env === undefined ? {} : { TORQ_ENV: values.env },
-        logger: loggerFromConfig(config.logging),
-        ...(values.daemon ? {} : { echo: echoer(Object.keys(config.services)) }),
+      const stopped = runUntilSignal(service, {
+        signals,
+        beforeStop: async () => {
+          await stack.stopServices();
+          await demo?.stop();
+          await bridges.stop();
+          await http.stop();
+        },
       });
-    } catch (e) {
-      await demo?.stop();
-      await http.stop();
-      await bridges.stop();
-      await service.stop();
-      throw e instanceof ServiceStartError ? new CliError(e.message) : e;
+      // The lines that tell a supervisor or a test that the relays run come last.
+      stack.ready();
+      const services = stack.supervisor.status().map((s) => `${s.name} (pid ${s.pid ?? "-"})`);
+      await printOut(
+        `torq up: 3 relays running (Ctrl-C to stop)\n${lines.join("\n")}\n${
+          dashboardLine(http, token)
+        }${demo === null ? "" : `\n${demo.description}`}${
+          services.length === 0 ? "" : `\nservices: ${services.join(", ")}`
+        }`,
+      );
+      await stopped;
+      await stack.close();
+    } finally {
+      signals.dispose();
     }
-    // Signal handlers first (runUntilSignal installs them synchronously), then the lines
-    // that tell a supervisor or a test that the relays run.
-    const stopped = runUntilSignal(service, {
-      beforeStop: async () => {
-        await stack.stopServices();
-        await demo?.stop();
-        await bridges.stop();
-        await http.stop();
-      },
-    });
-    stack.ready();
-    const services = stack.supervisor.status().map((s) => `${s.name} (pid ${s.pid ?? "-"})`);
-    await printOut(
-      `torq up: 3 relays running (Ctrl-C to stop)\n${lines.join("\n")}\n${
-        dashboardLine(http, token)
-      }${demo === null ? "" : `\n${demo.description}`}${
-        services.length === 0 ? "" : `\nservices: ${services.join(", ")}`
-      }`,
-    );
-    await stopped;
-    await stack.close();
     return Exit.OK;
   },
 });

@@ -4,92 +4,10 @@
 import assert from "node:assert/strict";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import type { HealthResponse, RelaysResponse } from "../src/http/api.ts";
-import { ROOT, runTorq } from "./_support/relay.ts";
+import { runTorq } from "./_support/relay.ts";
+import { startTorq } from "./_support/http.ts";
 
 const WAIT_MS = 20_000;
-
-/** A long-running `torq` process whose stdout is read line by line. */
-interface Running {
-  child: Deno.ChildProcess;
-  dir: string;
-  /** The URL of the `dashboard:` line. */
-  url: string;
-  /** Every stdout line so far. */
-  stdout: string[];
-  /** Stops it with SIGTERM (SIGKILL after WAIT_MS) and removes the directory. */
-  stop(): Promise<{ code: number; stderr: string }>;
-}
-
-/** Starts `torq <args>` in a temporary directory and waits for its `dashboard:` line. */
-async function startTorq(args: (dir: string) => string[]): Promise<Running> {
-  const dir = await Deno.makeTempDir({ prefix: "torq-http-cli-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args(dir)],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderrText = new Response(child.stderr).text();
-  const stdout: string[] = [];
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  let url: string | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), WAIT_MS));
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // ended
-    }
-    let killer: ReturnType<typeof setTimeout> | undefined;
-    const killed = new Promise<void>((r) =>
-      killer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // ended
-        }
-        r();
-      }, WAIT_MS)
-    );
-    const status = await Promise.race([child.status, killed.then(() => child.status)]);
-    clearTimeout(killer);
-    await lines.cancel().catch(() => {});
-    const stderr = await stderrText;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    return { code: status.code, stderr };
-  };
-  try {
-    while (url === undefined) {
-      const r = await Promise.race([lines.read(), deadline]);
-      if (r === "timeout" || r.done) {
-        const { stderr } = await stop();
-        throw new Error(`torq ${args(dir).join(" ")} printed no dashboard line: ${stderr}`);
-      }
-      buffered += r.value;
-      let nl;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        stdout.push(line);
-        url ??= /^dashboard: (http:\/\/\S+)/.exec(line)?.[1];
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  // Keep draining stdout so the process never blocks on a full pipe.
-  (async () => {
-    while (true) {
-      const r = await lines.read().catch(() => ({ done: true as const, value: undefined }));
-      if (r.done) return;
-      stdout.push(...r.value.split("\n").filter((l) => l !== ""));
-    }
-  })();
-  return { child, dir, url, stdout, stop };
-}
 
 /** Writes `n` Trades (74 bytes each) to a socket. */
 async function publishTrades(path: string, n: number): Promise<void> {

@@ -125,7 +125,7 @@ Deno.test("--schemas reports every problem of a schema file with its path and li
     assert.equal(missing.code, 1);
     assert.equal(
       missing.stderr,
-      `torq tlv-info: Cannot load schemas: 1 problem\n  ${dir}/nope.yaml: Cannot read schema file: file not found\n`,
+      `torq tlv-info: Cannot load schemas: ${dir}/nope.yaml: Cannot read schema file: file not found\n`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -150,8 +150,7 @@ Deno.test("--schemas refuses a field table no payload of the type can hold", asy
     assert.equal(r.code, 1);
     assert.equal(
       r.stderr,
-      `torq tlv-info: Cannot load schemas: 1 problem
-  ${file}: types[0].fields[0].type: type u8[100000000] takes 100000000 bytes, more than a TLV value can hold (65535) (line 6)
+      `torq tlv-info: Cannot load schemas: ${file}: types[0].fields[0].type: type u8[100000000] takes 100000000 bytes, more than a TLV value can hold (65535) (line 6)
 `,
     );
   } finally {

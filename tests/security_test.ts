@@ -36,11 +36,12 @@ import {
 import { rssKb } from "../bench/_fuzz_relay.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
-import { HEADER_SIZE } from "../src/protocol/header.ts";
+import { HEADER_SIZE, sealChecksum } from "../src/protocol/header.ts";
 import { MAX_FILTER_PATTERNS, Relay } from "../src/relay/relay.ts";
 import { SIGNAL_LOGIC } from "../src/relay/logic.ts";
 import { Logger } from "../src/log/logger.ts";
 import { loadConfig } from "../src/config/mod.ts";
+import { HttpConn, rawGet, startTorq } from "./_support/http.ts";
 
 const IS_ROOT = Deno.uid() === 0;
 
@@ -99,18 +100,27 @@ Deno.test("UnixTransport.listen(): the socket directory rules", async (t) => {
       assert.equal(await tryListen(`${dir}/link/x.sock`, { allowForeignDir: true }), null);
     });
 
-    for (const mode of [0o770, 0o730, 0o707, 0o777]) {
+    // Who can write decides the wording: 0777 is writable by everyone, not "by its group".
+    const writers: [number, string][] = [
+      [0o770, "its group"],
+      [0o730, "its group"],
+      [0o707, "others"],
+      [0o777, "others"],
+    ];
+    for (const [mode, who] of writers) {
       await t.step(
-        `a directory of mode ${mode.toString(8)} (writable by others) is refused`,
+        `a directory of mode ${mode.toString(8)} (writable by ${who}) is refused`,
         async () => {
           const d = `${dir}/w${mode.toString(8)}`;
           await Deno.mkdir(d);
           await Deno.chmod(d, mode);
           const e = await tryListen(`${d}/x.sock`);
           assert.equal(e?.reason, "unsafe_dir");
-          assert.match(
+          assert.ok(
+            e!.message.includes(
+              `is writable by ${who} (mode 0${mode.toString(8)}) without the sticky bit`,
+            ),
             e!.message,
-            /writable by (its group|others) \(mode 0\d{3}\) without the sticky bit/,
           );
           assert.equal(await tryListen(`${d}/x.sock`, { allowForeignDir: true }), null);
         },
@@ -163,6 +173,7 @@ Deno.test("UnixTransport.listen(): the socket directory rules", async (t) => {
         ["another user's sticky", { uid: 1001, mode: 0o41777 }, /owned by uid 1001/],
         ["group-writable", { uid: 1000, mode: 0o40770 }, /writable by its group/],
         ["world-writable", { uid: 1000, mode: 0o40757 }, /writable by others/],
+        ["writable by all", { uid: 1000, mode: 0o40777 }, /writable by others \(mode 0777\)/],
       ];
       for (const [name, i, why] of bad) {
         assert.throws(() => checkSocketDir("/d", info(i), 1000), why, name);
@@ -206,6 +217,95 @@ Deno.test("torq relay: transport.socket_mode sets the socket's permissions (e.g.
     assert.equal(Deno.lstatSync(relay.path).mode! & 0o777, 0o640);
   } finally {
     await relay.stop();
+  }
+});
+
+Deno.test("torq relay: a socket mode writable by others is refused with one line; allow_world_socket allows it", async (t) => {
+  for (const mode of ["0777", "0666", "0662"]) {
+    await t.step(`socket_mode ${mode} is refused`, async () => {
+      const dir = await tempDir();
+      try {
+        const socket = `${dir}/signals.sock`;
+        const set = `relays.signal.transport.socket_mode=${mode}`;
+        const r = await runTorq(["relay", "signal", "--socket", socket, "--set", set]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(
+          r.stderr,
+          `torq relay: cannot start the signal relay: socket mode ${mode} would make ${socket} ` +
+            "writable by others, so any local user could publish and subscribe; refusing it " +
+            '(use "0660" and a group, or set transport.allow_world_socket)\n',
+        );
+        assert.throws(() => Deno.lstatSync(socket), Deno.errors.NotFound, "no socket is left");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+  await t.step("allow_world_socket: true binds it, with a warning", async () => {
+    const relay = await startRelay("signal", {
+      args: [
+        "--set",
+        "relays.signal.transport.socket_mode=0666",
+        "--set",
+        "relays.signal.transport.allow_world_socket=true",
+      ],
+    });
+    try {
+      assert.equal(Deno.lstatSync(relay.path).mode! & 0o777, 0o666);
+      const warning = await relay.waitForLog((l) => l.level === "warn" && l.socket_mode === "0666");
+      assert.match(warning.msg, /writable by others: every local user may publish and subscribe/);
+    } finally {
+      assert.equal((await relay.stop()).code, 0);
+    }
+  });
+  await t.step("torq up refuses it too, before anything listens", async () => {
+    const dir = await tempDir();
+    try {
+      const r = await runTorq([
+        "up",
+        "--socket-dir",
+        dir,
+        "--http",
+        "127.0.0.1:0",
+        "--set",
+        "relays.execution.transport.socket_mode=0o777",
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^torq up: cannot start the relays: socket mode 0777 would make .*execution\.sock writable by others/,
+      );
+      assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "every socket was removed");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("torq relay execution: a sequence gap near 2^64 is logged exactly", async () => {
+  const p = PROFILES[2]!;
+  const relay = await startRelay(p.arg);
+  const [consumer, pr] = await connectMany(relay.path, 2);
+  try {
+    const first = makeFrame(p, 1);
+    // The same source jumps to 2^64 − 1: a gap of 2^64 − 3, which a number would round.
+    const last = makeFrame(p, 2);
+    new DataView(last.buffer).setBigUint64(8, 0xffff_ffff_ffff_ffffn, true);
+    new DataView(last.buffer).setUint32(28, 0, true);
+    sealChecksum(last, 0);
+    await send(pr!, first, last);
+    assertFrames(await readFrames(consumer!, 1), [first]);
+    const line = await relay.waitForLog((l) => l.code === "SequenceGap");
+    assert.match(
+      String(line.error),
+      /^Sequence gap of 18446744073709551613 before 18446744073709551615 from source 40, limit 100$/,
+    );
+    assert.doesNotMatch(relay.stderrLines().join("\n"), /18446744073709552000|e\+19/);
+  } finally {
+    await close(consumer!, pr!);
+    assert.equal((await relay.stop()).code, 0);
+    await assertAllClosed();
   }
 });
 
@@ -362,6 +462,64 @@ Deno.test("torq relay: a client that sends Subscribes and never reads is a slow 
   }
 });
 
+Deno.test("torq relay: a flood of 100,000 hellos is never forwarded; memory stays bounded; others are served", async () => {
+  const p = PROFILES[0]!;
+  const relay = await startRelay(p.arg);
+  const [consumer, flooder, producer] = await connectMany(relay.path, 3);
+  try {
+    const warm = makeFrame(p, 1);
+    await send(producer!, warm);
+    assertFrames(await readFrames(consumer!, 1), [warm]);
+    const before = rssKb(relay.child.pid);
+    const block = concat(Array.from({ length: 10_000 }, () => makeHello()));
+    for (let i = 0; i < 10; i++) await send(flooder!, block);
+    const frames = makeFrames(p, 5, { first: 2 });
+    await send(producer!, concat(frames));
+    assertFrames(await readFrames(consumer!, 5), frames, "only the producer's frames arrive");
+    assert.deepEqual(
+      (await subscribe(consumer!, [], "add")).patterns,
+      ["*"],
+      "nothing else queued",
+    );
+    const grown = rssKb(relay.child.pid) - before;
+    assert.ok(grown < 32 * 1024, `RSS grew by ${grown} kB`);
+    assert.ok(!relay.exited());
+  } finally {
+    await close(consumer!, flooder!, producer!);
+    assert.equal((await relay.stop()).code, 0);
+    await assertAllClosed();
+  }
+});
+
+Deno.test("torq relay: 100,000 patterns in 100 Subscribes are capped at 1,024, answered, and cost little", async () => {
+  const p = PROFILES[0]!; // market data: topics are discovered, so any name is a pattern
+  const relay = await startRelay(p.arg);
+  const [spammer, consumer, producer] = await connectMany(relay.path, 3);
+  try {
+    const before = rssKb(relay.child.pid);
+    let refused = 0;
+    for (let i = 0; i < 100; i++) {
+      const patterns = Array.from({ length: 1_000 }, (_, j) => `topic_${i}_${j}`);
+      const answer = await subscribe(spammer!, patterns, i === 0 ? "replace" : "add");
+      if (answer.error !== undefined) {
+        refused++;
+        assert.match(answer.error, /MalformedSubscribe: the filter would hold \d+ patterns/);
+      }
+      assert.ok(answer.patterns.length <= MAX_FILTER_PATTERNS, `${answer.patterns.length}`);
+    }
+    assert.equal(refused, 99, "every request past the cap is refused");
+    const frames = makeFrames(p, 3);
+    await send(producer!, concat(frames));
+    assertFrames(await readFrames(consumer!, 3), frames, "others are served");
+    const grown = rssKb(relay.child.pid) - before;
+    assert.ok(grown < 32 * 1024, `RSS grew by ${grown} kB`);
+  } finally {
+    await close(spammer!, consumer!, producer!);
+    assert.equal((await relay.stop()).code, 0);
+    await assertAllClosed();
+  }
+});
+
 // =============================================================================================
 // HTTP.
 
@@ -437,4 +595,103 @@ Deno.test("http: with a token, nothing but health is served without it", async (
     fc.property(fc.string(), fc.string(), (a, b) => http.tokenMatches(a, b) === (a === b)),
     { numRuns: 500, seed: 11 },
   );
+});
+
+Deno.test("torq up: DNS rebinding: another site's Host gets 403 on loopback, no data; loopback names and http.allowed_hosts pass", async () => {
+  const up = await startTorq((dir) => [
+    "up",
+    "--socket-dir",
+    dir,
+    "--http",
+    "127.0.0.1:0",
+    "--demo",
+    "--set",
+    "http.allowed_hosts=[torq.internal]",
+  ]);
+  try {
+    // The attack: a page of attacker.test, its name re-pointed at 127.0.0.1, reads the API
+    // with its own Host. The old server answered 200 and streamed decoded execution orders.
+    for (const path of ["/api/stream", "/api/relays", "/metrics", "/", "/healthz"]) {
+      const r = await rawGet(up.port, path, { Host: `attacker.test:${up.port}` });
+      assert.equal(r.status, 403, path);
+      assert.match(r.body, /Forbidden: this server answers to localhost, 127\.0\.0\.1 and \[::1\]/);
+      assert.doesNotMatch(r.body, /OrderRequest|relays"|torq_frames/);
+    }
+    for (
+      const host of [
+        `localhost:${up.port}`,
+        `127.0.0.1:${up.port}`,
+        `[::1]:${up.port}`,
+        "torq.internal",
+      ]
+    ) {
+      const r = await rawGet(up.port, "/api/relays", { Host: host });
+      assert.equal(r.status, 200, host);
+    }
+  } finally {
+    assert.equal((await up.stop()).code, 0);
+  }
+});
+
+Deno.test("torq up --http: path traversal, oversized URLs and headers are refused; the server serves on", async () => {
+  const up = await startTorq((dir) => ["up", "--socket-dir", dir, "--http", "127.0.0.1:0"]);
+  try {
+    for (
+      const path of [
+        "/assets/../../../../etc/passwd",
+        "/assets/..%2f..%2f..%2fetc%2fpasswd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/assets/%00",
+      ]
+    ) {
+      const r = await rawGet(up.port, path);
+      assert.equal(r.status, 404, path);
+      assert.doesNotMatch(r.body, /root:/, path);
+    }
+    const longUrl = await rawGet(up.port, `/${"a".repeat(20_000)}`);
+    assert.equal(longUrl.status, 414);
+    const bigHeaders = await rawGet(up.port, "/healthz", {
+      Host: "127.0.0.1",
+      ...Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`X-Big-${i}`, "v".repeat(300)])),
+    });
+    assert.equal(bigHeaders.status, 431);
+    assert.equal((await rawGet(up.port, "/healthz")).status, 200);
+  } finally {
+    assert.equal((await up.stop()).code, 0);
+  }
+});
+
+Deno.test("torq up --http: 500 event-stream clients are served within the cap; the rest get 503; all recover", async () => {
+  const up = await startTorq((dir) => [
+    "up",
+    "--socket-dir",
+    dir,
+    "--http",
+    "127.0.0.1:0",
+    "--set",
+    "http.max_connections=400",
+  ]);
+  const streams: HttpConn[] = [];
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const c = await HttpConn.open(up.port);
+      streams.push(c);
+      await c.send("GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      statuses.push((await c.head()).status);
+    }
+    assert.equal(statuses.filter((s) => s === 200).length, 400);
+    assert.equal(statuses.filter((s) => s === 503).length, 100);
+    for (const c of streams.splice(0)) c.close();
+    // The server notices them go and serves again.
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = (await rawGet(up.port, "/healthz")).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(status, 200);
+  } finally {
+    for (const c of streams) c.close();
+    assert.equal((await up.stop()).code, 0);
+  }
 });

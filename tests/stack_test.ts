@@ -526,7 +526,7 @@ Deno.test("a bad services: entry is reported with its line by config check and b
     assert.equal(check.code, 1);
     assert.equal(
       check.stderr.trim(),
-      `torq config check: Cannot load configuration: 1 problem\n  services.strategy.restart: expected one of "always", "on-failure" or "never", got "sometimes" (line 7 of ${s.config})`,
+      `torq config check: Cannot load configuration: services.strategy.restart: expected one of "always", "on-failure" or "never", got "sometimes" (line 7 of ${s.config})`,
     );
     const up = await s.torq(["up", "-d", "--config", s.config]);
     assert.equal(up.code, 1);

@@ -83,3 +83,46 @@ export function dottedPath(path: KeyPath): string {
   }
   return out;
 }
+
+/** A file over the size limit of configuration and schema files: refused before it is parsed. */
+export class FileTooLarge extends Error {
+  /**
+   * @param size its size in bytes, or null when it was read only up to the limit (a pipe)
+   * @param limit the largest size accepted
+   */
+  constructor(size: number | null, limit: number) {
+    const most = `the ${
+      limit / 1_048_576
+    } MiB (${limit} bytes) a configuration or schema file may have`;
+    super(`Cannot use file: it has ${size === null ? "" : `${size} bytes, `}more than ${most}`);
+    this.name = "FileTooLarge";
+  }
+}
+
+/**
+ * Reads a text file of at most `limit` bytes, never reading more than `limit + 1`
+ * of it, whatever it is (a huge file, a device, a pipe).
+ *
+ * @param path the file
+ * @param limit largest size accepted, in bytes
+ * @returns its text (UTF-8)
+ * @throws {FileTooLarge} when it is larger; the errors of opening and reading it
+ * @example
+ * ```ts
+ * const text = readBounded("torq.yaml", 1_048_576);
+ * ```
+ */
+export function readBounded(path: string, limit: number): string {
+  using file = Deno.openSync(path, { read: true });
+  const info = file.statSync();
+  if (info.isFile && info.size > limit) throw new FileTooLarge(info.size, limit);
+  const buf = new Uint8Array(limit + 1);
+  let n = 0;
+  while (n < buf.length) {
+    const got = file.readSync(buf.subarray(n));
+    if (got === null) break;
+    n += got;
+  }
+  if (n > limit) throw new FileTooLarge(null, limit);
+  return new TextDecoder().decode(buf.subarray(0, n));
+}

@@ -39,10 +39,37 @@ export function formatIssue(issue: ConfigIssue): string {
   return issue.path === "" ? `${issue.message}${where}` : `${issue.path}: ${issue.message}${where}`;
 }
 
+/** Problems listed in an error message; the rest are counted (`… and N more`). */
+export const MAX_LISTED_PROBLEMS = 20;
+
+/**
+ * The message of an error holding `lines.length` problems: one problem is one line
+ * (`Cannot load configuration: logging.level: unknown key (line 3 of my.yaml)`); more
+ * are counted in a first line and listed one per line below it, the first
+ * {@linkcode MAX_LISTED_PROBLEMS} of them, then `… and N more`.
+ *
+ * @param title e.g. `Cannot load configuration`
+ * @param lines one formatted problem each (at least one)
+ * @returns the message
+ * @example
+ * ```ts
+ * problemsMessage("Cannot load configuration", ["a: unknown key", "b: unknown key"]);
+ * // "Cannot load configuration: 2 problems\n  a: unknown key\n  b: unknown key"
+ * ```
+ */
+export function problemsMessage(title: string, lines: readonly string[]): string {
+  if (lines.length === 1) return `${title}: ${lines[0]}`;
+  const shown = lines.slice(0, MAX_LISTED_PROBLEMS).map((l) => `  ${l}`);
+  const more = lines.length - shown.length;
+  if (more > 0) shown.push(`  … and ${more} more`);
+  return `${title}: ${lines.length} problems\n${shown.join("\n")}`;
+}
+
 /**
  * Thrown by the configuration loader when a file cannot be read or parsed, or when the merged
  * configuration is invalid. `issues` holds every problem found, not only the first; the message
- * lists them one per line.
+ * states one problem in one line and lists several one per line (the first
+ * {@linkcode MAX_LISTED_PROBLEMS}, then how many more).
  *
  * @example
  * ```ts
@@ -60,15 +87,12 @@ export class ConfigError extends Error {
   readonly issues: readonly ConfigIssue[];
 
   /**
-   * Build the error; the message lists every issue.
+   * Build the error; the message states the issues (see {@linkcode problemsMessage}).
    *
    * @param issues the problems (at least one)
    */
   constructor(issues: readonly ConfigIssue[]) {
-    const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
-    super(
-      `Cannot load configuration: ${count}\n` + issues.map((i) => `  ${formatIssue(i)}`).join("\n"),
-    );
+    super(problemsMessage("Cannot load configuration", issues.map(formatIssue)));
     this.name = "ConfigError";
     this.issues = issues;
   }

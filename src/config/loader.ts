@@ -13,9 +13,9 @@
  * @module
  */
 
-import { Document, isScalar, LineCounter, lineOf, parseDocument, visit } from "./_yaml.ts";
+import { Document, isScalar, MAX_YAML_BYTES, parseYaml, visit } from "./_yaml.ts";
 import type { YamlDocument } from "./_yaml.ts";
-import { dottedPath, isRecord, valueAt } from "./_util.ts";
+import { dottedPath, FileTooLarge, isRecord, readBounded, valueAt } from "./_util.ts";
 import type { KeyPath } from "./_util.ts";
 import {
   DEFAULT_CONFIG,
@@ -41,7 +41,10 @@ export interface LoadConfigOptions {
   environ?: Readonly<Record<string, string | undefined>>;
   /** Command-line overrides, a partial configuration document (highest priority). */
   overrides?: object;
-  /** Reads the user file; default `Deno.readTextFileSync`. */
+  /**
+   * Reads the user file; default: read it as UTF-8, refusing one over 1 MiB
+   * (`MAX_YAML_BYTES`) before reading it whole.
+   */
   readFile?: (path: string) => string;
 }
 
@@ -87,19 +90,21 @@ export function loadConfig(options: LoadConfigOptions = {}): TorqConfig {
   if (env !== undefined) addYaml(ENVIRONMENT_OVERLAYS[env]);
 
   if (options.file !== undefined) {
-    const readFile = options.readFile ?? Deno.readTextFileSync;
     let text: string | undefined;
     try {
-      text = readFile(options.file);
+      text = options.readFile?.(options.file) ?? readBounded(options.file, MAX_YAML_BYTES);
+      if (text.length > MAX_YAML_BYTES) throw new FileTooLarge(text.length, MAX_YAML_BYTES);
     } catch (error) {
       fatal = true;
       issues.push({
         path: "",
-        message: `Cannot read configuration file: ${_reason(error)}`,
+        message: error instanceof FileTooLarge
+          ? error.message
+          : `Cannot read configuration file: ${_reason(error)}`,
         file: options.file,
       });
     }
-    if (text !== undefined) addYaml({ name: options.file, text });
+    if (text !== undefined && !fatal) addYaml({ name: options.file, text });
   }
 
   const fromEnviron = environLayer(environ);
@@ -273,17 +278,13 @@ function _yamlLayer(
   text: string,
   file: string,
 ): { layer?: _Layer; issues: ConfigIssue[]; fatal: boolean } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const lineAt = (offset: number) => lineCounter.linePos(offset).line;
-  if (doc.errors.length > 0) {
-    // An error found at the end of the input (an unclosed bracket) points at the last line.
-    const lastLine = Math.max(1, text.replace(/\s+$/, "").split("\n").length);
-    const issues = doc.errors.map((error): ConfigIssue => ({
+  const { doc, errors, lineOf, lineAt } = parseYaml(text);
+  if (errors.length > 0) {
+    const issues = errors.map((error): ConfigIssue => ({
       path: "",
       message: `Cannot parse YAML: ${error.message}`,
       file,
-      line: Math.min(lineAt(error.pos[0]), lastLine),
+      line: error.line,
     }));
     return { issues, fatal: true };
   }
@@ -303,7 +304,7 @@ function _yamlLayer(
   const layer: _Layer = {
     data: isRecord(data) ? data : {},
     locate: (path, at) => {
-      const line = lineOf(doc, path, at, lineAt);
+      const line = lineOf(path, at);
       return line === undefined ? { file } : { file, line };
     },
   };

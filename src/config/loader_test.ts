@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { DEFAULT_SOCKET_PATHS } from "../protocol/domains.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, MAX_LISTED_PROBLEMS } from "./errors.ts";
+import { MAX_YAML_BYTES } from "./_yaml.ts";
+import { loadSchemaFiles, SchemaFileError } from "./schemas.ts";
 import { formatConfig, loadConfig, parseConfigText, relayConfig } from "./loader.ts";
 import { parseOverrides } from "./overrides.ts";
 import { DOMAIN_NAMES, validationPolicy } from "./schema.ts";
@@ -53,6 +55,7 @@ const SPEC_DEFAULTS = {
       use_topology: false,
       buffer_size: null,
       allow_foreign_dir: false,
+      allow_world_socket: false,
     },
     validation: {
       checksum: false,
@@ -126,6 +129,7 @@ const SPEC_DEFAULTS = {
       use_topology: false,
       buffer_size: null,
       allow_foreign_dir: false,
+      allow_world_socket: false,
     },
     validation: {
       checksum: true,
@@ -189,6 +193,7 @@ const SPEC_DEFAULTS = {
       use_topology: false,
       buffer_size: null,
       allow_foreign_dir: false,
+      allow_world_socket: false,
     },
     validation: {
       checksum: true,
@@ -261,7 +266,14 @@ Deno.test("loadConfig() defaults equal the spec's values for every relay", async
   }
   assert.equal(config.socket_dir, "/tmp/torq");
   assert.deepEqual(config.logging, { level: "info", format: "text", file: null });
-  assert.deepEqual(config.http, { listen: "127.0.0.1:7420", token: null });
+  assert.deepEqual(config.http, {
+    listen: "127.0.0.1:7420",
+    token: null,
+    allowed_hosts: [],
+    max_connections: 128,
+    header_timeout_ms: 10_000,
+    idle_timeout_ms: 5_000,
+  });
   assert.deepEqual(config.schemas, []);
   assert.deepEqual(config.bridge, {});
 });
@@ -380,7 +392,10 @@ Deno.test("loadConfig() applies environment variables", async (t) => {
     assert.equal(config.relays.execution.transport.path, "/run/t/execution.sock");
     assert.deepEqual(config.logging, { level: "debug", format: "json", file: null });
     assert.equal(config.relays.signal.logging.level, "debug");
-    assert.deepEqual(config.http, { listen: "0.0.0.0:9000", token: "s3cret" });
+    assert.deepEqual(
+      [config.http.listen, config.http.token],
+      ["0.0.0.0:9000", "s3cret"],
+    );
   });
   await t.step("the spec's validation variables", () => {
     const config = loadConfig({
@@ -499,8 +514,7 @@ Deno.test("loadConfig() reports an unknown key with its path and line", () => {
   }]);
   assert.equal(
     error.message,
-    "Cannot load configuration: 1 problem\n" +
-      '  relays.signal.validation.chekcsum: unknown key; did you mean "checksum"? (line 5 of my.yaml)',
+    'Cannot load configuration: relays.signal.validation.chekcsum: unknown key; did you mean "checksum"? (line 5 of my.yaml)',
   );
   assert.equal(error.name, "ConfigError");
   assert.ok(error instanceof Error);
@@ -811,4 +825,90 @@ Deno.test("loadConfig() reads the journal section and names its bad values", () 
     ],
     ["relays.execution.journal.keep", "expected at least 1, got 0", 5],
   ]);
+});
+
+Deno.test("parseOverrides() reads socket_mode with a leading zero as octal, as a file does", () => {
+  const overrides = parseOverrides([
+    "relays.signal.transport.socket_mode=0640",
+    "relays.execution.transport.socket_mode=0o600",
+  ]);
+  const config = loadConfig({ overrides });
+  assert.equal(config.relays.signal.transport.socket_mode, 0o640);
+  assert.equal(config.relays.execution.transport.socket_mode, 0o600);
+});
+
+Deno.test("loadConfig() lists at most 20 problems, then counts the rest", () => {
+  const text = ["logging:", ...Array.from({ length: 5_000 }, (_, i) => `  k${i}: 1`)].join("\n");
+  const error = configError(() => loadWith(text));
+  assert.equal(error.issues.length, 5_000, "every problem is kept in issues");
+  const lines = error.message.split("\n");
+  assert.equal(lines[0], "Cannot load configuration: 5000 problems");
+  assert.equal(lines.length, 1 + MAX_LISTED_PROBLEMS + 1);
+  assert.equal(lines[1], "  logging.k0: unknown key (line 2 of my.yaml)");
+  assert.equal(lines[20], "  logging.k19: unknown key (line 21 of my.yaml)");
+  assert.equal(lines[21], "  … and 4980 more");
+  // Lines are found through an index, not by scanning: the last key's line is right too.
+  assert.deepEqual(error.issues[4_999], {
+    path: "logging.k4999",
+    message: "unknown key",
+    file: "my.yaml",
+    line: 5_001,
+  });
+});
+
+Deno.test("loadConfig() finds a repeated key in a large mapping, with its line", () => {
+  const keys = Array.from({ length: 3_000 }, (_, i) => `  k${i}: 1`);
+  keys.push("  k17: 2");
+  const error = configError(() => loadWith(["logging:", ...keys].join("\n")));
+  assert.deepEqual(error.issues, [{
+    path: "",
+    message: 'Cannot parse YAML: Map keys must be unique: "k17" is repeated',
+    file: "my.yaml",
+    line: 3_002,
+  }]);
+  // Equal values of different types are different keys, as the YAML package has it.
+  assert.doesNotThrow(() => loadWith('bridge:\n  1: a\n  "1": b\n'));
+});
+
+Deno.test("loadConfig() refuses a file over 1 MiB with one line, before parsing it", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_config_test_" });
+  try {
+    await t.step("a regular file: its size is named", () => {
+      const file = `${dir}/big.yaml`;
+      Deno.writeTextFileSync(file, "#".repeat(MAX_YAML_BYTES + 1));
+      const error = configError(() => loadConfig({ file }));
+      assert.equal(
+        error.message,
+        "Cannot load configuration: Cannot use file: it has 1048577 bytes, more than the 1 MiB " +
+          `(1048576 bytes) a configuration or schema file may have (${file})`,
+      );
+      Deno.writeTextFileSync(file, "#".repeat(MAX_YAML_BYTES));
+      assert.deepEqual(loadConfig({ file }), loadConfig(), "exactly 1 MiB is fine");
+    });
+    await t.step("a pipe is read no further than the limit", () => {
+      const fifo = `${dir}/fifo`;
+      new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+      // A writer that would go on for 8 MiB; the reader stops after 1 MiB + 1 byte.
+      const writer = new Deno.Command("sh", {
+        args: ["-c", `head -c 8388608 /dev/zero | tr '\\0' '#' > ${fifo}`],
+      }).spawn();
+      const error = configError(() => loadConfig({ file: fifo }));
+      assert.match(error.message, /Cannot use file: it has more than the 1 MiB \(1048576 bytes\)/);
+      writer.kill();
+      return writer.status.then(() => {});
+    });
+    await t.step("schema files have the same limit", () => {
+      const file = `${dir}/big_schema.yaml`;
+      Deno.writeTextFileSync(file, "#".repeat(MAX_YAML_BYTES + 10));
+      assert.throws(
+        () => loadSchemaFiles([file]),
+        (e: unknown) =>
+          e instanceof SchemaFileError &&
+          e.message === `Cannot load schemas: ${file}: Cannot use file: it has 1048586 bytes, ` +
+              "more than the 1 MiB (1048576 bytes) a configuration or schema file may have",
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

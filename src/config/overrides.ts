@@ -12,7 +12,8 @@ import type { ConfigIssue } from "./errors.ts";
 /**
  * Turn `KEY=VALUE` pairs into an overrides document for `loadConfig({ overrides })`. `KEY` is a
  * dotted path; `VALUE` is read as YAML, so `false`, `5`, `[a, b]` and `{fixed: orders}` have their
- * YAML types and anything else is a string. Later pairs win.
+ * YAML types and anything else is a string; a `socket_mode` written with a leading zero (`0640`) is
+ * octal, as in a file. Later pairs win.
  *
  * @param pairs e.g. the values of repeated `--set` options
  * @returns a partial configuration document
@@ -38,9 +39,13 @@ export function parseOverrides(pairs: readonly string[]): Record<string, unknown
       });
       continue;
     }
+    const text = pair.slice(eq + 1);
     let value: unknown;
     try {
-      value = parse(pair.slice(eq + 1));
+      // As in a file: `socket_mode=0660` means octal, not the decimal number 660.
+      value = keys[keys.length - 1] === "socket_mode" && /^\s*0[0-9]+\s*$/.test(text)
+        ? text.trim()
+        : parse(text);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       issues.push({ path: keys.join("."), message: `Cannot read value: ${reason}`, source });

@@ -184,6 +184,17 @@ export interface HttpConfig {
   listen: string;
   /** Bearer token required by the API; null means none. */
   token: string | null;
+  /**
+   * Host names (`name` or `name:port`) answered besides the loopback ones; other `Host`s get
+   * 403 while listening on loopback or when this is not empty (DNS rebinding).
+   */
+  allowed_hosts: string[];
+  /** Connections held at most. */
+  max_connections: number;
+  /** Time to receive a request's line and headers, in ms. */
+  header_timeout_ms: number;
+  /** Time a kept-alive connection may wait for its next request, in ms. */
+  idle_timeout_ms: number;
 }
 
 /** `relays.<name>.relay` section. */
@@ -223,6 +234,11 @@ export interface TransportSection {
    * others without the sticky bit (normally refused; see `checkSocketDir`).
    */
   allow_foreign_dir: boolean;
+  /**
+   * Accept a `socket_mode` writable by others (e.g. `"0666"`): every local user could then
+   * publish and subscribe (normally refused; see `checkSocketMode`).
+   */
+  allow_world_socket: boolean;
 }
 
 /** `relays.<name>.validation` section (PROTOCOL.md 7.5). */
@@ -487,6 +503,17 @@ function documentSchema() {
     }
   });
 
+  const _hostName = z.custom<string>().superRefine((value, ctx) => {
+    if (typeof value !== "string" || !/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+)(:\d{1,5})?$/.test(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a host name such as "torq.example" or "torq.example:7420", got ${
+          show(value)
+        }`,
+      });
+    }
+  });
+
   const _STRATEGY_FORMS =
     `"source_type", "instrument_venue", {custom_field: <TLV type>} or {fixed: "<topic>"}`;
 
@@ -632,6 +659,7 @@ function documentSchema() {
         use_topology: z.boolean(),
         buffer_size: _int(1).nullable(),
         allow_foreign_dir: z.boolean(),
+        allow_world_socket: z.boolean(),
       }),
       validation: z.strictObject({
         checksum: z.boolean(),
@@ -694,7 +722,14 @@ function documentSchema() {
   return z.strictObject({
     socket_dir: _name.nullable(),
     logging: _loggingSchema,
-    http: z.strictObject({ listen: _listen, token: _name.nullable() }),
+    http: z.strictObject({
+      listen: _listen,
+      token: _name.nullable(),
+      allowed_hosts: z.array(_hostName),
+      max_connections: _int(1, 1_000_000),
+      header_timeout_ms: _int(100),
+      idle_timeout_ms: _int(100),
+    }),
     schemas: z.array(_name),
     relays: z.strictObject({
       market_data: _relaySchema("market_data"),
@@ -791,7 +826,7 @@ function _resolve(doc: ConfigDocument): TorqConfig {
   return {
     socket_dir: socketDir,
     logging: { ...doc.logging },
-    http: { ...doc.http },
+    http: { ...doc.http, allowed_hosts: [...doc.http.allowed_hosts] },
     schemas: [...doc.schemas],
     relays,
     bridge: structuredClone(doc.bridge),

@@ -5,8 +5,9 @@
  * them and reports every problem with its file, path and line:
  *
  * ```
- * Cannot load schemas: 1 problem
+ * Cannot load schemas: 2 problems
  *   schemas.yaml: types[0].fields[2].offset: overlaps "price" at bytes 8–15 (line 14)
+ *   schemas.yaml: types[1].type: expected at most 254, got 300 (line 17)
  * ```
  *
  * The shape is checked here (zod, as the configuration is); the rules of 5.8
@@ -34,17 +35,17 @@
  */
 
 import { z } from "zod";
-import { LineCounter, lineOf as yamlLineOf, parseDocument } from "./_yaml.ts";
-import { dottedPath, show, valueAt } from "./_util.ts";
+import { MAX_YAML_BYTES, parseYaml } from "./_yaml.ts";
+import { dottedPath, FileTooLarge, readBounded, show, valueAt } from "./_util.ts";
 import type { KeyPath } from "./_util.ts";
-import type { ConfigIssue } from "./errors.ts";
+import { type ConfigIssue, problemsMessage } from "./errors.ts";
 import { checkSchemas } from "../protocol/schema.ts";
 import type { SchemaDefinition, SchemaSize } from "../protocol/schema.ts";
 import type { RegistryDomain } from "../protocol/registry.ts";
 
 /** Options of {@linkcode loadSchemaFiles}. */
 export interface LoadSchemaOptions {
-  /** Reads a file; default `Deno.readTextFileSync`. */
+  /** Reads a file; default: read it as UTF-8, refusing one over 1 MiB before reading it whole. */
   readFile?: (path: string) => string;
 }
 
@@ -90,11 +91,7 @@ export class SchemaFileError extends Error {
    * @param issues the problems (at least one)
    */
   constructor(issues: readonly ConfigIssue[]) {
-    const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
-    super(
-      `Cannot load schemas: ${count}\n` +
-        issues.map((i) => `  ${formatSchemaIssue(i)}`).join("\n"),
-    );
+    super(problemsMessage("Cannot load schemas", issues.map(formatSchemaIssue)));
     this.name = "SchemaFileError";
     this.issues = issues;
   }
@@ -181,23 +178,19 @@ function _definition(t: _TypeDoc, file: string): SchemaDefinition {
 
 /** Parse and shape-check one file; problems go to `issues`. */
 function _parse(text: string, file: string, issues: ConfigIssue[]): _Parsed | undefined {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const lineAt = (offset: number) => lineCounter.linePos(offset).line;
-  if (doc.errors.length > 0) {
-    const lastLine = Math.max(1, text.replace(/\s+$/, "").split("\n").length);
-    for (const error of doc.errors) {
+  const { doc, errors, lineOf } = parseYaml(text);
+  if (errors.length > 0) {
+    for (const error of errors) {
       issues.push({
         path: "",
-        message: `Cannot parse YAML: ${error.message.split("\n")[0]}`,
+        message: `Cannot parse YAML: ${error.message}`,
         file,
-        line: Math.min(lineAt(error.pos[0]), lastLine),
+        line: error.line,
       });
     }
     return undefined;
   }
   const data: unknown = doc.toJS({ maxAliasCount: 1000 });
-  const lineOf = (path: KeyPath, at: "key" | "value") => yamlLineOf(doc, path, at, lineAt);
   const parsed = _fileSchema.safeParse(data ?? {});
   if (!parsed.success) {
     const found: ConfigIssue[] = [];
@@ -255,14 +248,18 @@ export function loadSchemaFiles(
   paths: readonly string[],
   options: LoadSchemaOptions = {},
 ): SchemaDefinition[] {
-  const readFile = options.readFile ?? Deno.readTextFileSync;
   const issues: ConfigIssue[] = [];
   const files: { name: string; text: string }[] = [];
   for (const path of paths) {
     try {
-      files.push({ name: path, text: readFile(path) });
+      const text = options.readFile?.(path) ?? readBounded(path, MAX_YAML_BYTES);
+      if (text.length > MAX_YAML_BYTES) throw new FileTooLarge(text.length, MAX_YAML_BYTES);
+      files.push({ name: path, text });
     } catch (error) {
-      issues.push({ path: "", message: `Cannot read schema file: ${_reason(error)}`, file: path });
+      const message = error instanceof FileTooLarge
+        ? error.message
+        : `Cannot read schema file: ${_reason(error)}`;
+      issues.push({ path: "", message, file: path });
     }
   }
   if (issues.length > 0) throw new SchemaFileError(issues);

@@ -22,6 +22,14 @@ export interface AppOptions {
   heartbeatMs?: number;
   /** Decoded messages replayed to a new stream (default 200, as many as the hub keeps). */
   replayMessages?: number;
+  /**
+   * When given, only requests whose `Host` is a loopback name (`localhost`, `*.localhost`,
+   * `127.x.x.x`, `[::1]`, with any port) or one of these (`name` or `name:port`) are
+   * answered; others get 403. A web page of another site whose name an attacker points at
+   * 127.0.0.1 (DNS rebinding) sends its own name as `Host`, so it cannot read the API.
+   * Absent: every `Host` is answered.
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** Name of the cookie that keeps a token given once as `?token=`. */
@@ -42,8 +50,8 @@ const STREAM_HARD_LIMIT = 600;
  * @returns the hono app (`app.fetch` serves it; `app.request()` tests it)
  * @example
  * ```ts
- * const app = createApp(hub, { token: null });
- * Deno.serve({ port: 7420 }, app.fetch);
+ * const app = createApp(hub, { token: null, allowedHosts: [] });
+ * new Http1Server({ hostname: "127.0.0.1", port: 7420, handler: app.fetch });
  * ```
  */
 export function createApp(hub: Hub, options: AppOptions = {}): Hono {
@@ -55,6 +63,22 @@ export function createApp(hub: Hub, options: AppOptions = {}): Hono {
 
   app.onError((e, c) => c.json<ErrorResponse>({ error: `Internal error: ${e.message}` }, 500));
   app.notFound((c) => c.json<ErrorResponse>({ error: `No route ${c.req.path}` }, 404));
+
+  if (options.allowedHosts !== undefined) {
+    const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+    app.use("*", async (c, next) => {
+      const host = c.req.header("Host");
+      if (host !== undefined && !hostAllowed(host, allowed)) {
+        c.header("Cache-Control", "no-store");
+        return c.json<ErrorResponse>({
+          error: `Forbidden: this server answers to localhost, 127.0.0.1 and [::1]${
+            allowed.size === 0 ? "" : ` and ${[...allowed].join(", ")}`
+          }, not to Host ${JSON.stringify(host)} (add it to http.allowed_hosts if it is yours)`,
+        }, 403);
+      }
+      await next();
+    });
+  }
 
   app.get("/healthz", async (c) => {
     const health = await hub.health();
@@ -168,6 +192,31 @@ export function createApp(hub: Hub, options: AppOptions = {}): Hono {
 }
 
 /**
+ * Whether a `Host` header names this machine's loopback interface or one of the
+ * allowed names.
+ *
+ * @param host the header (`name`, `name:port`, `[v6]` or `[v6]:port`)
+ * @param allowed lower-case names, with or without a port
+ * @returns true when it may be answered
+ * @example
+ * ```ts
+ * hostAllowed("localhost:7420", new Set()); // true
+ * hostAllowed("attacker.test:7420", new Set()); // false
+ * ```
+ */
+export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean {
+  const h = host.trim().toLowerCase();
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(h);
+  if (m === null) return false;
+  const name = m[1]!.replace(/\.$/, "");
+  if (
+    name === "localhost" || name.endsWith(".localhost") || name === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
+  ) return true;
+  return allowed.has(name) || allowed.has(h);
+}
+
+/**
  * Compares a given token with the expected one in constant time (both are
  * hashed first, so their lengths leak nothing either).
  *
@@ -210,7 +259,7 @@ interface StreamOptions {
  * The SSE body: the latest stats event and the recent messages at once, then
  * live events, a heartbeat comment every `heartbeatMs`. A client that stops
  * reading first loses message events, then the stream. A client that goes
- * away cancels the body (`Deno.serve` does that), which removes the listener.
+ * away cancels the body (the server does that), which removes the listener.
  */
 function sseStream(hub: Hub, o: StreamOptions): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();

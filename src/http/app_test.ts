@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createApp, TOKEN_COOKIE, tokenMatches } from "./app.ts";
+import { createApp, hostAllowed, TOKEN_COOKIE, tokenMatches } from "./app.ts";
 import { Hub } from "./hub.ts";
 import { dashboardAssets } from "./dashboard/mod.ts";
 import type {
@@ -79,6 +79,61 @@ Deno.test("tokenMatches() compares tokens of any length", () => {
   assert.equal(tokenMatches("s3cre", "s3cret"), false);
   assert.equal(tokenMatches("", "s3cret"), false);
   assert.equal(tokenMatches("s3cret-and-more", "s3cret"), false);
+});
+
+Deno.test("hostAllowed() takes loopback names and the allowed ones, with any port", () => {
+  const none = new Set<string>();
+  for (
+    const host of [
+      "localhost",
+      "LOCALHOST:7420",
+      "localhost.:7420",
+      "dash.localhost:7420",
+      "127.0.0.1",
+      "127.0.0.1:7420",
+      "127.1.2.3:80",
+      "[::1]",
+      "[::1]:7420",
+    ]
+  ) assert.equal(hostAllowed(host, none), true, host);
+  for (
+    const host of [
+      "attacker.test",
+      "attacker.test:7420",
+      "localhost.attacker.test",
+      "127.0.0.1.attacker.test:7420",
+      "[::2]:7420",
+      "0.0.0.0:7420",
+      "",
+      "localhost:7420:1",
+      "local host",
+    ]
+  ) assert.equal(hostAllowed(host, none), false, host);
+  const mine = new Set(["torq.internal", "dash.example:8443"]);
+  assert.equal(hostAllowed("torq.internal:7420", mine), true);
+  assert.equal(hostAllowed("Torq.Internal", mine), true);
+  assert.equal(hostAllowed("dash.example:8443", mine), true);
+  assert.equal(hostAllowed("dash.example:7420", mine), false, "a name:port entry allows that port");
+});
+
+Deno.test("createApp() with allowedHosts answers other Host names 403 on every route", async () => {
+  await withRelays(async (_env, hub) => {
+    const app = createApp(hub, { allowedHosts: ["torq.internal"] });
+    for (const path of ["/", "/healthz", "/metrics", "/api/relays", "/api/stream", "/nope"]) {
+      const res = await app.request(path, { headers: { Host: "attacker.test:7420" } });
+      assert.equal(res.status, 403, path);
+      const body = await res.json() as ErrorResponse;
+      assert.match(
+        body.error,
+        /^Forbidden: this server answers to localhost, 127\.0\.0\.1 and \[::1\] and torq\.internal, not to Host "attacker\.test:7420"/,
+      );
+    }
+    for (const host of ["localhost:7420", "torq.internal"]) {
+      const res = await app.request("/api/tlv-types", { headers: { Host: host } });
+      assert.equal(res.status, 200, host);
+      await res.body?.cancel();
+    }
+  });
 });
 
 Deno.test("createApp() with a token guards every route but /healthz", async (t) => {

@@ -484,13 +484,14 @@ export class Hub {
   }
 
   /**
-   * Checks that every relay accepts connections on its socket (`/healthz`):
-   * its socket file is there and a listening socket is bound to that path
-   * (Linux's /proc/net/unix). Nothing connects, so a probe is neither a client
-   * in the relay's counters nor a "connection closed" line in its log. Where
-   * the socket table cannot be read, and for TCP addresses, it connects and
-   * closes at once, bounded by `probeTimeoutMs`. Calls within a second of a
-   * probe share its answer.
+   * Checks that every relay accepts connections (`/healthz`): its own word
+   * first (`stats().accepting` is false while its accept() fails, e.g. out of
+   * file descriptors), then its socket: the file is there and a listening
+   * socket is bound to that path (Linux's /proc/net/unix). Nothing connects,
+   * so a probe is neither a client in the relay's counters nor a "connection
+   * closed" line in its log. Where the socket table cannot be read, and for
+   * TCP addresses, it connects and closes at once, bounded by
+   * `probeTimeoutMs`. Calls within a second of a probe share its answer.
    *
    * @returns `ok` when all accept, else `unavailable` with the reasons
    */
@@ -508,6 +509,15 @@ export class Hub {
     const relays = await Promise.all(this.#tracks.map(async (t) => {
       const { name } = t.relay.logic;
       const address = t.relay.address;
+      // A listener whose accept() fails (out of file descriptors) still lets clients connect:
+      // they wait in the kernel's backlog. The relay knows; a probe would not.
+      const stats = t.relay.stats();
+      if (!stats.accepting) {
+        const why = stats.lastAcceptError === null
+          ? "not accepting connections"
+          : `accept() is failing: ${stats.lastAcceptError}`;
+        return { name, address, accepting: false, reason: why };
+      }
       const reason = await probe(address, this.#probeTimeoutMs);
       return reason === null
         ? { name, address, accepting: true }

@@ -7,7 +7,8 @@
  * `torq_bytes_in_total`, `torq_bytes_out_total`, `torq_frames_forwarded_total`,
  * `torq_drops_total{reason}`, `torq_rejects_total{code}`,
  * `torq_warnings_total{code}`, `torq_connections`, `torq_connections_total`,
- * `torq_connections_refused_total`, `torq_queue_depth_bytes{conn}`,
+ * `torq_connections_refused_total`, `torq_accepting`, `torq_accept_errors_total`,
+ * `torq_queue_depth_bytes{conn}`,
  * `torq_queue_depth_frames{conn}`, `torq_queue_high_water_bytes{conn}`,
  * `torq_stalls_total`, `torq_slow_consumer_disconnects_total`,
  * `torq_subscribes_total`, `torq_sequence_gaps_total{source}`,
@@ -114,6 +115,19 @@ const FAMILIES: readonly Family[] = [
     type: "counter",
     help: "Connections refused by max_connections.",
     samples: (s, b) => [[b, s.connections.refused]],
+  },
+  {
+    name: "torq_accepting",
+    type: "gauge",
+    help:
+      "1 while the relay accepts connections, 0 while accept() fails (e.g. out of file descriptors).",
+    samples: (s, b) => [[b, s.accepting ? 1 : 0]],
+  },
+  {
+    name: "torq_accept_errors_total",
+    type: "counter",
+    help: "Failed accept() calls (each retried after a short backoff).",
+    samples: (s, b) => [[b, s.acceptErrors]],
   },
   {
     name: "torq_queue_depth_bytes",

@@ -27,10 +27,12 @@ export type {
   HubOptions,
   MonitoredRelay,
 } from "./hub.ts";
-export { createApp, tlvTypesJson, TOKEN_COOKIE, tokenMatches } from "./app.ts";
+export { createApp, hostAllowed, tlvTypesJson, TOKEN_COOKIE, tokenMatches } from "./app.ts";
 export type { AppOptions } from "./app.ts";
 export { escapeLabelValue, METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
 export { HttpServeError, isLoopback, parseListen, serveHttp } from "./server.ts";
+export { Http1Server } from "./http1.ts";
+export type { Http1Options, Http1Stats } from "./http1.ts";
 export type { HttpServer, ServeHttpOptions } from "./server.ts";
 export { DEFAULT_API_URL, HttpApiClient, HttpApiError, normalizeApiUrl } from "./api_client.ts";
 export type { HttpApiClientOptions } from "./api_client.ts";

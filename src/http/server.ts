@@ -1,13 +1,17 @@
 /**
- * Serving the HTTP API and dashboard with `Deno.serve`: parse `host:port`,
- * bind (port 0 picks a free port; the bound address is returned), and shut
- * down gracefully (live streams closed first, then in-flight requests finish).
+ * Serving the HTTP API and dashboard: parse `host:port`, bind (port 0 picks a
+ * free port; the bound address is returned) with the bounded HTTP/1.1 server
+ * of `http1.ts` (a connection cap, header and idle timeouts, an accept loop
+ * that survives EMFILE), and shut down gracefully (live streams closed first,
+ * then in-flight requests finish).
  *
  * @module
  */
 
 import type { Hub } from "./hub.ts";
 import { createApp } from "./app.ts";
+import { Http1Server, type Http1Stats } from "./http1.ts";
+import type { Logger } from "../log/logger.ts";
 
 /** Options of {@linkcode serveHttp}. */
 export interface ServeHttpOptions {
@@ -19,6 +23,20 @@ export interface ServeHttpOptions {
   signal?: AbortSignal;
   /** SSE heartbeat period in ms (default 15000). */
   heartbeatMs?: number;
+  /** Connections held at most (default 128; see `Http1Server`). */
+  maxConnections?: number;
+  /** Time to receive a request's head, in ms (default 10,000). */
+  headerTimeoutMs?: number;
+  /** Time a kept-alive connection may wait for its next request, in ms (default 5,000). */
+  idleTimeoutMs?: number;
+  /**
+   * Host names (`name` or `name:port`) accepted besides the loopback ones. When the server
+   * listens on loopback, or when this is not empty, requests naming any other host are
+   * answered 403 (DNS rebinding protection; see `createApp`).
+   */
+  allowedHosts?: readonly string[];
+  /** Where the server logs refusals, timeouts and failures. */
+  logger?: Logger;
 }
 
 /** A running HTTP server. */
@@ -33,6 +51,8 @@ export interface HttpServer {
   finished: Promise<void>;
   /** Closes live streams, then stops the server (waits at most `timeoutMs`, default 2000). */
   shutdown(timeoutMs?: number): Promise<void>;
+  /** The server's connection counters. */
+  stats(): Http1Stats;
 }
 
 /** Why the HTTP server could not start: a bad address, a port in use, no permission. */
@@ -108,24 +128,33 @@ export function serveHttp(hub: Hub, options: ServeHttpOptions): HttpServer {
   const app = createApp(hub, {
     token: options.token ?? null,
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    // On loopback, only loopback names (and configured ones) are answered: DNS rebinding.
+    ...(isLoopback(hostname) || (options.allowedHosts?.length ?? 0) > 0
+      ? { allowedHosts: options.allowedHosts ?? [] }
+      : {}),
   });
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: Http1Server;
   try {
-    server = Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
+    server = new Http1Server({
+      hostname,
+      port,
+      handler: (request) => app.fetch(request),
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      ...(options.headerTimeoutMs === undefined
+        ? {}
+        : { headerTimeoutMs: options.headerTimeoutMs }),
+      ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
   } catch (e) {
     throw bindError(e, options.listen);
   }
-  const addr = server.addr;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
   let stopping: Promise<void> | null = null;
   const shutdown = (timeoutMs = 2000): Promise<void> => {
     if (stopping !== null) return stopping;
     hub.closeListeners();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    stopping = Promise.race([
-      server.shutdown(),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
-    ]).finally(() => clearTimeout(timer));
+    stopping = server.shutdown(timeoutMs);
     return stopping;
   };
   const signal = options.signal;
@@ -134,11 +163,12 @@ export function serveHttp(hub: Hub, options: ServeHttpOptions): HttpServer {
     else signal.addEventListener("abort", () => void shutdown(), { once: true });
   }
   return {
-    hostname: addr.hostname,
-    port: addr.port,
-    url: `http://${host}:${addr.port}/`,
+    hostname: server.hostname,
+    port: server.port,
+    url: `http://${host}:${server.port}/`,
     finished: server.finished,
     shutdown,
+    stats: () => server.stats(),
   };
 }
 

@@ -64,8 +64,15 @@ export class Validator {
   readonly cursor: TlvCursor = this.#cursor;
   /** The type of a TLV rejected by size or domain rules. */
   badType = 0;
-  /** The gap seen by the last `SequenceGap` soft failure. */
-  lastGap = 0;
+  /**
+   * The sequence before the last `SequenceGap` soft failure, as its high and low
+   * 32-bit words: the exact gap is the frame's sequence minus this minus 1,
+   * computed as a bigint when the reject is explained (numbers here, so the
+   * check allocates nothing; a gap near 2^64 does not fit a number exactly).
+   */
+  gapFromHi = 0;
+  /** Low word of the sequence before the last `SequenceGap` (see `gapFromHi`). */
+  gapFromLo = 0;
   // The sequence the last check() saw, applied by commit() only if the frame is forwarded.
   #seqSource = -1;
   #seqHi = 0;
@@ -141,7 +148,8 @@ export class Validator {
         const gap = (hi - lastHi) * 4294967296 + (lo - lastLo) - 1;
         if (gap > o.maxSequenceGap) {
           this.soft |= 1 << Status.SequenceGap;
-          this.lastGap = gap;
+          this.gapFromHi = lastHi;
+          this.gapFromLo = lastLo;
         }
       }
       this.#seqSource = source;

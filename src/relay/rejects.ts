@@ -113,20 +113,22 @@ export function explainReject(
     case Status.SequenceGap: {
       const seq = readSequence(frame, 0);
       const regress = status === Status.SequenceRegression;
+      // Exact, as a bigint: a jump near 2^64 printed from a number would be rounded.
+      const gap = seq - ((BigInt(validator.gapFromHi) << 32n) | BigInt(validator.gapFromLo)) - 1n;
       return new FrameError(
         regress ? ErrorCode.SequenceRegression : ErrorCode.SequenceGap,
         regress
           ? `Cannot accept frame: sequence ${seq} from source ${
             frame[6]
           } is not above the last one seen on this connection`
-          : `Sequence gap of ${validator.lastGap} before ${seq} from source ${
+          : `Sequence gap of ${gap} before ${seq} from source ${
             frame[6]
           }, limit ${logic.maxSequenceGap}`,
         {
           offset: 8,
           field: "sequence",
           actual: seq,
-          details: { source: frame[6]!, got: seq, gap: regress ? undefined : validator.lastGap },
+          details: { source: frame[6]!, got: seq, gap: regress ? undefined : gap },
         },
       );
     }

@@ -53,6 +53,7 @@ import { OWN_BUFFER_ABOVE, PoolInvariantError, type Slab, SlabPool } from "./sla
 import { ReplayWindow } from "./replay_window.ts";
 import { LastValues } from "./last_values.ts";
 import { encodePayload } from "../protocol/payloads.ts";
+import { acceptEach, AcceptHealth } from "../transport/accept.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
@@ -392,12 +393,19 @@ export class Relay {
     });
   }
 
+  /** Whether the listeners accept, and their failures (accept.ts). */
+  readonly #accept = new AcceptHealth();
+
+  /** Accepts until the listener closes; a failed accept is retried, never the end (accept.ts). */
   async #acceptLoop(listener: TransportListener): Promise<void> {
-    try {
-      for await (const conn of listener) {
+    await acceptEach(listener, {
+      health: this.#accept,
+      log: this.#log,
+      stopping: () => this.#stopping,
+      onConnection: (conn) => {
         if (this.#stopping) {
           conn.close();
-          continue;
+          return;
         }
         if (this.#conns.size >= this.logic.maxConnections) {
           this.#connectionsRefused++;
@@ -409,13 +417,11 @@ export class Relay {
             });
           }
           conn.close();
-          continue;
+          return;
         }
         this.#adopt(conn, "accepted");
-      }
-    } catch (e) {
-      if (!this.#stopping) this.#log.error("accept failed", { error: (e as Error).message });
-    }
+      },
+    });
   }
 
   /**
@@ -1522,6 +1528,9 @@ export class Relay {
       tlvMix,
       connectionsDetail: conns,
       ...(this.#bridges.size === 0 ? {} : { bridges: [...this.#bridges].map((f) => f()) }),
+      accepting: this.#accept.accepting && !this.#stopping && this.#listeners.length > 0,
+      acceptErrors: this.#accept.errors,
+      lastAcceptError: this.#accept.lastError,
     };
   }
 }

@@ -2,6 +2,8 @@
  * Running relays as a service: build each relay from the effective
  * configuration, start them, and stop them gracefully on SIGINT/SIGTERM
  * (stop accepting, flush queues for up to 1 s, close, remove sockets, exit 0).
+ * The CLI installs the signal listeners ({@linkcode ProcessSignals}) before
+ * anything binds, so a signal during the start-up is honoured too.
  * SIGHUP reloads the configuration (the same file, environment and overrides)
  * and applies its limits, switches and log levels to the running relays
  * without dropping a connection; every change is logged, and a configuration
@@ -18,7 +20,10 @@ import { Relay } from "./relay.ts";
 import { relayLogicFromConfig } from "./from_config.ts";
 import { isLoopback, TcpTransport } from "../transport/tcp.ts";
 import type { Transport } from "../transport/transport.ts";
+import { checkSocketMode, UnixTransport } from "../transport/unix.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
+import { ProcessSignals } from "./signals.ts";
+import { openDescriptors, openFileLimit, planDescriptors, raiseOpenFileLimit } from "./fd_limit.ts";
 
 /** Options of {@linkcode startRelays}. */
 export interface StartRelaysOptions {
@@ -36,6 +41,11 @@ export interface StartRelaysOptions {
    * (SIGHUP). Without it a reload re-applies the starting configuration.
    */
   reloadConfig?: () => TorqConfig;
+  /**
+   * How the connection caps fit the open-file limit ({@linkcode descriptorBudget}); give
+   * the one the process's HTTP server was sized with. Default: one for these relays alone.
+   */
+  descriptors?: DescriptorBudget;
 }
 
 /** Started relays. */
@@ -97,7 +107,9 @@ export function loggerFromConfig(logging: LoggingConfig): Logger {
  * @param names which relays
  * @param options path overrides and logger
  * @returns the running service
- * @throws the first start failure (e.g. a live relay already owns a socket)
+ * @throws the first start failure (e.g. a live relay already owns a socket), or a
+ *   `TransportError` (`unsafe_mode`) before any relay starts when a socket mode is writable by
+ *   others without `allow_world_socket`
  */
 export async function startRelays(
   config: TorqConfig,
@@ -107,18 +119,41 @@ export async function startRelays(
   const relays: Relay[] = [];
   const loggers: Logger[] = [];
   const journals: string[] = [];
+  const socketPathOf = (name: RelayDomainName): string => {
+    if (options.socketPath !== undefined && names.length === 1) return options.socketPath;
+    if (options.socketDir !== undefined) return join(options.socketDir, SOCKET_FILES[name]);
+    return config.relays[name].transport.path;
+  };
+  // Refused before any relay listens, so no relay starts and stops again for another's mistake.
+  for (const name of names) {
+    const { socket_mode, allow_world_socket } = config.relays[name].transport;
+    if (!allow_world_socket) checkSocketMode(socketPathOf(name), socket_mode);
+  }
+  const budget = options.descriptors ??
+    descriptorBudget(names, { logger: options.logger ?? loggerFromConfig(config.logging) });
+  let caps = budget.fit(config).relays;
   const socketPaths: string[] = [];
+  /** Builds relay `i` from its section (at start, and again by restart()). */
   const build = (section: RelayConfig, i: number) => {
-    const logic = { ...relayLogicFromConfig(section, journals[i]!), socketPath: socketPaths[i]! };
-    const extraTransports = tcpTransports(section, loggers[i]!.with({ relay: logic.name }));
-    return new Relay(logic, { logger: loggers[i]!, extraTransports, checkPools: checkPools() });
+    const logic = {
+      ...relayLogicFromConfig(section, journals[i]!),
+      socketPath: socketPaths[i]!,
+      maxConnections: caps[i]!,
+    };
+    const relayLog = loggers[i]!.with({ relay: logic.name });
+    const transport = unixTransport(section, socketPaths[i]!, relayLog);
+    const extraTransports = tcpTransports(section, relayLog);
+    return new Relay(logic, {
+      logger: loggers[i]!,
+      transport,
+      extraTransports,
+      checkPools: checkPools(),
+    });
   };
   try {
     for (const [i, name] of names.entries()) {
       const section = config.relays[name];
-      let socketPath = section.transport.path;
-      if (options.socketDir !== undefined) socketPath = join(options.socketDir, SOCKET_FILES[name]);
-      if (options.socketPath !== undefined && names.length === 1) socketPath = options.socketPath;
+      const socketPath = socketPathOf(name);
       socketPaths.push(socketPath);
       journals.push(
         options.journalPath ?? section.journal.path ??
@@ -152,6 +187,7 @@ export async function startRelays(
         return [];
       }
       const changes: string[] = [];
+      caps = budget.fit(next).relays;
       relays.forEach((relay, i) => {
         const name = names[i]!;
         const [before, after] = [current.relays[name], next.relays[name]];
@@ -167,7 +203,7 @@ export async function startRelays(
         if (restart.length > 0) {
           rlog.warn("reload: these changes need a restart", { keys: restart.join(", ") });
         }
-        const logic = relayLogicFromConfig(after, journals[i]!);
+        const logic = { ...relayLogicFromConfig(after, journals[i]!), maxConnections: caps[i]! };
         for (const change of relay.reload(logic)) changes.push(`${relay.logic.name} ${change}`);
       });
       const relaysApplied = { ...next.relays };
@@ -279,6 +315,105 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** How the connection caps of a process fit its open-file limit (see fd_limit.ts). */
+export interface DescriptorBudget {
+  /**
+   * The caps in effect for a configuration: each relay's `max_connections` and the HTTP
+   * server's, as configured or lowered to their share of what the limit leaves (with a
+   * warning). The same configuration object is planned once.
+   */
+  fit(config: TorqConfig): { relays: number[]; http: number };
+}
+
+/**
+ * Plans the process's descriptors before anything binds: the descriptors open now
+ * plus a spare are kept; when the configured caps (each relay's `max_connections`
+ * and, with `http`, `http.max_connections`) need more than the soft open-file
+ * limit leaves, the limit is raised towards the hard one if the process may
+ * (FFI), and otherwise every cap is lowered to its share, with a warning, so that
+ * relays and the HTTP server refuse connections before accept() runs out of
+ * descriptors (EMFILE).
+ *
+ * @param names the relays, in order
+ * @param options whether the process serves HTTP, and where the warning goes
+ * @returns the budget
+ * @example
+ * ```ts
+ * const budget = descriptorBudget(["signal"], { http: true, logger: new Logger() });
+ * budget.fit(loadConfig()); // { relays: [100], http: 128 } under a high enough limit
+ * ```
+ */
+export function descriptorBudget(
+  names: readonly RelayDomainName[],
+  options: { http?: boolean; logger: Logger },
+): DescriptorBudget {
+  const open = openDescriptors();
+  const log = options.logger;
+  let last: { config: TorqConfig; caps: { relays: number[]; http: number } } | null = null;
+  return {
+    fit(config) {
+      if (last?.config === config) return last.caps;
+      const wanted = names.map((n) => config.relays[n].performance.max_connections);
+      if (options.http) wanted.push(config.http.max_connections);
+      let caps = wanted;
+      const limit = openFileLimit();
+      if (limit !== null && open !== null) {
+        let plan = planDescriptors(limit.soft, { open, wanted });
+        if (!plan.fits && limit.hard > limit.soft) {
+          const raised = raiseOpenFileLimit(plan.needed);
+          if (raised !== null && raised > limit.soft) {
+            log.info("raised the open file limit (ulimit -n) for the connection caps", {
+              from: limit.soft,
+              to: raised,
+            });
+            plan = planDescriptors(raised, { open, wanted });
+          }
+        }
+        if (!plan.fits) {
+          const labels = [...names, ...(options.http ? ["http"] : [])];
+          log.warn(
+            "the open file limit (ulimit -n) is too low for the connection caps: lowered them",
+            {
+              open_file_limit: plan.limit,
+              needed: plan.needed,
+              max_connections: labels.map((n, i) => `${n} ${wanted[i]} → ${plan.caps[i]}`)
+                .join(", "),
+            },
+          );
+        }
+        caps = plan.caps;
+      }
+      const result = { relays: caps.slice(0, names.length), http: caps[names.length] ?? 0 };
+      last = { config, caps: result };
+      return result;
+    },
+  };
+}
+
+/**
+ * The relay's Unix socket as its `transport` section describes it. A socket mode
+ * writable by others is refused when listening unless `allow_world_socket` is
+ * set; when it is, a warning says that every local user may connect.
+ *
+ * @param section the relay's configuration
+ * @param path the socket path in effect
+ * @param logger where the warning goes
+ * @returns the transport
+ */
+function unixTransport(section: RelayConfig, path: string, logger: Logger): UnixTransport {
+  const { socket_mode: mode, allow_foreign_dir, allow_world_socket } = section.transport;
+  if (allow_world_socket && (mode & 0o002) !== 0) {
+    logger.warn("the socket is writable by others: every local user may publish and subscribe", {
+      socket_mode: "0" + mode.toString(8),
+    });
+  }
+  return new UnixTransport(path, {
+    socketMode: mode,
+    allowForeignDir: allow_foreign_dir,
+    allowWorldSocket: allow_world_socket,
+  });
+}
+
 /**
  * The TCP endpoint a relay listens on besides its Unix socket, when
  * `transport.port` is set (`transport.address`, default 127.0.0.1). A
@@ -306,41 +441,44 @@ function tcpTransports(section: RelayConfig, logger: Logger): Transport[] {
 export interface RunUntilSignalOptions {
   /** Runs after the signal, before the relays stop (e.g. close an HTTP server). */
   beforeStop?: (signal: Deno.Signal) => Promise<void>;
+  /**
+   * The listeners installed before the service started (see {@linkcode ProcessSignals}); a
+   * signal that came during the start-up stops the service at once. Default: new ones,
+   * installed by this call.
+   */
+  signals?: ProcessSignals;
 }
 
 /**
  * Waits for SIGINT or SIGTERM, then stops the service gracefully; meanwhile
  * each SIGHUP reloads the configuration ({@linkcode RelayService.reload}). The
- * signal listeners are installed before the call returns, so a caller may
- * announce readiness after calling it and before awaiting the promise.
+ * signal listeners are in place before the call returns (or were, given as
+ * `signals`, before the service started), so a caller may announce readiness
+ * after calling it and before awaiting the promise.
  *
  * @param service the running relays
- * @param options what to do before the relays stop
+ * @param options what to do before the relays stop, the listeners to use
  * @returns the signal that ended it
  */
 export async function runUntilSignal(
   service: RelayService,
   options: RunUntilSignalOptions = {},
 ): Promise<Deno.Signal> {
-  const reload = () => void service.reload();
-  Deno.addSignalListener("SIGHUP", reload);
+  const signals = options.signals ?? new ProcessSignals();
+  signals.onHangup(() => void service.reload());
   const trim = startMallocTrim();
-  const signal = await new Promise<Deno.Signal>((resolve) => {
-    const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
-      const h = () => {
-        for (const [s, f] of handlers) Deno.removeSignalListener(s, f);
-        Deno.removeSignalListener("SIGHUP", reload);
-        resolve(sig);
-      };
-      Deno.addSignalListener(sig, h);
-      return [sig, h] as const;
-    });
-  });
-  trim.stop();
+  let signal: Deno.Signal;
+  try {
+    signal = await signals.stopped();
+  } finally {
+    signals.onHangup(null);
+    trim.stop();
+  }
   try {
     await options.beforeStop?.(signal);
   } finally {
     await service.stop();
+    signals.dispose();
   }
   return signal;
 }

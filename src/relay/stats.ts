@@ -255,4 +255,13 @@ export interface RelayStats {
   connectionsDetail: ConnectionStats[];
   /** Bridges to message buses, when any is registered. */
   bridges?: BridgeStats[];
+  /**
+   * Whether the relay accepts connections now: false while accept() fails (out of file
+   * descriptors, EMFILE) and once it has stopped.
+   */
+  accepting: boolean;
+  /** Failed accept() calls since start (each retried after a short backoff). */
+  acceptErrors: number;
+  /** The last failed accept's error, e.g. `Too many open files (EMFILE)`. */
+  lastAcceptError: string | null;
 }

@@ -6,7 +6,9 @@
  */
 export { TransportError } from "./transport.ts";
 export type { StreamConn, Transport, TransportListener } from "./transport.ts";
-export { connectError, UnixTransport } from "./unix.ts";
+export { checkSocketDir, checkSocketMode, connectError, UnixTransport } from "./unix.ts";
+export { ACCEPT_RETRY_FIRST_MS, ACCEPT_RETRY_MAX_MS, acceptEach, AcceptHealth } from "./accept.ts";
+export type { AcceptEachOptions } from "./accept.ts";
 export type { UnixTransportOptions } from "./unix.ts";
 export { isLoopback, parseTcpAddress, TcpTransport } from "./tcp.ts";
 export {

@@ -127,7 +127,13 @@ export class TcpTransport implements Transport {
 
 /** A listener whose accepted connections have Nagle turned off. */
 function noDelay(listener: Deno.TcpListener): TransportListener {
+  const accept = async (): Promise<Deno.TcpConn> => {
+    const conn = await listener.accept();
+    conn.setNoDelay(true);
+    return conn;
+  };
   return {
+    accept,
     close: () => listener.close(),
     async *[Symbol.asyncIterator]() {
       for await (const conn of listener) {

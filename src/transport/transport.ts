@@ -17,6 +17,12 @@ export interface StreamConn {
 
 /** A listening endpoint. */
 export interface TransportListener extends AsyncIterable<StreamConn> {
+  /**
+   * The next connection. Throws what the system's accept() reported (an error with
+   * `code`, e.g. `EMFILE`), and `Deno.errors.BadResource` once the listener is closed;
+   * unlike the iterator, the listener can be used again after a failure.
+   */
+  accept(): Promise<StreamConn>;
   /** Stops accepting. */
   close(): void;
 }
@@ -37,7 +43,10 @@ export interface Transport {
 
 /** A transport-level failure with a one-line, user-facing message. */
 export class TransportError extends Error {
-  /** Short machine-readable reason: `in_use`, `not_socket`, `no_socket`, `refused`, `denied`, `other`. */
+  /**
+   * Short machine-readable reason: `in_use`, `not_socket`, `no_socket`, `refused`, `denied`,
+   * `unsafe_dir`, `unsafe_mode`, `other`.
+   */
   readonly reason: string;
 
   /**

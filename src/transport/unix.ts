@@ -28,6 +28,12 @@ export interface UnixTransportOptions {
    * sticky bit (default false; `transport.allow_foreign_dir` in the configuration).
    */
   allowForeignDir?: boolean;
+  /**
+   * Accept a socket mode that lets every local user connect (`o+w`, e.g. 0666 or
+   * 0777): anyone on the host could then publish and subscribe (default false;
+   * `transport.allow_world_socket` in the configuration).
+   */
+  allowWorldSocket?: boolean;
 }
 
 /**
@@ -47,6 +53,7 @@ export class UnixTransport implements Transport {
   readonly #socketMode: number;
   readonly #dirMode: number;
   readonly #allowForeignDir: boolean;
+  readonly #allowWorldSocket: boolean;
   #ino: number | null = null;
 
   /**
@@ -58,16 +65,19 @@ export class UnixTransport implements Transport {
     this.#socketMode = options.socketMode ?? 0o660;
     this.#dirMode = options.dirMode ?? 0o750;
     this.#allowForeignDir = options.allowForeignDir ?? false;
+    this.#allowWorldSocket = options.allowWorldSocket ?? false;
   }
 
   /**
    * Prepares the directory and path, then listens.
    *
-   * @throws {TransportError} `unsafe_dir` for a directory others could tamper with,
+   * @throws {TransportError} `unsafe_mode` for a socket mode every local user could
+   *   connect through, `unsafe_dir` for a directory others could tamper with,
    *   `in_use` when a live relay answers on the path, `not_socket` for another file there
    */
   async listen(): Promise<TransportListener> {
     const path = this.address;
+    if (!this.#allowWorldSocket) checkSocketMode(path, this.#socketMode);
     const dir = dirname(path);
     let info: Deno.FileInfo | null = null;
     try {
@@ -176,12 +186,36 @@ export function checkSocketDir(dir: string, info: Deno.FileInfo, uid: number | n
     throw refuse(`is owned by uid ${info.uid}, not by this user (uid ${uid})`);
   }
   if (mode !== null && (mode & 0o022) !== 0 && !sticky) {
-    throw refuse(
-      `is writable by ${(mode & 0o020) !== 0 ? "its group" : "others"} (mode ${
-        mode.toString(8).padStart(4, "0")
-      }) without the sticky bit`,
-    );
+    // Others first: 0777 is writable by everyone, not merely by a group.
+    const who = (mode & 0o002) !== 0 ? "others" : "its group";
+    throw refuse(`is writable by ${who} (mode ${octal(mode)}) without the sticky bit`);
   }
+}
+
+/**
+ * Refuses a socket mode that lets every local user connect: connecting to a Unix
+ * socket needs write permission on it, so `o+w` (0666, 0777, 0662 …) opens the
+ * relay to anyone on the host. `transport.allow_world_socket: true` allows it.
+ *
+ * @param path the socket path (for the message)
+ * @param mode the permission bits
+ * @throws {TransportError} `unsafe_mode`
+ * @example
+ * ```ts
+ * checkSocketMode("/tmp/torq/signals.sock", 0o660); // fine
+ * ```
+ */
+export function checkSocketMode(path: string, mode: number): void {
+  if ((mode & 0o002) === 0) return;
+  throw new TransportError(
+    "unsafe_mode",
+    `socket mode ${octal(mode)} would make ${path} writable by others, so any local user could ` +
+      `publish and subscribe; refusing it (use "0660" and a group, or set transport.allow_world_socket)`,
+  );
+}
+
+function octal(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
 }
 
 /** The process's user id, or null when it cannot be read (no `--allow-sys`, Windows). */

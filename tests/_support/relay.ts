@@ -113,6 +113,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Environment variables added to the relay's (e.g. `TORQ_CHECK_POOLS: "1"`). */
   env?: Record<string, string>;
+  /** Run under `ulimit -n` of this many open files (soft and hard). */
+  openFileLimit?: number;
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -144,21 +146,26 @@ export async function startRelay(
   const dir = await Deno.makeTempDir({ prefix: "torq_relay_test_" });
   const path = options.socket ?? `${dir}/x.sock`;
   const journal = `${dir}/execution.journal`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "cli/main.ts",
-      "relay",
-      domain,
-      "--socket",
-      path,
-      "--journal",
-      journal,
-      "--log-format",
-      "json",
-      ...(options.args ?? []),
-    ],
+  const args = [
+    "run",
+    "-A",
+    "cli/main.ts",
+    "relay",
+    domain,
+    "--socket",
+    path,
+    "--journal",
+    journal,
+    "--log-format",
+    "json",
+    ...(options.args ?? []),
+  ];
+  const limit = options.openFileLimit;
+  // bash sets the limit and then becomes the relay (exec): the child's pid is the relay's.
+  const child = new Deno.Command(limit === undefined ? Deno.execPath() : "bash", {
+    args: limit === undefined
+      ? args
+      : ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, Deno.execPath(), ...args],
     cwd: ROOT,
     env: options.env ?? {},
     stdin: "null",
