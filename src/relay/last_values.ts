@@ -24,6 +24,8 @@ import { TLV_TYPES } from "../protocol/registry.ts";
 const CELL = 256;
 /** Cells per arena chunk (1 MiB). */
 const CHUNK = 4096;
+/** TLVs looked at for an InstrumentId before a frame is taken to carry none. */
+const MAX_WALK = 8;
 
 /**
  * Where the InstrumentId fields sit in each TLV type's value: asset_id, venue,
@@ -116,12 +118,14 @@ export class LastValues {
    * @param e frame end
    */
   update(b: Uint8Array, s: number, e: number): void {
-    // The first TLV that carries an InstrumentId.
+    // The first TLV that carries an InstrumentId (within the first few: a frame's instrument
+    // comes first in every market-data layout; type 0 is no TLV, so the walk ends there).
     let off = s + 32;
     let type = -1;
     let value = 0;
-    while (off + 2 <= e) {
+    for (let n = 0; n < MAX_WALK && off + 2 <= e; n++) {
       let t = b[off]!;
+      if (t === 0) return;
       let len: number;
       if (t === 255) {
         if (off + 5 > e) return;

@@ -40,6 +40,11 @@ export interface OutboundOwner {
   writeFailed(error: unknown): void;
   /** The largest write the socket took in one call grew ({@linkcode Outbound.capacity}). */
   capacityFound(): void;
+  /**
+   * Fan-out frames started (true) or stopped (false) waiting behind the write in
+   * flight: the relay paces producers by it (a read is passed on before the next).
+   */
+  backlog(waiting: boolean): void;
 }
 
 /** The final count of an {@linkcode Outbound} once closed and settled. */
@@ -216,9 +221,12 @@ export class Outbound {
   enqueue(buf: Uint8Array, start: number, end: number, frames: number, slab: Slab | null): void {
     if (this.#closed) return;
     slab?.retain();
+    const idle = this.#live.length === 0;
     this.#live.push(buf, start, end, frames, slab, this.#order++);
     this.#queuedFrames += frames;
     this.#queuedBytes += end - start;
+    // Behind a write in flight (a scheduled writer takes it at once): a backlog.
+    if (idle && this.#writing && !this.#scheduled) this.#owner.backlog(true);
     this.#queued(frames);
   }
 
@@ -368,6 +376,7 @@ export class Outbound {
     this.#protectedFrames = 0;
     this.#protectedBytes = 0;
     this.#answerTags = [];
+    this.#owner.backlog(false);
     this.#report = new Promise<void>((resolve) => {
       if (this.#inflight === null) {
         this.#settled = true;
@@ -423,7 +432,12 @@ export class Outbound {
    * Takes the next write: from whichever queue holds the entry queued first,
    * one big range as it is, or small ones coalesced while they stay in order.
    */
-  #take(): { data: Uint8Array; frames: number; held: Slab | null; live: boolean } {
+  // What #take() took besides its bytes (fields, not an object per write).
+  #takenFrames = 0;
+  #takenHeld: Slab | null = null;
+  #takenLive = false;
+
+  #take(): Uint8Array {
     const l = this.#live;
     const p = this.#protected;
     const live = p.length === 0 || (l.length > 0 && l.headTag < p.headTag);
@@ -432,11 +446,12 @@ export class Outbound {
     const until = other.length > 0 ? other.headTag : Infinity;
     if (q.headEnd - q.headStart >= COALESCE_BELOW || q.length === 1 || q.tagAt(1) > until) {
       const data = q.headBuf.subarray(q.headStart, q.headEnd);
-      const frames = q.headFrames;
-      const held = q.headSlab; // the entry's reference passes to the write
+      this.#takenFrames = q.headFrames;
+      this.#takenHeld = q.headSlab; // the entry's reference passes to the write
+      this.#takenLive = live;
       if (!live) this.#answered(q.headTag);
       q.shift();
-      return { data, frames, held, live };
+      return data;
     }
     // Size the write first, then take just that room in a write slab.
     let size = 0;
@@ -464,7 +479,10 @@ export class Outbound {
       q.headSlab?.release(); // copied out
       q.shift();
     }
-    return { data: buf.subarray(at, n), frames, held, live };
+    this.#takenFrames = frames;
+    this.#takenHeld = held;
+    this.#takenLive = live;
+    return buf.subarray(at, n);
   }
 
   async #pump(): Promise<void> {
@@ -472,18 +490,19 @@ export class Outbound {
     let held: Slab | null = null;
     try {
       while (!this.#closed && (this.#live.length > 0 || this.#protected.length > 0)) {
-        const next = this.#take();
-        const data = next.data;
-        held = next.held;
-        if (next.live) {
-          this.#queuedFrames -= next.frames;
+        const data = this.#take();
+        const frames = this.#takenFrames;
+        held = this.#takenHeld;
+        if (this.#takenLive) {
+          this.#queuedFrames -= frames;
           this.#queuedBytes -= data.length;
+          if (this.#live.length === 0) this.#owner.backlog(false);
         } else {
-          this.#protectedFrames -= next.frames;
+          this.#protectedFrames -= frames;
           this.#protectedBytes -= data.length;
         }
         this.#inflight = data;
-        this.#inflightFrames = next.frames;
+        this.#inflightFrames = frames;
         this.#inflightWritten = 0;
         while (this.#inflightWritten < data.length && !this.#closed) {
           const off = this.#inflightWritten;
@@ -501,7 +520,7 @@ export class Outbound {
         held?.release();
         held = null;
         this.#inflight = null;
-        this.#framesOut += next.frames;
+        this.#framesOut += frames;
         this.#bytesOut += data.length;
         this.#owner.progressed();
       }

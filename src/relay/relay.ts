@@ -152,11 +152,19 @@ export class Relay {
   /** Last values per (instrument, TLV type) on market data, or null. */
   readonly #last: LastValues | null = null;
   readonly #recovery = { requests: 0, replayed: 0, partial: 0, malformed: 0, refilled: 0 };
+  /** Frames put into the window from the journal, by header source (see `#recover`). */
+  readonly #refilled = new Float64Array(256);
   /** Flow control: pauses every read loop (D-36 stalls, execution backpressure). */
   readonly #gate: ProducerGate<Connection>;
   #tidyTimer: ReturnType<typeof setInterval> | undefined;
   /** Largest read: what one write can pass on to a consumer (see `#capacityFound`). */
   #readCap = MAX_READ;
+  /** Consumers with fan-out frames waiting behind their write in flight (see `#paced`). */
+  readonly #backlogged = new Set<Connection>();
+  #pacedWait: Promise<void> | null = null;
+  #pacedWake: (() => void) | null = null;
+  /** Reads that waited for consumers' writers to take what earlier reads brought. */
+  #pacedReads = 0;
   /** Closed connections whose write in flight has not settled yet (still counted in stats). */
   readonly #closing = new Set<Connection>();
   /** Settles of closing connections (awaited by stop()). */
@@ -329,6 +337,7 @@ export class Relay {
     const pool = this.#slabs;
     for (const rec of records) {
       const f = rec.frame;
+      this.#refilled[f[6]!]!++;
       const at = pool.copy(f, 0, f.length);
       this.#window!.push(
         pool.lastBuffer,
@@ -383,6 +392,9 @@ export class Relay {
       control: this.#hello + this.#subscribes,
       journal_refused: this.#journal === null ? undefined : this.#journalRejects,
       frames_out: this.#framesOut,
+      writes: this.#writes,
+      read_cap: this.#readCap,
+      paced_reads: this.#pacedReads,
       dropped: this.#slowDrops,
       undelivered: this.#undelivered,
       stalls: this.#gate.stalls,
@@ -491,6 +503,7 @@ export class Relay {
         progressed: () => this.#progressed(c),
         writeFailed: (e) => this.#writeFailed(c, e),
         capacityFound: () => this.#capacityFound(),
+        backlog: (waiting) => this.#backlog(c, waiting),
       },
     });
     this.#conns.set(c.id, c);
@@ -515,6 +528,17 @@ export class Relay {
           c.stalledMs += performance.now() - t0;
           continue;
         }
+        // Pacing: what the last reads brought is passed on to the consumers that keep
+        // reading before more is read (their writers took it), so the relay never reads
+        // faster than its own writes go; a consumer that stopped reading paces nothing.
+        if (this.#backlogged.size > 0 && this.logic.producerStall) {
+          const paced = this.#paced();
+          if (paced !== null) {
+            this.#pacedReads++;
+            await paced;
+            continue;
+          }
+        }
         // Between reads: a buffer grown by a burst shrinks back (see #tidy).
         if (r.buffer.length >= 2 * c.readSize) r.shrink(c.readSize);
         const cap = this.#readCap;
@@ -527,8 +551,9 @@ export class Relay {
         const now = Date.now();
         c.lastActivity = now;
         if (n > c.largestRead) c.largestRead = n;
-        if (n === view.length && c.readSize < MAX_READ) {
-          c.readSize = Math.min(Math.max(c.readSize * 2, this.logic.readBufferSize), MAX_READ);
+        if (n === view.length && c.readSize < cap) {
+          // Grown only up to the cap, so a buffer is the size of the reads it takes.
+          c.readSize = Math.min(Math.max(c.readSize * 2, this.logic.readBufferSize), cap);
         }
         const before = c.framesIn;
         this.#onData(c);
@@ -1006,6 +1031,56 @@ export class Relay {
     return c.out.overLimit(this.logic.maxQueueFrames, this.logic.maxQueueBytes);
   }
 
+  /** A consumer's fan-out frames started or stopped waiting behind its write in flight. */
+  #backlog(c: Connection, waiting: boolean): void {
+    if (waiting) {
+      this.#backlogged.add(c);
+      return;
+    }
+    if (!this.#backlogged.delete(c)) return;
+    const wake = this.#pacedWake;
+    if (wake !== null) {
+      this.#pacedWake = null;
+      this.#pacedWait = null;
+      wake();
+    }
+  }
+
+  /**
+   * A promise to await before the next read while a consumer that keeps reading
+   * has frames waiting behind its write in flight (resolved when one of them is
+   * taken, or after `slow_consumer_stall_ms`); null when none waits.
+   */
+  #paced(): Promise<void> | null {
+    const now = performance.now();
+    const stallMs = this.logic.slowConsumerStallMs;
+    let draining = false;
+    for (const c of this.#backlogged) {
+      if (c.state === "open" && c.out.draining(now, stallMs)) {
+        draining = true;
+        break;
+      }
+    }
+    if (!draining) return null;
+    if (this.#pacedWait === null) {
+      this.#pacedWait = new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          if (this.#pacedWake === wake) {
+            this.#pacedWake = null;
+            this.#pacedWait = null;
+          }
+          resolve();
+        }, Math.max(1, stallMs));
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.#pacedWake = wake;
+      });
+    }
+    return this.#pacedWait;
+  }
+
   /**
    * A consumer's socket took less than a whole write: reads are capped at the
    * smallest such capacity among consumers (never under {@linkcode MIN_READ_CAP}),
@@ -1103,8 +1178,14 @@ export class Relay {
         if (snap.frames > 0) out.enqueueRequested(snap.bytes, 0, snap.bytes.length, snap.frames);
         sent = { ...sent, frames: snap.frames, ...firstAndLast(snap.bytes) };
       } else {
-        const query = type === 1 ? { source, after: 0n, upTo: 0n } : { source, after, upTo };
-        sent = window.select(query, accept, (fb, fs, fe, n, slab) => {
+        const added = new Float64Array(256);
+        for (let x = 0; x < 256; x++) added[x] = this.#srcFrames[x]! + this.#refilled[x]!;
+        const lastOf = (x: number) => {
+          const hi = this.#srcHi[x]!;
+          return hi < 0 ? 0n : (BigInt(hi) << 32n) | BigInt(this.#srcLo[x]!);
+        };
+        const range = type === 1 ? { after: 0n, upTo: 0n } : { after, upTo };
+        sent = window.select({ source, ...range, added, lastOf }, accept, (fb, fs, fe, n, slab) => {
           out.enqueueRequested(fb, fs, fe, n, slab);
         });
         if (sent.partial && type === 0) {
@@ -1315,6 +1396,7 @@ export class Relay {
     this.#closing.add(c);
     this.#refreshConsumers();
     this.#gate.release(c);
+    this.#backlog(c, false);
     const partial = c.reader.buffered;
     const settled = c.out.close().then((report) => this.#settled(c, report, partial));
     this.#settling.add(settled);

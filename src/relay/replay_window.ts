@@ -6,10 +6,12 @@
  * of frames the fan-out queued (slabs and handed-over read buffers, see
  * slab.ts), one counted reference per run, so keeping a frame costs no copy
  * and a run's bytes return to the pool only when neither a queue nor the
- * window holds them. Pushing a run is O(1); the oldest runs are let go while
- * the window is over its bounds (whole runs, so it may hold up to one run less
- * than its bounds). What each source lost to eviction is remembered, so a
- * request that starts before the window knows it is answered only in part.
+ * window holds them. Pushing and evicting a run are O(1), nothing per frame;
+ * the oldest runs are let go while the window is over its bounds (whole runs,
+ * so it may hold up to one run less than its bounds). Whether a request starts
+ * before what the window still holds is found when it is answered, from how
+ * many frames of the source the relay ever put in (its own count) and how many
+ * the window holds now.
  *
  * @module
  */
@@ -47,6 +49,13 @@ export interface WindowQuery {
   after: bigint;
   /** …up to this one (0: no bound). */
   upTo: bigint;
+  /**
+   * Frames of each header source ever put into the window (relay-wide counts,
+   * indexed by source): what it holds less than these, it has let go.
+   */
+  added: Float64Array;
+  /** The last sequence the relay saw of a source (0: unknown), for a source the window lost whole. */
+  lastOf?: (source: number) => bigint;
 }
 
 /**
@@ -64,9 +73,6 @@ export class ReplayWindow {
   readonly #runs = new RangeQueue();
   #frames = 0;
   #bytes = 0;
-  /** Per source: the highest sequence evicted (high and low 32 bits; hi -1 = none). */
-  readonly #evictedHi = new Float64Array(256).fill(-1);
-  readonly #evictedLo = new Float64Array(256);
   /** Frames evicted so far. */
   evicted = 0;
 
@@ -137,21 +143,8 @@ export class ReplayWindow {
 
   #evictOldest(): void {
     const q = this.#runs;
-    const b = q.headBuf;
-    const end = q.headEnd;
-    // Once per frame over its lifetime: remember the highest sequence each source lost.
-    for (let off = q.headStart; off < end; off = frameEnd(b, off)) {
-      const src = b[off + 6]!;
-      const lo = u32(b, off + 8);
-      const hi = u32(b, off + 12);
-      const h = this.#evictedHi[src]!;
-      if (hi > h || (hi === h && lo > this.#evictedLo[src]!)) {
-        this.#evictedHi[src] = hi;
-        this.#evictedLo[src] = lo;
-      }
-    }
     this.#frames -= q.headFrames;
-    this.#bytes -= end - q.headStart;
+    this.#bytes -= q.headEnd - q.headStart;
     this.evicted += q.headFrames;
     q.headSlab?.release();
     q.shift();
@@ -182,7 +175,10 @@ export class ReplayWindow {
     let frames = 0;
     let first = 0n;
     let last = 0n;
-    let windowStart = 0n;
+    // Per source: frames held, and the first held sequence (high word -1: none yet).
+    const held = new Float64Array(256);
+    const startHi = new Float64Array(256).fill(-1);
+    const startLo = new Float64Array(256);
     for (let k = 0; k < q.length; k++) {
       const b = q.bufAt(k);
       const end = q.endAt(k);
@@ -193,12 +189,14 @@ export class ReplayWindow {
       for (let off = q.startAt(k); off < end;) {
         const next = frameEnd(b, off);
         const src = b[off + 6]!;
+        held[src]!++;
         let take = false;
         if (query.source === 0 || src === query.source) {
           const lo = u32(b, off + 8);
           const hi = u32(b, off + 12);
-          if (query.source !== 0 && windowStart === 0n && (hi !== 0 || lo !== 0)) {
-            windowStart = seq(hi, lo);
+          if (startHi[src]! < 0 && (hi !== 0 || lo !== 0)) {
+            startHi[src] = hi;
+            startLo[src] = lo;
           }
           const above = hi > afterHi || (hi === afterHi && lo > afterLo);
           const within = hi < upHi || (hi === upHi && lo <= upLo);
@@ -222,20 +220,21 @@ export class ReplayWindow {
       }
       if (runStart >= 0) emit(b, runStart, runEnd, runFrames, slab);
     }
-    return { frames, first, last, windowStart, partial: this.#lost(query) };
-  }
-
-  /** Whether frames the query asks for (sequence above `after`) were evicted. */
-  #lost(query: WindowQuery): boolean {
-    const afterHi = Number(query.after >> 32n);
-    const afterLo = Number(query.after & 0xffffffffn);
-    const lostAfter = (src: number) => {
-      const h = this.#evictedHi[src]!;
-      return h > afterHi || (h === afterHi && h >= 0 && this.#evictedLo[src]! > afterLo);
+    // Partial: a source lost frames to eviction, and what it still holds starts after the
+    // first frame asked for (its sequences ran on past `after + 1` before the window starts).
+    const from = query.after + 1n;
+    const lost = (src: number) => {
+      if (query.added[src]! <= held[src]!) return false; // nothing of it was let go
+      if (startHi[src]! >= 0) return seq(startHi[src]!, startLo[src]!) > from;
+      return (query.lastOf?.(src) ?? 0n) >= from; // all of it was let go
     };
-    if (query.source !== 0) return lostAfter(query.source);
-    for (let src = 0; src < 256; src++) if (lostAfter(src)) return true;
-    return false;
+    let partial = false;
+    if (query.source !== 0) partial = lost(query.source);
+    else for (let src = 0; src < 256 && !partial; src++) partial = lost(src);
+    const windowStart = query.source === 0 || startHi[query.source]! < 0
+      ? 0n
+      : seq(startHi[query.source]!, startLo[query.source]!);
+    return { frames, first, last, windowStart, partial };
   }
 }
 

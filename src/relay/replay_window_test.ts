@@ -21,9 +21,12 @@ function run(frames: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Frames put into the window per source (the relay's count). */
+const added = new Float64Array(256);
+
 function collect(w: ReplayWindow, source: number, after: bigint, upTo = 0n) {
   const got: number[] = [];
-  const sel = w.select({ source, after, upTo }, () => true, (b, s, e) => {
+  const sel = w.select({ source, after, upTo, added }, () => true, (b, s, e) => {
     for (let off = s; off < e; off += 40) got.push(b[off + 8]!);
   });
   return { got, ...sel };
@@ -34,6 +37,8 @@ Deno.test("ReplayWindow hands out a source's frames after a sequence, and knows 
   for (let i = 1; i <= 5; i++) {
     const r = run([frame(40, i), frame(41, i)]);
     w.push(r, 0, r.length, 2, null, 1000 + i);
+    added[40]!++;
+    added[41]!++;
   }
   // 10 frames pushed, at most 6 kept, whole runs: runs 3, 4 and 5 remain.
   assert.equal(w.frames, 6);
