@@ -405,6 +405,12 @@ export class Outbound {
   #finish(): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#countInflight();
+    this.#settle?.();
+  }
+
+  /** Counts the settled write in flight: frames the kernel took whole are delivered, the rest undelivered. */
+  #countInflight(): void {
     const w = this.#inflight;
     if (w !== null) {
       // Once per close, not per frame: walk the in-flight frames' headers.
@@ -425,7 +431,6 @@ export class Outbound {
       this.#inflight = null;
       this.#inflightFrames = 0;
     }
-    this.#settle?.();
   }
 
   /**
@@ -525,8 +530,12 @@ export class Outbound {
         this.#owner.progressed();
       }
     } catch (e) {
-      // The write settled (failed). What the kernel took before counts (see #finish).
-      if (!this.#closed) this.#owner.writeFailed(e);
+      // The write settled (failed): what the kernel took before counts, now, while
+      // its bytes are held; a close after this has no write to wait for.
+      if (!this.#closed) {
+        this.#countInflight();
+        this.#owner.writeFailed(e);
+      }
     }
     this.#writing = false;
     // Count the write in flight while its bytes are still held, then let them go.

@@ -199,6 +199,9 @@ export class SlabPool {
    * @returns where they start in {@linkcode lastBuffer}
    */
   reserve(n: number): number {
+    if (n > this.slabBytes) {
+      throw new RangeError(`Cannot reserve ${n} bytes in a slab of ${this.slabBytes}`);
+    }
     let slab = this.#current;
     if (slab === null || slab.used + n > this.slabBytes) {
       const full = slab;
