@@ -329,6 +329,16 @@ Deno.test("torq up: at http.max_connections a waiting connection makes room, bus
     const warning = up.logs().find((l) => /^HTTP connection limit reached/.test(l.msg));
     assert.ok(warning !== undefined, up.stderr.slice(-20).join("\n"));
     assert.equal(warning.max_connections, 20);
+    // The server's own counters are in /metrics for whoever watches it.
+    for (const c of conns.splice(0)) c.close();
+    await delay(200);
+    const metrics = (await rawGet(up.port, "/metrics")).body;
+    const counter = (name: string) =>
+      Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1]);
+    assert.ok(counter("torq_http_refused_total") >= 1, metrics);
+    assert.ok(counter("torq_http_evicted_total") >= 1, metrics);
+    assert.ok(counter("torq_http_connections_total") >= 31, metrics);
+    assert.equal(counter("torq_http_accepting"), 1);
   } finally {
     for (const c of conns) c.close();
     const r = await up.stop();

@@ -11,6 +11,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { ErrorResponse, ServicesResponse, TlvTypeJson } from "./api.ts";
 import { CONNECTION_SORTS, type ConnectionSort, type Hub, processInfo } from "./hub.ts";
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
+import type { Http1Stats } from "./http1.ts";
 import { dashboardAssets } from "./dashboard/mod.ts";
 import { formatSizeRule, TLV_TYPES } from "../protocol/registry.ts";
 
@@ -30,6 +31,8 @@ export interface AppOptions {
    * Absent: every `Host` is answered.
    */
   allowedHosts?: readonly string[];
+  /** The HTTP server's own counters, for `/metrics` (the server serving this app). */
+  httpStats?: () => Http1Stats;
 }
 
 /** Name of the cookie that keeps a token given once as `?token=`. */
@@ -114,7 +117,12 @@ export function createApp(hub: Hub, options: AppOptions = {}): Hono {
   });
 
   app.get("/metrics", (c) => {
-    const text = prometheusText(hub.relays.map((r) => r.stats()), processInfo(), hub.services());
+    const text = prometheusText(
+      hub.relays.map((r) => r.stats()),
+      processInfo(),
+      hub.services(),
+      options.httpStats?.(),
+    );
     return c.body(text, 200, { "Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store" });
   });
 

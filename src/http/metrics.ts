@@ -22,12 +22,17 @@
  * `torq_bridge_state{state}` (1 for the bridge's state, 0 for the others);
  * every sample carries `relay` and `domain`. With services (`torq up`):
  * `torq_service_restarts_total`, `torq_service_up`, `torq_service_failed`, by `service`.
+ * With the HTTP server's own counters: `torq_http_connections`,
+ * `torq_http_connections_total`, `torq_http_refused_total`, `torq_http_evicted_total`,
+ * `torq_http_timed_out_total`, `torq_http_bad_requests_total`, `torq_http_accepting`,
+ * `torq_http_accept_errors_total`.
  *
  * @module
  */
 
 import type { BridgeStats, RelayStats } from "../relay/stats.ts";
 import type { ProcessInfo, ServiceRow } from "./api.ts";
+import type { Http1Stats } from "./http1.ts";
 import { domainName } from "../protocol/domains.ts";
 
 /** Content-Type of the exposition. */
@@ -429,11 +434,17 @@ export function prometheusText(
   relays: readonly RelayStats[],
   process?: ProcessInfo,
   services: readonly ServiceRow[] = [],
+  http?: Http1Stats,
 ): string {
   const lines: string[] = [];
   if (process !== undefined) {
     for (const [name, help, value] of processGauges(process)) {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${formatValue(value)}`);
+    }
+  }
+  if (http !== undefined) {
+    for (const [name, type, help, value] of HTTP_FAMILIES) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value(http)}`);
     }
   }
   if (services.length > 0) {
@@ -455,6 +466,48 @@ export function prometheusText(
   }
   return lines.join("\n") + "\n";
 }
+
+/** Families of the HTTP server's own counters (its caps and timeouts), one sample each. */
+const HTTP_FAMILIES: readonly [string, string, string, (h: Http1Stats) => number][] = [
+  ["torq_http_connections", "gauge", "HTTP connections open now.", (h) => h.open],
+  ["torq_http_connections_total", "counter", "HTTP connections accepted.", (h) => h.accepted],
+  [
+    "torq_http_refused_total",
+    "counter",
+    "HTTP connections answered 503 at http.max_connections.",
+    (h) => h.refused,
+  ],
+  [
+    "torq_http_evicted_total",
+    "counter",
+    "Waiting HTTP connections closed at the cap to make room for a new one.",
+    (h) => h.evicted,
+  ],
+  [
+    "torq_http_timed_out_total",
+    "counter",
+    "HTTP connections closed because a request head or a write took too long.",
+    (h) => h.timedOut,
+  ],
+  [
+    "torq_http_bad_requests_total",
+    "counter",
+    "HTTP requests answered 400, 413, 414 or 431.",
+    (h) => h.badRequests,
+  ],
+  [
+    "torq_http_accepting",
+    "gauge",
+    "Whether the HTTP server's accept() works now (1) or fails (0).",
+    (h) => h.accepting ? 1 : 0,
+  ],
+  [
+    "torq_http_accept_errors_total",
+    "counter",
+    "Failed accept() calls of the HTTP server.",
+    (h) => h.acceptErrors,
+  ],
+];
 
 /** Families of the supervised services (`torq up` with `services:`), one sample per service. */
 const SERVICE_FAMILIES: readonly [string, string, string, (s: ServiceRow) => number][] = [

@@ -125,15 +125,16 @@ export function isLoopback(hostname: string): boolean {
  */
 export function serveHttp(hub: Hub, options: ServeHttpOptions): HttpServer {
   const { hostname, port } = parseListen(options.listen);
+  let server: Http1Server;
   const app = createApp(hub, {
     token: options.token ?? null,
+    httpStats: () => server.stats(),
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     // On loopback, only loopback names (and configured ones) are answered: DNS rebinding.
     ...(isLoopback(hostname) || (options.allowedHosts?.length ?? 0) > 0
       ? { allowedHosts: options.allowedHosts ?? [] }
       : {}),
   });
-  let server: Http1Server;
   try {
     server = new Http1Server({
       hostname,
