@@ -214,11 +214,21 @@ for (const consumers of [1, 2]) {
     const t = await perfTools();
     // A consumer that keeps reading is one whose writes complete within slow_consumer_stall_ms
     // (PROTOCOL.md 7.6; 5 ms by default). On a 2-core CI machine running other tests at the same
-    // time, a C consumer is at times not scheduled for longer than that: 50 ms says "keeps
-    // reading" for this machine without changing what is tested.
+    // time, a C consumer is at times not scheduled for longer than that, and 10,000 frames of
+    // 64 B are 40 µs of this producer: 50 ms and the design documents' market-data queue
+    // (1,000,000 frames, 7.6) say "keeps reading" for this machine. Without flow control the
+    // relay still reads ~2× faster than it writes and overflows even that queue in ~0.1 s.
     const relay = await startRelay("market-data", {
       env: CHECK_POOLS,
-      args: ["--set", "relays.market_data.performance.slow_consumer_stall_ms=50"],
+      args: [
+        "--set",
+        "relays.market_data.performance.slow_consumer_stall_ms=50",
+        "--set",
+        "relays.market_data.performance.max_queue_frames=1000000",
+        ...(Deno.env.get("TORQ_PRESSURE_NO_STALL") === "1"
+          ? ["--set", "relays.market_data.performance.producer_stall=false"]
+          : []),
+      ],
     });
     const addr = `unix:${relay.path}`;
     try {
