@@ -130,3 +130,92 @@ export async function waitForFile(path: string, timeoutMs = 10_000): Promise<voi
     }
   }
 }
+
+/**
+ * Waits until a Unix socket exists at `path` (a server is listening there).
+ *
+ * @param path the socket's path
+ * @param timeoutMs bound
+ * @throws Error when it does not appear in time
+ */
+export async function waitForSocket(path: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (Deno.lstatSync(path).isSocket) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > until) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The minimal C relay running. */
+export interface CRelay {
+  /** Producers connect here (`unix:` not prefixed). */
+  producerPath: string;
+  /** Consumers connect here. */
+  consumerPath: string;
+  /** The process. */
+  child: Deno.ChildProcess;
+  /** Ends it (it keeps no state) and removes its sockets. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `relay <dir>/<prefix>p.sock <dir>/<prefix>s.sock [hwm]` and waits
+ * until both sockets listen.
+ *
+ * @param relay the built relay's path ({@linkcode PerfTools.relay})
+ * @param dir a directory for its two sockets
+ * @param options `hwmBytes`: the per-consumer queue above which it stops
+ *   reading producers (the relay's default 4 MiB when absent); `prefix` of
+ *   the socket names, to run several in one directory
+ * @returns the running relay
+ * @example
+ * ```ts
+ * const tools = await buildPerfTools();
+ * const relay = await startCRelay(tools.relay, tools.dir);
+ * // producers: relay.producerPath; consumers: relay.consumerPath
+ * await relay.stop();
+ * ```
+ */
+export async function startCRelay(
+  relay: string,
+  dir: string,
+  options: { hwmBytes?: number; prefix?: string } = {},
+): Promise<CRelay> {
+  const prefix = options.prefix ?? "";
+  const producerPath = `${dir}/${prefix}p.sock`;
+  const consumerPath = `${dir}/${prefix}s.sock`;
+  const child = new Deno.Command(relay, {
+    args: [
+      producerPath,
+      consumerPath,
+      ...(options.hwmBytes === undefined ? [] : [String(options.hwmBytes)]),
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    // It binds the producers' socket first, then the consumers'.
+    await waitForSocket(consumerPath);
+  } catch (e) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw e;
+  }
+  return {
+    producerPath,
+    consumerPath,
+    child,
+    stop: async () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+      for (const p of [producerPath, consumerPath]) await Deno.remove(p).catch(() => {});
+    },
+  };
+}

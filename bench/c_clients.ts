@@ -19,7 +19,16 @@
  * @module
  */
 
-import { buildPerfTools, type ConsReport, type PerfTools, type ProdReport } from "./_c_perf.ts";
+import {
+  buildPerfTools,
+  type ConsReport,
+  type PerfTools,
+  type ProdReport,
+  runPerf,
+  startCRelay,
+  waitForFile,
+  waitForSocket,
+} from "./_c_perf.ts";
 import { torqArgs } from "./_torq.ts";
 import { benchArgs } from "./_args.ts";
 
@@ -67,33 +76,14 @@ interface Running {
   stop(): Promise<string>;
 }
 
-async function waitForSocket(path: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if (Deno.lstatSync(path).isSocket) return;
-    } catch {
-      // not yet
-    }
-    await sleep(25);
-  }
-  throw new Error(`${path} did not appear`);
-}
-
 async function start(system: System, tools: PerfTools, dir: string): Promise<Running> {
   if (system === "c-relay") {
-    const child = new Deno.Command(tools.relay, {
-      args: [`${dir}/p.sock`, `${dir}/s.sock`],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    await waitForSocket(`${dir}/s.sock`);
+    const relay = await startCRelay(tools.relay, dir);
     return {
-      pub: `unix:${dir}/p.sock`,
-      sub: `unix:${dir}/s.sock`,
+      pub: `unix:${relay.producerPath}`,
+      sub: `unix:${relay.consumerPath}`,
       stop: async () => {
-        child.kill("SIGKILL");
-        await child.status;
-        for (const f of ["p.sock", "s.sock"]) await Deno.remove(`${dir}/${f}`).catch(() => {});
+        await relay.stop();
         return "";
       },
     };
@@ -127,30 +117,6 @@ async function start(system: System, tools: PerfTools, dir: string): Promise<Run
   };
 }
 
-function run<T>(program: string, args: string[]): Promise<T> {
-  return new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).output().then(
-    (out) => {
-      const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("{"));
-      if (line === undefined) {
-        throw new Error(`${program} printed nothing: ${new TextDecoder().decode(out.stderr)}`);
-      }
-      return JSON.parse(line) as T;
-    },
-  );
-}
-
-async function waitFor(path: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    try {
-      Deno.statSync(path);
-      return;
-    } catch {
-      await sleep(10);
-    }
-  }
-  throw new Error(`${path} did not appear`);
-}
-
 /** One case: consumers connect, then the producer runs; their reports. */
 async function once(
   tools: PerfTools,
@@ -164,7 +130,7 @@ async function once(
   for (let i = 0; i < consumers; i++) {
     const ready = `${dir}/ready-${crypto.randomUUID().slice(0, 8)}`;
     cons.push(
-      run<ConsReport>(tools.cons, [
+      runPerf<ConsReport>(tools.cons, [
         "raw",
         r.sub,
         "1000",
@@ -173,12 +139,12 @@ async function once(
         ready,
         "0",
         `c${i}`,
-      ]),
+      ]).report,
     );
-    await waitFor(ready);
+    await waitForFile(ready);
   }
   await sleep(100); // the relay has accepted them
-  const prod = await run<ProdReport>(tools.prod, ["raw", r.pub, ...prodArgs]);
+  const prod = await runPerf<ProdReport>(tools.prod, ["raw", r.pub, ...prodArgs]).report;
   return { prod, cons: await Promise.all(cons) };
 }
 

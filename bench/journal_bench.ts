@@ -10,7 +10,7 @@
  *   deno task bench:journal [--seconds 2] [--write]
  *
  * `--write` puts the tables into BENCHMARKS.md between the journal markers
- * (run it after `bench:peers`, which rewrites that file).
+ * (`bench:peers --out BENCHMARKS.md` rewrites its own section and keeps this one).
  *
  * @module
  */
@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import { AuditJournal, type FsyncPolicy } from "../src/relay/journal.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
+import { putSection } from "./_sections.ts";
 
 const { values } = parseArgs({
   options: {
@@ -105,8 +106,7 @@ for (const fsync of POLICIES) {
   console.error(`${fsync}: done`);
 }
 const load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
-const section = `<!-- journal-bench:start -->
-## Execution journal: cost per fsync policy
+const section = `## Execution journal: cost per fsync policy
 
 Written by \`deno task bench:journal --seconds ${SECONDS} --write\` on ${
   new Date().toISOString()
@@ -122,15 +122,10 @@ ${rows.join("\n")}
 \`always\` syncs the file's data (fdatasync) after every batch, before forwarding: its cost is the
 disk's flush latency per read batch. \`interval\` (the default, every 100 ms) syncs in the
 background: a relay crash loses nothing the kernel has, a machine crash at most the last interval.
-<!-- journal-bench:end -->
 `;
 console.log(section);
 if (values.write) {
   const path = `${ROOT}BENCHMARKS.md`;
   const text = Deno.readTextFileSync(path);
-  const re = /<!-- journal-bench:start -->[\s\S]*?<!-- journal-bench:end -->\n/;
-  Deno.writeTextFileSync(
-    path,
-    re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}`,
-  );
+  Deno.writeTextFileSync(path, putSection(text, "journal-bench", section, "last"));
 }

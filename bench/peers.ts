@@ -1,11 +1,16 @@
 /**
- * Side by side: the same workload through a direct Unix socket (no relay),
- * Torq's market-data and signal relays (`torq relay` processes), nats-server
- * (core pub/sub, one subject) and Redis pub/sub, in interleaved repetitions.
+ * Side by side: the same workload through the minimal C relay of
+ * `../shared/perf` (the reference: the limit of a Unix-socket relay on this
+ * machine), a direct Unix socket (no relay), Torq's market-data and signal
+ * relays (`torq relay` processes), nats-server (core pub/sub, one subject) and
+ * Redis pub/sub, in interleaved repetitions.
  *
  * Throughput cases: one producer, 1 and 4 consumers, 64/128/512-byte messages,
- * lossless (the producer keeps at most WINDOW messages ahead of its slowest
- * consumer, and every message is counted at every consumer), fixed duration.
+ * fixed duration, in two producer modes: `windowed` (lossless: the producer
+ * keeps at most WINDOW messages ahead of its slowest consumer) and
+ * `unthrottled` (the producer writes as fast as the socket takes its bytes;
+ * what a system drops shows up as loss). Every message is counted at every
+ * consumer; ratios to the C relay are taken within each repetition.
  * Latency cases: a producer paced at 10 k and 100 k msg/s (1 ms batches), the
  * send time carried in each message (Torq: the header timestamp; NATS and
  * Redis: the payload's first 8 bytes, u64 LE nanoseconds), percentiles from a
@@ -20,12 +25,14 @@
  * subscription callback per message) for comparison with a client library.
  *
  *   deno task bench:peers [--seconds 5] [--reps 3] [--sizes 64,128,512] [--consumers 1,4]
- *                         [--systems direct,torq-md,torq-signal,nats,redis]
+ *                         [--modes windowed,unthrottled]
+ *                         [--systems c-relay,direct,torq-md,torq-signal,nats,redis]
  *                         [--latency-rates 10000,100000] [--latency-seconds 2]
  *                         [--latency-size 128] [--out BENCHMARKS.md] [--svg docs/bench_peers.svg]
  *                         [--no-write] [--json]
  *
- * Writes BENCHMARKS.md (machine, versions, command, tables) and the chart
+ * Writes its section of BENCHMARKS.md (machine, versions, command, tables;
+ * the file's other marked sections are kept) and the chart
  * docs/bench_peers.svg unless `--no-write`.
  *
  * @module
@@ -37,6 +44,8 @@ import { writeNsFromMs } from "../src/protocol/clock.ts";
 import { Histogram } from "../src/tools/histogram.ts";
 import { ROOT, torqArgs } from "./_torq.ts";
 import { BENCH_ARGS, benchArgs } from "./_args.ts";
+import { buildPerfTools, type PerfTools, startCRelay } from "./_c_perf.ts";
+import { putSection } from "./_sections.ts";
 
 const HELP = `Usage: deno task bench:peers -- [options]
 
@@ -45,16 +54,21 @@ Options:
   --reps N              Interleaved repetitions (default 3)
   --sizes LIST          Message sizes in bytes (default 64,128,512)
   --consumers LIST      Consumer counts (default 1,4)
-  --systems LIST        direct,torq-md,torq-signal,nats,redis (default); also nats.js
+  --modes LIST          Producer modes (default windowed,unthrottled): windowed stays at most
+                        --window messages ahead of its slowest consumer; unthrottled writes as
+                        fast as the socket takes its bytes ("" for the latency cases only)
+  --systems LIST        c-relay,direct,torq-md,torq-signal,nats,redis (default); also nats.js.
+                        c-relay (the reference of the ratios) is built with gcc
   --window N            Messages the producer may be ahead of its slowest consumer (default 50000;
                         keep it under --queue-frames, or Torq drops)
-  --queue-frames N      The Torq relays' per-consumer queue limit, max_queue_frames (default
-                        1000000, the design documents' market-data sizing; the built-in default
-                        is 10000)
+  --queue-frames N      The Torq relays' per-consumer queue limit, max_queue_frames, in windowed
+                        mode (default 1000000, the design documents' market-data sizing);
+                        unthrottled mode and the latency cases run the built-in defaults
   --latency-rates LIST  Paced rates of the latency cases, msg/s (default 10000,100000; "" for none)
   --latency-seconds N   Seconds per latency case (default 2)
   --latency-size N      Message size of the latency cases (default 128)
-  --out FILE            Markdown report (default BENCHMARKS.md in the project root)
+  --out FILE            Markdown report (default BENCHMARKS.md in the project root); replaces
+                        the report's own section, keeps the file's other marked sections
   --svg FILE            Chart (default docs/bench_peers.svg in the project root)
   --no-write            Print only; write neither file
   --json                Print the results as JSON
@@ -65,7 +79,8 @@ const values = benchArgs("bench:peers", HELP, {
   reps: { type: "string", default: "3" },
   sizes: { type: "string", default: "64,128,512" },
   consumers: { type: "string", default: "1,4" },
-  systems: { type: "string", default: "direct,torq-md,torq-signal,nats,redis" },
+  modes: { type: "string", default: "windowed,unthrottled" },
+  systems: { type: "string", default: "c-relay,direct,torq-md,torq-signal,nats,redis" },
   window: { type: "string", default: "50000" },
   "queue-frames": { type: "string", default: "1000000" },
   "latency-rates": { type: "string", default: "10000,100000" },
@@ -92,8 +107,16 @@ function list(name: string, text: string, min: number): number[] {
   return text.split(",").map((t) => num(name, t.trim(), min));
 }
 
-type SystemName = "direct" | "torq-md" | "torq-signal" | "nats" | "redis" | "nats.js";
+type SystemName =
+  | "c-relay"
+  | "direct"
+  | "torq-md"
+  | "torq-signal"
+  | "nats"
+  | "redis"
+  | "nats.js";
 const ALL_SYSTEMS: readonly SystemName[] = [
+  "c-relay",
   "direct",
   "torq-md",
   "torq-signal",
@@ -102,6 +125,7 @@ const ALL_SYSTEMS: readonly SystemName[] = [
   "nats.js",
 ];
 const LABEL: Record<SystemName, string> = {
+  "c-relay": "C relay",
   direct: "direct socket",
   "torq-md": "Torq market data",
   "torq-signal": "Torq signal",
@@ -118,6 +142,13 @@ const SYSTEMS = values.systems!.split(",").map((s) => s.trim()) as SystemName[];
 for (const s of SYSTEMS) {
   if (!ALL_SYSTEMS.includes(s)) fail(`unknown system "${s}" (known: ${ALL_SYSTEMS.join(", ")})`);
 }
+/** How the producer of a throughput case writes. */
+type Mode = "windowed" | "unthrottled";
+const ALL_MODES: readonly Mode[] = ["windowed", "unthrottled"];
+const MODES = values.modes!.split(",").map((m) => m.trim()).filter((m) => m !== "") as Mode[];
+for (const m of MODES) {
+  if (!ALL_MODES.includes(m)) fail(`unknown mode "${m}" (known: ${ALL_MODES.join(", ")})`);
+}
 const LAT_RATES = list("latency-rates", values["latency-rates"]!, 1);
 const LAT_SECONDS = num("latency-seconds", values["latency-seconds"]!, 0.1);
 const LAT_SIZE = Math.round(num("latency-size", values["latency-size"]!, 48));
@@ -130,7 +161,17 @@ const QUEUE_FRAMES = Math.round(num("queue-frames", values["queue-frames"]!, 1))
 const BATCH_BYTES = 262_144;
 /** Longest wait for consumers to receive everything after the producer stops. */
 const DRAIN_MS = 5_000;
+/** Unthrottled mode: the drain ends once no consumer has received anything for this long. */
+const IDLE_MS = 500;
+/** Unthrottled mode: longest drain. */
+const UNTHROTTLED_DRAIN_MS = 3_000;
+/** A producer write that has not completed this long after the case's end is abandoned. */
+const WRITE_STUCK_MS = 10_000;
+/** Most messages a throughput case sends (a bound beside its duration). */
+const MAX_SENT = 1_000_000_000;
 const SUBJECT = "b";
+/** The C relay's source, as the report names it. */
+const PERF_SOURCE = "../shared/perf/relay.c";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -222,6 +263,8 @@ type Protocol = "torq" | "nats" | "redis";
 
 class Reader {
   count = 0;
+  /** `performance.now()` of the read that brought the last message counted. */
+  lastAt = 0;
   /** Non-message items seen (NATS INFO/PONG/+OK, Redis subscribe confirmations). */
   control = 0;
   errors: string[] = [];
@@ -274,11 +317,13 @@ class Reader {
       }
       if (n === null) return;
       const end = this.#have + n;
+      const before = this.count;
       const used = this.protocol === "torq"
         ? this.#scanTorq(end)
         : this.protocol === "nats"
         ? this.#scanNats(end)
         : this.#scanRedis(end);
+      if (this.count !== before) this.lastAt = performance.now();
       if (used > 0) this.#buf.copyWithin(0, used, end);
       this.#have = end - used;
       if (this.#have === this.#buf.length) {
@@ -424,13 +469,17 @@ class Reader {
 // ----------------------------------------------------------------------------------------------
 // Servers.
 
+type Address = { transport: "unix"; path: string } | {
+  transport: "tcp";
+  hostname: string;
+  port: number;
+};
+
 interface Server {
   /** Where clients connect. */
-  address: { transport: "unix"; path: string } | {
-    transport: "tcp";
-    hostname: string;
-    port: number;
-  };
+  address: Address;
+  /** Where producers connect, when not at `address` (the C relay's second socket). */
+  producerAddress?: Address;
   version: string;
   child: Deno.ChildProcess | null;
   stop(): Promise<void>;
@@ -468,8 +517,23 @@ async function commandVersion(cmd: string, args: string[]): Promise<string> {
   }
 }
 
-async function startTorq(dir: string, domain: "market-data" | "signal"): Promise<Server> {
-  const path = `${dir}/torq-${domain}.sock`;
+/**
+ * How a Torq relay is configured: `default` as a user starts it (the built-in
+ * queue limits, D-36 flow control on); `large-queue` with `max_queue_frames`
+ * --queue-frames (the design documents' sizing) for the windowed cases.
+ */
+type TorqSetup = "default" | "large-queue";
+const TORQ_SETUP: Record<Mode, TorqSetup> = { windowed: "large-queue", unthrottled: "default" };
+/** The latency cases run the relays as users start them. */
+const LATENCY_SETUP: TorqSetup = "default";
+
+async function startTorq(
+  dir: string,
+  domain: "market-data" | "signal",
+  setup: TorqSetup,
+): Promise<Server> {
+  const path = `${dir}/torq-${domain}-${setup}.sock`;
+  const section = domain === "signal" ? "signal" : "market_data";
   const child = new Deno.Command(Deno.execPath(), {
     args: torqArgs([
       "relay",
@@ -478,10 +542,9 @@ async function startTorq(dir: string, domain: "market-data" | "signal"): Promise
       path,
       "--log-level",
       "warn",
-      "--set",
-      `relays.${
-        domain === "signal" ? "signal" : "market_data"
-      }.performance.max_queue_frames=${QUEUE_FRAMES}`,
+      ...(setup === "default"
+        ? []
+        : ["--set", `relays.${section}.performance.max_queue_frames=${QUEUE_FRAMES}`]),
     ]),
     stdout: "null",
     stderr: "inherit",
@@ -506,6 +569,17 @@ async function torqVersion(): Promise<string> {
   } catch {
     return "?";
   }
+}
+
+async function startC(tools: PerfTools, dir: string): Promise<Server> {
+  const relay = await startCRelay(tools.relay, dir, { prefix: "c-relay-" });
+  return {
+    address: { transport: "unix", path: relay.consumerPath },
+    producerAddress: { transport: "unix", path: relay.producerPath },
+    version: `${PERF_SOURCE} (gcc -O2; ${await commandVersion("gcc", ["--version"])})`,
+    child: relay.child,
+    stop: () => relay.stop(),
+  };
 }
 
 async function startNats(dir: string): Promise<Server> {
@@ -571,8 +645,16 @@ async function startRedis(dir: string): Promise<Server> {
   };
 }
 
-async function dial(s: Server): Promise<Deno.Conn> {
-  const a = s.address;
+function closeAll(conns: Deno.Conn[]): void {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+}
+
+async function dial(s: Server, side: "consumer" | "producer" = "consumer"): Promise<Deno.Conn> {
+  const a = side === "producer" ? s.producerAddress ?? s.address : s.address;
   if (a.transport === "unix") return await Deno.connect({ transport: "unix", path: a.path });
   const c = await Deno.connect({ hostname: a.hostname, port: a.port });
   c.setNoDelay(true);
@@ -593,17 +675,23 @@ interface Session {
   write(batch: Uint8Array, messages: number): Promise<void>;
   /** Problems seen on the producer side (NATS -ERR, Redis publishes reaching too few). */
   producerProblems(): string[];
+  /** Closes the producer's connections: a write in flight fails. */
+  abortProducer(): void;
   close(): Promise<void>;
 }
 
+/**
+ * Connects one producer and `consumers` consumers of `system` at `server`
+ * (none for `direct`, which listens in `dir`).
+ */
 async function openSession(
   system: SystemName,
-  servers: Map<SystemName, Server>,
+  server: Server | undefined,
   dir: string,
   size: number,
   consumers: number,
 ): Promise<Session> {
-  if (system === "nats.js") return await openNatsJs(servers.get("nats")!, size, consumers);
+  if (system === "nats.js") return await openNatsJs(server!, size, consumers);
   const readers: Reader[] = [];
   const producerConns: Deno.Conn[] = [];
   let listener: Deno.UnixListener | null = null;
@@ -624,20 +712,22 @@ async function openSession(
     await accepting;
     for (const c of accepted) readers.push(new Reader(c, "torq"));
     for (const r of readers) r.start();
-  } else if (system === "torq-md" || system === "torq-signal") {
-    const server = servers.get(system)!;
-    const domain = system === "torq-md" ? 1 : 2;
+  } else if (system === "torq-md" || system === "torq-signal" || system === "c-relay") {
+    // The C relay frames by payload_size only: it carries the market-data frames as they are.
+    const domain = system === "torq-signal" ? 2 : 1;
     encoding = torqEncoding(domain, size, domain === 2);
-    for (let i = 0; i < consumers; i++) readers.push(new Reader(await dial(server), "torq"));
+    for (let i = 0; i < consumers; i++) readers.push(new Reader(await dial(server!), "torq"));
     for (const r of readers) r.start();
-    const p = await dial(server);
-    const hello = new Uint8Array(HEADER_SIZE);
-    encodeHeader({ relayDomain: domain, source: domain === 1 ? 1 : 20 }, hello);
-    await writeAll(p, hello); // a first hello frame makes the producer publish-only
+    const p = await dial(server!, "producer");
+    if (system !== "c-relay") {
+      const hello = new Uint8Array(HEADER_SIZE);
+      encodeHeader({ relayDomain: domain, source: domain === 1 ? 1 : 20 }, hello);
+      await writeAll(p, hello); // a first hello frame makes the producer publish-only
+    }
     producerConns.push(p);
     await sleep(100); // the relay has accepted every connection
   } else if (system === "nats") {
-    const server = servers.get("nats")!;
+    server = server!;
     encoding = natsEncoding(size);
     for (let i = 0; i < consumers; i++) {
       const r = new Reader(await dial(server), "nats");
@@ -657,7 +747,7 @@ async function openSession(
       await p.done;
     };
   } else {
-    const server = servers.get("redis")!;
+    server = server!;
     encoding = redisEncoding(size);
     for (let i = 0; i < consumers; i++) {
       const r = new Reader(await dial(server), "redis");
@@ -721,12 +811,9 @@ async function openSession(
       else await Promise.all(producerConns.map((c) => writeAll(c, batch)));
     },
     producerProblems: () => problems(),
+    abortProducer: () => closeAll(producerConns),
     close: async () => {
-      for (const c of producerConns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      closeAll(producerConns);
       for (const r of readers) r.stop();
       await Promise.allSettled(readers.map((r) => r.done));
       await closeExtra();
@@ -758,6 +845,7 @@ async function openNatsJs(server: Server, size: number, consumers: number): Prom
           r.hist.record(now - (readU32(d, 4) * 4294967296 + readU32(d, 0)));
         }
         r.count++;
+        r.lastAt = performance.now();
         r.onProgress();
       },
     });
@@ -775,6 +863,7 @@ async function openNatsJs(server: Server, size: number, consumers: number): Prom
       await pub.flush();
     },
     producerProblems: () => [],
+    abortProducer: () => void pub.close().catch(() => {}),
     close: async () => {
       await pub.close();
       for (const nc of ncs) await nc.close();
@@ -787,15 +876,20 @@ async function openNatsJs(server: Server, size: number, consumers: number): Prom
 
 interface ThroughputResult {
   rep: number;
+  mode: Mode;
   system: SystemName;
   size: number;
   consumers: number;
+  /** From the first write to the last delivery (mean over consumers). */
   seconds: number;
   sent: number;
   /** Messages received by the slowest consumer. */
   delivered: number;
+  /** Messages received by each consumer. */
+  received: number[];
   /** Messages not received, summed over consumers. */
   lost: number;
+  /** Mean over consumers of (messages received / time from the first write to its last delivery). */
   msgsPerSecPerConsumer: number;
   mbPerSecPerConsumer: number;
   problems: string[];
@@ -848,6 +942,22 @@ async function drain(readers: Reader[], sent: number): Promise<void> {
   while (readers.some((r) => r.count < sent) && performance.now() < until) await sleep(2);
 }
 
+/**
+ * Unthrottled mode: waits until every consumer has everything, or none has
+ * received anything for IDLE_MS (what a relay dropped never comes), at most
+ * UNTHROTTLED_DRAIN_MS.
+ */
+async function settle(readers: Reader[], sent: number): Promise<void> {
+  const until = performance.now() + UNTHROTTLED_DRAIN_MS;
+  for (;;) {
+    const now = performance.now();
+    if (readers.every((r) => r.count >= sent) || now >= until) return;
+    const last = Math.max(...readers.map((r) => r.lastAt));
+    if (now - last >= IDLE_MS) return;
+    await sleep(5);
+  }
+}
+
 function lossOf(readers: Reader[], sent: number): number {
   return readers.reduce((s, r) => s + Math.max(0, sent - r.count), 0);
 }
@@ -858,13 +968,13 @@ function problemsOf(s: Session): string[] {
 
 async function throughputCase(
   rep: number,
+  mode: Mode,
   system: SystemName,
-  servers: Map<SystemName, Server>,
-  dir: string,
+  server: Server | undefined,
   size: number,
   consumers: number,
 ): Promise<ThroughputResult> {
-  const s = await openSession(system, servers, dir, size, consumers);
+  const s = await openSession(system, server, dir, size, consumers);
   const perBatch = Math.max(1, Math.floor(BATCH_BYTES / size));
   const batch = batchOf(s.encoding, perBatch);
   stamp(batch, s.encoding, perBatch);
@@ -872,32 +982,52 @@ async function throughputCase(
   const kicker = setInterval(() => gate.kick(), 50);
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
+  // A write the system never completes (a relay that stopped reading) must not hang the bench.
+  let stuck = false;
+  const watchdog = setTimeout(() => {
+    stuck = true;
+    s.abortProducer();
+    gate.kick();
+  }, SECONDS * 1000 + WRITE_STUCK_MS);
+  const problems: string[] = [];
   try {
-    while (performance.now() < end) {
-      if (!gate.ok()) {
+    while (performance.now() < end && !stuck && gate.sent < MAX_SENT) {
+      if (mode === "windowed" && !gate.ok()) {
         await gate.wait();
         continue;
       }
       await s.write(batch, perBatch);
       gate.sent += perBatch;
     }
-    await drain(s.readers, gate.sent);
+  } catch (e) {
+    problems.push(
+      stuck
+        ? `a producer write did not complete within ${WRITE_STUCK_MS / 1000} s of the case's end`
+        : `producer: ${(e as Error).message}`,
+    );
   } finally {
+    clearTimeout(watchdog);
     clearInterval(kicker);
   }
-  const seconds = (performance.now() - t0) / 1000;
+  if (mode === "windowed") await drain(s.readers, gate.sent);
+  else await settle(s.readers, gate.sent);
   const delivered = gate.slowest();
-  const problems = problemsOf(s);
+  problems.push(...problemsOf(s));
   await s.close();
-  const rate = s.readers.reduce((a, r) => a + r.count, 0) / s.readers.length / seconds;
+  const rates = s.readers.map((r) => r.lastAt > t0 ? r.count / ((r.lastAt - t0) / 1000) : 0);
+  const rate = rates.reduce((a, x) => a + x, 0) / rates.length;
+  const seconds = s.readers.reduce((a, r) => a + Math.max(0, r.lastAt - t0), 0) /
+    s.readers.length / 1000;
   return {
     rep,
+    mode,
     system,
     size,
     consumers,
     seconds: Math.round(seconds * 1000) / 1000,
     sent: gate.sent,
     delivered,
+    received: s.readers.map((r) => r.count),
     lost: lossOf(s.readers, gate.sent),
     msgsPerSecPerConsumer: Math.round(rate),
     mbPerSecPerConsumer: Math.round((rate * size) / 1e4) / 100,
@@ -908,12 +1038,11 @@ async function throughputCase(
 async function latencyCase(
   rep: number,
   system: SystemName,
-  servers: Map<SystemName, Server>,
-  dir: string,
+  server: Server | undefined,
   rate: number,
 ): Promise<LatencyResult> {
   const size = LAT_SIZE;
-  const s = await openSession(system, servers, dir, size, 1);
+  const s = await openSession(system, server, dir, size, 1);
   const hist = new Histogram();
   for (const r of s.readers) r.hist = hist;
   const maxBatch = Math.max(1, Math.ceil(rate / 100)); // at most 10 ms worth at once
@@ -957,10 +1086,14 @@ const startedAt = new Date();
 const load0 = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ").slice(0, 3)
   .join(" ");
 const dir = await Deno.makeTempDir({ prefix: "torq-peers-" });
+/** The servers of the systems other than Torq's relays (nats.js uses "nats"). */
 const servers = new Map<SystemName, Server>();
+/** Torq's relays, one per system and setup. */
+const torqServers = new Map<`${SystemName}/${TorqSetup}`, Server>();
 const unavailable = new Map<SystemName, string>();
 const throughput: ThroughputResult[] = [];
 const latency: LatencyResult[] = [];
+let perfTools: PerfTools | null = null;
 const log = (line: string) => {
   if (!values.json) console.log(line);
 };
@@ -970,68 +1103,117 @@ const onSignal = () => abort.abort();
 Deno.addSignalListener("SIGINT", onSignal);
 Deno.addSignalListener("SIGTERM", onSignal);
 
+/** The Torq setups this run needs: one per mode, and the latency cases'. */
+const torqSetups = [
+  ...new Set<TorqSetup>([
+    ...MODES.map((m) => TORQ_SETUP[m]),
+    ...(LAT_RATES.length > 0 ? [LATENCY_SETUP] : []),
+  ]),
+];
+
+/** Where `system` runs in a case of Torq setup `setup` (undefined: `direct`, which needs none). */
+function serverFor(system: SystemName, setup: TorqSetup): Server | undefined {
+  if (system === "torq-md" || system === "torq-signal") {
+    return torqServers.get(`${system}/${setup}`);
+  }
+  return servers.get(system === "nats.js" ? "nats" : system);
+}
+
+/** Why a system could not start, in one line. */
+function whyUnavailable(system: SystemName, e: unknown): string {
+  const program = system === "redis"
+    ? "redis-server"
+    : system.startsWith("nats")
+    ? "nats-server"
+    : "";
+  if (e instanceof Deno.errors.NotFound && program !== "") {
+    return `${program} is not installed (apt-get install ${program})`;
+  }
+  return (e as Error).message;
+}
+
+async function startSystem(system: SystemName): Promise<void> {
+  if (system === "c-relay") {
+    perfTools = await buildPerfTools();
+    servers.set(system, await startC(perfTools, dir));
+  }
+  if (system === "torq-md" || system === "torq-signal") {
+    for (const setup of torqSetups) {
+      const domain = system === "torq-md" ? "market-data" : "signal";
+      torqServers.set(`${system}/${setup}`, await startTorq(dir, domain, setup));
+    }
+  }
+  if ((system === "nats" || system === "nats.js") && !servers.has("nats")) {
+    servers.set("nats", await startNats(dir));
+  }
+  if (system === "redis") servers.set(system, await startRedis(dir));
+}
+
+/** One line of a repetition's row: each system's rate, loss, problems and ratio to the C relay. */
+function rowLine(row: ThroughputResult[]): string {
+  const c = row.find((r) => r.system === "c-relay");
+  return row.map((r) =>
+    `${r.system} ${(r.msgsPerSecPerConsumer / 1e6).toFixed(3)}M${
+      c !== undefined && r !== c && c.msgsPerSecPerConsumer > 0
+        ? ` (${(r.msgsPerSecPerConsumer / c.msgsPerSecPerConsumer).toFixed(2)}×C)`
+        : ""
+    }${r.lost > 0 ? ` LOST ${r.lost} (${pct(r.lost, r.sent * r.consumers)})` : ""}${
+      r.problems.length > 0 ? ` [${r.problems.join("; ")}]` : ""
+    }`
+  ).join("  ");
+}
+
 try {
   for (const system of SYSTEMS) {
     try {
-      if (system === "torq-md") servers.set(system, await startTorq(dir, "market-data"));
-      if (system === "torq-signal") servers.set(system, await startTorq(dir, "signal"));
-      if ((system === "nats" || system === "nats.js") && !servers.has("nats")) {
-        servers.set("nats", await startNats(dir));
-      }
-      if (system === "redis") servers.set(system, await startRedis(dir));
+      await startSystem(system);
     } catch (e) {
-      unavailable.set(system, (e as Error).message);
-      log(`${system}: unavailable: ${(e as Error).message}`);
+      unavailable.set(system, whyUnavailable(system, e));
+      log(`${system}: unavailable: ${unavailable.get(system)}`);
     }
   }
   const systems = SYSTEMS.filter((s) => !unavailable.has(s));
   const estimate = REPS *
-    (SIZES.length * CONSUMERS.length * systems.length * (SECONDS + 0.2) +
+    (MODES.length * SIZES.length * CONSUMERS.length * systems.length * (SECONDS + 0.3) +
       LAT_RATES.length * systems.length * (LAT_SECONDS + 0.2));
   log(
-    `bench:peers: about ${
-      (estimate / 60).toFixed(1)
-    } min; ${REPS} rep(s) × ${SIZES.length} size(s) × ${CONSUMERS.length} consumer count(s) × ${systems.length} system(s), ${SECONDS} s each; latency ${
+    `bench:peers: about ${(estimate / 60).toFixed(1)} min; ${REPS} rep(s) × ${
+      MODES.length === 0
+        ? "no throughput case"
+        : `${MODES.join("+")} × ${SIZES.length} size(s) × ${CONSUMERS.length} consumer count(s)`
+    } × ${systems.length} system(s), ${SECONDS} s each; latency ${
       LAT_RATES.join(", ") || "none"
     } msg/s × ${LAT_SECONDS} s; load average at start ${load0}`,
   );
   for (let rep = 1; rep <= REPS && !abort.signal.aborted; rep++) {
-    for (const size of SIZES) {
-      for (const consumers of CONSUMERS) {
-        const row: ThroughputResult[] = [];
-        for (const system of systems) {
-          if (abort.signal.aborted) break;
-          try {
-            const r = await throughputCase(rep, system, servers, dir, size, consumers);
-            row.push(r);
-            throughput.push(r);
-          } catch (e) {
-            log(`  ${system} ${size} B ×${consumers}: FAILED: ${(e as Error).message}`);
+    for (const mode of MODES) {
+      for (const size of SIZES) {
+        for (const consumers of CONSUMERS) {
+          const row: ThroughputResult[] = [];
+          for (const system of systems) {
+            if (abort.signal.aborted) break;
+            try {
+              const server = serverFor(system, TORQ_SETUP[mode]);
+              const r = await throughputCase(rep, mode, system, server, size, consumers);
+              row.push(r);
+              throughput.push(r);
+            } catch (e) {
+              log(`  ${mode} ${system} ${size} B ×${consumers}: FAILED: ${(e as Error).message}`);
+            }
           }
+          log(
+            `rep ${rep} ${mode.padEnd(11)} ${String(size).padStart(3)} B ×${consumers}: ${
+              rowLine(row)
+            }`,
+          );
         }
-        const md = row.find((r) => r.system === "torq-md");
-        const cell = (r: ThroughputResult) =>
-          `${r.system} ${(r.msgsPerSecPerConsumer / 1e6).toFixed(3)}M${
-            r.lost > 0 ? ` (LOST ${r.lost})` : ""
-          }${r.problems.length > 0 ? ` [${r.problems.join("; ")}]` : ""}`;
-        const ratios = md === undefined ? "" : ["nats", "redis", "direct"]
-          .map((n) => row.find((r) => r.system === n))
-          .filter((r) => r !== undefined)
-          .map((r) =>
-            `md/${r!.system} ${(md.msgsPerSecPerConsumer / r!.msgsPerSecPerConsumer).toFixed(2)}`
-          ).join(" ");
-        log(
-          `rep ${rep} ${String(size).padStart(3)} B ×${consumers}: ${row.map(cell).join("  ")}${
-            ratios ? `  | ${ratios}` : ""
-          }`,
-        );
       }
     }
     for (const rate of LAT_RATES) {
       for (const system of systems) {
         if (abort.signal.aborted) break;
         try {
-          const r = await latencyCase(rep, system, servers, dir, rate);
+          const r = await latencyCase(rep, system, serverFor(system, LATENCY_SETUP), rate);
           latency.push(r);
           const s = r.hist.summary();
           log(
@@ -1048,10 +1230,15 @@ try {
     }
   }
 } finally {
-  for (const s of servers.values()) await s.stop();
+  for (const s of [...servers.values(), ...torqServers.values()]) await s.stop();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
+  if (perfTools !== null) await Deno.remove(perfTools.dir, { recursive: true }).catch(() => {});
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
+}
+
+function pct(part: number, whole: number): string {
+  return whole === 0 ? "–" : `${((100 * part) / whole).toFixed(part < whole / 100 ? 2 : 1)} %`;
 }
 
 function us(ns: number): string {
@@ -1062,23 +1249,37 @@ function us(ns: number): string {
 // Summaries.
 
 const systemsRun = SYSTEMS.filter((s) => !unavailable.has(s));
+/** The systems whose rates are divided by the C relay's. */
+const comparedToC = systemsRun.filter((s) => s !== "c-relay");
+const haveC = systemsRun.includes("c-relay");
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const n = s.length;
   return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 };
 
+/** One throughput case's key. */
+interface CaseKey {
+  mode: Mode;
+  system: SystemName;
+  size: number;
+  consumers: number;
+}
+const sameCase = (r: ThroughputResult, k: CaseKey) =>
+  r.mode === k.mode && r.system === k.system && r.size === k.size && r.consumers === k.consumers;
+
 interface Stat {
   min: number;
   median: number;
   max: number;
   n: number;
+  /** Messages lost, all repetitions and consumers. */
   lost: number;
+  /** Deliveries due (sent × consumers), all repetitions. */
+  due: number;
 }
-function statOf(system: SystemName, size: number, consumers: number): Stat | null {
-  const rs = throughput.filter((r) =>
-    r.system === system && r.size === size && r.consumers === consumers
-  );
+function statOf(k: CaseKey): Stat | null {
+  const rs = throughput.filter((r) => sameCase(r, k));
   if (rs.length === 0) return null;
   const xs = rs.map((r) => r.msgsPerSecPerConsumer);
   return {
@@ -1087,20 +1288,17 @@ function statOf(system: SystemName, size: number, consumers: number): Stat | nul
     max: Math.max(...xs),
     n: xs.length,
     lost: rs.reduce((a, r) => a + r.lost, 0),
+    due: rs.reduce((a, r) => a + r.sent * r.consumers, 0),
   };
 }
-/** Ratios a/b within each repetition. */
-function ratiosOf(a: SystemName, b: SystemName, size: number, consumers: number): number[] {
+/** system ÷ C relay, msgs/s per consumer, within each repetition. */
+function ratiosToC(k: CaseKey): number[] {
   const out: number[] = [];
   for (let rep = 1; rep <= REPS; rep++) {
-    const x = throughput.find((r) =>
-      r.rep === rep && r.system === a && r.size === size && r.consumers === consumers
-    );
-    const y = throughput.find((r) =>
-      r.rep === rep && r.system === b && r.size === size && r.consumers === consumers
-    );
-    if (x && y && y.msgsPerSecPerConsumer > 0) {
-      out.push(x.msgsPerSecPerConsumer / y.msgsPerSecPerConsumer);
+    const x = throughput.find((r) => r.rep === rep && sameCase(r, k));
+    const c = throughput.find((r) => r.rep === rep && sameCase(r, { ...k, system: "c-relay" }));
+    if (x && c && c.msgsPerSecPerConsumer > 0) {
+      out.push(x.msgsPerSecPerConsumer / c.msgsPerSecPerConsumer);
     }
   }
   return out;
@@ -1117,20 +1315,37 @@ function latencyOf(system: SystemName, rate: number) {
     achieved: median(rs.map((r) => r.achievedRate)),
   };
 }
-
-const TORQ: SystemName[] = ["torq-md", "torq-signal"];
-const PEERS: SystemName[] = ["nats", "redis", "direct", "nats.js"];
-const pairs = TORQ.flatMap((t) => PEERS.map((p) => [t, p] as [SystemName, SystemName]))
-  .filter(([t, p]) => systemsRun.includes(t) && systemsRun.includes(p));
+/** system ÷ C relay of a latency percentile, within each repetition. */
+function latencyRatiosToC(system: SystemName, rate: number, p: "p50Ns" | "p99Ns"): number[] {
+  const out: number[] = [];
+  for (let rep = 1; rep <= REPS; rep++) {
+    const x = latency.find((r) => r.rep === rep && r.system === system && r.rate === rate);
+    const c = latency.find((r) => r.rep === rep && r.system === "c-relay" && r.rate === rate);
+    if (x && c && c.hist.summary()[p] > 0) out.push(x.hist.summary()[p] / c.hist.summary()[p]);
+  }
+  return out;
+}
 
 const fmtM = (x: number) => (x / 1e6).toFixed(3);
+/** "1.02, 0.98 → **1.00×**": the ratio in each repetition, then their median. */
+const fmtRatios = (rs: number[]) =>
+  rs.length === 0
+    ? "–"
+    : `${rs.map((r) => r.toFixed(2)).join(", ")} → **${median(rs).toFixed(2)}×**`;
 
-function markdown(): string {
-  const lines: string[] = [];
-  lines.push(...markdownHead());
-  lines.push("## Throughput (lossless, per consumer)", "");
+const MODE_TITLE: Record<Mode, string> = {
+  windowed: "windowed producer (lossless)",
+  unthrottled: "unthrottled producer",
+};
+
+function throughputSection(mode: Mode): string[] {
+  const lines = [`## Throughput, ${MODE_TITLE[mode]}`, ""];
   lines.push(
-    `Median msgs/s per consumer over ${REPS} repetition(s), with min–max, in millions. One producer; every message counted at every consumer.`,
+    mode === "windowed"
+      ? `Median msgs/s per consumer over ${REPS} repetition(s), with min–max, in millions. One producer, at most ${
+        WINDOW.toLocaleString("en-US")
+      } messages ahead of its slowest consumer; every message counted at every consumer.`
+      : `Median msgs/s that each consumer received over ${REPS} repetition(s), with min–max, in millions. One producer writing as fast as the socket takes its bytes, no window; what a system did not deliver is lost (share of all deliveries due).`,
     "",
   );
   lines.push(
@@ -1138,43 +1353,53 @@ function markdown(): string {
     `|---:|---:|${systemsRun.map(() => "---:").join("|")}|`,
   );
   for (const size of SIZES) {
-    for (const c of CONSUMERS) {
-      const cells = systemsRun.map((s) => {
-        const st = statOf(s, size, c);
+    for (const consumers of CONSUMERS) {
+      const cells = systemsRun.map((system) => {
+        const st = statOf({ mode, system, size, consumers });
         if (st === null) return "–";
         return `${fmtM(st.median)} (${fmtM(st.min)}–${fmtM(st.max)})${
-          st.lost > 0 ? ` **lost ${st.lost}**` : ""
+          st.lost > 0 ? ` **lost ${pct(st.lost, st.due)}**` : ""
         }`;
       });
-      lines.push(`| ${size} B | ${c} | ${cells.join(" | ")} |`);
+      lines.push(`| ${size} B | ${consumers} | ${cells.join(" | ")} |`);
     }
   }
   lines.push("");
-  if (pairs.length > 0) {
-    lines.push("## Ratios within each repetition", "");
+  return lines;
+}
+
+function ratioSection(): string[] {
+  const lines = ["## Ratio to the C relay, same repetition", ""];
+  if (!haveC) {
     lines.push(
-      "Each cell: the ratio in repetition 1, 2, … (same machine, same minute), then the median.",
+      `No ratio: the C relay did not run (${unavailable.get("c-relay") ?? "not in --systems"}).`,
       "",
     );
-    lines.push(
-      `| size | consumers | ${pairs.map(([a, b]) => `${LABEL[a]} / ${LABEL[b]}`).join(" | ")} |`,
-      `|---:|---:|${pairs.map(() => "---:").join("|")}|`,
-    );
+    return lines;
+  }
+  lines.push(
+    "Each cell: the system's msgs/s per consumer divided by the C relay's in repetition 1, 2, … (same case, same minute), then the median of those ratios.",
+    "",
+    `| producer | size | consumers | ${comparedToC.map((s) => LABEL[s]).join(" | ")} |`,
+    `|---|---:|---:|${comparedToC.map(() => "---:").join("|")}|`,
+  );
+  for (const mode of MODES) {
     for (const size of SIZES) {
-      for (const c of CONSUMERS) {
-        const cells = pairs.map(([a, b]) => {
-          const rs = ratiosOf(a, b, size, c);
-          return rs.length === 0
-            ? "–"
-            : `${rs.map((r) => r.toFixed(2)).join(", ")} → **${median(rs).toFixed(2)}×**`;
-        });
-        lines.push(`| ${size} B | ${c} | ${cells.join(" | ")} |`);
+      for (const consumers of CONSUMERS) {
+        const cells = comparedToC.map((system) =>
+          fmtRatios(ratiosToC({ mode, system, size, consumers }))
+        );
+        lines.push(`| ${mode} | ${size} B | ${consumers} | ${cells.join(" | ")} |`);
       }
     }
-    lines.push("");
   }
+  lines.push("");
+  return lines;
+}
+
+function lossSection(): string[] {
+  const lines = ["## Loss", ""];
   const lost = throughput.filter((r) => r.lost > 0 || r.problems.length > 0);
-  lines.push("## Loss", "");
   if (lost.length === 0) {
     lines.push(
       `No message was lost in any throughput case: every consumer received every message sent (${
@@ -1182,45 +1407,68 @@ function markdown(): string {
       } deliveries in all).`,
       "",
     );
-  } else {
-    lines.push("| rep | system | size | consumers | sent | lost (all consumers) | problems |");
-    lines.push("|---:|---|---:|---:|---:|---:|---|");
-    for (const r of lost) {
+    return lines;
+  }
+  lines.push(
+    "Cases where a consumer did not receive every message sent, or where a client saw an error.",
+    "",
+    "| rep | producer | system | size | consumers | sent | received (each consumer) | lost (all consumers) | problems |",
+    "|---:|---|---|---:|---:|---:|---:|---:|---|",
+  );
+  for (const r of lost) {
+    lines.push(
+      `| ${r.rep} | ${r.mode} | ${LABEL[r.system]} | ${r.size} B | ${r.consumers} | ${r.sent} | ${
+        r.received.join(", ")
+      } | ${r.lost} (${pct(r.lost, r.sent * r.consumers)}) | ${r.problems.join("; ")} |`,
+    );
+  }
+  lines.push("");
+  return lines;
+}
+
+function latencySection(): string[] {
+  if (LAT_RATES.length === 0) return [];
+  const lines = ["## Latency (paced producer, 1 consumer)", ""];
+  lines.push(
+    `${LAT_SIZE}-byte messages sent in 1 ms batches at the given rate for ${LAT_SECONDS} s per repetition; send time to receive time (the consumer's read), all repetitions merged, µs. The ratios divide the system's p50 (p99) by the C relay's in the same repetition; the median of those ratios.`,
+    "",
+    "| rate | system | p50 | p90 | p99 | p99.9 | max | messages | achieved msg/s | lost | p50 ÷ C relay | p99 ÷ C relay |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const rate of LAT_RATES) {
+    for (const s of systemsRun) {
+      const l = latencyOf(s, rate);
+      if (l === null) continue;
+      const x = l.summary;
+      const ratio = (p: "p50Ns" | "p99Ns") => {
+        if (s === "c-relay") return "1";
+        const rs = latencyRatiosToC(s, rate, p);
+        return rs.length === 0 ? "–" : `${median(rs).toFixed(2)}×`;
+      };
       lines.push(
-        `| ${r.rep} | ${LABEL[r.system]} | ${r.size} B | ${r.consumers} | ${r.sent} | ${r.lost} | ${
-          r.problems.join("; ")
-        } |`,
+        `| ${rate.toLocaleString("en-US")} | ${LABEL[s]} | ${us(x.p50Ns)} | ${us(x.p90Ns)} | ${
+          us(x.p99Ns)
+        } | ${us(x.p999Ns)} | ${us(x.maxNs)} | ${x.count} | ${l.achieved} | ${l.lost} | ${
+          ratio("p50Ns")
+        } | ${ratio("p99Ns")} |`,
       );
     }
-    lines.push("");
   }
-  lines.push(`![median msgs/s per consumer](${svgLink()})`, "");
-  if (LAT_RATES.length > 0) {
-    lines.push("## Latency (paced producer, 1 consumer)", "");
-    lines.push(
-      `${LAT_SIZE}-byte messages sent in 1 ms batches at the given rate for ${LAT_SECONDS} s per repetition; send time to receive time (the consumer's read), all repetitions merged, µs.`,
-      "",
-    );
-    lines.push(
-      "| rate | system | p50 | p90 | p99 | p99.9 | max | messages | achieved msg/s | lost |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    );
-    for (const rate of LAT_RATES) {
-      for (const s of systemsRun) {
-        const l = latencyOf(s, rate);
-        if (l === null) continue;
-        const x = l.summary;
-        lines.push(
-          `| ${rate.toLocaleString("en-US")} | ${LABEL[s]} | ${us(x.p50Ns)} | ${us(x.p90Ns)} | ${
-            us(x.p99Ns)
-          } | ${us(x.p999Ns)} | ${us(x.maxNs)} | ${x.count} | ${l.achieved} | ${l.lost} |`,
-        );
-      }
-    }
-    lines.push("");
-  }
-  lines.push(...markdownMethod());
-  return lines.join("\n");
+  lines.push("");
+  return lines;
+}
+
+function markdown(): string {
+  return [
+    ...markdownHead(),
+    ...MODES.flatMap(throughputSection),
+    ...ratioSection(),
+    ...lossSection(),
+    `![median msgs/s per consumer](${svgLink()})`,
+    "",
+    ...latencySection(),
+    ...markdownMethod(),
+  ].join("\n");
 }
 
 let machine: Record<string, string> = {};
@@ -1239,7 +1487,8 @@ async function describeMachine(): Promise<void> {
       await commandVersion("nats-server", ["--version"]),
     "redis-server": servers.get("redis")?.version ??
       await commandVersion("redis-server", ["--version"]),
-    torq: servers.get("torq-md")?.version ?? `torq ${await torqVersion()}`,
+    "C relay": servers.get("c-relay")?.version ?? "not run",
+    torq: `torq ${await torqVersion()}`,
     "load average at start": load0,
   };
 }
@@ -1257,7 +1506,7 @@ function svgLink(): string {
 function markdownHead(): string[] {
   const short = SECONDS < 5 || REPS < 3;
   return [
-    "# Benchmarks: Torq next to a direct socket, NATS and Redis",
+    "# Benchmarks: Torq next to the C relay, a direct socket, NATS and Redis",
     "",
     "Written by `bench/peers.ts`; every number below comes from one run of:",
     "",
@@ -1279,25 +1528,34 @@ function markdownHead(): string[] {
     "|---|---|",
     ...Object.entries(machine).map(([k, v]) => `| ${k} | ${v} |`),
     "",
+    ...(unavailable.size === 0 ? [] : [
+      `**Not run:** ${
+        [...unavailable].map(([s, why]) => `${LABEL[s]} (\`${s}\`): ${why}`).join("; ")
+      }. Its columns are absent from every table below.`,
+      "",
+    ]),
   ];
 }
 
 function markdownMethod(): string[] {
+  const q = QUEUE_FRAMES.toLocaleString("en-US");
   return [
     "## Method",
     "",
-    "- **Systems.** *direct socket*: the producer writes Torq frames straight into one Unix socket per consumer (no relay; with 4 consumers it writes every batch 4 times). *Torq market data* / *Torq signal*: `torq relay market-data|signal --socket <tmp>` processes (performance policy; standard policy, which verifies every frame's CRC-32 and TLV structure — the producer seals checksums). *NATS*: `nats-server -a 127.0.0.1 -p -1`, core pub/sub on one subject over loopback TCP. *Redis*: `redis-server --port 0 --unixsocket <tmp>/redis.sock --save '' --appendonly no`, `PUBLISH` pipelined, consumers `SUBSCRIBE`d. Servers start once per run and stop at the end.",
+    `- **Systems.** *C relay*: \`relay p.sock s.sock\` of \`${PERF_SOURCE}\`, built with \`gcc -O2\` by the bench (\`bench/_c_perf.ts\`): epoll, reads up to 256 KiB from a producer, frames by \`payload_size\` only and writes the run of whole frames to each consumer in one write; a consumer's unsent bytes wait in its own queue, and while any queue holds more than 4 MiB it stops reading producers (lossless backpressure). It verifies nothing (no CRC-32, no TLV walk, no domain check) and carries the market-data frames as they are; its work depends only on the frame sizes, so one C relay run is the reference for both the market-data and the signal rows (the signal relay's ratio includes the cost of its checks). Producers connect to p.sock, consumers to s.sock. *direct socket*: the producer writes Torq frames straight into one Unix socket per consumer (no relay; with 4 consumers it writes every batch 4 times). *Torq market data* / *Torq signal*: \`torq relay market-data|signal --socket <tmp>\` processes (performance policy; standard policy, which verifies every frame's CRC-32 and TLV structure — the producer seals checksums). *NATS*: \`nats-server -a 127.0.0.1 -p -1\`, core pub/sub on one subject over loopback TCP. *Redis*: \`redis-server --port 0 --unixsocket <tmp>/redis.sock --save '' --appendonly no\`, \`PUBLISH\` pipelined, consumers \`SUBSCRIBE\`d. Servers start once per run and stop at the end.`,
     "- **Clients.** Producer and consumers run in the bench's one Deno process, on raw sockets, the same way for every system: the producer writes pre-encoded batches of its protocol (256 KiB of payload per write: Torq frames, NATS `PUB`, Redis `PUBLISH`), each consumer walks every message of its protocol (Torq headers, NATS `MSG` lines, RESP pushes) and counts it. A message of N bytes is N bytes of Torq frame (32-byte header + TLV) or N bytes of NATS/Redis payload.",
-    `- **Lossless.** The producer stays at most ${
+    `- **Windowed producer (lossless).** The producer stays at most ${
       WINDOW.toLocaleString("en-US")
-    } messages ahead of its slowest consumer. The Torq relays run with \`max_queue_frames\` ${
-      QUEUE_FRAMES.toLocaleString("en-US")
-    } (the design documents' market-data sizing; the built-in default is 10,000 frames, 640 KB of 64-byte frames, against 64 MB of pending data that nats-server allows a subscriber and 32 MB that Redis allows a pub/sub client); past it a relay drops the oldest frames as it does for any slow consumer. After the run it waits (up to ${
+    } messages ahead of its slowest consumer. The Torq relays of these cases run with \`--set relays.<domain>.performance.max_queue_frames=${QUEUE_FRAMES}\` (${q} frames: the design documents' market-data sizing; the built-in default is 10,000 frames, 640 KB of 64-byte frames, against 64 MB of pending data that nats-server allows a subscriber and 32 MB that Redis allows a pub/sub client); past it a relay drops the oldest frames as it does for any slow consumer. After the run it waits (up to ${
       DRAIN_MS / 1000
-    } s) for every consumer to receive everything. Rate = messages received per consumer / (time to the last delivery). Loss is counted per consumer; Redis \`PUBLISH\` replies (receiver counts) are checked too.`,
-    "- **Interleaved.** for each repetition: for each case: for each system. Ratios are taken within one repetition, so slow phases of a shared machine hit both sides of a ratio.",
-    "- **Latency.** A paced producer (1 ms timer, a batch of rate/1000 messages stamped with the send time), 1 consumer; the consumer reads the send time (Torq: header timestamp; NATS/Redis: the payload's first 8 bytes, u64 LE ns) and records `receive − send` in a log-linear histogram (1 µs buckets up to ~1 ms, then 0.2 % relative). The messages of one batch share the send time taken just before their write; latency runs from there to the consumer's read, so it includes the bench process's own event-loop delays on both sides.",
-    "- **Caveats.** 2 cores for the server and the bench process together; NATS and Redis are native servers, Torq is TypeScript on Deno. Redis pub/sub and NATS core are at-most-once systems: they are lossless here only because of the producer window.",
+    } s) for every consumer to receive everything.`,
+    `- **Unthrottled producer.** The producer writes its batches as fast as the socket takes them, with no window, for ${SECONDS} s; the consumers read as fast as they can. Then a drain: until every consumer has every message, or none has received anything for ${IDLE_MS} ms, at most ${
+      UNTHROTTLED_DRAIN_MS / 1000
+    } s. Every message a consumer receives, during the run or the drain, is counted; loss = sent − received, per consumer. The Torq relays of these cases run their built-in defaults, as a user starts them (\`max_queue_frames\` 10,000, \`max_queue_bytes\` 64 MiB, \`slow_consumer: drop\`, D-36 flow control on: \`producer_stall: true\`, stalls of at most 5 ms and 100 ms a second while a consumer that keeps reading has more than half its queue limit queued; PROTOCOL.md 7.6). NATS and Redis run their defaults too: nats-server closes a subscriber with 64 MB pending (slow consumer), Redis one past its pub/sub output buffer limit (32 MB, or 8 MB for 60 s).`,
+    "- **Rates.** Each consumer's rate is the messages it received / the time from the producer's first write to the read that brought its last message; the case's rate is the mean over its consumers. Loss is counted per consumer; Redis `PUBLISH` replies (receiver counts) are checked too.",
+    "- **Interleaved.** for each repetition: for each producer mode: for each case: for each system. Ratios (to the C relay) are taken within one repetition, so slow phases of a shared machine hit both sides of a ratio; a table gives the median of the per-repetition ratios.",
+    "- **Latency.** A paced producer (1 ms timer, a batch of rate/1000 messages stamped with the send time), 1 consumer; the Torq relays run their built-in defaults. The consumer reads the send time (Torq frames, C relay included: header timestamp; NATS/Redis: the payload's first 8 bytes, u64 LE ns) and records `receive − send` in a log-linear histogram (1 µs buckets up to ~1 ms, then 0.2 % relative). The messages of one batch share the send time taken just before their write; latency runs from there to the consumer's read, so it includes the bench process's own event-loop delays on both sides (for the C relay too: the clients are the same JS clients).",
+    `- **Caveats.** ${machine.cores} cores for the server and the bench process together; the C relay, NATS and Redis are native programs, Torq is TypeScript on Deno. Redis pub/sub and NATS core are at-most-once systems: they are lossless in windowed mode only because of the producer window.`,
     "",
   ];
 }
@@ -1306,6 +1564,7 @@ function markdownMethod(): string[] {
 // The chart: grouped bars of median msgs/s per consumer, one panel per consumer count.
 
 const COLORS: Record<SystemName, string> = {
+  "c-relay": "#444444",
   direct: "#9aa5b1",
   "torq-md": "#1f77b4",
   "torq-signal": "#6baed6",
@@ -1318,20 +1577,26 @@ function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** One panel per (producer mode, consumer count): rows are modes, columns consumer counts. */
 function svgChart(): string {
-  const panels = CONSUMERS;
   const panelW = 460;
   const panelH = 300;
   const left = 60;
   const top = 50;
   const gap = 30;
+  const rowGap = 50;
   const legendH = 30 + 18 * Math.ceil(systemsRun.length / 3);
-  const width = left + panels.length * (panelW + gap);
-  const height = top + panelH + 60 + legendH;
+  // Wide enough for the title and three legend entries a line with one panel a row.
+  const width = Math.max(left + CONSUMERS.length * (panelW + gap), left + 3 * 220);
+  const height = top + MODES.length * (panelH + rowGap) + 10 + legendH;
   let maxV = 0;
-  for (const c of panels) {
-    for (const size of SIZES) {
-      for (const s of systemsRun) maxV = Math.max(maxV, statOf(s, size, c)?.median ?? 0);
+  for (const mode of MODES) {
+    for (const consumers of CONSUMERS) {
+      for (const size of SIZES) {
+        for (const system of systemsRun) {
+          maxV = Math.max(maxV, statOf({ mode, system, size, consumers })?.median ?? 0);
+        }
+      }
     }
   }
   const maxM = niceCeil(maxV / 1e6);
@@ -1342,73 +1607,81 @@ function svgChart(): string {
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${
       width / 2
-    }" y="22" text-anchor="middle" font-size="15" font-weight="bold">Median messages/s per consumer (millions), lossless, 1 producer</text>`,
+    }" y="22" text-anchor="middle" font-size="15" font-weight="bold">Median messages/s received per consumer (millions), 1 producer</text>`,
     `<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">${
       esc(
         `${machine.cores ?? "?"} cores, ${machine.cpu ?? "?"}; ${REPS} rep(s) × ${SECONDS} s; ${
           startedAt.toISOString().slice(0, 10)
-        }`,
+        }; a value in red: messages lost`,
       )
     }</text>`,
   );
-  panels.forEach((c, pi) => {
-    const x0 = left + pi * (panelW + gap);
-    const y0 = top + 10;
-    const h = panelH - 20;
-    out.push(
-      `<text x="${x0 + panelW / 2}" y="${
-        y0 - 2
-      }" text-anchor="middle" font-weight="bold">${c} consumer${c === 1 ? "" : "s"}</text>`,
-    );
-    for (let t = 0; t <= ticks; t++) {
-      const v = (maxM * t) / ticks;
-      const y = y0 + h - (h * t) / ticks;
+  MODES.forEach((mode, ri) => {
+    const yTop = top + ri * (panelH + rowGap);
+    CONSUMERS.forEach((consumers, pi) => {
+      const x0 = left + pi * (panelW + gap);
+      const y0 = yTop + 10;
+      const h = panelH - 20;
       out.push(
-        `<line x1="${x0}" y1="${y}" x2="${x0 + panelW}" y2="${y}" stroke="#e5e5e5"/>`,
-        `<text x="${x0 - 6}" y="${y + 4}" text-anchor="end" fill="#555">${
-          Number(v.toFixed(2))
+        `<text x="${x0 + panelW / 2}" y="${y0 - 2}" text-anchor="middle" font-weight="bold">${
+          esc(`${MODE_TITLE[mode]}, ${consumers} consumer${consumers === 1 ? "" : "s"}`)
         }</text>`,
       );
-    }
-    out.push(
-      `<line x1="${x0}" y1="${y0 + h}" x2="${x0 + panelW}" y2="${y0 + h}" stroke="#333"/>`,
-    );
-    const groupW = panelW / SIZES.length;
-    const barW = Math.min(28, (groupW - 20) / systemsRun.length);
-    SIZES.forEach((size, gi) => {
-      const gx = x0 + gi * groupW + (groupW - barW * systemsRun.length) / 2;
-      systemsRun.forEach((s, si) => {
-        const st = statOf(s, size, c);
-        if (st === null) return;
-        const v = st.median / 1e6;
-        const bh = maxM === 0 ? 0 : (h * v) / maxM;
-        const x = gx + si * barW;
+      for (let t = 0; t <= ticks; t++) {
+        const v = (maxM * t) / ticks;
+        const y = y0 + h - (h * t) / ticks;
         out.push(
-          `<rect x="${x.toFixed(1)}" y="${(y0 + h - bh).toFixed(1)}" width="${
-            (barW - 2).toFixed(1)
-          }" height="${bh.toFixed(1)}" fill="${COLORS[s]}"><title>${
-            esc(`${LABEL[s]}, ${size} B, ${c} consumer(s): ${fmtM(st.median)} M msg/s`)
-          }</title></rect>`,
-          `<text x="${(x + (barW - 2) / 2).toFixed(1)}" y="${
-            (y0 + h - bh - 3).toFixed(1)
-          }" text-anchor="middle" font-size="9" fill="#333">${
-            v >= 10 ? v.toFixed(0) : v.toFixed(v >= 1 ? 1 : 2)
+          `<line x1="${x0}" y1="${y}" x2="${x0 + panelW}" y2="${y}" stroke="#e5e5e5"/>`,
+          `<text x="${x0 - 6}" y="${y + 4}" text-anchor="end" fill="#555">${
+            Number(v.toFixed(2))
           }</text>`,
         );
-      });
+      }
       out.push(
-        `<text x="${x0 + gi * groupW + groupW / 2}" y="${
-          y0 + h + 16
-        }" text-anchor="middle">${size} B</text>`,
+        `<line x1="${x0}" y1="${y0 + h}" x2="${x0 + panelW}" y2="${y0 + h}" stroke="#333"/>`,
       );
+      const groupW = panelW / SIZES.length;
+      const barW = Math.min(28, (groupW - 20) / systemsRun.length);
+      SIZES.forEach((size, gi) => {
+        const gx = x0 + gi * groupW + (groupW - barW * systemsRun.length) / 2;
+        systemsRun.forEach((system, si) => {
+          const st = statOf({ mode, system, size, consumers });
+          if (st === null) return;
+          const v = st.median / 1e6;
+          const bh = maxM === 0 ? 0 : (h * v) / maxM;
+          const x = gx + si * barW;
+          const lost = st.lost > 0 ? `, lost ${pct(st.lost, st.due)}` : "";
+          out.push(
+            `<rect x="${x.toFixed(1)}" y="${(y0 + h - bh).toFixed(1)}" width="${
+              (barW - 2).toFixed(1)
+            }" height="${bh.toFixed(1)}" fill="${COLORS[system]}"><title>${
+              esc(
+                `${LABEL[system]}, ${mode}, ${size} B, ${consumers} consumer(s): ${
+                  fmtM(st.median)
+                } M msg/s${lost}`,
+              )
+            }</title></rect>`,
+            `<text x="${(x + (barW - 2) / 2).toFixed(1)}" y="${
+              (y0 + h - bh - 3).toFixed(1)
+            }" text-anchor="middle" font-size="9" fill="${st.lost > 0 ? "#d62728" : "#333"}">${
+              v >= 10 ? v.toFixed(0) : v.toFixed(v >= 1 ? 1 : 2)
+            }</text>`,
+          );
+        });
+        out.push(
+          `<text x="${x0 + gi * groupW + groupW / 2}" y="${
+            y0 + h + 16
+          }" text-anchor="middle">${size} B</text>`,
+        );
+      });
     });
+    out.push(
+      `<text x="16" y="${yTop + panelH / 2}" transform="rotate(-90 16 ${
+        yTop + panelH / 2
+      })" text-anchor="middle" fill="#555">M msg/s per consumer</text>`,
+    );
   });
-  out.push(
-    `<text x="16" y="${top + panelH / 2}" transform="rotate(-90 16 ${
-      top + panelH / 2
-    })" text-anchor="middle" fill="#555">M msg/s per consumer</text>`,
-  );
-  const ly = top + panelH + 40;
+  const ly = top + MODES.length * (panelH + rowGap) + 10;
   systemsRun.forEach((s, i) => {
     const lx = left + (i % 3) * 220;
     const y = ly + Math.floor(i / 3) * 18;
@@ -1439,6 +1712,7 @@ if (values.json) {
       config: {
         seconds: SECONDS,
         reps: REPS,
+        modes: MODES,
         sizes: SIZES,
         consumers: CONSUMERS,
         systems: SYSTEMS,
@@ -1446,55 +1720,82 @@ if (values.json) {
         latencySeconds: LAT_SECONDS,
         latencySize: LAT_SIZE,
         window: WINDOW,
+        torqSetup: { ...TORQ_SETUP, latency: LATENCY_SETUP },
+        queueFramesLargeQueue: QUEUE_FRAMES,
       },
       unavailable: Object.fromEntries(unavailable),
       throughput,
       latency: latency.map(({ hist, ...r }) => ({ ...r, latencyNs: hist.summary() })),
-      ratios: Object.fromEntries(pairs.map(([a, b]) => [
-        `${a}/${b}`,
-        SIZES.flatMap((size) =>
-          CONSUMERS.map((c) => ({ size, consumers: c, perRep: ratiosOf(a, b, size, c) }))
-        ),
-      ])),
+      ratiosToCRelay: haveC
+        ? MODES.flatMap((mode) =>
+          comparedToC.flatMap((system) =>
+            SIZES.flatMap((size) =>
+              CONSUMERS.map((consumers) => ({
+                mode,
+                system,
+                size,
+                consumers,
+                perRep: ratiosToC({ mode, system, size, consumers }),
+              }))
+            )
+          )
+        )
+        : [],
     },
     null,
     2,
   ));
 } else {
   console.log("");
-  console.log("median msgs/s per consumer (min–max), M:");
-  for (const size of SIZES) {
-    for (const c of CONSUMERS) {
-      console.log(
-        `  ${String(size).padStart(3)} B ×${c}: ${
-          systemsRun.map((s) => {
-            const st = statOf(s, size, c);
-            return st === null
-              ? `${s} –`
-              : `${s} ${fmtM(st.median)} (${fmtM(st.min)}–${fmtM(st.max)})${
-                st.lost > 0 ? ` lost ${st.lost}` : ""
-              }`;
-          }).join("  ")
-        }`,
-      );
+  for (const [s, why] of unavailable) console.log(`not run: ${s}: ${why}`);
+  console.log("median msgs/s per consumer (min–max), M; ×C = median ratio to the C relay:");
+  for (const mode of MODES) {
+    for (const size of SIZES) {
+      for (const consumers of CONSUMERS) {
+        console.log(
+          `  ${mode.padEnd(11)} ${String(size).padStart(3)} B ×${consumers}: ${
+            systemsRun.map((system) => {
+              const k = { mode, system, size, consumers };
+              const st = statOf(k);
+              if (st === null) return `${system} –`;
+              const rs = system === "c-relay" ? [] : ratiosToC(k);
+              return `${system} ${fmtM(st.median)} (${fmtM(st.min)}–${fmtM(st.max)})${
+                rs.length > 0 ? ` ${median(rs).toFixed(2)}×C` : ""
+              }${st.lost > 0 ? ` lost ${st.lost} (${pct(st.lost, st.due)})` : ""}`;
+            }).join("  ")
+          }`,
+        );
+      }
     }
   }
-  for (const [a, b] of pairs) {
+  for (const rate of LAT_RATES) {
     console.log(
-      `  ${a}/${b}: ${
-        SIZES.flatMap((size) =>
-          CONSUMERS.map((c) => {
-            const rs = ratiosOf(a, b, size, c);
-            return `${size}B×${c} ${rs.length === 0 ? "–" : median(rs).toFixed(2)}`;
-          })
-        ).join("  ")
+      `  latency ${rate} msg/s: ${
+        systemsRun.map((system) => {
+          const l = latencyOf(system, rate);
+          if (l === null) return `${system} –`;
+          const r50 = latencyRatiosToC(system, rate, "p50Ns");
+          const r99 = latencyRatiosToC(system, rate, "p99Ns");
+          return `${system} p50 ${us(l.summary.p50Ns)} p99 ${us(l.summary.p99Ns)} p99.9 ${
+            us(l.summary.p999Ns)
+          } µs${
+            system !== "c-relay" && r50.length > 0
+              ? ` (p50 ${median(r50).toFixed(2)}×C, p99 ${median(r99).toFixed(2)}×C)`
+              : ""
+          }`;
+        }).join("  ")
       }`,
     );
   }
 }
 
 if (!values["no-write"]) {
-  await Deno.writeTextFile(OUT_MD, markdown());
+  const before = await Deno.readTextFile(OUT_MD).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
+  });
+  // Its own section only: the file's other marked sections (bench:journal's) stay as they are.
+  await Deno.writeTextFile(OUT_MD, putSection(before, "peers-bench", markdown(), "first"));
   // The project's `deno fmt --check` covers Markdown: write it formatted.
   await new Deno.Command(Deno.execPath(), {
     args: ["fmt", "-q", "--config", `${ROOT}deno.json`, OUT_MD],
