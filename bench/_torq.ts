@@ -1,35 +1,37 @@
 /**
- * How benches start `torq`: exactly as `deno task torq` runs it, with the
- * permissions and V8 flags of the `torq` task in deno.json (the one place they
- * are written), so a bench measures the relay the way users run it.
+ * How benches start `torq`: exactly as `deno task torq` (bin/torq) runs it,
+ * with the V8 flags and permissions of bin/torq (the one place they are
+ * written, read by deploy/build.ts's `runtimeFlags`), so a bench measures the
+ * relay the way users run it.
  *
  * @module
  */
 
+import { runtimeFlags } from "../deploy/build.ts";
+
 /** The repository root. */
 export const ROOT: string = new URL("../", import.meta.url).pathname;
 
-/** The `deno run` options of the `torq` task (permissions, `--v8-flags`), read from deno.json. */
+/** The `deno run` options bin/torq passes (config, permissions, `--v8-flags`). */
 export const TORQ_RUN_OPTIONS: readonly string[] = runOptions();
 
 function runOptions(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)) as {
-    tasks: Record<string, string>;
-  };
-  const words = config.tasks.torq!.split(/\s+/);
-  const from = words.indexOf("run");
-  const to = words.indexOf("cli/main.ts");
-  if (from < 0 || to < from) {
-    throw new Error(`deno.json: unexpected torq task: ${config.tasks.torq}`);
-  }
-  return words.slice(from + 1, to);
+  const flags = runtimeFlags();
+  return [
+    "--quiet",
+    "--no-prompt",
+    "--config",
+    `${ROOT}deno.json`,
+    `--v8-flags=${flags.v8Flags}`,
+    ...flags.permissions,
+  ];
 }
 
 /**
  * Arguments for `Deno.Command(Deno.execPath(), { args })` that run `torq <args>`.
  *
  * @param args the torq command line, e.g. `["relay", "signal"]`
- * @returns `run`, the torq task's options, the entry point and `args`
+ * @returns `run`, bin/torq's options, the entry point and `args`
  * @example
  * ```ts
  * new Deno.Command(Deno.execPath(), { args: torqArgs(["relay", "signal"]) }).spawn();
