@@ -40,7 +40,7 @@ import {
   Filter,
   FrameTopics,
   TopicRegistry,
-} from "../src/relay/topics.ts";
+} from "../src/protocol/topics.ts";
 import {
   EXECUTION_LOGIC,
   MARKET_DATA_LOGIC,

@@ -8,7 +8,7 @@ import { frameChecksum } from "../src/protocol/crc32.ts";
 import { decodeMessage } from "../src/protocol/message.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import { encodePayload } from "../src/protocol/payloads.ts";
-import { findVector } from "../src/tools/vectors_data.ts";
+import { findVector } from "../src/protocol/spec_vectors.ts";
 import { Relay } from "../src/relay/relay.ts";
 import { MARKET_DATA_LOGIC } from "../src/relay/logic.ts";
 import { Logger } from "../src/log/logger.ts";

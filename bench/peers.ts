@@ -34,7 +34,7 @@
 import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protocol/header.ts";
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
-import { Histogram } from "../src/tools/histogram.ts";
+import { Histogram } from "../src/bench/histogram.ts";
 import { ROOT, torqArgs } from "./_torq.ts";
 import { BENCH_ARGS, benchArgs } from "./_args.ts";
 

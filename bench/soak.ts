@@ -33,8 +33,8 @@ import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protoco
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
-import { Histogram, type HistogramSummary } from "../src/tools/histogram.ts";
-import { Prng } from "../src/tools/prng.ts";
+import { Histogram, type HistogramSummary } from "../src/bench/histogram.ts";
+import { Prng } from "../src/demo/prng.ts";
 import { torqArgs } from "./_torq.ts";
 import { benchArgs } from "./_args.ts";
 import type { ProcessInfo } from "../src/http/api.ts";

@@ -34,7 +34,7 @@
  */
 
 import type { RelayDomainName } from "../src/config/mod.ts";
-import { didYouMean } from "../src/text/suggest.ts";
+import { didYouMean } from "../src/text/mod.ts";
 import { CliError, Exit, printOut, UsageError } from "./_args.ts";
 
 // ---------------------------------------------------------------------------------------------

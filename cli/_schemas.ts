@@ -6,10 +6,8 @@
  * @module
  */
 
-import { loadSchemaFiles, SchemaFileError } from "../src/config/schemas.ts";
-import { FrameError } from "../src/protocol/errors.ts";
-import type { TlvTypeInfo } from "../src/protocol/registry.ts";
-import { registerSchemas } from "../src/protocol/schema.ts";
+import { loadSchemaFiles, SchemaFileError } from "../src/config/mod.ts";
+import { FrameError, registerSchemas, type TlvTypeInfo } from "../src/protocol/mod.ts";
 import { CliError } from "./_args.ts";
 import type { OptionSpec } from "./_command.ts";
 

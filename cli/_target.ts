@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { DOMAIN_NUMBERS, type RelayDomainName, SOCKET_FILE_NAMES } from "../src/config/mod.ts";
-import { parseByteList, planSubscription, type SubscriptionPlan } from "../src/tools/sub.ts";
+import { parseByteList, planSubscription, type SubscriptionPlan } from "../src/tools/mod.ts";
 import { UsageError } from "./_args.ts";
 import type { OptionSpec } from "./_command.ts";
 import { CONFIG_SOURCE_OPTIONS, configFromArgs } from "./_config.ts";

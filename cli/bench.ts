@@ -24,9 +24,9 @@ import {
   MAX_PRODUCERS,
   MIN_BENCH_SIZE,
   ORDER_REQUEST_FRAME_SIZE,
-} from "../src/tools/bench.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { torqCommand } from "../src/stack/self.ts";
+} from "../src/bench/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { torqCommand } from "../src/stack/mod.ts";
 import type { RelayDomainName } from "../src/config/mod.ts";
 import { CliError, Exit, printOut, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { encodeMessagesJson, MessageJsonError } from "../src/tools/encode_json.ts";
-import { toHex } from "../src/tools/hex.ts";
+import { encodeMessagesJson, MessageJsonError, toHex } from "../src/format/mod.ts";
 import {
   CliError,
   Exit,

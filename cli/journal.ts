@@ -5,7 +5,7 @@
  * @module
  */
 
-import { JournalError, type JournalResult } from "../src/relay/journal_file.ts";
+import { JournalError, type JournalResult } from "../src/relay/mod.ts";
 import {
   followJournal,
   formatJournalLine,
@@ -15,10 +15,10 @@ import {
   matchesFilter,
   parseSince,
   verifyLines,
-} from "../src/tools/journal_view.ts";
-import { formatMessageText } from "../src/tools/decode_format.ts";
-import { decodeMessage } from "../src/protocol/message.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+} from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { formatMessageText } from "../src/format/mod.ts";
+import { decodeMessage } from "../src/protocol/mod.ts";
 import { CliError, Exit, printError, printOut, UsageError } from "./_args.ts";
 import { defineCommand, defineGroup } from "./_command.ts";
 

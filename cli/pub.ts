@@ -5,9 +5,8 @@
  */
 
 import { RelayClient } from "../src/client/mod.ts";
-import { FrameError } from "../src/protocol/errors.ts";
-import { HexParseError } from "../src/tools/hex.ts";
-import { MessageJsonError } from "../src/tools/encode_json.ts";
+import { FrameError, SPEC_VECTORS } from "../src/protocol/mod.ts";
+import { HexParseError, MessageJsonError } from "../src/format/mod.ts";
 import {
   pubFrames,
   type PubInput,
@@ -15,9 +14,8 @@ import {
   pubSummary,
   repeatAtRate,
   wrongDomain,
-} from "../src/tools/pub.ts";
-import { SPEC_VECTORS } from "../src/tools/vectors_data.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+} from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
 import { CliError, Exit, readInputFile, readStdin, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";

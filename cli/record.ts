@@ -5,8 +5,8 @@
  * @module
  */
 
-import { recordSummary, runRecord } from "../src/tools/record.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+import { recordSummary, runRecord } from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
 import { CliError, Exit, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";

@@ -7,12 +7,12 @@
 import {
   descriptorBudget,
   loggerFromConfig,
+  ProcessSignals,
   runUntilSignal,
+  startBridges,
   startRelays,
-} from "../src/relay/service.ts";
-import { ProcessSignals } from "../src/relay/signals.ts";
-import { startBridges } from "../src/bridge/start.ts";
-import { TransportError } from "../src/transport/transport.ts";
+} from "../src/daemon/mod.ts";
+import { TransportError } from "../src/transport/mod.ts";
 import { CliError, Exit, printOut } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
 import { JOURNAL_OPTION } from "./_options.ts";

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { domainName } from "../src/protocol/domains.ts";
-import { runSub, type SubFormat, subSummary } from "../src/tools/sub.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { SchemaCache } from "../src/client/schema_cache.ts";
+import { domainName } from "../src/protocol/mod.ts";
+import { runSub, type SubFormat, subSummary } from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { SchemaCache } from "../src/client/mod.ts";
 import { CliError, Exit, UsageError, writeStdout } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";

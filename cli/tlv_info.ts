@@ -13,8 +13,8 @@ import {
   tlvInfosOf,
   tlvInfoToJson,
   unknownTypeMessage,
-} from "../src/tools/tlv_info.ts";
-import { didYouMean } from "../src/text/suggest.ts";
+} from "../src/format/mod.ts";
+import { didYouMean } from "../src/text/mod.ts";
 import { CliError, Exit, printOut, UsageError } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
 import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";

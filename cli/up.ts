@@ -9,12 +9,12 @@
 import {
   descriptorBudget,
   loggerFromConfig,
+  ProcessSignals,
   runUntilSignal,
+  startBridges,
   startRelays,
-} from "../src/relay/service.ts";
-import { ProcessSignals } from "../src/relay/signals.ts";
-import { startBridges } from "../src/bridge/start.ts";
-import type { UpDemo } from "../src/tools/up_demo.ts";
+} from "../src/daemon/mod.ts";
+import type { UpDemo } from "../src/demo/mod.ts";
 import {
   DetachError,
   formatLogLine,
@@ -150,7 +150,7 @@ running torq up through its control socket (<socket dir>/up.ctl).`,
       if (values.demo) {
         try {
           // Loaded only with --demo: a relay process without it does not hold the demo's code.
-          const { startUpDemo } = await import("../src/tools/up_demo.ts");
+          const { startUpDemo } = await import("../src/demo/mod.ts");
           demo = await startUpDemo(service.relays, (line) => console.error(`${COMMAND}: ${line}`));
         } catch (e) {
           await http.stop();

@@ -15,7 +15,7 @@ import {
   formatRate,
   RelayProcess,
   runBench,
-} from "../src/tools/bench.ts";
+} from "../src/bench/bench.ts";
 
 import { startRelay } from "./_support/relay.ts";
 

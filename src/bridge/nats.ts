@@ -50,10 +50,20 @@ import {
   type JsMsg,
   StorageType,
 } from "@nats-io/jetstream";
-import type { Relay } from "../relay/relay.ts";
-import type { RelayLogic } from "../relay/logic.ts";
-import { FrameTopics, TopicRegistry } from "../relay/topics.ts";
-import type { BridgeStats } from "../relay/stats.ts";
+import type { BridgeStats, Relay, RelayLogic } from "../relay/mod.ts";
+import {
+  encodeHeader,
+  FrameTopics,
+  HEADER_SIZE,
+  readSequence,
+  readSequenceHigh,
+  readSequenceLow,
+  readTimestamp,
+  readU32,
+  RELAY_SOURCE,
+  SUBSCRIBE_TLV,
+  TopicRegistry,
+} from "../protocol/mod.ts";
 import {
   connectNats,
   CorePublisher,
@@ -67,19 +77,8 @@ import {
   ORIGIN_HEADER,
   originHeaders,
   originLine,
-} from "../transport/nats.ts";
-import {
-  encodeHeader,
-  HEADER_SIZE,
-  readSequence,
-  readSequenceHigh,
-  readSequenceLow,
-  readTimestamp,
-  readU32,
-} from "../protocol/header.ts";
-import { SUBSCRIBE_TLV } from "../protocol/subscribe.ts";
-import { RELAY_SOURCE } from "../protocol/domains.ts";
-import { Logger, RateLimit } from "../log/logger.ts";
+} from "../nats/mod.ts";
+import { Logger, RateLimit } from "../log/mod.ts";
 
 /** Which way frames cross the bridge. */
 export type NatsBridgeDirection = "out" | "in" | "both";

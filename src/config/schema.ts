@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { isRecord, show, valueAt } from "./_util.ts";
 import { checkServices, resolveServices, type ServiceConfig, servicesSchema } from "./services.ts";
-import { didYouMean } from "../text/suggest.ts";
+import { didYouMean } from "../text/mod.ts";
 
 /**
  * The relays configured under `relays:`, in domain order (1, 2, 3).

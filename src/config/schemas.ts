@@ -39,9 +39,12 @@ import { MAX_YAML_BYTES, parseYaml } from "./_yaml.ts";
 import { dottedPath, FileTooLarge, readBounded, show, valueAt } from "./_util.ts";
 import type { KeyPath } from "./_util.ts";
 import { type ConfigIssue, problemsMessage } from "./errors.ts";
-import { checkSchemas } from "../protocol/schema.ts";
-import type { SchemaDefinition, SchemaSize } from "../protocol/schema.ts";
-import type { RegistryDomain } from "../protocol/registry.ts";
+import {
+  checkSchemas,
+  type RegistryDomain,
+  type SchemaDefinition,
+  type SchemaSize,
+} from "../protocol/mod.ts";
 
 /** Options of {@linkcode loadSchemaFiles}. */
 export interface LoadSchemaOptions {

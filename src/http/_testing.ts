@@ -6,10 +6,9 @@
  * @module
  */
 
-import { Relay } from "../relay/relay.ts";
-import { EXECUTION_LOGIC, MARKET_DATA_LOGIC, SIGNAL_LOGIC } from "../relay/logic.ts";
-import { Logger } from "../log/logger.ts";
-import { MessageBuilder } from "../protocol/builder.ts";
+import { EXECUTION_LOGIC, MARKET_DATA_LOGIC, Relay, SIGNAL_LOGIC } from "../relay/mod.ts";
+import { Logger } from "../log/mod.ts";
+import { MessageBuilder } from "../protocol/mod.ts";
 
 /** Longest any helper waits, in ms. */
 export const WAIT_MS = 10_000;

@@ -12,7 +12,7 @@ import type { ErrorResponse, ServicesResponse, TlvTypeJson } from "./api.ts";
 import { CONNECTION_SORTS, type ConnectionSort, type Hub, processInfo } from "./hub.ts";
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
 import { dashboardAssets } from "./dashboard/mod.ts";
-import { formatSizeRule, TLV_TYPES } from "../protocol/registry.ts";
+import { formatSizeRule, TLV_TYPES } from "../protocol/mod.ts";
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {

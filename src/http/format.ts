@@ -7,7 +7,7 @@
  */
 
 import type { ConnectionRow, ConnectionsResponse, RelayRates, RelaysResponse } from "./api.ts";
-import type { BridgeStats, RelayStats } from "../relay/stats.ts";
+import type { BridgeStats, RelayStats } from "../relay/mod.ts";
 
 /**
  * A count with thousands separators: `1,234,567`.

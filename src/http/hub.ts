@@ -29,17 +29,15 @@ import type {
   TimelinePoint,
   TimelineResponse,
 } from "./api.ts";
-import type { RelayStats } from "../relay/stats.ts";
-import type { RejectRecord } from "../relay/rejects.ts";
-import type { StreamConn } from "../transport/transport.ts";
-import { UnixTransport } from "../transport/unix.ts";
-import { type DecodedMessage, decodeMessage } from "../protocol/message.ts";
-import { FrameError } from "../protocol/errors.ts";
-import { errorToJson, messageToJson } from "../tools/decode_format.ts";
+import type { RejectRecord, RelayStats } from "../relay/mod.ts";
+import { type StreamConn, UnixTransport } from "../transport/mod.ts";
+import { type DecodedMessage, decodeMessage, FrameError } from "../protocol/mod.ts";
 import {
   arbitrageJsonFromMessage,
   type ArbitrageOpportunityJson,
-} from "../tools/arbitrage_json.ts";
+  errorToJson,
+  messageToJson,
+} from "../format/mod.ts";
 
 /**
  * This process's id, age and memory.

@@ -26,9 +26,9 @@
  * @module
  */
 
-import type { BridgeStats, RelayStats } from "../relay/stats.ts";
+import type { BridgeStats, RelayStats } from "../relay/mod.ts";
 import type { ProcessInfo, ServiceRow } from "./api.ts";
-import { domainName } from "../protocol/domains.ts";
+import { domainName } from "../protocol/mod.ts";
 
 /** Content-Type of the exposition. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

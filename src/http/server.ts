@@ -11,7 +11,7 @@
 import type { Hub } from "./hub.ts";
 import { createApp } from "./app.ts";
 import { Http1Server, type Http1Stats } from "./http1.ts";
-import type { Logger } from "../log/logger.ts";
+import type { Logger } from "../log/mod.ts";
 
 /** Options of {@linkcode serveHttp}. */
 export interface ServeHttpOptions {

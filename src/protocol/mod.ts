@@ -1,8 +1,9 @@
 /**
  * The Protocol V2 codec: pure, no I/O, no Deno APIs. Header, CRC-32, TLV walk
  * and encoding, the TLV registry and typed payloads, runtime schema
- * registration, InstrumentId, the MessageBuilder, the FrameReader and the
- * Subscribe control TLV.
+ * registration, InstrumentId, the MessageBuilder, the FrameReader, the
+ * Subscribe control TLV, topics and the filters of a subscription (what a
+ * relay and a client must agree on), and the spec's worked examples.
  *
  * @example
  * ```ts
@@ -61,10 +62,12 @@ export {
   readU32,
   readVersion,
   sealChecksum,
+  writeU32,
 } from "./header.ts";
 export type { ChecksumStatus, Header, HeaderInit } from "./header.ts";
 
 export {
+  assertEncodableTlv,
   checkTlvArea,
   encodeTlv,
   EXTENDED_MARKER,
@@ -85,6 +88,7 @@ export {
   checkTlvSize,
   formatSizeRule,
   lookupTlvType,
+  maxTailLength,
   TLV_TYPES,
   tlvSizeError,
   tlvType,
@@ -149,3 +153,9 @@ export {
 export type { SubscribeRequest } from "./subscribe.ts";
 
 export { nowMs, nowNs, writeNsFromMs } from "./clock.ts";
+
+export { Filter, FrameTopics, patternMatches, TopicRegistry } from "./topics.ts";
+export type { ExtractionStrategy } from "./topics.ts";
+
+export { findVector, SPEC_VECTORS } from "./spec_vectors.ts";
+export type { SpecVector } from "./spec_vectors.ts";

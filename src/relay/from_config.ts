@@ -7,7 +7,7 @@
 
 import type { RelayConfig } from "../config/mod.ts";
 import type { RelayLogic } from "./logic.ts";
-import type { ExtractionStrategy } from "./topics.ts";
+import type { ExtractionStrategy } from "../protocol/mod.ts";
 import type { PolicyName } from "./policy.ts";
 
 /**

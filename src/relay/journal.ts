@@ -33,11 +33,8 @@
  * @module
  */
 
-import { crc32 } from "../protocol/crc32.ts";
-import { statusCode } from "../protocol/errors.ts";
-import { writeNsFromMs } from "../protocol/clock.ts";
-import { Logger } from "../log/logger.ts";
-import { RotatingFile } from "../log/rotating_file.ts";
+import { crc32, statusCode, writeNsFromMs } from "../protocol/mod.ts";
+import { Logger, RotatingFile } from "../log/mod.ts";
 import {
   type ControlKind,
   ControlKindCode,

@@ -54,10 +54,16 @@
  * @module
  */
 
-import { HEADER_SIZE, MAGIC, MAX_MESSAGE_SIZE } from "../protocol/header.ts";
-import { crc32, crc32Finish, crc32Update } from "../protocol/crc32.ts";
-import { hex32 } from "../protocol/errors.ts";
-import { rotatedFiles } from "../log/rotating_file.ts";
+import {
+  crc32,
+  crc32Finish,
+  crc32Update,
+  HEADER_SIZE,
+  hex32,
+  MAGIC,
+  MAX_MESSAGE_SIZE,
+} from "../protocol/mod.ts";
+import { rotatedFiles } from "../log/mod.ts";
 
 /** The 8 magic bytes at the start of every journal file: ASCII `TORQJNL1`. */
 export const JOURNAL_MAGIC: Uint8Array = new TextEncoder().encode("TORQJNL1");

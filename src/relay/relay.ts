@@ -40,7 +40,7 @@ import { Connection } from "./connection.ts";
 import { type GateLimits, ProducerGate } from "./flow.ts";
 import { MAX_WRITE, type OutboundReport } from "./outbound.ts";
 import { type Validator, validatorForLogic } from "./policy.ts";
-import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
+import { Filter, FrameTopics, TopicRegistry } from "../protocol/topics.ts";
 import { AuditJournal } from "./journal.ts";
 import { lastAccepted } from "./journal_file.ts";
 import type { RelayLogic } from "./logic.ts";

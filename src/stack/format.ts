@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatUptime } from "../tools/status.ts";
+import { formatUptime } from "./status.ts";
 import type { DownReport, Restarted, StackStatus } from "./control.ts";
 import { describeExit, formatDelay } from "./restart_policy.ts";
 import type { ServiceStatus, StoppedService } from "./supervisor.ts";

@@ -12,7 +12,7 @@
  */
 
 import { join } from "node:path";
-import { rotatedFiles } from "../log/rotating_file.ts";
+import { rotatedFiles } from "../log/mod.ts";
 import { stackFiles } from "./files.ts";
 
 /** One log to read: a name, its live file, and which of its lines belong to it. */

@@ -14,11 +14,10 @@
 
 import { resolve } from "node:path";
 import type { RelayDomainName, TorqConfig } from "../config/mod.ts";
-import type { Relay } from "../relay/relay.ts";
-import type { RelayService } from "../relay/service.ts";
-import type { BridgeService } from "../bridge/start.ts";
-import type { Hub } from "../http/hub.ts";
-import { Logger } from "../log/logger.ts";
+import type { Relay } from "../relay/mod.ts";
+import type { BridgeService, RelayService } from "../daemon/mod.ts";
+import type { Hub } from "../http/mod.ts";
+import { Logger } from "../log/mod.ts";
 import type { StackLock } from "./files.ts";
 import {
   ControlServer,

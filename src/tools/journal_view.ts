@@ -14,9 +14,7 @@
  * @module
  */
 
-import { decodeMessage } from "../protocol/message.ts";
-import { FrameError } from "../protocol/errors.ts";
-import { readSequence } from "../protocol/header.ts";
+import { decodeMessage, FrameError, readSequence } from "../protocol/mod.ts";
 import {
   decodeJournalHeader,
   isJournal,
@@ -28,11 +26,16 @@ import {
   readJournalBytes,
   readJournalRecords,
   verifyJournal,
-} from "../relay/journal_file.ts";
-import { errorToJson, formatNsTime, type MessageJson, messageToJson } from "./decode_format.ts";
-import { toHex } from "./hex.ts";
+} from "../relay/mod.ts";
+import {
+  errorToJson,
+  formatNsTime,
+  type MessageJson,
+  messageToJson,
+  toHex,
+} from "../format/mod.ts";
 import type { RecordedFrame } from "./record_file.ts";
-import { rotatedFiles } from "../log/rotating_file.ts";
+import { rotatedFiles } from "../log/mod.ts";
 
 /** One record in the JSON view. */
 export interface JournalJson {

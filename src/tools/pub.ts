@@ -10,17 +10,19 @@
 import { BackpressureError, ClientClosedError, type RelayClient } from "../client/mod.ts";
 import {
   checkFrameStart,
+  domainName,
+  ErrorCode,
+  findVector,
+  FrameError,
   frameStartError,
   HEADER_SIZE,
   MAX_PAYLOAD_SIZE,
   readPayloadSize,
-} from "../protocol/header.ts";
-import { ErrorCode, FrameError, Status } from "../protocol/errors.ts";
-import { domainName } from "../protocol/domains.ts";
-import { encodeMessagesJson } from "./encode_json.ts";
-import { looksLikeHex, parseHex } from "./hex.ts";
-import { findVector, SPEC_VECTORS } from "./vectors_data.ts";
-import { sleep } from "./_interrupt.ts";
+  SPEC_VECTORS,
+  Status,
+} from "../protocol/mod.ts";
+import { encodeMessagesJson, looksLikeHex, parseHex } from "../format/mod.ts";
+import { sleep } from "../io/mod.ts";
 import { plural } from "./sub.ts";
 
 /**

@@ -7,7 +7,7 @@
  */
 
 import type { DomainOption } from "../client/mod.ts";
-import { nowNs } from "../protocol/clock.ts";
+import { nowNs } from "../protocol/mod.ts";
 import { RecordingWriter } from "./record_file.ts";
 import { connectSubscriber, gapLine, plural, quotePatterns, type SubscriptionPlan } from "./sub.ts";
 

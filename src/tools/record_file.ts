@@ -46,7 +46,7 @@
  * @module
  */
 
-import { HEADER_SIZE, MAGIC, MAX_MESSAGE_SIZE } from "../protocol/header.ts";
+import { HEADER_SIZE, MAGIC, MAX_MESSAGE_SIZE } from "../protocol/mod.ts";
 
 /** The 8 magic bytes at the start of every recording: ASCII `TORQREC1`. */
 export const RECORDING_MAGIC: Uint8Array = new TextEncoder().encode("TORQREC1");

@@ -8,12 +8,14 @@
  */
 
 import { RelayClient } from "../client/mod.ts";
-import { HEADER_SIZE, readSequence } from "../protocol/header.ts";
-import { Status, statusCode } from "../protocol/errors.ts";
+import { HEADER_SIZE, readSequence, Status, statusCode } from "../protocol/mod.ts";
 import { DOMAIN_NAMES, type TorqConfig } from "../config/mod.ts";
-import type { RelayLogic } from "../relay/logic.ts";
-import { relayLogicFromConfig } from "../relay/from_config.ts";
-import { SequenceState, validatorForLogic } from "../relay/policy.ts";
+import {
+  type RelayLogic,
+  relayLogicFromConfig,
+  SequenceState,
+  validatorForLogic,
+} from "../relay/internal_mod.ts";
 import {
   damageLine,
   readRecordingFile,

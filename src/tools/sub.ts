@@ -20,12 +20,8 @@ import {
   type ReceivedFrame,
   RelayClient,
 } from "../client/mod.ts";
-import { decodeMessage } from "../protocol/message.ts";
-import { FrameError } from "../protocol/errors.ts";
-import { lookupTlvType } from "../protocol/registry.ts";
-import { nowNs } from "../protocol/clock.ts";
-import { errorToJson, formatMessageText, messageToJson } from "./decode_format.ts";
-import { toHex } from "./hex.ts";
+import { decodeMessage, FrameError, lookupTlvType, nowNs } from "../protocol/mod.ts";
+import { errorToJson, formatMessageText, messageToJson, toHex } from "../format/mod.ts";
 
 /** How `torq sub` prints each frame. */
 export type SubFormat = "decode" | "hex" | "json";

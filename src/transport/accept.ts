@@ -14,7 +14,7 @@
  */
 
 import type { StreamConn, TransportListener } from "./transport.ts";
-import { type Logger, RateLimit } from "../log/logger.ts";
+import { type Logger, RateLimit } from "../log/mod.ts";
 
 /** First wait after a failed accept, in ms. */
 export const ACCEPT_RETRY_FIRST_MS = 10;

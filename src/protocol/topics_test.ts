@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Filter, FrameTopics, patternMatches, TopicRegistry } from "./topics.ts";
-import { MessageBuilder } from "../protocol/builder.ts";
+import { MessageBuilder } from "./builder.ts";
 
 const PATTERN = fc.oneof(
   fc.constantFrom("*", "t*", "tlv.*", "tlv.2*", "tlv.1", "tlv.255", "tlv.256", "tlv.01", "s*"),

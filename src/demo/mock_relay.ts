@@ -18,19 +18,26 @@
  * @module
  */
 
-import { MessageBuilder } from "../protocol/builder.ts";
-import { nowNs } from "../protocol/clock.ts";
-import { RELAY_SOURCE, SourceType } from "../protocol/domains.ts";
-import { FrameReader } from "../protocol/frame_reader.ts";
-import { HEADER_SIZE } from "../protocol/header.ts";
-import { coin, type InstrumentId, symbolOf, VenueId } from "../protocol/instrument_id.ts";
-import { tlvType } from "../protocol/registry.ts";
-import { walkTlvs } from "../protocol/tlv.ts";
-import { encodeSubscribe, parseSubscribe, SUBSCRIBE_TLV } from "../protocol/subscribe.ts";
-import { patternMatches } from "../relay/topics.ts";
-import type { StreamConn, TransportListener } from "../transport/transport.ts";
-import { UnixTransport } from "../transport/unix.ts";
-import { abortableDelay } from "./demo_arbitrage.ts";
+import {
+  coin,
+  encodeSubscribe,
+  FrameReader,
+  HEADER_SIZE,
+  type InstrumentId,
+  MessageBuilder,
+  nowNs,
+  parseSubscribe,
+  patternMatches,
+  RELAY_SOURCE,
+  SourceType,
+  SUBSCRIBE_TLV,
+  symbolOf,
+  tlvType,
+  VenueId,
+  walkTlvs,
+} from "../protocol/mod.ts";
+import { type StreamConn, type TransportListener, UnixTransport } from "../transport/mod.ts";
+import { abortableDelay } from "./arbitrage.ts";
 import { Prng } from "./prng.ts";
 
 /** TLV types the mock emits. */

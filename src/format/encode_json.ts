@@ -9,18 +9,28 @@
  */
 
 import {
+  assertEncodableTlv,
+  checkTlvSize,
   encodeHeader,
+  encodePayload,
+  FrameError,
+  hasLayout,
   HEADER_SIZE,
+  LegacySourceType,
+  lookupTlvType,
   MAGIC,
   MAX_MESSAGE_SIZE,
+  MAX_STANDARD_LENGTH,
+  nowNs,
+  parseDomain,
   sealChecksum,
-} from "../protocol/header.ts";
-import { FrameError, Status } from "../protocol/errors.ts";
-import { LegacySourceType, parseDomain, SourceType, toLegacyDomain } from "../protocol/domains.ts";
-import { checkTlvSize, lookupTlvType, tlvSizeError, tlvType } from "../protocol/registry.ts";
-import { assertEncodableTlv, MAX_STANDARD_LENGTH, writeTlvHeader } from "../protocol/tlv.ts";
-import { encodePayload, hasLayout } from "../protocol/payloads.ts";
-import { nowNs } from "../protocol/clock.ts";
+  SourceType,
+  Status,
+  tlvSizeError,
+  tlvType,
+  toLegacyDomain,
+  writeTlvHeader,
+} from "../protocol/mod.ts";
 import { HexParseError, parseHex } from "./hex.ts";
 
 /** Input that cannot be turned into a message; `path` names the offending JSON member. */

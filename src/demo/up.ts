@@ -9,14 +9,12 @@
  * @module
  */
 
-import type { Relay } from "../relay/relay.ts";
-import { RelayClient } from "../client/client.ts";
-import { SourceType } from "../protocol/domains.ts";
-import { VenueId } from "../protocol/instrument_id.ts";
-import { nowNs } from "../protocol/clock.ts";
+import type { Relay } from "../relay/mod.ts";
+import { RelayClient } from "../client/mod.ts";
+import { nowNs, SourceType, VenueId } from "../protocol/mod.ts";
 import { Pipeline } from "./pipeline.ts";
 import { MockMarketData } from "./mock_relay.ts";
-import { abortableDelay } from "./demo_arbitrage.ts";
+import { abortableDelay } from "./arbitrage.ts";
 
 /** Quote symbols of the demo's extra market data (Binance). */
 export const DEMO_QUOTE_SYMBOLS: readonly string[] = ["ETH-USD", "SOL-USD", "BTC-USDT", "ETH-USDT"];

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
+import { readTlvAt, TlvCursor } from "./tlv.ts";
 
 /** How a relay derives a frame's extracted topic (7.8). */
 export type ExtractionStrategy =

@@ -12,7 +12,7 @@ import {
   POLYGON_TOKENS,
   sentLine,
   signalFields,
-} from "./demo_arbitrage.ts";
+} from "./arbitrage.ts";
 
 const Q8 = 100_000_000n;
 const TS = 1_763_900_000_123_456_789n;

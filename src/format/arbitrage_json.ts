@@ -6,9 +6,12 @@
  * @module
  */
 
-import type { DecodedMessage } from "../protocol/message.ts";
-import type { FieldValue, PayloadFields } from "../protocol/payloads.ts";
-import { venueName } from "../protocol/instrument_id.ts";
+import {
+  type DecodedMessage,
+  type FieldValue,
+  type PayloadFields,
+  venueName,
+} from "../protocol/mod.ts";
 import { formatFixed, formatNsTime } from "./decode_format.ts";
 
 /** TLV type of ArbitrageSignal. */

@@ -14,8 +14,8 @@ import {
   originHeaders,
   originLine,
   parseNatsServers,
-} from "./nats.ts";
-import { TransportError } from "./transport.ts";
+} from "./frames.ts";
+import { TransportError } from "../transport/transport.ts";
 
 function frames(n: number, size = 40): Uint8Array[] {
   const b = new MessageBuilder({ domain: 2, source: 20 });

@@ -15,12 +15,15 @@
 
 import { dirname, join } from "node:path";
 import type { LoggingConfig, RelayConfig, RelayDomainName, TorqConfig } from "../config/mod.ts";
-import { Logger, type LogSink } from "../log/logger.ts";
-import { Relay } from "./relay.ts";
-import { relayLogicFromConfig } from "./from_config.ts";
-import { isLoopback, TcpTransport } from "../transport/tcp.ts";
-import type { Transport } from "../transport/transport.ts";
-import { checkSocketMode, UnixTransport } from "../transport/unix.ts";
+import { Logger, type LogSink } from "../log/mod.ts";
+import { Relay, relayLogicFromConfig } from "../relay/mod.ts";
+import {
+  checkSocketMode,
+  isLoopback,
+  TcpTransport,
+  type Transport,
+  UnixTransport,
+} from "../transport/mod.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
 import { ProcessSignals } from "./signals.ts";
 import { openDescriptors, openFileLimit, planDescriptors, raiseOpenFileLimit } from "./fd_limit.ts";

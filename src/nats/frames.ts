@@ -35,23 +35,22 @@ import {
 import { nodeResolveHost, NodeTransport } from "@nats-io/transport-node/lib/node_transport.js";
 import type { Socket } from "node:net";
 import {
+  encodeSubscribe,
   HEADER_SIZE,
   MAGIC,
   MAX_MESSAGE_SIZE,
+  MessageBuilder,
+  parseSubscribe,
   PROTOCOL_VERSION,
   readPayloadSize,
+  readTlvAt,
   readU32,
-} from "../protocol/header.ts";
-import { MessageBuilder } from "../protocol/builder.ts";
-import { RELAY_SOURCE } from "../protocol/domains.ts";
-import {
-  encodeSubscribe,
-  parseSubscribe,
+  RELAY_SOURCE,
   SUBSCRIBE_TLV,
   SubscribeMode,
-} from "../protocol/subscribe.ts";
-import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
-import { type StreamConn, type Transport, TransportError } from "./transport.ts";
+  TlvCursor,
+} from "../protocol/mod.ts";
+import { type StreamConn, type Transport, TransportError } from "../transport/mod.ts";
 
 /** Sockets already given a lasting `error` listener. */
 const guardedSockets = new WeakSet<Socket>();

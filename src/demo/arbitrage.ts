@@ -11,15 +11,17 @@
  * @module
  */
 
-import { MessageBuilder } from "../protocol/builder.ts";
-import { nowNs } from "../protocol/clock.ts";
-import { SourceType } from "../protocol/domains.ts";
-import { VenueId } from "../protocol/instrument_id.ts";
-import { type DecodedMessage, decodeMessage } from "../protocol/message.ts";
-import { RelayClient } from "../client/client.ts";
-import { ARBITRAGE_SIGNAL_TLV, dexName } from "./arbitrage_json.ts";
+import {
+  type DecodedMessage,
+  decodeMessage,
+  MessageBuilder,
+  nowNs,
+  SourceType,
+  VenueId,
+} from "../protocol/mod.ts";
+import { RelayClient } from "../client/mod.ts";
+import { ARBITRAGE_SIGNAL_TLV, dexName, toHex } from "../format/mod.ts";
 import { Prng } from "./prng.ts";
-import { toHex } from "./hex.ts";
 
 /** Real Polygon token addresses of the demo pairs. */
 export const POLYGON_TOKENS = {

@@ -36,15 +36,18 @@
  * @module
  */
 
-import { AssetType, coin, symbolOf, VenueId } from "../protocol/instrument_id.ts";
-import { nowNs } from "../protocol/clock.ts";
-import { SourceType } from "../protocol/domains.ts";
-import type { PayloadFields } from "../protocol/payloads.ts";
-import { RelayClient } from "../client/client.ts";
-import type { ReceivedFrame } from "../client/received_frame.ts";
-import { ARBITRAGE_SIGNAL_TLV, dexName } from "./arbitrage_json.ts";
-import { abortableDelay, formatUsd2 } from "./demo_arbitrage.ts";
-import { formatFixed } from "./decode_format.ts";
+import {
+  AssetType,
+  coin,
+  nowNs,
+  type PayloadFields,
+  SourceType,
+  symbolOf,
+  VenueId,
+} from "../protocol/mod.ts";
+import { type ReceivedFrame, RelayClient } from "../client/mod.ts";
+import { ARBITRAGE_SIGNAL_TLV, dexName, formatFixed } from "../format/mod.ts";
+import { abortableDelay, formatUsd2 } from "./arbitrage.ts";
 import { Prng, randomSeed } from "./prng.ts";
 
 /** TLV type of Trade. */

@@ -10,8 +10,7 @@
  * @module
  */
 
-import type { RelaysResponse } from "../http/api.ts";
-import { HttpApiClient, HttpApiError } from "../http/api_client.ts";
+import { HttpApiClient, HttpApiError, type RelaysResponse } from "../http/mod.ts";
 
 /** What a socket path says about its relay. */
 export type RelayState = "running" | "stale" | "down" | "unknown";

@@ -11,12 +11,12 @@ import {
   formatSizeRule,
   lookupTlvType,
   maxTailLength,
+  parseDomain,
   type RegistryDomain,
   TLV_TYPES,
   type TlvTypeInfo,
-} from "../protocol/registry.ts";
-import { didYouMean } from "../text/suggest.ts";
-import { parseDomain } from "../protocol/domains.ts";
+} from "../protocol/mod.ts";
+import { didYouMean } from "../text/mod.ts";
 
 /** Registry domains in display order. */
 export const DOMAIN_ORDER: readonly RegistryDomain[] = [

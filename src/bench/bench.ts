@@ -30,14 +30,22 @@
  * @module
  */
 
-import { FrameReader } from "../protocol/frame_reader.ts";
-import { encodeHeader, HEADER_SIZE, readU32, sealChecksum, writeU32 } from "../protocol/header.ts";
-import { writeTlvHeader } from "../protocol/tlv.ts";
-import { MessageBuilder } from "../protocol/builder.ts";
-import { encodeSubscribe, SUBSCRIBE_TLV, SubscribeMode } from "../protocol/subscribe.ts";
+import {
+  encodeHeader,
+  encodeSubscribe,
+  FrameReader,
+  HEADER_SIZE,
+  MessageBuilder,
+  readU32,
+  sealChecksum,
+  SUBSCRIBE_TLV,
+  SubscribeMode,
+  writeTlvHeader,
+  writeU32,
+} from "../protocol/mod.ts";
 import { Histogram, type HistogramSummary } from "./histogram.ts";
 import { transportForPath } from "../client/mod.ts";
-import type { StreamConn } from "../transport/transport.ts";
+import type { StreamConn } from "../transport/mod.ts";
 
 const TWO32 = 4294967296;
 /** Bytes of pre-built frames per producer chunk (at most). */

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { startBridges } from "./start.ts";
+ * import { startBridges } from "./bridges.ts";
  *
  * const service = await startRelays(config, ["execution"]);
  * const bridges = await startBridges(service.relays, config);
@@ -20,10 +20,10 @@
 
 import type { RelayConfig, TorqConfig } from "../config/mod.ts";
 import { DOMAIN_NAMES } from "../config/mod.ts";
-import type { Relay } from "../relay/relay.ts";
-import { Logger } from "../log/logger.ts";
+import type { Relay } from "../relay/mod.ts";
+import { Logger } from "../log/mod.ts";
 // Types only: the NATS client is loaded when a bridge is enabled, not by every relay process.
-import type { NatsBridge, NatsBridgeOptions } from "./nats.ts";
+import type { NatsBridge, NatsBridgeOptions } from "../bridge/mod.ts";
 
 /** Running bridges. */
 export interface BridgeService {
@@ -121,7 +121,7 @@ export async function startBridges(
     const o = natsBridgeOptions(section);
     if (o === null) return;
     const logger = options.logger ?? options.loggerFor?.(section) ?? new Logger();
-    const { NatsBridge } = await import("./nats.ts");
+    const { NatsBridge } = await import("../bridge/mod.ts");
     bridges.push(await NatsBridge.start(relay, { ...o, logger }));
   };
   try {

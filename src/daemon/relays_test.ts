@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfigText } from "../config/mod.ts";
 import { Logger } from "../log/logger.ts";
-import { startRelays } from "./service.ts";
+import { startRelays } from "./relays.ts";
 
 Deno.test("RelayService.restart() replaces one relay on its socket and leaves the others", async () => {
   const dir = await Deno.makeTempDir({ prefix: "torq_service_test_" });

@@ -10,13 +10,20 @@
  * @module
  */
 
-import type { DecodedMessage, DecodedTlv } from "../protocol/message.ts";
-import type { FieldValue, PayloadFields } from "../protocol/payloads.ts";
-import type { FrameError } from "../protocol/errors.ts";
-import { hex32 } from "../protocol/errors.ts";
-import { type FieldSpec, tlvType } from "../protocol/registry.ts";
-import { sourceName } from "../protocol/domains.ts";
-import { assetTypeName, debugInfo, venueName } from "../protocol/instrument_id.ts";
+import {
+  assetTypeName,
+  debugInfo,
+  type DecodedMessage,
+  type DecodedTlv,
+  type FieldSpec,
+  type FieldValue,
+  type FrameError,
+  hex32,
+  type PayloadFields,
+  sourceName,
+  tlvType,
+  venueName,
+} from "../protocol/mod.ts";
 import { toHex } from "./hex.ts";
 
 /** A JSON value as `JSON.stringify` writes it. */

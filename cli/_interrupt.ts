@@ -1,7 +1,8 @@
 /**
- * Ctrl-C (SIGINT) and SIGTERM as an AbortSignal, for the long-running tools
- * (`sub`, `pub`, `record`, `replay`): the first signal aborts, so the tool
- * stops, flushes and prints its summary instead of dying mid-write.
+ * Ctrl-C (SIGINT) and SIGTERM as an AbortSignal, for the long-running commands
+ * (`sub`, `pub`, `record`, `replay`, `bench`, `top`, `logs -f` …): the first
+ * signal aborts, so the command stops, flushes and prints its summary instead
+ * of dying mid-write. (Relay processes install `ProcessSignals`, src/daemon.)
  *
  * @module
  */
@@ -57,28 +58,4 @@ export function interruptOnSignals(): Interrupt {
       }
     },
   };
-}
-
-/**
- * Sleeps, waking early when `signal` aborts.
- *
- * @param ms how long
- * @param signal ends the sleep early
- * @returns a promise resolved after `ms` or on abort
- * @example
- * ```ts
- * await sleep(1000, stop.signal);
- * ```
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { findVector, SPEC_VECTORS } from "./vectors_data.ts";
+import { findVector, SPEC_VECTORS } from "./spec_vectors.ts";
 import { VECTORS } from "../../tests/_support/vectors.ts";
 
 Deno.test("SPEC_VECTORS equals ../shared/spec/vectors.json entry by entry", async (t) => {
