@@ -27,7 +27,7 @@ import {
   RecordingError,
 } from "../src/tools/mod.ts";
 import { isJournal, JournalError } from "../src/relay/mod.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 import {
   CliError,
   Exit,

@@ -18,7 +18,7 @@ import { defineCommand } from "./_command.ts";
 import { JOURNAL_OPTION } from "./_options.ts";
 import { CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 
 /** `torq relay`. */
 export const command = defineCommand({

@@ -11,7 +11,7 @@ import { SchemaCache } from "../src/client/mod.ts";
 import { CliError, Exit, UsageError, writeStdout } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 import { relayTarget, SUBSCRIPTION_OPTIONS, subscriptionPlan, TARGET_OPTIONS } from "./_target.ts";
 
 const COMMAND = "torq sub";

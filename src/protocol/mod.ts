@@ -121,14 +121,14 @@ export {
   unregisterSchema,
   VENDOR_MAX,
   VENDOR_MIN,
-} from "./schema.ts";
+} from "./tlv_schema.ts";
 export type {
   SchemaCheck,
   SchemaDefinition,
   SchemaField,
   SchemaProblem,
   SchemaSize,
-} from "./schema.ts";
+} from "./tlv_schema.ts";
 
 export * from "./instrument_id.ts";
 

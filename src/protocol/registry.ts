@@ -108,7 +108,7 @@ for (const info of TLV_TYPES) index(info);
 
 /**
  * Adds or replaces an entry at runtime (used by schema registration, 5.8). Internal: call
- * `registerSchema()` (schema.ts), which validates the entry first. The payload codecs recompile
+ * `registerSchema()` (tlv_schema.ts), which validates the entry first. The payload codecs recompile
  * a replaced entry on its first use.
  *
  * @param info the entry
@@ -123,7 +123,7 @@ export function _installTlvType(info: TlvTypeInfo): void {
 
 /**
  * Puts the built-in entry of a number back (or removes the number when the built-in registry has
- * none). Internal: used by `unregisterSchema()` (schema.ts).
+ * none). Internal: used by `unregisterSchema()` (tlv_schema.ts).
  *
  * @param type 1–255
  */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfigText } from "./loader.ts";
-import { checkConfig, validationPolicy } from "./schema.ts";
-import type { ConfigProblem, ExtractionStrategy, TorqConfig } from "./schema.ts";
+import { checkConfig, validationPolicy } from "./document.ts";
+import type { ConfigProblem, ExtractionStrategy, TorqConfig } from "./document.ts";
 
 /** A valid merged document: the embedded defaults, as plain data. */
 function validDocument(): Record<string, unknown> {

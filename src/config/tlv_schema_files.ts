@@ -1,5 +1,5 @@
 /**
- * Schema files: YAML files that give vendor TLVs (and opaque assigned types) a
+ * TLV schema files: YAML files that give vendor TLVs (and opaque assigned types) a
  * field layout at run time (PROTOCOL.md 5.8), named in the configuration's
  * `schemas:` list or with `--schemas FILE`. This module reads and validates
  * them and reports every problem with its file, path and line:

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { loadSchemaFiles, parseSchemaText, SchemaFileError } from "./schemas.ts";
-import { registeredSchemas, registerSchemas, unregisterSchema } from "../protocol/schema.ts";
+import { loadSchemaFiles, parseSchemaText, SchemaFileError } from "./tlv_schema_files.ts";
+import { registeredSchemas, registerSchemas, unregisterSchema } from "../protocol/tlv_schema.ts";
 import { tlvType } from "../protocol/registry.ts";
 import { decodePayload, encodePayload } from "../protocol/payloads.ts";
 

@@ -12,7 +12,7 @@ import {
   type SchemaDefinition,
   schemaPath,
   unregisterSchema,
-} from "./schema.ts";
+} from "./tlv_schema.ts";
 
 /** A vendor top-of-book: 32 bytes, with a 4-byte gap at 20 and a trailing pad. */
 const TOP_OF_BOOK: SchemaDefinition = {

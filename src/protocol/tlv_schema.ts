@@ -1,5 +1,5 @@
 /**
- * Runtime schema registration (PROTOCOL.md 5.8): give a vendor TLV number
+ * Runtime TLV schema registration (PROTOCOL.md 5.8): give a vendor TLV number
  * (200–254), or an assigned number whose layout is `opaque`, a field layout at
  * run time. A registered schema becomes an ordinary registry entry with layout
  * `registered`, so everything that reads the registry uses it: `decodeMessage`
@@ -30,7 +30,7 @@
  *
  * @example
  * ```ts
- * import { registerSchema } from "./schema.ts";
+ * import { registerSchema } from "./tlv_schema.ts";
  * import { decodePayload } from "./payloads.ts";
  *
  * registerSchema({
