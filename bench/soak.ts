@@ -32,6 +32,7 @@
 import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protocol/header.ts";
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
+import { DOMAIN_NUMBERS } from "../src/protocol/domains.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
 import { Histogram, type HistogramSummary } from "../src/bench/histogram.ts";
 import { Prng } from "../src/demo/prng.ts";
@@ -97,7 +98,6 @@ const TICK_MS = 5;
 
 type DomainName = "market_data" | "signal" | "execution";
 const DOMAINS: readonly DomainName[] = ["market_data", "signal", "execution"];
-const DOMAIN_NUMBER: Record<DomainName, number> = { market_data: 1, signal: 2, execution: 3 };
 const SOCKET_FILE: Record<DomainName, string> = {
   market_data: "market_data.sock",
   signal: "signals.sock",
@@ -250,7 +250,7 @@ class Producer {
 
   constructor(domain: DomainName, index: number, rate: number, conn: Deno.Conn) {
     this.domain = domain;
-    this.dnum = DOMAIN_NUMBER[domain];
+    this.dnum = DOMAIN_NUMBERS[domain];
     const sources = SOURCES[domain];
     this.source = sources[index % sources.length]!;
     this.rate = rate;
@@ -361,7 +361,7 @@ class Consumer {
   async start(): Promise<void> {
     this.conn = await connectRetry(this.#path, 5000);
     if (this.patterns !== null) {
-      await writeAll(this.conn, subscribeFrame(DOMAIN_NUMBER[this.domain], this.patterns));
+      await writeAll(this.conn, subscribeFrame(DOMAIN_NUMBERS[this.domain], this.patterns));
     }
     this.done = this.#loop();
   }

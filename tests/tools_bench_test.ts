@@ -15,7 +15,7 @@ import {
   formatRate,
   RelayProcess,
   runBench,
-} from "../src/bench/bench.ts";
+} from "../src/bench/mod.ts";
 
 import { startRelay } from "./_support/relay.ts";
 

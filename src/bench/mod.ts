@@ -27,27 +27,15 @@
 export {
   BENCH_DOMAINS,
   benchFailure,
-  benchJson,
-  benchmark,
-  CSV_COLUMNS,
-  formatBenchCsv,
-  formatBenchHeader,
-  formatBenchRatio,
-  formatBenchRun,
-  formatBenchText,
-  formatCount,
-  formatNs,
-  formatRate,
+  connectRelay,
   MAX_PRODUCERS,
   MIN_BENCH_SIZE,
   ORDER_REQUEST_FRAME_SIZE,
-  RelayProcess,
   runBench,
-} from "./bench.ts";
+} from "./load.ts";
 export type {
   BenchDomain,
   BenchDomainInfo,
-  BenchPlan,
   BenchProgress,
   BenchRatio,
   BenchReport,
@@ -56,11 +44,25 @@ export type {
   BenchWorkload,
   ConsumerResult,
   ProducerResult,
-  RelayExit,
-  RelayLogLine,
-  RelayProcessOptions,
   RunOptions,
   TotalResult,
-} from "./bench.ts";
+} from "./load.ts";
+export { RelayProcess } from "./relay_process.ts";
+export type { RelayExit, RelayLogLine, RelayProcessOptions } from "./relay_process.ts";
+export { benchmark } from "./benchmark.ts";
+export type { BenchPlan } from "./benchmark.ts";
+export {
+  benchJson,
+  CSV_COLUMNS,
+  formatBenchCsv,
+  formatBenchHeader,
+  formatBenchProgress,
+  formatBenchRatio,
+  formatBenchRun,
+  formatBenchText,
+  formatCount,
+  formatNs,
+  formatRate,
+} from "./report.ts";
 export { Histogram } from "./histogram.ts";
 export type { HistogramOptions, HistogramSummary } from "./histogram.ts";

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { isRecord, show, valueAt } from "./_util.ts";
 import { checkServices, resolveServices, type ServiceConfig, servicesSchema } from "./services.ts";
 import { didYouMean } from "../text/mod.ts";
+import { DOMAIN_NUMBERS } from "../protocol/mod.ts";
 
 /**
  * The relays configured under `relays:`, in domain order (1, 2, 3).
@@ -28,20 +29,6 @@ export const DOMAIN_NAMES = ["market_data", "signal", "execution"] as const;
 
 /** Name of a configured relay: a key of `relays:`. */
 export type RelayDomainName = typeof DOMAIN_NAMES[number];
-
-/**
- * Wire value of each relay's domain (PROTOCOL.md 3.1); `relay.domain` must hold it.
- *
- * @example
- * ```ts
- * DOMAIN_NUMBERS.signal; // 2
- * ```
- */
-export const DOMAIN_NUMBERS: Readonly<Record<RelayDomainName, 1 | 2 | 3>> = {
-  market_data: 1,
-  signal: 2,
-  execution: 3,
-};
 
 /**
  * Socket file name of each relay inside `socket_dir` (PROTOCOL.md 3.4).

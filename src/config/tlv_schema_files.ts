@@ -41,6 +41,7 @@ import type { KeyPath } from "./_util.ts";
 import { type ConfigIssue, problemsMessage } from "./errors.ts";
 import {
   checkSchemas,
+  REGISTRY_DOMAINS,
   type RegistryDomain,
   type SchemaDefinition,
   type SchemaSize,
@@ -103,7 +104,11 @@ export class SchemaFileError extends Error {
 // ---------------------------------------------------------------------------------------------
 // The shape of a schema file.
 
-const DOMAINS = ["market_data", "signal", "execution", "system", "vendor"] as const;
+/** The domains a schema file may name: the registry's, but `any` (framing types only). */
+const DOMAINS = REGISTRY_DOMAINS.filter((d) => d !== "any") as [
+  Exclude<RegistryDomain, "any">,
+  ...Exclude<RegistryDomain, "any">[],
+];
 
 const _count = (min: number) => z.int().min(min).max(65_535);
 

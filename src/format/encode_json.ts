@@ -11,6 +11,7 @@
 import {
   assertEncodableTlv,
   checkTlvSize,
+  DOMAIN_NUMBERS,
   encodeHeader,
   encodePayload,
   FrameError,
@@ -62,12 +63,7 @@ export interface EncodeJsonOptions {
 /** Default SourceType of messages built by the tools: 99 TestClient. */
 export const DEFAULT_SOURCE: number = SourceType.TestClient;
 
-const HOME_DOMAINS: Readonly<Record<string, number>> = {
-  market_data: 1,
-  signal: 2,
-  execution: 3,
-  system: 4,
-};
+const HOME_DOMAINS: Readonly<Record<string, number>> = DOMAIN_NUMBERS;
 
 type Json = Record<string, unknown>;
 

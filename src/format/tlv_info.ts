@@ -8,10 +8,12 @@
  */
 
 import {
+  domainName,
   formatSizeRule,
   lookupTlvType,
   maxTailLength,
   parseDomain,
+  REGISTRY_DOMAINS,
   type RegistryDomain,
   TLV_TYPES,
   type TlvTypeInfo,
@@ -19,14 +21,7 @@ import {
 import { didYouMean } from "../text/mod.ts";
 
 /** Registry domains in display order. */
-export const DOMAIN_ORDER: readonly RegistryDomain[] = [
-  "market_data",
-  "signal",
-  "execution",
-  "system",
-  "vendor",
-  "any",
-];
+export const DOMAIN_ORDER: readonly RegistryDomain[] = REGISTRY_DOMAINS;
 
 const DOMAIN_TITLES: Readonly<Record<RegistryDomain, string>> = {
   market_data: "Market data (market_data)",
@@ -54,7 +49,7 @@ export function parseRegistryDomain(text: string): RegistryDomain | undefined {
   if (t === "vendor") return "vendor";
   const d = parseDomain(t);
   if (d === undefined) return undefined;
-  return (["market_data", "signal", "execution", "system"] as const)[d - 1];
+  return domainName(d);
 }
 
 /**

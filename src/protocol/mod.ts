@@ -20,6 +20,7 @@ export type { ErrorDetails, FrameErrorOptions } from "./errors.ts";
 
 export {
   DEFAULT_SOCKET_PATHS,
+  DOMAIN_NUMBERS,
   domainName,
   fromLegacyDomain,
   isKnownSource,
@@ -89,6 +90,7 @@ export {
   formatSizeRule,
   lookupTlvType,
   maxTailLength,
+  REGISTRY_DOMAINS,
   TLV_TYPES,
   tlvSizeError,
   tlvType,

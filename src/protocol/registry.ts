@@ -11,8 +11,21 @@
 import { REGISTRY_DATA } from "./registry_data.ts";
 import { ErrorCode, FrameError, Status } from "./errors.ts";
 
+/**
+ * The home domains the registry names, in display order: the four wire
+ * domains, `vendor` (200–254) and `any` (framing types valid everywhere).
+ */
+export const REGISTRY_DOMAINS = [
+  "market_data",
+  "signal",
+  "execution",
+  "system",
+  "vendor",
+  "any",
+] as const;
+
 /** Home domain of a TLV type as the registry names it. */
-export type RegistryDomain = "market_data" | "signal" | "execution" | "system" | "vendor" | "any";
+export type RegistryDomain = typeof REGISTRY_DOMAINS[number];
 
 /** Size rule of a TLV type's payload. */
 export type SizeRule =

@@ -56,6 +56,7 @@ import {
   builtinTlvType,
   type FieldSpec,
   lookupTlvType,
+  REGISTRY_DOMAINS,
   type RegistryDomain,
   type SizeRule,
   tlvType,
@@ -132,14 +133,6 @@ export const VENDOR_MAX = 254;
 /** Largest payload a TLV can carry (extended form, 4.2). */
 const MAX_PAYLOAD = 65_535;
 
-const DOMAINS: readonly RegistryDomain[] = [
-  "market_data",
-  "signal",
-  "execution",
-  "system",
-  "vendor",
-  "any",
-];
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
@@ -249,8 +242,11 @@ function checkOne(
   // --- domain
   let domain: RegistryDomain = builtin?.domain ?? "vendor";
   if (def.domain !== undefined) {
-    if (!DOMAINS.includes(def.domain)) {
-      invalid(["domain"], `expected one of ${DOMAINS.join(", ")}, got ${show(def.domain)}`);
+    if (!(REGISTRY_DOMAINS as readonly string[]).includes(def.domain)) {
+      invalid(
+        ["domain"],
+        `expected one of ${REGISTRY_DOMAINS.join(", ")}, got ${show(def.domain)}`,
+      );
     } else if (builtin !== undefined && !isVendor(type) && def.domain !== builtin.domain) {
       conflict(["domain"], `type ${type} is in domain ${builtin.domain}, got ${def.domain}`);
     } else {
