@@ -9,9 +9,9 @@
  */
 
 import { z } from "zod";
-import { isRecord, show, valueAt } from "./_util.ts";
+import { isRecord, show } from "./_util.ts";
+import { describeIssue } from "./_zod.ts";
 import { checkServices, resolveServices, type ServiceConfig, servicesSchema } from "./services.ts";
-import { didYouMean } from "../text/mod.ts";
 import { DOMAIN_NUMBERS } from "../protocol/mod.ts";
 
 /**
@@ -751,9 +751,7 @@ export function checkConfig(document: unknown): CheckResult {
   const schema = documentSchema();
   const parsed = schema.safeParse(document);
   if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) =>
-      _describeIssue(issue, document, schema)
-    );
+    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, document, schema));
     return { ok: false, problems };
   }
   const config = _resolve(parsed.data);
@@ -899,85 +897,6 @@ function _crossCheck(config: TorqConfig): ConfigProblem[] {
   }
   problems.push(...checkServices(config.services, DOMAIN_NAMES));
   return problems;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Problem messages.
-
-type _Issue = z.core.$ZodIssue;
-
-function _describeIssue(issue: _Issue, document: unknown, schema: z.ZodType): ConfigProblem[] {
-  const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
-  const value = valueAt(document, path);
-  const got = value.found ? show(value.value) : "nothing";
-  switch (issue.code) {
-    case "unrecognized_keys": {
-      const known = _keysAt(schema, path);
-      return issue.keys.map((key) => ({
-        path: [...path, key],
-        message: `unknown key${didYouMean(key, known)}`,
-        at: "key",
-      }));
-    }
-    case "invalid_type": {
-      if (!value.found) return [{ path, message: "required key is missing", at: "value" }];
-      return [{ path, message: `expected ${_typeName(issue.expected)}, got ${got}`, at: "value" }];
-    }
-    case "invalid_value": {
-      const options = issue.values.map((v) => show(v));
-      const expected = options.length === 1
-        ? options[0]
-        : `one of ${options.slice(0, -1).join(", ")} or ${options[options.length - 1]}`;
-      return [{ path, message: `expected ${expected}, got ${got}`, at: "value" }];
-    }
-    case "too_small":
-      if (issue.origin === "string") {
-        return [{ path, message: `expected a non-empty string, got ${got}`, at: "value" }];
-      }
-      return [{ path, message: `expected at least ${issue.minimum}, got ${got}`, at: "value" }];
-    case "too_big":
-      return [{ path, message: `expected at most ${issue.maximum}, got ${got}`, at: "value" }];
-    case "custom":
-      return [{ path, message: issue.message, at: "value" }];
-    default:
-      return [{ path, message: `${issue.message}, got ${got}`, at: "value" }];
-  }
-}
-
-/** The keys a strict object of `schema` accepts at `path` (none when it is not an object). */
-function _keysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
-  type Def = { type: string; innerType?: unknown; shape?: Record<string, unknown> };
-  const defOf = (s: unknown): Def | undefined => (s as { _zod?: { def?: Def } })?._zod?.def;
-  const unwrap = (s: unknown): unknown => {
-    let d = defOf(s);
-    while (d !== undefined && d.innerType !== undefined) {
-      s = d.innerType;
-      d = defOf(s);
-    }
-    return s;
-  };
-  let cur: unknown = unwrap(schema);
-  for (const key of path) {
-    const shape = defOf(cur)?.shape;
-    if (shape === undefined) return [];
-    cur = unwrap(shape[String(key)]);
-  }
-  return Object.keys(defOf(cur)?.shape ?? {});
-}
-
-function _typeName(expected: string): string {
-  switch (expected) {
-    case "int":
-    case "number":
-      return "integer";
-    case "object":
-    case "record":
-      return "mapping";
-    case "array":
-      return "list";
-    default:
-      return expected;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

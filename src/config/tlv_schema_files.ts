@@ -36,9 +36,10 @@
 
 import { z } from "zod";
 import { MAX_YAML_BYTES, parseYaml } from "./_yaml.ts";
-import { dottedPath, FileTooLarge, readBounded, show, valueAt } from "./_util.ts";
+import { dottedPath, FileTooLarge, readBounded, show } from "./_util.ts";
 import type { KeyPath } from "./_util.ts";
 import { type ConfigIssue, problemsMessage } from "./errors.ts";
+import { describeIssue } from "./_zod.ts";
 import {
   checkSchemas,
   REGISTRY_DOMAINS,
@@ -203,7 +204,7 @@ function _parse(text: string, file: string, issues: ConfigIssue[]): _Parsed | un
   if (!parsed.success) {
     const found: ConfigIssue[] = [];
     for (const issue of parsed.error.issues) {
-      for (const p of _describe(issue, data)) {
+      for (const p of describeIssue(issue, data, _fileSchema)) {
         const line = lineOf(p.path, p.at);
         found.push({
           path: dottedPath(p.path),
@@ -300,55 +301,6 @@ function _check(files: readonly { name: string; text: string }[]): SchemaDefinit
   }
   if (issues.length > 0) throw new SchemaFileError(issues);
   return all;
-}
-
-/** A problem of the shape check: where and what. */
-interface _Problem {
-  path: KeyPath;
-  message: string;
-  at: "key" | "value";
-}
-
-function _describe(issue: z.core.$ZodIssue, data: unknown): _Problem[] {
-  const path = issue.path.filter((k): k is string | number => typeof k !== "symbol");
-  const found = valueAt(data, path);
-  const got = found.found ? show(found.value) : "nothing";
-  switch (issue.code) {
-    case "unrecognized_keys":
-      return issue.keys.map((key) => ({ path: [...path, key], message: "unknown key", at: "key" }));
-    case "invalid_type": {
-      if (!found.found || found.value === undefined) {
-        return [{ path, message: "missing", at: "value" }];
-      }
-      const expected = issue.expected === "int" || issue.expected === "number"
-        ? "integer"
-        : issue.expected === "object"
-        ? "mapping"
-        : issue.expected === "array"
-        ? "list"
-        : issue.expected;
-      return [{ path, message: `expected ${expected}, got ${got}`, at: "value" }];
-    }
-    case "invalid_value": {
-      const options = issue.values.map((v) => JSON.stringify(v));
-      return [{ path, message: `expected one of ${options.join(", ")}, got ${got}`, at: "value" }];
-    }
-    case "too_small":
-      if (issue.origin === "array") {
-        return [{
-          path,
-          message: `expected at least ${issue.minimum} entry, got none`,
-          at: "value",
-        }];
-      }
-      return [{ path, message: `expected at least ${issue.minimum}, got ${got}`, at: "value" }];
-    case "too_big":
-      return [{ path, message: `expected at most ${issue.maximum}, got ${got}`, at: "value" }];
-    case "custom":
-      return [{ path, message: issue.message, at: "value" }];
-    default:
-      return [{ path, message: `${issue.message}, got ${got}`, at: "value" }];
-  }
 }
 
 function _reason(error: unknown): string {

@@ -94,8 +94,8 @@ Deno.test("parseSchemaText() reports shape problems with their lines", async (t)
       text:
         "types:\n  - type: 210\n    name: A\n    sise: 4\n    fields:\n      - { name: x, type: u32 }\n",
       lines: [
-        "s.yaml: types[0].sise: unknown key (line 4)",
-        "s.yaml: types[0].fields[0].offset: missing (line 6)",
+        's.yaml: types[0].sise: unknown key; did you mean "size"? (line 4)',
+        "s.yaml: types[0].fields[0].offset: required key is missing (line 6)",
       ],
     },
     {
@@ -111,7 +111,7 @@ Deno.test("parseSchemaText() reports shape problems with their lines", async (t)
       text:
         "types:\n  - type: 210\n    name: A\n    domain: md\n    fields: [{ name: x, offset: 0, type: u32 }]\n",
       lines: [
-        's.yaml: types[0].domain: expected one of "market_data", "signal", "execution", "system", "vendor", got "md" (line 4)',
+        's.yaml: types[0].domain: expected one of "market_data", "signal", "execution", "system" or "vendor", got "md" (line 4)',
       ],
     },
     {
