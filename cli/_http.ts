@@ -10,6 +10,7 @@ import type { HttpServer, Hub } from "../src/http/mod.ts";
 import type { Relay } from "../src/relay/mod.ts";
 import type { HttpConfig } from "../src/config/mod.ts";
 import type { Logger } from "../src/log/mod.ts";
+import { isLoopback } from "../src/transport/mod.ts";
 import { CliError } from "./_args.ts";
 
 /** Options of {@linkcode bindHttp}. */
@@ -52,7 +53,7 @@ export async function bindHttp(
   token: string | null,
   options: BindHttpOptions = {},
 ): Promise<HttpFront> {
-  const { Hub, HttpServeError, isLoopback, serveHttp } = await import("../src/http/mod.ts");
+  const { Hub, HttpServeError, serveHttp } = await import("../src/http/mod.ts");
   const hub = new Hub([]);
   let server: HttpServer;
   try {

@@ -8,6 +8,7 @@
 
 import type { BenchProgress, BenchReport, BenchResult } from "./load.ts";
 import type { RelayLogLine } from "./relay_process.ts";
+import { plural } from "../text/mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Output.
@@ -58,10 +59,6 @@ export function formatNs(ns: number): string {
   if (ns < 9_950_000) return `${(ns / 1e6).toFixed(1)} ms`;
   if (ns < 999_500_000) return `${Math.round(ns / 1e6)} ms`;
   return `${(ns / 1e9).toFixed(2)} s`;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /**

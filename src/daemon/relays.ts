@@ -14,9 +14,15 @@
  */
 
 import { dirname, join } from "node:path";
-import type { LoggingConfig, RelayConfig, RelayDomainName, TorqConfig } from "../config/mod.ts";
+import {
+  type LoggingConfig,
+  type RelayConfig,
+  type RelayDomainName,
+  SOCKET_FILE_NAMES,
+  type TorqConfig,
+} from "../config/mod.ts";
 import { Logger, type LogSink } from "../log/mod.ts";
-import { Relay, relayLogicFromConfig } from "../relay/mod.ts";
+import { Relay, relayLogicFromConfig, RELOADABLE_CONFIG_KEYS } from "../relay/mod.ts";
 import {
   checkSocketMode,
   isLoopback,
@@ -81,12 +87,6 @@ export interface RelayService {
   restart(name: RelayDomainName): Promise<Relay>;
 }
 
-const SOCKET_FILES: Readonly<Record<RelayDomainName, string>> = {
-  market_data: "market_data.sock",
-  signal: "signals.sock",
-  execution: "execution.sock",
-};
-
 /**
  * A logger as the `logging` section describes it (file sink when `file` is set).
  *
@@ -124,7 +124,7 @@ export async function startRelays(
   const journals: string[] = [];
   const socketPathOf = (name: RelayDomainName): string => {
     if (options.socketPath !== undefined && names.length === 1) return options.socketPath;
-    if (options.socketDir !== undefined) return join(options.socketDir, SOCKET_FILES[name]);
+    if (options.socketDir !== undefined) return join(options.socketDir, SOCKET_FILE_NAMES[name]);
     return config.relays[name].transport.path;
   };
   // Refused before any relay listens, so no relay starts and stops again for another's mistake.
@@ -234,34 +234,6 @@ export async function startRelays(
   };
 }
 
-/** Keys of a relay's section a running relay takes on SIGHUP (`Relay.reload()`, the log level). */
-const RELOADABLE_KEYS: ReadonlySet<string> = new Set([
-  "logging.level",
-  "relay.echo",
-  "relay.hello_marks_publisher",
-  "validation.strict",
-  "validation.allow_vendor",
-  "validation.strict_source_check",
-  "validation.max_sequence_gap",
-  "validation.max_future_ms",
-  "validation.max_age_ms",
-  "validation.max_message_size",
-  "performance.max_connections",
-  "performance.max_queue_frames",
-  "performance.max_queue_bytes",
-  "performance.slow_consumer",
-  "performance.slow_consumer_timeout_ms",
-  "performance.max_block_ms",
-  "performance.max_garbage_bytes",
-  "performance.producer_stall",
-  "performance.slow_consumer_stall_ms",
-  "performance.max_producer_stall_ms",
-  "performance.max_stall_total_ms",
-  "performance.partial_frame_timeout_ms",
-  "performance.write_stall_timeout_ms",
-  "performance.idle_timeout_ms",
-]);
-
 /**
  * The keys of a relay's section that differ between the running (applied)
  * configuration and a reloaded one and cannot change without a restart
@@ -274,7 +246,7 @@ const RELOADABLE_KEYS: ReadonlySet<string> = new Set([
 function restartKeys(running: RelayConfig, reloaded: RelayConfig): string[] {
   const keys: string[] = [];
   const walk = (a: unknown, b: unknown, path: string): void => {
-    if (RELOADABLE_KEYS.has(path)) return;
+    if (RELOADABLE_CONFIG_KEYS.has(path)) return;
     if (isRecord(a) && isRecord(b)) {
       for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
         walk(a[k], b[k], path === "" ? k : `${path}.${k}`);

@@ -25,6 +25,7 @@ import {
   venueName,
 } from "../protocol/mod.ts";
 import { toHex } from "./hex.ts";
+import { plural } from "../text/mod.ts";
 
 /** A JSON value as `JSON.stringify` writes it. */
 export type JsonValue =
@@ -497,10 +498,6 @@ function hexLines(bytes: Uint8Array, indent: string): string[] {
   }
   if (shown < bytes.length) lines.push(`${indent}… ${bytes.length - shown} more bytes`);
   return lines;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function tlvLines(tlv: DecodedTlv, index: number, count: number): string[] {

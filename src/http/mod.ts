@@ -30,7 +30,7 @@ export type {
 export { createApp, hostAllowed, tlvTypesJson, TOKEN_COOKIE, tokenMatches } from "./app.ts";
 export type { AppOptions } from "./app.ts";
 export { escapeLabelValue, METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
-export { HttpServeError, isLoopback, parseListen, serveHttp } from "./server.ts";
+export { HttpServeError, parseListen, serveHttp } from "./server.ts";
 export { Http1Server } from "./http1.ts";
 export type { Http1Options, Http1Stats } from "./http1.ts";
 export type { HttpServer, ServeHttpOptions } from "./server.ts";

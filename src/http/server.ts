@@ -12,6 +12,7 @@ import type { Hub } from "./hub.ts";
 import { createApp } from "./app.ts";
 import { Http1Server, type Http1Stats } from "./http1.ts";
 import type { Logger } from "../log/mod.ts";
+import { isLoopback } from "../transport/mod.ts";
 
 /** Options of {@linkcode serveHttp}. */
 export interface ServeHttpOptions {
@@ -92,21 +93,6 @@ export function parseListen(listen: string): { hostname: string; port: number } 
     );
   }
   return { hostname: m[1] ?? m[2]!, port };
-}
-
-/**
- * Whether a host name only accepts connections from this machine.
- *
- * @param hostname a name or address
- * @returns true for `localhost`, 127.0.0.0/8 and `::1`
- * @example
- * ```ts
- * isLoopback("0.0.0.0"); // false
- * ```
- */
-export function isLoopback(hostname: string): boolean {
-  const h = hostname.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 export { Relay } from "./relay.ts";
 export { relayLogicFromConfig } from "./from_config.ts";
+export { RELOADABLE, RELOADABLE_CONFIG_KEYS, RELOADABLE_SETTINGS } from "./reloadable.ts";
+export type { ReloadableSetting } from "./reloadable.ts";
 export type { RelayOptions } from "./relay.ts";
 export { EXECUTION_LOGIC, MARKET_DATA_LOGIC, RELAY_LOGICS, SIGNAL_LOGIC } from "./logic.ts";
 export type { RelayLogic, SlowConsumerPolicy } from "./logic.ts";

@@ -14,3 +14,5 @@
  */
 
 export { didYouMean, editDistance, suggest } from "./suggest.ts";
+export { sinceNs } from "./since.ts";
+export { plural } from "./plural.ts";

@@ -36,6 +36,7 @@ import {
 } from "../format/mod.ts";
 import type { RecordedFrame } from "./record_file.ts";
 import { rotatedFiles } from "../log/mod.ts";
+import { sinceNs } from "../text/mod.ts";
 
 /** One record in the JSON view. */
 export interface JournalJson {
@@ -198,21 +199,13 @@ export function matchesFilter(r: JournalRecord, filter: JournalFilter): boolean 
  * ```
  */
 export function parseSince(text: string, nowMs: number): bigint {
-  const t = text.trim();
-  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(t);
-  if (d !== null) {
-    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[d[2]!]!;
-    return BigInt(Math.round(nowMs - Number(d[1]) * unit)) * 1_000_000n;
-  }
-  const iso = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?)?(Z|[+-]\d\d:?\d\d)?$/i.exec(t);
-  const ms = iso === null ? NaN : Date.parse(iso[4] === undefined ? `${t}Z` : t);
-  if (Number.isNaN(ms)) {
+  const ns = sinceNs(text, nowMs);
+  if (ns === null) {
     throw new RangeError(
       `Cannot parse --since "${text}": expected an ISO time such as 2026-07-01T12:00:00Z or a duration such as 90s, 15m, 2h, 1d`,
     );
   }
-  const frac = iso![3] === undefined ? 0n : BigInt(iso![3].slice(1).padEnd(9, "0")) % 1_000_000n;
-  return BigInt(ms) * 1_000_000n + frac;
+  return ns;
 }
 
 /**

@@ -23,7 +23,6 @@ export {
   gapLine,
   parseByteList,
   planSubscription,
-  plural,
   quotePatterns,
   RateGraph,
   runSub,

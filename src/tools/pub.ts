@@ -23,7 +23,7 @@ import {
 } from "../protocol/mod.ts";
 import { encodeMessagesJson, looksLikeHex, parseHex } from "../format/mod.ts";
 import { sleep } from "../io/mod.ts";
-import { plural } from "./sub.ts";
+import { plural } from "../text/mod.ts";
 
 /**
  * Splits back-to-back frames (as on a relay stream) into one view per frame.

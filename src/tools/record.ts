@@ -9,7 +9,8 @@
 import type { DomainOption } from "../client/mod.ts";
 import { nowNs } from "../protocol/mod.ts";
 import { RecordingWriter } from "./record_file.ts";
-import { connectSubscriber, gapLine, plural, quotePatterns, type SubscriptionPlan } from "./sub.ts";
+import { connectSubscriber, gapLine, quotePatterns, type SubscriptionPlan } from "./sub.ts";
+import { plural } from "../text/mod.ts";
 
 /** Options of {@linkcode runRecord}. */
 export interface RecordOptions {

@@ -23,7 +23,7 @@ import {
   type RecordingError,
 } from "./record_file.ts";
 import { publishPaced, type PublishResult, type ScheduledFrame, wrongDomain } from "./pub.ts";
-import { plural } from "./sub.ts";
+import { plural } from "../text/mod.ts";
 
 /** How fast to replay. */
 export type ReplayRate =

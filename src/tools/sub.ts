@@ -22,6 +22,7 @@ import {
 } from "../client/mod.ts";
 import { decodeMessage, FrameError, lookupTlvType, nowNs } from "../protocol/mod.ts";
 import { errorToJson, formatMessageText, messageToJson, toHex } from "../format/mod.ts";
+import { plural } from "../text/mod.ts";
 
 /** How `torq sub` prints each frame. */
 export type SubFormat = "decode" | "hex" | "json";
@@ -517,15 +518,4 @@ export function subSummary(r: SubResult): string {
   return `received ${plural(r.frames, "frame")} (${plural(r.bytes, "byte")}), ${
     plural(r.gaps, "gap")
   } from ${r.relay} relay at ${r.address}`;
-}
-
-/**
- * `n thing` or `n things`.
- *
- * @param n the count
- * @param word singular noun
- * @returns the phrase
- */
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

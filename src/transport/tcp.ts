@@ -15,7 +15,7 @@ import {
 } from "./transport.ts";
 
 /** Hostnames that stay on this machine. */
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
 
 /**
  * Whether a hostname is a loopback address.
