@@ -39,6 +39,7 @@ import { Prng } from "../src/demo/prng.ts";
 import { torqArgs } from "./_torq.ts";
 import { benchArgs } from "./_args.ts";
 import type { ProcessInfo } from "../src/http/api.ts";
+import { writeAll } from "../src/io/mod.ts";
 
 const HELP = `Usage: deno task soak -- [options]
 
@@ -188,11 +189,6 @@ const CONSUMERS = split(CLIENTS - Math.max(3, Math.round(CLIENTS * 0.2)), CONSUM
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nowMs = () => performance.timeOrigin + performance.now();
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
 
 async function connectRetry(path: string, timeoutMs: number): Promise<Deno.UnixConn> {
   const until = performance.now() + timeoutMs;

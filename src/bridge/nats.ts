@@ -79,6 +79,7 @@ import {
   originLine,
 } from "../nats/mod.ts";
 import { Logger, RateLimit } from "../log/mod.ts";
+import { Backoff, sleep } from "../io/mod.ts";
 
 /** Which way frames cross the bridge. */
 export type NatsBridgeDirection = "out" | "in" | "both";
@@ -201,10 +202,10 @@ export class NatsBridge {
   #stopping = false;
   #run: Promise<void> = Promise.resolve();
   #unregister: () => void = () => {};
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | null = null;
+  /** Aborted by stop(): ends every backoff sleep at once. */
+  readonly #stopSleeps = new AbortController();
   #upWaiters: (() => void)[] = [];
-  #delayMs: number;
+  readonly #backoff: Backoff;
   #lastRepair = 0;
 
   // Relay side.
@@ -262,7 +263,10 @@ export class NatsBridge {
     };
     this.#fed = relay.logic.echo && this.direction === "both" ? new Set() : null;
     this.#auth = auth;
-    this.#delayMs = options.reconnectInitialMs ?? 100;
+    this.#backoff = new Backoff({
+      initialMs: options.reconnectInitialMs ?? 100,
+      maxMs: options.reconnectMaxMs ?? 5000,
+    });
     this.#log = (options.logger ?? new Logger()).with({
       relay: relay.logic.name,
       bridge: "nats",
@@ -363,7 +367,7 @@ export class NatsBridge {
   async stop(flushMs = 1000): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#cancelSleep();
+    this.#stopSleeps.abort();
     clearTimeout(this.#reattachTimer);
     for (const w of this.#upWaiters.splice(0)) w();
     if (this.#jsOut !== null) {
@@ -438,7 +442,7 @@ export class NatsBridge {
           waitUp: () => this.#waitUp(),
           backoff: () => this.#backoffSleep(),
           repair: () => this.#repair(),
-          onAcked: () => (this.#delayMs = this.#options.reconnectInitialMs ?? 100),
+          onAcked: () => this.#backoff.reset(),
         });
       } else {
         this.#core = new CorePublisher(nc, {
@@ -493,8 +497,10 @@ export class NatsBridge {
    * every tenth attempt; the relay runs on meanwhile.
    */
   async #connectFirst(): Promise<NatsConnection | null> {
-    let delay = this.#options.reconnectInitialMs ?? 100;
-    const max = this.#options.reconnectMaxMs ?? 5000;
+    const backoff = new Backoff({
+      initialMs: this.#options.reconnectInitialMs ?? 100,
+      maxMs: this.#options.reconnectMaxMs ?? 5000,
+    });
     let attempts = 0;
     let logged: string | null = null;
     while (!this.#stopping) {
@@ -509,7 +515,7 @@ export class NatsBridge {
           // Keep retrying when the server refuses our credentials after a reconnect
           // (they may be fixed on the server); the client would close for good otherwise.
           ignoreAuthErrorAbort: true,
-          reconnectDelayHandler: () => this.#delayMs,
+          reconnectDelayHandler: () => this.#backoff.delayMs,
           reconnectJitter: 0,
           pingInterval: 10_000,
           maxPingOut: 3,
@@ -517,6 +523,7 @@ export class NatsBridge {
           ...this.#auth,
         });
       } catch (e) {
+        const delay = backoff.next();
         const error = (e as Error).message;
         this.#lastError = error;
         this.#connectFailures++;
@@ -530,14 +537,12 @@ export class NatsBridge {
           });
         }
         await this.#sleep(delay);
-        delay = Math.min(delay * 2, max);
       }
     }
     return null;
   }
 
   async #watch(nc: NatsConnection): Promise<void> {
-    const max = this.#options.reconnectMaxMs ?? 5000;
     for await (const s of nc.status()) {
       switch (s.type) {
         case "disconnect":
@@ -546,13 +551,13 @@ export class NatsBridge {
           if (!this.#stopping) this.#log.warn("disconnected from NATS", { server: s.server });
           break;
         case "reconnecting":
-          this.#delayMs = Math.min(this.#delayMs * 2, max);
+          this.#backoff.next();
           break;
         case "reconnect":
           this.#connected = true;
           if (this.#state === "reconnecting") this.#state = "connected";
           this.#reconnects++;
-          this.#delayMs = this.#options.reconnectInitialMs ?? 100;
+          this.#backoff.reset();
           this.#log.info("reconnected to NATS", { server: s.server, reconnects: this.#reconnects });
           for (const w of this.#upWaiters.splice(0)) w();
           break;
@@ -808,7 +813,8 @@ export class NatsBridge {
     // Every frame the relay forwards while no bridge connection is attached is lost to the
     // bus: counted from the relay's forwarded total when the bridge attaches again.
     if (this.direction !== "in") this.#forwardedAtDetach = this.relay.stats().framesForwarded;
-    const delay = this.#delayMs;
+    // Back off while the relay keeps closing it (a bus that stopped answering).
+    const delay = this.#backoff.next();
     this.#log.warn("relay closed the bridge connection; attaching again", {
       detaches: this.#detaches,
       retry_ms: delay,
@@ -818,8 +824,6 @@ export class NatsBridge {
       this.#reattaching = false;
       if (!this.#stopping) this.#attach();
     }, delay);
-    // Back off while the relay keeps closing it (a bus that stopped answering).
-    this.#delayMs = Math.min(this.#delayMs * 2, this.#options.reconnectMaxMs ?? 5000);
   }
 
   /** One frame from NATS: counted, gap-tracked, queued for the relay. */
@@ -925,28 +929,14 @@ export class NatsBridge {
     return new Promise((resolve) => this.#upWaiters.push(resolve));
   }
 
+  /** Sleeps the current backoff delay, then doubles it (up to reconnectMaxMs). */
   async #backoffSleep(): Promise<void> {
-    const max = this.#options.reconnectMaxMs ?? 5000;
-    await this.#sleep(this.#delayMs);
-    this.#delayMs = Math.min(this.#delayMs * 2, max);
+    await this.#sleep(this.#backoff.delayMs);
+    this.#backoff.next();
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #cancelSleep(): void {
-    clearTimeout(this.#sleepTimer);
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+    return sleep(ms, this.#stopSleeps.signal);
   }
 }
 

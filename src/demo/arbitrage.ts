@@ -22,6 +22,7 @@ import {
 import { RelayClient } from "../client/mod.ts";
 import { ARBITRAGE_SIGNAL_TLV, dexName, toHex } from "../format/mod.ts";
 import { Prng } from "./prng.ts";
+import { sleep } from "../io/mod.ts";
 
 /** Real Polygon token addresses of the demo pairs. */
 export const POLYGON_TOKENS = {
@@ -402,23 +403,15 @@ export interface DemoArbitrageResult {
 }
 
 /**
- * Resolves after `ms` or as soon as `signal` aborts.
+ * Resolves after `ms` or as soon as `signal` aborts; at once, without a timer,
+ * when `ms` is not positive (a schedule that is behind catches up).
  *
  * @param ms how long
  * @param signal abort signal
  * @returns a promise resolved either way
  */
 export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return ms > 0 ? sleep(ms, signal) : Promise.resolve();
 }
 
 /**

@@ -16,22 +16,13 @@ import {
   parseNatsServers,
 } from "./frames.ts";
 import { TransportError } from "../transport/transport.ts";
+import { concat } from "../io/mod.ts";
 
 function frames(n: number, size = 40): Uint8Array[] {
   const b = new MessageBuilder({ domain: 2, source: 20 });
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     out.push(b.begin({ sequence: i + 1 }).addTlv(200, new Uint8Array(size + (i % 7))).build());
-  }
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
   }
   return out;
 }

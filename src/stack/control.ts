@@ -15,6 +15,7 @@
  */
 
 import type { ServiceStatus, StoppedService } from "./supervisor.ts";
+import { writeAll } from "../io/mod.ts";
 
 /** A request to the control socket. */
 export type ControlRequest =
@@ -149,11 +150,6 @@ async function readLine(conn: Deno.Conn): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
-async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
-  const bytes = encoder.encode(text);
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
 /**
  * The control socket's server.
  *
@@ -254,7 +250,7 @@ export class ControlServer {
       answer = { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
     try {
-      await writeAll(conn, JSON.stringify(answer) + "\n");
+      await writeAll(conn, encoder.encode(JSON.stringify(answer) + "\n"));
     } catch {
       // the client went away
     } finally {
@@ -330,7 +326,7 @@ export async function controlRequest<R extends ControlRequest>(
   });
   try {
     const line = await Promise.race([
-      writeAll(conn, JSON.stringify(request) + "\n").then(() => readLine(conn)),
+      writeAll(conn, encoder.encode(JSON.stringify(request) + "\n")).then(() => readLine(conn)),
       timeout,
     ]);
     let answer: { ok?: unknown; error?: unknown };

@@ -37,6 +37,7 @@ import {
 import type { RecordedFrame } from "./record_file.ts";
 import { rotatedFiles } from "../log/mod.ts";
 import { sinceNs } from "../text/mod.ts";
+import { sleep } from "../io/mod.ts";
 
 /** One record in the JSON view. */
 export interface JournalJson {
@@ -352,18 +353,6 @@ function segmentOf(name: string, open?: Deno.FsFile): number | null {
     return null;
   }
   return isJournal(head) ? new DataView(head.buffer).getUint32(24, true) : null;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

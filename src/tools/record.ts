@@ -11,6 +11,7 @@ import { nowNs } from "../protocol/mod.ts";
 import { RecordingWriter } from "./record_file.ts";
 import { connectSubscriber, gapLine, quotePatterns, type SubscriptionPlan } from "./sub.ts";
 import { plural } from "../text/mod.ts";
+import { writeAll } from "../io/mod.ts";
 
 /** Options of {@linkcode runRecord}. */
 export interface RecordOptions {
@@ -97,8 +98,7 @@ export async function runRecord(
   let fileBytes = 0;
   const write = async () => {
     const chunk = writer.take();
-    let off = 0;
-    while (off < chunk.length) off += await file.write(chunk.subarray(off));
+    await writeAll(file, chunk);
     fileBytes += chunk.length;
   };
   let gaps = 0;
