@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { BenchProgress, BenchReport, BenchResult } from "./load.ts";
+import type { BenchProgress, BenchReport, BenchResult, TotalResult } from "./load.ts";
+import type { HistogramSummary } from "./histogram.ts";
 import type { RelayLogLine } from "./relay_process.ts";
 import { plural } from "../text/mod.ts";
 
@@ -258,50 +259,30 @@ export function formatBenchCsv(report: BenchReport): string {
   const us = (ns: number) => (ns / 1000).toFixed(3);
   const lines = [CSV_COLUMNS.join(",")];
   for (const r of report.runs) {
-    const head = [r.system, r.domain];
-    const shape = [r.producers, r.consumers, r.size];
-    for (const c of r.consumerStats) {
-      const l = c.latency;
-      lines.push(
-        [
-          ...head,
-          `consumer ${c.id}`,
-          ...shape,
-          c.msgs,
-          c.bytes,
-          c.seconds,
-          c.msgsPerSec,
-          c.mbPerSec,
-          c.drops,
-          c.gaps,
-          us(l.p50Ns),
-          us(l.p90Ns),
-          us(l.p99Ns),
-          us(l.p999Ns),
-          us(l.maxNs),
-        ].join(","),
-      );
-    }
-    const l = r.latency;
-    lines.push(
+    // One row: who, the run's shape, the figures (a consumer's or the total) and latency.
+    const row = (who: string, f: TotalResult, l: HistogramSummary) =>
       [
-        ...head,
-        "total",
-        ...shape,
-        r.total.msgs,
-        r.total.bytes,
-        r.total.seconds,
-        r.total.msgsPerSec,
-        r.total.mbPerSec,
-        r.total.drops,
-        r.total.gaps,
+        r.system,
+        r.domain,
+        who,
+        r.producers,
+        r.consumers,
+        r.size,
+        f.msgs,
+        f.bytes,
+        f.seconds,
+        f.msgsPerSec,
+        f.mbPerSec,
+        f.drops,
+        f.gaps,
         us(l.p50Ns),
         us(l.p90Ns),
         us(l.p99Ns),
         us(l.p999Ns),
         us(l.maxNs),
-      ].join(","),
-    );
+      ].join(",");
+    for (const c of r.consumerStats) lines.push(row(`consumer ${c.id}`, c, c.latency));
+    lines.push(row("total", r.total, r.latency));
   }
   return lines.join("\n");
 }
