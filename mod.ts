@@ -14,6 +14,8 @@
  * @example
  * ```ts
  * import { decodeMessage, MessageBuilder } from "./mod.ts";
+ *
+ * const heartbeat = new Uint8Array(16); // a Heartbeat payload (TLV 100)
  * const frame = new MessageBuilder({ domain: 2, source: 20 }).begin().addTlv(100, heartbeat).build();
  * decodeMessage(frame).tlvs[0]?.name; // "Heartbeat"
  * ```

@@ -13,6 +13,8 @@
  *
  * @example
  * ```ts
+ * import { Exit } from "./_args.ts";
+ *
  * export const command = defineCommand({
  *   name: "torq sub",
  *   description: "Subscribe to a relay and print what arrives.",

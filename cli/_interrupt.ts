@@ -27,6 +27,8 @@ export interface Interrupt extends Disposable {
  * @returns the interrupt
  * @example
  * ```ts
+ * declare const client: AsyncIterable<unknown>;
+ *
  * using stop = interruptOnSignals();
  * for await (const f of client) if (stop.signal.aborted) break;
  * ```

@@ -30,6 +30,10 @@ export const SCHEMAS_OPTION = {
  * @throws {CliError} listing every problem with its file, path and line
  * @example
  * ```ts
+ * import type { TorqConfig } from "../src/config/mod.ts";
+ * declare const config: TorqConfig;
+ * declare const options: { schemas: string[] };
+ *
  * registerSchemaFiles([...config.schemas, ...options.schemas]);
  * ```
  */

@@ -51,6 +51,8 @@ export interface BenchPlan {
  * @throws {Error} one-line messages: the relay cannot be reached or started, or does not answer
  * @example
  * ```ts
+ * import { formatBenchText } from "./report.ts";
+ *
  * const report = await benchmark({
  *   workload: { domain: "market-data", producers: 1, consumers: 1, size: 64, msgs: null, durationMs: 3000, rate: 0, window: 5000 },
  *   socket: null,

@@ -252,6 +252,8 @@ export interface TotalResult {
  * @returns one line, or null
  * @example
  * ```ts
+ * declare const report: BenchReport;
+ *
  * const failed = report.runs.map(benchFailure).find((f) => f !== null);
  * if (failed) Deno.exit(1);
  * ```

@@ -194,6 +194,9 @@ export function formatBenchRun(r: BenchResult): string[] {
  * @returns the text (no trailing newline)
  * @example
  * ```ts
+ * import { benchmark, type BenchPlan } from "./benchmark.ts";
+ * declare const plan: BenchPlan;
+ *
  * console.log(formatBenchText(await benchmark(plan)));
  * ```
  */

@@ -166,6 +166,9 @@ const JS_MAX_ACK_PENDING = 20_000;
  *
  * @example
  * ```ts
+ * import type { Relay } from "../relay/mod.ts";
+ * declare const relay: Relay;
+ *
  * const bridge = await NatsBridge.start(relay, {
  *   servers: ["nats://127.0.0.1:4222"],
  *   direction: "both",
@@ -1100,6 +1103,8 @@ class JetStreamOutbound {
  * @returns the id
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * messageId(frame); // "3-40-17-1700000000123456789"
  * ```
  */

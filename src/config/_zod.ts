@@ -30,6 +30,8 @@ export interface IssueProblem {
  * @returns one problem per offending key or value
  * @example
  * ```ts
+ * import { z } from "zod";
+ *
  * const schema = z.strictObject({ level: z.enum(["debug", "info"]) });
  * const result = schema.safeParse({ levl: "info" });
  * if (!result.success) describeIssue(result.error.issues[0]!, { levl: "info" }, schema);

@@ -231,6 +231,8 @@ function _parse(text: string, file: string, issues: ConfigIssue[]): _Parsed | un
  * @throws {SchemaFileError} listing every problem with its path and line
  * @example
  * ```ts
+ * import { registerSchemas } from "../protocol/mod.ts";
+ *
  * const defs = parseSchemaText(Deno.readTextFileSync("config/schemas/example_vendor.yaml"), "example_vendor.yaml");
  * registerSchemas(defs);
  * ```
@@ -250,6 +252,10 @@ export function parseSchemaText(text: string, fileName: string): SchemaDefinitio
  * @throws {SchemaFileError} listing every problem with its file, path and line
  * @example
  * ```ts
+ * import { registerSchemas } from "../protocol/mod.ts";
+ * import type { TorqConfig } from "./document.ts";
+ * declare const config: TorqConfig;
+ *
  * registerSchemas(loadSchemaFiles(config.schemas));
  * ```
  */

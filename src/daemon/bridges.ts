@@ -6,8 +6,11 @@
  *
  * @example
  * ```ts
+ * import { loadConfig } from "../config/mod.ts";
+ * import { startRelays } from "./relays.ts";
  * import { startBridges } from "./bridges.ts";
  *
+ * const config = loadConfig();
  * const service = await startRelays(config, ["execution"]);
  * const bridges = await startBridges(service.relays, config);
  * // ...
@@ -60,6 +63,9 @@ export interface StartBridgesOptions {
  * @returns the options, or null when its bridge is disabled
  * @example
  * ```ts
+ * import { loadConfig } from "../config/mod.ts";
+ * const config = loadConfig();
+ *
  * natsBridgeOptions(config.relays.execution); // null unless bridge.nats.enabled
  * ```
  */
@@ -102,6 +108,11 @@ export function natsBridgeOptions(section: RelayConfig): NatsBridgeOptions | nul
  * @throws {Error} when a bridge cannot start
  * @example
  * ```ts
+ * import type { TorqConfig } from "../config/mod.ts";
+ * import { loggerFromConfig, type RelayService } from "./relays.ts";
+ * declare const config: TorqConfig;
+ * declare const service: RelayService;
+ *
  * const bridges = await startBridges(service.relays, config, {
  *   loggerFor: (section) => loggerFromConfig(section.logging),
  * });

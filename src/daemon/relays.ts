@@ -314,6 +314,9 @@ export interface DescriptorBudget {
  * @returns the budget
  * @example
  * ```ts
+ * import { Logger } from "../log/mod.ts";
+ * import { loadConfig } from "../config/mod.ts";
+ *
  * const budget = descriptorBudget(["signal"], { http: true, logger: new Logger() });
  * budget.fit(loadConfig()); // { relays: [100], http: 128 } under a high enough limit
  * ```

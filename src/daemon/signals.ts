@@ -20,6 +20,10 @@ const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM"];
  *
  * @example
  * ```ts
+ * import { loadConfig } from "../config/mod.ts";
+ * import { runUntilSignal, startRelays } from "./relays.ts";
+ * const config = loadConfig();
+ *
  * const signals = new ProcessSignals(); // before binding anything
  * const service = await startRelays(config, ["signal"]);
  * await runUntilSignal(service, { signals });

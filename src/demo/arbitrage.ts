@@ -222,6 +222,11 @@ export class DemoArbitrageGenerator {
  * @returns fields for `MessageBuilder.addPayload(32, …)`
  * @example
  * ```ts
+ * import type { MessageBuilder } from "../protocol/mod.ts";
+ * declare const builder: MessageBuilder;
+ * declare const opp: ArbitrageOpportunity;
+ * declare const ts: bigint;
+ *
  * builder.begin({ timestamp: ts }).addPayload(32, signalFields(opp, ts)).finish();
  * ```
  */
@@ -265,6 +270,11 @@ export function signalFields(
  * @returns the frame, a view valid until the builder's next `begin()`
  * @example
  * ```ts
+ * import { nowNs } from "../protocol/mod.ts";
+ * import type { RelayClient } from "../client/mod.ts";
+ * declare const client: RelayClient;
+ * const gen = new DemoArbitrageGenerator(7);
+ *
  * client.publish(buildSignalFrame(client.builder(20), gen.next(), nowNs()));
  * ```
  */
@@ -331,6 +341,8 @@ function formatHundredths(h: bigint): string {
  * @returns `📊 Sent arbitrage opportunity: <pair> $<net> profit (<net %>%)`
  * @example
  * ```ts
+ * declare const opp: ArbitrageOpportunity;
+ *
  * sentLine(opp); // "📊 Sent arbitrage opportunity: WETH/USDC $61.88 profit (1.04%)"
  * ```
  */

@@ -95,6 +95,8 @@ interface SymbolState {
  *
  * @example
  * ```ts
+ * import { nowNs } from "../protocol/mod.ts";
+ *
  * const gen = new MockMarketData({ symbols: ["BTC-USD", "ETH-USD"], seed: 7 });
  * const m = gen.next(nowNs()); // { type: 1, symbol: "BTC-USD", fields: { price: ... } }
  * ```
@@ -180,6 +182,8 @@ export class MockMarketData {
  * @returns the names in wire order
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * tlvNames(frame, 0, frame.length); // ["Trade"]
  * ```
  */

@@ -211,6 +211,9 @@ export interface PipelineStats {
  * @returns e.g. `📈 trade Kraken BTC-USD buy 0.1234 @ 45123.45`
  * @example
  * ```ts
+ * declare const paths: PipelinePaths;
+ * let pipeline: Pipeline;
+ *
  * pipeline = await Pipeline.start({ paths, onEvent: (e) => console.log(formatPipelineEvent(e)) });
  * ```
  */
@@ -532,6 +535,8 @@ interface ResolvedOptions {
  *
  * @example
  * ```ts
+ * declare const paths: PipelinePaths;
+ *
  * const p = await Pipeline.start({ paths, count: 100, rate: 50, onEvent: (e) => console.log(formatPipelineEvent(e)) });
  * const stats = await p.finished; // after 100 trades and the drain
  * ```

@@ -45,6 +45,9 @@ export interface UpDemo {
  * @throws {Error} when a relay is missing or a client cannot connect
  * @example
  * ```ts
+ * import type { Relay } from "../relay/mod.ts";
+ * declare const service: { relays: Relay[] };
+ *
  * const demo = await startUpDemo(service.relays, (line) => console.error(line));
  * console.log(demo.description);
  * await demo.stop();

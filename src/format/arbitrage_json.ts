@@ -173,6 +173,9 @@ function percent(part: bigint, whole: bigint): number {
  * @throws {TypeError} when a field is missing or of the wrong kind
  * @example
  * ```ts
+ * import { decodeMessage } from "../protocol/mod.ts";
+ * declare const frame: Uint8Array;
+ *
  * const msg = decodeMessage(frame);
  * const json = arbitrageSignalToJson(msg.tlvs[0]!.fields!, msg.header.timestamp);
  * json.net_profit_usd; // 10.62890123
@@ -235,6 +238,10 @@ export function arbitrageSignalToJson(
  * @returns one object per ArbitrageSignal, in wire order
  * @example
  * ```ts
+ * import type { DecodedMessage } from "../protocol/mod.ts";
+ * declare const frame: { decode(): DecodedMessage };
+ * declare const socket: WebSocket;
+ *
  * for (const o of arbitrageJsonFromMessage(frame.decode())) socket.send(JSON.stringify(o));
  * ```
  */

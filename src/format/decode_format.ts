@@ -133,6 +133,9 @@ export function jsonValue(value: FieldValue | undefined): JsonValue {
  * @returns the JSON object
  * @example
  * ```ts
+ * import type { FrameError } from "../protocol/mod.ts";
+ * declare const e: FrameError;
+ *
  * JSON.stringify({ error: errorToJson(e) }); // {"error":{"code":"ChecksumMismatch",...}}
  * ```
  */
@@ -151,6 +154,9 @@ export function errorToJson(error: FrameError, fallbackOffset?: number): ErrorJs
  * @returns the JSON object
  * @example
  * ```ts
+ * import { decodeMessage } from "../protocol/mod.ts";
+ * declare const frame: Uint8Array;
+ *
  * tlvToJson(decodeMessage(frame).tlvs[0]!).payload_hex;
  * ```
  */
@@ -178,6 +184,9 @@ export function tlvToJson(tlv: DecodedTlv): TlvJson {
  * @returns the JSON object (`JSON.stringify` it)
  * @example
  * ```ts
+ * import { decodeMessage } from "../protocol/mod.ts";
+ * declare const frame: Uint8Array;
+ *
  * JSON.stringify(messageToJson(decodeMessage(frame)));
  * ```
  */
@@ -553,6 +562,9 @@ function tlvLines(tlv: DecodedTlv, index: number, count: number): string[] {
  * @returns the text, lines joined with `\n`
  * @example
  * ```ts
+ * import { decodeMessage } from "../protocol/mod.ts";
+ * declare const frame: Uint8Array;
+ *
  * console.log(formatMessageText(decodeMessage(frame)));
  * ```
  */

@@ -215,6 +215,8 @@ function tlvParts(t: unknown, path: string): TlvParts {
  * @throws {MessageJsonError} for input that does not describe an encodable message
  * @example
  * ```ts
+ * const hb = { instrument_id: "0", timestamp_ns: "0" };
+ *
  * const frame = encodeMessageJson({ header: { sequence: 7 }, tlvs: [{ type: 100, fields: hb }] });
  * ```
  */
@@ -292,6 +294,8 @@ function encodeAt(input: unknown, options: EncodeJsonOptions, at: string): Uint8
  * @throws {MessageJsonError} for input that does not describe encodable messages
  * @example
  * ```ts
+ * declare const decodeJsonText: string;
+ *
  * const bytes = encodeMessagesJson(JSON.parse(decodeJsonText));
  * ```
  */

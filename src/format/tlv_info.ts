@@ -263,6 +263,8 @@ function referenceSizeText(info: TlvTypeInfo): string | undefined {
  * @returns the text, lines joined with `\n`
  * @example
  * ```ts
+ * import { lookupTlvType } from "../protocol/mod.ts";
+ *
  * console.log(formatTlvDetail(lookupTlvType("32")!));
  * ```
  */
@@ -321,6 +323,8 @@ export function formatTlvDetail(info: TlvTypeInfo): string {
  * @returns a plain object
  * @example
  * ```ts
+ * import { lookupTlvType } from "../protocol/mod.ts";
+ *
  * JSON.stringify(tlvInfoToJson(lookupTlvType("32")!));
  * ```
  */

@@ -50,6 +50,10 @@ const STREAM_HARD_LIMIT = 600;
  * @returns the hono app (`app.fetch` serves it; `app.request()` tests it)
  * @example
  * ```ts
+ * import { Http1Server } from "./http1.ts";
+ * import type { Hub } from "./hub.ts";
+ * declare const hub: Hub;
+ *
  * const app = createApp(hub, { token: null, allowedHosts: [] });
  * new Http1Server({ hostname: "127.0.0.1", port: 7420, handler: app.fetch });
  * ```

@@ -176,6 +176,9 @@ const HEALTH_CACHE_MS = 1000;
  *
  * @example
  * ```ts
+ * import type { Relay } from "../relay/mod.ts";
+ * declare const service: { relays: Relay[] };
+ *
  * const hub = new Hub(service.relays);
  * hub.start();
  * const off = hub.subscribe({ stats: (e) => console.log(e.points) });

@@ -420,6 +420,9 @@ const FAMILIES: readonly Family[] = [
  * @returns the exposition, ending with a newline
  * @example
  * ```ts
+ * import type { Relay } from "../relay/mod.ts";
+ * declare const relays: Relay[];
+ *
  * const text = prometheusText(relays.map((r) => r.stats()));
  * // # TYPE torq_frames_in_total counter
  * // torq_frames_in_total{relay="signal",domain="signal"} 42

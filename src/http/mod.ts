@@ -8,8 +8,10 @@
  *
  * @example
  * ```ts
- * import { Hub, serveHttp } from "./src/http/mod.ts";
+ * import { Hub, serveHttp } from "./mod.ts";
+ * import type { Relay } from "../relay/mod.ts";
  *
+ * declare const service: { relays: Relay[] };
  * const hub = new Hub(service.relays);
  * hub.start();
  * const server = serveHttp(hub, { listen: "127.0.0.1:7420" });

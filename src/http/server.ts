@@ -104,6 +104,9 @@ export function parseListen(listen: string): { hostname: string; port: number } 
  * @throws {HttpServeError} when the address is bad or cannot be bound
  * @example
  * ```ts
+ * import type { Hub } from "./hub.ts";
+ * declare const hub: Hub;
+ *
  * const server = serveHttp(hub, { listen: "127.0.0.1:0" });
  * console.log(server.url); // http://127.0.0.1:40123/
  * await server.shutdown();

@@ -125,6 +125,10 @@ export const ORIGIN_HEADER = "Torq-Origin";
  * @returns headers to pass with every publish
  * @example
  * ```ts
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * declare const nc: NatsConnection;
+ * declare const frame: Uint8Array;
+ *
  * nc.publish("torq.signals", frame, { headers: originHeaders(newOriginId()) });
  * ```
  */
@@ -150,8 +154,17 @@ export function originHeaders(origin: string): MsgHdrs {
  * @returns true for the instance's own messages
  * @example
  * ```ts
+ * import type { Msg, NatsConnection } from "@nats-io/transport-node";
+ * declare const nc: NatsConnection;
+ * declare const origin: string;
+ * declare function handle(m: Msg): void;
+ *
  * const own = originLine(origin);
- * nc.subscribe("torq.signals", { callback: (_e, m) => hasOrigin(m, own, origin) || handle(m) });
+ * nc.subscribe("torq.signals", {
+ *   callback: (_e, m) => {
+ *     if (!hasOrigin(m, own, origin)) handle(m);
+ *   },
+ * });
  * ```
  */
 export function hasOrigin(msg: Msg, line: Uint8Array, origin: string): boolean {
@@ -298,6 +311,8 @@ export interface NatsMessageLimits {
  * @returns the reason in a few words, or null
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * natsMessageProblem(frame, { maxMessageSize: 32_768, domain: 2 }); // null
  * natsMessageProblem(new Uint8Array(10)); // "10 bytes, shorter than a header"
  * ```
@@ -323,6 +338,9 @@ export function natsMessageProblem(b: Uint8Array, limits: NatsMessageLimits = {}
  *
  * @example
  * ```ts
+ * declare const chunk: Uint8Array;
+ * declare function publish(frame: Uint8Array): void;
+ *
  * const s = new FrameSplitter();
  * s.split(chunk, (frame) => publish(frame)); // frames are zero-copy subarrays of chunk
  * ```
@@ -432,8 +450,14 @@ export interface NatsFrameConnOptions {
  *
  * @example
  * ```ts
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * import type { StreamConn } from "../transport/mod.ts";
+ * declare const nc: NatsConnection;
+ * declare const publisher: CorePublisher;
+ * declare const relay: { attachConnection(conn: StreamConn, label: string): number };
+ *
  * const conn = new NatsFrameConn({ write: (chunk) => publisher.publish(chunk) });
- * nc.subscribe("torq.signals", { callback: (_e, m) => conn.push(m.data) });
+ * nc.subscribe("torq.signals", { callback: (_e, m) => void conn.push(m.data) });
  * relay.attachConnection(conn, "bridge:nats");
  * ```
  */
@@ -640,6 +664,10 @@ export interface CorePublisherOptions {
  *
  * @example
  * ```ts
+ * import type { NatsConnection } from "@nats-io/transport-node";
+ * declare const nc: NatsConnection;
+ * declare const chunk: Uint8Array;
+ *
  * const pub = new CorePublisher(nc, { subject: "torq.signals", origin: newOriginId() });
  * await pub.publish(chunk);
  * pub.counters.published;

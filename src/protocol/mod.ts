@@ -7,7 +7,9 @@
  *
  * @example
  * ```ts
- * import { decodeMessage, MessageBuilder } from "./mod.ts";
+ * import { decodeMessage, MessageBuilder, type PayloadFields } from "./mod.ts";
+ *
+ * declare const trade: PayloadFields; // instrument_id, price, volume, side, …
  * const frame = new MessageBuilder({ domain: 1, source: 2 }).begin().addPayload(1, trade).build();
  * decodeMessage(frame).tlvs[0]?.name; // "Trade"
  * ```

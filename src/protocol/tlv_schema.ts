@@ -43,6 +43,7 @@
  *     { name: "ask_price", offset: 16, type: "i64" },
  *   ],
  * });
+ * declare const value: Uint8Array; // a TLV 210 payload
  * decodePayload(210, value).bid_price; // a bigint
  * ```
  *
@@ -575,6 +576,8 @@ export function registerSchema(def: SchemaDefinition): TlvTypeInfo {
  * @throws {FrameError} for the first schema with a problem (see {@linkcode registerSchema})
  * @example
  * ```ts
+ * declare const schemasFromYamlFile: SchemaDefinition[];
+ *
  * registerSchemas(schemasFromYamlFile).map((e) => e.name);
  * ```
  */

@@ -18,6 +18,8 @@ import type { PolicyName } from "./policy.ts";
  * @returns the logic the engine runs
  * @example
  * ```ts
+ * import { loadConfig, relayConfig } from "../config/mod.ts";
+ *
  * const logic = relayLogicFromConfig(relayConfig(loadConfig(), "signal"), null);
  * logic.policy; // "standard"
  * ```

@@ -124,6 +124,9 @@ export interface JournalStats {
  *
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ * declare const hello: Uint8Array;
+ *
  * const j = AuditJournal.open("/tmp/torq/execution.journal", { relay: "execution", domain: 3 });
  * j.record(1, 0, frame, 0, frame.length); // PASS
  * j.control(2, "hello", hello, 0, 32);

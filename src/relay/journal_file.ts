@@ -556,6 +556,8 @@ export function* readJournal(
  * @returns the PASS records, in the order the relay accepted them
  * @example
  * ```ts
+ * const replay: Uint8Array[] = [];
+ *
  * const window = lastAccepted("/var/lib/torq/execution.journal", { frames: 100_000, bytes: 16 << 20 });
  * for (const r of window) replay.push(r.frame);
  * ```

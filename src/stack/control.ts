@@ -155,6 +155,8 @@ async function readLine(conn: Deno.Conn): Promise<string> {
  *
  * @example
  * ```ts
+ * declare const handlers: ControlHandlers;
+ *
  * const server = ControlServer.listen("/tmp/torq/up.ctl", handlers);
  * // ...
  * await server.close();

@@ -66,9 +66,17 @@ export interface StackOptions {
  *
  * @example
  * ```ts
+ * import type { RelayDomainName, TorqConfig } from "../config/mod.ts";
+ * import { runUntilSignal, startRelays } from "../daemon/mod.ts";
+ * import { StackLock } from "./files.ts";
+ * import { torqCommand } from "./self.ts";
+ * declare const config: TorqConfig;
+ * declare const dir: string;
+ * declare const names: RelayDomainName[];
+ *
  * const lock = StackLock.acquire(dir);
  * const relays = await startRelays(config, names, { socketDir: dir });
- * const stack = await Stack.start({ config, lock, relays, relayNames: names, torqCommand });
+ * const stack = await Stack.start({ config, lock, relays, relayNames: names, torqCommand: torqCommand() });
  * const stopped = runUntilSignal(relays, { beforeStop: () => stack.stopServices().then(() => {}) });
  * stack.ready();
  * await stopped;

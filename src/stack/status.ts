@@ -255,6 +255,8 @@ const STATE_TEXT: Readonly<Record<RelayState, string>> = {
  * @returns lines joined with `\n`
  * @example
  * ```ts
+ * declare const relays: StatusTarget[];
+ *
  * console.log(formatStatus(await collectStatus({ relays })));
  * // RELAY        STATE    SOCKET                      UPTIME  CONNS  MSGS IN/S  OUT/S  DROPS/S
  * // market_data  running  /tmp/torq/market_data.sock  1h02m       3       1.2k   2.4k        0

@@ -85,6 +85,8 @@ export interface JournalViewOptions {
  * @returns a JSON-ready object
  * @example
  * ```ts
+ * import { readJournal } from "../relay/mod.ts";
+ *
  * for (const r of readJournal("execution.journal")) console.log(JSON.stringify(journalRecordToJson(r)));
  * ```
  */
@@ -222,6 +224,8 @@ export function parseSince(text: string, nowMs: number): bigint {
  * @returns an async iterator of records
  * @example
  * ```ts
+ * declare const signal: AbortSignal;
+ *
  * for await (const r of followJournal("execution.journal", { signal })) console.log(r.result);
  * ```
  */

@@ -35,6 +35,9 @@ import { plural } from "../text/mod.ts";
  * @throws {FrameError} for a bad frame start or an incomplete last frame (offset absolute)
  * @example
  * ```ts
+ * import { concat } from "../io/mod.ts";
+ * declare const a: Uint8Array, b: Uint8Array;
+ *
  * splitFrames(concat([a, b])).length; // 2
  * ```
  */
@@ -115,6 +118,8 @@ export function pubFrames(input: PubInput): Uint8Array[] {
  * @returns the refusal line, or `null` when every frame belongs to the relay
  * @example
  * ```ts
+ * declare const trade: Uint8Array; // a market-data frame
+ *
  * wrongDomain([trade], 2, "signal");
  * // "frame 1 has relay_domain 1 (market_data), the signal relay takes domain 2 (signal) only; --force sends it anyway"
  * ```
@@ -172,6 +177,10 @@ export interface PublishResult {
  * @throws {Error} when the connection is lost before the relay confirmed reading every frame
  * @example
  * ```ts
+ * import type { RelayClient } from "../client/mod.ts";
+ * declare const client: RelayClient;
+ * declare const frame: Uint8Array;
+ *
  * await publishPaced(client, [{ frame }, { frame, atMs: 100 }]);
  * ```
  */
@@ -232,6 +241,8 @@ export async function publishPaced(
  * @returns the schedule
  * @example
  * ```ts
+ * declare const a: Uint8Array, b: Uint8Array;
+ *
  * [...repeatAtRate([a, b], 2, 10)].map((s) => s.atMs); // [0, 100, 200, 300]
  * ```
  */

@@ -65,6 +65,9 @@ export interface RecordResult {
  * @throws {Deno.errors.NotFound} and other file errors when the file cannot be written
  * @example
  * ```ts
+ * import { planSubscription } from "./sub.ts";
+ * declare const path: string;
+ *
  * await runRecord({ domain: "signal", path, plan: planSubscription({}), file: "rec.torq", count: 10 },
  *   (l) => console.error(l));
  * ```

@@ -138,6 +138,8 @@ export interface Refusal {
  * @returns the logic, or null for the system domain
  * @example
  * ```ts
+ * import { loadConfig } from "../config/mod.ts";
+ *
  * replayPolicy(loadConfig(), 2)?.policy; // "standard"
  * ```
  */
@@ -159,6 +161,10 @@ export function replayPolicy(config: TorqConfig, domain: number): RelayLogic | n
  * @returns the records it would refuse, with the reason
  * @example
  * ```ts
+ * import type { TorqConfig } from "../config/mod.ts";
+ * declare const config: TorqConfig;
+ * declare const recording: Recording;
+ *
  * refusedRecords(recording.records, replayPolicy(config, 2)!); // [{ record: 7, code: "ChecksumMismatch" }]
  * ```
  */
@@ -199,6 +205,8 @@ export function refusedRecords(
  * @returns the tail of `records`
  * @example
  * ```ts
+ * declare const rec: Recording;
+ *
  * selectFrom(rec.records, { sequence: 5n })[0]?.frame; // first frame with sequence ≥ 5
  * ```
  */
@@ -233,6 +241,8 @@ export interface ScheduleOptions {
  * @returns the schedule (infinite when looping without a count)
  * @example
  * ```ts
+ * declare const records: Recording["records"];
+ *
  * [...replaySchedule(records, { rate: { kind: "max" } })].length === records.length; // true
  * ```
  */
@@ -307,6 +317,9 @@ export interface ReplayResult extends PublishResult {
  *
  * @example
  * ```ts
+ * declare const recording: Recording;
+ * declare const path: string;
+ *
  * try {
  *   await runReplay({ recording, path, domain: 1 });
  * } catch (e) {

@@ -178,6 +178,8 @@ export interface FrameFormatOptions {
  * @returns the text (no trailing newline; several lines for `decode`)
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * formatFrame(frame, "hex"); // "efbeadde0201…"
  * JSON.parse(formatFrame(frame, "json")).header.sequence; // "1"
  * ```
@@ -219,6 +221,9 @@ export function formatFrame(
  * @returns e.g. `⚠ gap on source 20: expected 8, got 11 (3 missing)`
  * @example
  * ```ts
+ * import type { RelayClient } from "../client/mod.ts";
+ * declare const client: RelayClient;
+ *
  * client.on("gap", (e) => console.error(gapLine(e)));
  * ```
  */
@@ -307,6 +312,8 @@ export interface SubscriberOptions {
  * @throws {SubscribeError} when the relay refuses the patterns or does not answer
  * @example
  * ```ts
+ * declare const path: string;
+ *
  * const client = await connectSubscriber({ domain: "signal", path, plan: planSubscription({}) });
  * ```
  */
@@ -395,6 +402,8 @@ export interface SubResult {
  * @throws {SubscribeError} when the subscription is refused
  * @example
  * ```ts
+ * declare const path: string;
+ *
  * const r = await runSub({ domain: "signal", path, plan: planSubscription({}), count: 2 }, {
  *   out: (t) => Deno.stdout.write(new TextEncoder().encode(t)).then(() => {}),
  *   err: (l) => console.error(l),

@@ -105,6 +105,10 @@ export const ACCEPT_SETTLE_MS = 1000;
  * @param options health, logger, callbacks
  * @example
  * ```ts
+ * import { Logger } from "../log/mod.ts";
+ * import type { TransportListener } from "./transport.ts";
+ * declare const listener: TransportListener;
+ *
  * const health = new AcceptHealth();
  * await acceptEach(listener, {
  *   health,
