@@ -85,7 +85,7 @@ export async function readInputFile(path: string): Promise<Uint8Array> {
     return await Deno.readFile(path);
   } catch (e) {
     const reason = e instanceof Error ? e.message.replace(/: (readfile|open) .*$/, "") : String(e);
-    throw new CliError(`cannot read ${JSON.stringify(path)}: ${reason}`);
+    throw new CliError(`Cannot read ${JSON.stringify(path)}: ${reason}`);
   }
 }
 

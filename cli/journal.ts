@@ -129,7 +129,7 @@ async function readable(file: string, fn: () => Promise<number>): Promise<number
   } catch (e) {
     if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
     if (e instanceof Deno.errors.NotFound) {
-      throw new CliError(`cannot read ${JSON.stringify(file)}: no such file`);
+      throw new CliError(`Cannot read ${JSON.stringify(file)}: no such file`);
     }
     throw e;
   }

@@ -113,7 +113,7 @@ target relay's is refused (the relay would drop it as WrongDomain) unless --forc
         input = { kind: "json", value: JSON.parse(new TextDecoder().decode(bytes)) };
       } catch (e) {
         throw new CliError(
-          `cannot parse JSON from ${where}: ${e instanceof Error ? e.message : e}`,
+          `Cannot parse JSON from ${where}: ${e instanceof Error ? e.message : e}`,
         );
       }
     } else input = { kind: "bytes", bytes: await readStdin() };

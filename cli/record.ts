@@ -70,7 +70,7 @@ or on Ctrl-C, with a one-line summary on stderr.`,
     } catch (e) {
       if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
         throw new CliError(
-          `cannot write ${JSON.stringify(file)}: ${e.message.replace(/: open .*$/, "")}`,
+          `Cannot write ${JSON.stringify(file)}: ${e.message.replace(/: open .*$/, "")}`,
         );
       }
       throw e;

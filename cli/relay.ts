@@ -83,7 +83,7 @@ applies its limits and log level without dropping connections; the changes are l
       } catch (e) {
         await http?.stop();
         if (e instanceof TransportError || e instanceof Error) {
-          throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
+          throw new CliError(`Cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
         }
         throw e;
       }

@@ -128,7 +128,7 @@ running torq up through its control socket (<socket dir>/up.ctl).`,
         );
       } catch (e) {
         await http.stop();
-        throw new CliError(`cannot start the relays: ${(e as Error).message}`);
+        throw new CliError(`Cannot start the relays: ${(e as Error).message}`);
       }
       let bridges;
       try {
@@ -156,7 +156,7 @@ running torq up through its control socket (<socket dir>/up.ctl).`,
           await http.stop();
           await bridges.stop();
           await service.stop();
-          throw new CliError(`cannot start the demo: ${(e as Error).message}`);
+          throw new CliError(`Cannot start the demo: ${(e as Error).message}`);
         }
       }
       let stack: Stack;

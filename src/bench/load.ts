@@ -756,7 +756,7 @@ export async function connectRelay(path: string, domain: number): Promise<Stream
   try {
     return await transportForPath(path, domain).connect();
   } catch (e) {
-    throw new Error(`cannot connect to a relay at ${path}: ${message(e)}`);
+    throw new Error(`Cannot connect to a relay at ${path}: ${message(e)}`, { cause: e });
   }
 }
 

@@ -135,7 +135,7 @@ export class RelayProcess {
    */
   static async start(options: RelayProcessOptions): Promise<RelayProcess> {
     const [exe, ...pre] = options.command;
-    if (exe === undefined) throw new Error("cannot start a relay: empty command");
+    if (exe === undefined) throw new Error("Cannot start a relay: the command is empty");
     const child = new Deno.Command(exe, {
       args: [
         ...pre,
@@ -161,7 +161,7 @@ export class RelayProcess {
       if (relay.exited) {
         const r = await relay.stop();
         const why = r.log.map((l) => l.msg).filter((m) => m !== "").at(-1) ?? `exit ${r.code}`;
-        throw new Error(`cannot start a ${options.domain} relay: ${why}`);
+        throw new Error(`Cannot start a ${options.domain} relay: ${why}`);
       }
       try {
         (await Deno.connect({ transport: "unix", path: options.socket })).close();
@@ -172,7 +172,7 @@ export class RelayProcess {
       if (performance.now() >= until) {
         await relay.stop("SIGKILL");
         throw new Error(
-          `cannot start a ${options.domain} relay: not listening on ${options.socket} after ${
+          `Cannot start a ${options.domain} relay: not listening on ${options.socket} after ${
             options.startTimeoutMs ?? 15_000
           } ms`,
         );

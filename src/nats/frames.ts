@@ -875,7 +875,8 @@ export class NatsTransport implements Transport {
         (e instanceof Error && /refused/i.test(String((e as { cause?: unknown }).cause)));
       throw new TransportError(
         refused ? "refused" : "other",
-        `cannot connect to NATS at ${this.address}: ${text}`,
+        `Cannot connect to NATS at ${this.address}: ${text}`,
+        { cause: e },
       );
     }
     const origin = newOriginId();
@@ -948,7 +949,9 @@ export class NatsTransport implements Transport {
       await nc.flush();
     } catch (e) {
       conn.close();
-      throw new TransportError("other", `cannot subscribe on NATS at ${this.address}: ${e}`);
+      throw new TransportError("other", `Cannot subscribe on NATS at ${this.address}: ${e}`, {
+        cause: e,
+      });
     }
     return conn;
   }

@@ -311,7 +311,7 @@ export async function controlRequest<R extends ControlRequest>(
         { cause: e },
       );
     }
-    throw new ControlError("protocol", `cannot connect to ${path}: ${(e as Error).message}`, {
+    throw new ControlError("protocol", `Cannot connect to ${path}: ${(e as Error).message}`, {
       cause: e,
     });
   }
@@ -344,7 +344,7 @@ export async function controlRequest<R extends ControlRequest>(
     return rest as unknown as ControlAnswers[R["op"]];
   } catch (e) {
     if (e instanceof ControlError) throw e;
-    throw new ControlError("protocol", `cannot talk to ${path}: ${(e as Error).message}`, {
+    throw new ControlError("protocol", `Cannot talk to ${path}: ${(e as Error).message}`, {
       cause: e,
     });
   } finally {
