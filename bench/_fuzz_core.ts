@@ -32,6 +32,7 @@ import { TLV_TYPES, type TlvTypeInfo } from "../src/protocol/registry.ts";
 import { decodePayload, hasLayout } from "../src/protocol/payloads.ts";
 import { HEADER_SIZE, MAGIC, readU32, sealChecksum } from "../src/protocol/header.ts";
 import { readTlvAt, TlvCursor } from "../src/protocol/tlv.ts";
+import { DOMAIN_NUMBERS } from "../src/protocol/domains.ts";
 import { encodeSubscribe, parseSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
 import { auditTlvRanges, type PolicyName, SequenceState, Validator } from "../src/relay/policy.ts";
 import { explainReject } from "../src/relay/rejects.ts";
@@ -40,7 +41,7 @@ import {
   Filter,
   FrameTopics,
   TopicRegistry,
-} from "../src/relay/topics.ts";
+} from "../src/protocol/topics.ts";
 import {
   EXECUTION_LOGIC,
   MARKET_DATA_LOGIC,
@@ -120,14 +121,8 @@ export class Rng {
 // ---------------------------------------------------------------------------------------------
 // The seed corpus.
 
-const WIRE_DOMAIN: Readonly<Record<string, number>> = {
-  market_data: 1,
-  signal: 2,
-  execution: 3,
-  system: 4,
-  vendor: 1,
-  any: 4,
-};
+// Vendor types are sent on market data, framing types ("any") on system.
+const WIRE_DOMAIN: Readonly<Record<string, number>> = { ...DOMAIN_NUMBERS, vendor: 1, any: 4 };
 
 /** Source byte per wire domain for seed frames (known SourceTypes). */
 const DOMAIN_SOURCE: Readonly<Record<number, number>> = { 1: 2, 2: 20, 3: 40, 4: 80 };

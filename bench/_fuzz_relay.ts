@@ -31,6 +31,7 @@ import {
   type RelayArg,
   startRelay,
 } from "../tests/_support/relay.ts";
+import { writeAll } from "../src/io/mod.ts";
 import { Mutator, Rng, seedCorpus } from "./_fuzz_core.ts";
 
 /** Options of {@linkcode fuzzRelay}. */
@@ -220,11 +221,6 @@ function hexHead(b: Uint8Array, s: number, e: number): string {
   let out = "";
   for (let i = s; i < Math.min(e, s + 48); i++) out += b[i]!.toString(16).padStart(2, "0");
   return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
 function isClosedError(e: unknown): boolean {

@@ -1,7 +1,8 @@
 /**
- * How benches start `torq`: exactly as `bin/torq` runs it, with the
- * permissions and V8 flags written in bin/torq (the one place they are
- * written), so a bench measures the relay the way users run it.
+ * How benches start `torq`: exactly as `deno task torq` (bin/torq) runs it,
+ * with the V8 flags and permissions of bin/torq (the one place they are
+ * written, read by deploy/build.ts's `runtimeFlags`), so a bench measures the
+ * relay the way users run it.
  *
  * @module
  */
@@ -11,19 +12,26 @@ import { runtimeFlags } from "../deploy/build.ts";
 /** The repository root. */
 export const ROOT: string = new URL("../", import.meta.url).pathname;
 
-/** The `deno run` options torq runs with (permissions, `--v8-flags`), from bin/torq's two lines. */
+/** The `deno run` options bin/torq passes (config, permissions, `--v8-flags`). */
 export const TORQ_RUN_OPTIONS: readonly string[] = runOptions();
 
 function runOptions(): string[] {
   const flags = runtimeFlags();
-  return [`--v8-flags=${flags.v8Flags}`, ...flags.permissions];
+  return [
+    "--quiet",
+    "--no-prompt",
+    "--config",
+    `${ROOT}deno.json`,
+    `--v8-flags=${flags.v8Flags}`,
+    ...flags.permissions,
+  ];
 }
 
 /**
  * Arguments for `Deno.Command(Deno.execPath(), { args })` that run `torq <args>`.
  *
  * @param args the torq command line, e.g. `["relay", "signal"]`
- * @returns `run`, the torq task's options, the entry point and `args`
+ * @returns `run`, bin/torq's options, the entry point and `args`
  * @example
  * ```ts
  * new Deno.Command(Deno.execPath(), { args: torqArgs(["relay", "signal"]) }).spawn();

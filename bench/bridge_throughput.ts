@@ -29,6 +29,7 @@ import { writeNsFromMs } from "../src/protocol/clock.ts";
 import { FrameReader } from "../src/protocol/frame_reader.ts";
 import { type NatsServer, startNatsServer } from "../tests/_support/nats.ts";
 import { torqArgs } from "./_torq.ts";
+import { writeAll } from "../src/io/mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -105,11 +106,6 @@ class Sink {
 interface Producer {
   send(chunk: Uint8Array, size: number): Promise<void>;
   close(): Promise<void>;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
 }
 
 function socketProducer(conn: Deno.Conn): Producer {

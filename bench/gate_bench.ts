@@ -8,11 +8,12 @@ import { frameChecksum } from "../src/protocol/crc32.ts";
 import { decodeMessage } from "../src/protocol/message.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import { encodePayload } from "../src/protocol/payloads.ts";
-import { findVector } from "../src/tools/vectors_data.ts";
+import { findVector } from "../src/protocol/spec_vectors.ts";
 import { Relay } from "../src/relay/relay.ts";
 import { MARKET_DATA_LOGIC } from "../src/relay/logic.ts";
 import { Logger } from "../src/log/logger.ts";
 import { frameOfSize } from "./_frames.ts";
+import { writeAll } from "../src/io/mod.ts";
 
 /** Back-to-back frames of `size` bytes filling about `bytes`. */
 function frames(size: number, bytes: number): Uint8Array {
@@ -120,10 +121,6 @@ Deno.bench({
 const dir = await Deno.makeTempDir({ prefix: "torq_gate_" });
 const chunk = frames(64, 262_144);
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
 async function readBytes(conn: Deno.Conn, n: number, buf: Uint8Array): Promise<void> {
   let got = 0;
   while (got < n) {

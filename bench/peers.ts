@@ -41,7 +41,8 @@
 import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protocol/header.ts";
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
-import { Histogram } from "../src/tools/histogram.ts";
+import { Histogram } from "../src/bench/histogram.ts";
+import { writeAll } from "../src/io/mod.ts";
 import { ROOT, torqArgs } from "./_torq.ts";
 import { BENCH_ARGS, benchArgs } from "./_args.ts";
 import { buildPerfTools, type PerfTools, startCRelay } from "./_c_perf.ts";
@@ -177,11 +178,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nowMs = () => performance.timeOrigin + performance.now();
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
 
 // ----------------------------------------------------------------------------------------------
 // Message encodings: one template per system and size, repeated into batches.

@@ -12,9 +12,17 @@
  */
 
 import { parseArgs } from "node:util";
-import { encodeHeader, HEADER_SIZE, sealChecksum } from "../src/protocol/header.ts";
-import { writeTlvHeader } from "../src/protocol/tlv.ts";
-import { writeNsFromMs } from "../src/protocol/clock.ts";
+import {
+  DOMAIN_NUMBERS,
+  type DomainName,
+  encodeHeader,
+  HEADER_SIZE,
+  sealChecksum,
+  writeNsFromMs,
+  writeTlvHeader,
+} from "../src/protocol/mod.ts";
+import { writeAll } from "../src/io/mod.ts";
+import { type BenchDomain, RelayProcess } from "../src/bench/mod.ts";
 import { torqArgs } from "./_torq.ts";
 
 const { values } = parseArgs({
@@ -31,7 +39,6 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const WINDOW = 6_000;
 const CHUNK = 262_144;
-const DOMAIN_NUMBER: Record<string, number> = { market_data: 1, signal: 2, execution: 3 };
 
 /** Frames of `size` bytes laid back to back in one chunk; execution frames carry OrderRequests. */
 function makeChunk(
@@ -84,11 +91,6 @@ async function readCount(conn: Deno.Conn, counter: { bytes: number }, stop: { do
   }
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array) {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
 interface Result {
   system: string;
   domain: string;
@@ -110,37 +112,20 @@ async function run(
 ): Promise<Result> {
   const dir = await Deno.makeTempDir({ prefix: "torq-bench-" });
   const path = `${dir}/${domain}.sock`;
-  const dnum = DOMAIN_NUMBER[domain]!;
+  const dnum = DOMAIN_NUMBERS[domain as DomainName];
   const { chunk, frames, size: frameSize } = makeChunk(dnum, size);
-  let child: Deno.ChildProcess | null = null;
+  let relay: RelayProcess | null = null;
   let listener: Deno.UnixListener | null = null;
   const consumerConns: Deno.Conn[] = [];
   let producer: Deno.Conn[];
   if (system === "relay") {
-    child = new Deno.Command(Deno.execPath(), {
-      args: [
-        ...torqArgs([]),
-        "relay",
-        domain,
-        "--socket",
-        path,
-        "--journal",
-        `${dir}/execution.journal`,
-        "--log-level",
-        "warn",
-        ...(values.set ?? []).flatMap((kv) => ["--set", kv]),
-      ],
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn();
-    for (let i = 0; i < 200; i++) {
-      try {
-        (await Deno.connect({ transport: "unix", path })).close();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
+    relay = await RelayProcess.start({
+      command: [Deno.execPath(), ...torqArgs([])],
+      domain: domain.replace("_", "-") as BenchDomain,
+      socket: path,
+      journal: `${dir}/execution.journal`,
+      args: (values.set ?? []).flatMap((kv) => ["--set", kv]),
+    });
     for (let i = 0; i < consumers; i++) {
       consumerConns.push(await Deno.connect({ transport: "unix", path }));
     }
@@ -191,9 +176,9 @@ async function run(
   for (const c of consumerConns) c.close();
   await Promise.allSettled(readers);
   listener?.close();
-  if (child !== null) {
-    child.kill("SIGTERM");
-    await child.status;
+  if (relay !== null) {
+    // The relay's own warnings and errors (drops, rejects), after its figures.
+    for (const line of (await relay.stop()).log) console.error(`relay: ${JSON.stringify(line)}`);
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   const delivered = Math.min(...counters.map((c) => Math.floor(c.bytes / frameSize)));

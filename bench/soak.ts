@@ -32,12 +32,14 @@
 import { encodeHeader, HEADER_SIZE, readU32, sealChecksum } from "../src/protocol/header.ts";
 import { writeTlvHeader } from "../src/protocol/tlv.ts";
 import { writeNsFromMs } from "../src/protocol/clock.ts";
+import { DOMAIN_NUMBERS } from "../src/protocol/domains.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
-import { Histogram, type HistogramSummary } from "../src/tools/histogram.ts";
-import { Prng } from "../src/tools/prng.ts";
+import { Histogram, type HistogramSummary } from "../src/bench/histogram.ts";
+import { Prng } from "../src/demo/prng.ts";
 import { torqArgs } from "./_torq.ts";
 import { benchArgs } from "./_args.ts";
 import type { ProcessInfo } from "../src/http/api.ts";
+import { writeAll } from "../src/io/mod.ts";
 
 const HELP = `Usage: deno task soak -- [options]
 
@@ -97,7 +99,6 @@ const TICK_MS = 5;
 
 type DomainName = "market_data" | "signal" | "execution";
 const DOMAINS: readonly DomainName[] = ["market_data", "signal", "execution"];
-const DOMAIN_NUMBER: Record<DomainName, number> = { market_data: 1, signal: 2, execution: 3 };
 const SOCKET_FILE: Record<DomainName, string> = {
   market_data: "market_data.sock",
   signal: "signals.sock",
@@ -189,11 +190,6 @@ const CONSUMERS = split(CLIENTS - Math.max(3, Math.round(CLIENTS * 0.2)), CONSUM
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const nowMs = () => performance.timeOrigin + performance.now();
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
 async function connectRetry(path: string, timeoutMs: number): Promise<Deno.UnixConn> {
   const until = performance.now() + timeoutMs;
   for (;;) {
@@ -250,7 +246,7 @@ class Producer {
 
   constructor(domain: DomainName, index: number, rate: number, conn: Deno.Conn) {
     this.domain = domain;
-    this.dnum = DOMAIN_NUMBER[domain];
+    this.dnum = DOMAIN_NUMBERS[domain];
     const sources = SOURCES[domain];
     this.source = sources[index % sources.length]!;
     this.rate = rate;
@@ -361,7 +357,7 @@ class Consumer {
   async start(): Promise<void> {
     this.conn = await connectRetry(this.#path, 5000);
     if (this.patterns !== null) {
-      await writeAll(this.conn, subscribeFrame(DOMAIN_NUMBER[this.domain], this.patterns));
+      await writeAll(this.conn, subscribeFrame(DOMAIN_NUMBERS[this.domain], this.patterns));
     }
     this.done = this.#loop();
   }

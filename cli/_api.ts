@@ -7,8 +7,8 @@
  * @module
  */
 
-import { DEFAULT_API_URL, HttpApiClient, HttpApiError } from "../src/http/api_client.ts";
-import { apiUrlOfListen } from "../src/tools/status.ts";
+import { DEFAULT_API_URL, HttpApiClient, HttpApiError } from "../src/http/mod.ts";
+import { apiUrlOfListen } from "../src/stack/mod.ts";
 import { CliError } from "./_args.ts";
 import type { OptionSpec } from "./_command.ts";
 import { CONFIG_SOURCE_OPTIONS, configFromArgs } from "./_config.ts";

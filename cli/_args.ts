@@ -6,6 +6,8 @@
  * @module
  */
 
+import { writeAll } from "../src/io/mod.ts";
+
 /** Exit codes of every subcommand. */
 export const Exit = {
   /** Success. */
@@ -83,7 +85,7 @@ export async function readInputFile(path: string): Promise<Uint8Array> {
     return await Deno.readFile(path);
   } catch (e) {
     const reason = e instanceof Error ? e.message.replace(/: (readfile|open) .*$/, "") : String(e);
-    throw new CliError(`cannot read ${JSON.stringify(path)}: ${reason}`);
+    throw new CliError(`Cannot read ${JSON.stringify(path)}: ${reason}`);
   }
 }
 
@@ -93,8 +95,7 @@ export async function readInputFile(path: string): Promise<Uint8Array> {
  * @param bytes the bytes
  */
 export async function writeStdout(bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+  await writeAll(Deno.stdout, bytes);
 }
 
 /**

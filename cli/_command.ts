@@ -13,6 +13,8 @@
  *
  * @example
  * ```ts
+ * import { Exit } from "./_args.ts";
+ *
  * export const command = defineCommand({
  *   name: "torq sub",
  *   description: "Subscribe to a relay and print what arrives.",
@@ -34,7 +36,7 @@
  */
 
 import type { RelayDomainName } from "../src/config/mod.ts";
-import { didYouMean } from "../src/text/suggest.ts";
+import { didYouMean } from "../src/text/mod.ts";
 import { CliError, Exit, printOut, UsageError } from "./_args.ts";
 
 // ---------------------------------------------------------------------------------------------

@@ -6,11 +6,11 @@
  * @module
  */
 
-import type { Hub } from "../src/http/hub.ts";
-import type { HttpServer } from "../src/http/server.ts";
-import type { Relay } from "../src/relay/relay.ts";
+import type { HttpServer, Hub } from "../src/http/mod.ts";
+import type { Relay } from "../src/relay/mod.ts";
 import type { HttpConfig } from "../src/config/mod.ts";
-import type { Logger } from "../src/log/logger.ts";
+import type { Logger } from "../src/log/mod.ts";
+import { isLoopback } from "../src/transport/mod.ts";
 import { CliError } from "./_args.ts";
 
 /** Options of {@linkcode bindHttp}. */
@@ -53,10 +53,7 @@ export async function bindHttp(
   token: string | null,
   options: BindHttpOptions = {},
 ): Promise<HttpFront> {
-  const [{ Hub }, { HttpServeError, isLoopback, serveHttp }] = await Promise.all([
-    import("../src/http/hub.ts"),
-    import("../src/http/server.ts"),
-  ]);
+  const { Hub, HttpServeError, serveHttp } = await import("../src/http/mod.ts");
   const hub = new Hub([]);
   let server: HttpServer;
   try {

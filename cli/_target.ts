@@ -8,8 +8,9 @@
  */
 
 import { join } from "node:path";
-import { DOMAIN_NUMBERS, type RelayDomainName, SOCKET_FILE_NAMES } from "../src/config/mod.ts";
-import { parseByteList, planSubscription, type SubscriptionPlan } from "../src/tools/sub.ts";
+import { type RelayDomainName, SOCKET_FILE_NAMES } from "../src/config/mod.ts";
+import { DOMAIN_NUMBERS } from "../src/protocol/mod.ts";
+import { parseByteList, planSubscription, type SubscriptionPlan } from "../src/tools/mod.ts";
 import { UsageError } from "./_args.ts";
 import type { OptionSpec } from "./_command.ts";
 import { CONFIG_SOURCE_OPTIONS, configFromArgs } from "./_config.ts";

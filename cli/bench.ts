@@ -17,16 +17,15 @@ import {
   type BenchWorkload,
   formatBenchCsv,
   formatBenchHeader,
+  formatBenchProgress,
   formatBenchRatio,
   formatBenchRun,
-  formatCount,
-  formatRate,
   MAX_PRODUCERS,
   MIN_BENCH_SIZE,
   ORDER_REQUEST_FRAME_SIZE,
-} from "../src/tools/bench.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { torqCommand } from "../src/stack/self.ts";
+} from "../src/bench/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { torqCommand } from "../src/stack/mod.ts";
 import type { RelayDomainName } from "../src/config/mod.ts";
 import { CliError, Exit, printOut, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";
@@ -282,10 +281,7 @@ async function runBench(
     progressShown = false;
   };
   const onProgress = (p: BenchProgress) => {
-    const line = `  ${p.system}  ${(p.elapsedMs / 1000).toFixed(1)} s  sent ${
-      formatCount(p.sent)
-    }  received ${formatCount(p.received)}  ${formatRate(p.msgsPerSec)} msgs/s per consumer`;
-    Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${line}`));
+    Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${formatBenchProgress(p)}`));
     progressShown = true;
   };
 

@@ -5,19 +5,29 @@
  * @module
  */
 
-import { type DecodedMessage, decodeMessage, decodeMessages } from "../src/protocol/message.ts";
-import { FrameError } from "../src/protocol/errors.ts";
-import { errorToJson, formatMessageText, messageToJson } from "../src/tools/decode_format.ts";
-import { HexParseError, looksLikeHex, parseHex } from "../src/tools/hex.ts";
+import {
+  type DecodedMessage,
+  decodeMessage,
+  decodeMessages,
+  FrameError,
+} from "../src/protocol/mod.ts";
+import {
+  errorToJson,
+  formatMessageText,
+  HexParseError,
+  looksLikeHex,
+  messageToJson,
+  parseHex,
+} from "../src/format/mod.ts";
 import {
   damageLine,
   isRecording,
+  journalFrames,
   readRecordingFile,
   RecordingError,
-} from "../src/tools/record_file.ts";
-import { isJournal, JournalError } from "../src/relay/journal_file.ts";
-import { journalFrames } from "../src/tools/journal_view.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+} from "../src/tools/mod.ts";
+import { isJournal, JournalError } from "../src/relay/mod.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 import {
   CliError,
   Exit,

@@ -9,8 +9,7 @@
  * @module
  */
 
-import { arbitrageJsonFromMessage } from "../src/tools/arbitrage_json.ts";
-import { runDemoArbitrage, sentLine } from "../src/tools/demo_arbitrage.ts";
+import { arbitrageJsonFromMessage } from "../src/format/mod.ts";
 import {
   formatPipelineEvent,
   formatPipelineStats,
@@ -18,10 +17,12 @@ import {
   PIPELINE_STAGES,
   type PipelineStage,
   type PipelineStats,
-} from "../src/tools/pipeline.ts";
-import { VenueId } from "../src/protocol/instrument_id.ts";
-import { randomSeed } from "../src/tools/prng.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+  randomSeed,
+  runDemoArbitrage,
+  sentLine,
+} from "../src/demo/mod.ts";
+import { VenueId } from "../src/protocol/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
 import { Exit, UsageError } from "./_args.ts";
 import { countOption, SEED_OPTION } from "./_options.ts";
 import { defineCommand, defineGroup } from "./_command.ts";

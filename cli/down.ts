@@ -6,7 +6,7 @@
  */
 
 import { formatDown, stopStack } from "../src/stack/mod.ts";
-import { ControlError } from "../src/stack/control.ts";
+import { ControlError } from "../src/stack/mod.ts";
 import { CliError, Exit, printOut } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
 import { STACK_OPTIONS, stackDir } from "./_stack.ts";

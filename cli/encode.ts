@@ -5,8 +5,7 @@
  * @module
  */
 
-import { encodeMessagesJson, MessageJsonError } from "../src/tools/encode_json.ts";
-import { toHex } from "../src/tools/hex.ts";
+import { encodeMessagesJson, MessageJsonError, toHex } from "../src/format/mod.ts";
 import {
   CliError,
   Exit,
@@ -68,7 +67,7 @@ keeps the extended form for short values; offset, length and name are ignored.`,
     try {
       input = JSON.parse(new TextDecoder().decode(bytes));
     } catch (e) {
-      throw new CliError(`cannot parse JSON from ${where}: ${e instanceof Error ? e.message : e}`);
+      throw new CliError(`Cannot parse JSON from ${where}: ${e instanceof Error ? e.message : e}`);
     }
     let frames: Uint8Array;
     try {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { JournalError, type JournalResult } from "../src/relay/journal_file.ts";
+import { JournalError, type JournalResult } from "../src/relay/mod.ts";
 import {
   followJournal,
   formatJournalLine,
@@ -15,10 +15,10 @@ import {
   matchesFilter,
   parseSince,
   verifyLines,
-} from "../src/tools/journal_view.ts";
-import { formatMessageText } from "../src/tools/decode_format.ts";
-import { decodeMessage } from "../src/protocol/message.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+} from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { formatMessageText } from "../src/format/mod.ts";
+import { decodeMessage } from "../src/protocol/mod.ts";
 import { CliError, Exit, printError, printOut, UsageError } from "./_args.ts";
 import { defineCommand, defineGroup } from "./_command.ts";
 
@@ -129,7 +129,7 @@ async function readable(file: string, fn: () => Promise<number>): Promise<number
   } catch (e) {
     if (e instanceof JournalError) throw new CliError(`${e.code}: ${e.message}`);
     if (e instanceof Deno.errors.NotFound) {
-      throw new CliError(`cannot read ${JSON.stringify(file)}: no such file`);
+      throw new CliError(`Cannot read ${JSON.stringify(file)}: no such file`);
     }
     throw e;
   }

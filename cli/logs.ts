@@ -17,7 +17,7 @@ import {
   selectLogs,
   UnknownLogError,
 } from "../src/stack/mod.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
 import { CliError, Exit, UsageError } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
 import { STACK_OPTIONS, stackDir } from "./_stack.ts";

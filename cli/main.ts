@@ -11,7 +11,7 @@
  */
 
 import { VERSION } from "../src/version.ts";
-import { didYouMean } from "../src/text/suggest.ts";
+import { didYouMean } from "../src/text/mod.ts";
 import { CliError, Exit, printOut, wantsVerbose } from "./_args.ts";
 import type { Command } from "./_command.ts";
 

@@ -6,12 +6,10 @@
  * @module
  */
 
-import { parseVenue, venueName } from "../src/protocol/instrument_id.ts";
-import { SourceType } from "../src/protocol/domains.ts";
-import { formatMockRelayStats, MockRelay } from "../src/tools/mock_relay.ts";
-import { randomSeed } from "../src/tools/prng.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { TransportError } from "../src/transport/transport.ts";
+import { parseVenue, SourceType, venueName } from "../src/protocol/mod.ts";
+import { formatMockRelayStats, MockRelay, randomSeed } from "../src/demo/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { TransportError } from "../src/transport/mod.ts";
 import { Exit, UsageError } from "./_args.ts";
 import { countOption, SEED_OPTION } from "./_options.ts";
 import { defineCommand, describeNumber, parseNumber } from "./_command.ts";

@@ -5,9 +5,8 @@
  */
 
 import { RelayClient } from "../src/client/mod.ts";
-import { FrameError } from "../src/protocol/errors.ts";
-import { HexParseError } from "../src/tools/hex.ts";
-import { MessageJsonError } from "../src/tools/encode_json.ts";
+import { FrameError, SPEC_VECTORS } from "../src/protocol/mod.ts";
+import { HexParseError, MessageJsonError } from "../src/format/mod.ts";
 import {
   pubFrames,
   type PubInput,
@@ -15,9 +14,8 @@ import {
   pubSummary,
   repeatAtRate,
   wrongDomain,
-} from "../src/tools/pub.ts";
-import { SPEC_VECTORS } from "../src/tools/vectors_data.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+} from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
 import { CliError, Exit, readInputFile, readStdin, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
@@ -115,7 +113,7 @@ target relay's is refused (the relay would drop it as WrongDomain) unless --forc
         input = { kind: "json", value: JSON.parse(new TextDecoder().decode(bytes)) };
       } catch (e) {
         throw new CliError(
-          `cannot parse JSON from ${where}: ${e instanceof Error ? e.message : e}`,
+          `Cannot parse JSON from ${where}: ${e instanceof Error ? e.message : e}`,
         );
       }
     } else input = { kind: "bytes", bytes: await readStdin() };

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { recordSummary, runRecord } from "../src/tools/record.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
+import { recordSummary, runRecord } from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
 import { CliError, Exit, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
@@ -70,7 +70,7 @@ or on Ctrl-C, with a one-line summary on stderr.`,
     } catch (e) {
       if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
         throw new CliError(
-          `cannot write ${JSON.stringify(file)}: ${e.message.replace(/: open .*$/, "")}`,
+          `Cannot write ${JSON.stringify(file)}: ${e.message.replace(/: open .*$/, "")}`,
         );
       }
       throw e;

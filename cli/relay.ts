@@ -7,18 +7,18 @@
 import {
   descriptorBudget,
   loggerFromConfig,
+  ProcessSignals,
   runUntilSignal,
+  startBridges,
   startRelays,
-} from "../src/relay/service.ts";
-import { ProcessSignals } from "../src/relay/signals.ts";
-import { startBridges } from "../src/bridge/start.ts";
-import { TransportError } from "../src/transport/transport.ts";
+} from "../src/daemon/mod.ts";
+import { TransportError } from "../src/transport/mod.ts";
 import { CliError, Exit, printOut } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
 import { JOURNAL_OPTION } from "./_options.ts";
 import { CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 
 /** `torq relay`. */
 export const command = defineCommand({
@@ -83,7 +83,7 @@ applies its limits and log level without dropping connections; the changes are l
       } catch (e) {
         await http?.stop();
         if (e instanceof TransportError || e instanceof Error) {
-          throw new CliError(`cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
+          throw new CliError(`Cannot start the ${name.replace("_", "-")} relay: ${e.message}`);
         }
         throw e;
       }

@@ -5,15 +5,15 @@
  */
 
 import { DOMAIN_NAMES, type RelayDomainName } from "../src/config/mod.ts";
-import { damageLine, RecordingError } from "../src/tools/record_file.ts";
-import { isJournal, JournalError } from "../src/relay/journal_file.ts";
-import { journalAsRecording } from "../src/tools/journal_view.ts";
 import {
+  damageLine,
+  journalAsRecording,
   loadRecording,
   parseReplayFrom,
   parseReplayRate,
   type Recording,
   recordingDomain,
+  RecordingError,
   ReplayError,
   type ReplayFrom,
   replayPolicy,
@@ -21,9 +21,10 @@ import {
   type ReplayRate,
   replaySummary,
   runReplay,
-} from "../src/tools/replay.ts";
+} from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { isJournal, JournalError } from "../src/relay/mod.ts";
 import { configFromArgs } from "./_config.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
 import { CliError, Exit, readInputFile, UsageError } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand, RELAY_DOMAINS, relayDomainArg } from "./_command.ts";

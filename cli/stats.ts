@@ -5,8 +5,7 @@
  * @module
  */
 
-import { HttpApiError } from "../src/http/api_client.ts";
-import { formatStatsSummary } from "../src/http/format.ts";
+import { formatStatsSummary, HttpApiError } from "../src/http/mod.ts";
 import { CliError, Exit, printOut } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
 import { API_OPTIONS, apiClient } from "./_api.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { collectStatus, formatStatus, statusToJson } from "../src/tools/status.ts";
+import { collectStatus, formatStatus, statusToJson } from "../src/stack/mod.ts";
 import { DOMAIN_NAMES, SOCKET_FILE_NAMES } from "../src/config/mod.ts";
 import {
   ControlError,

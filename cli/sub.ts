@@ -4,14 +4,14 @@
  * @module
  */
 
-import { domainName } from "../src/protocol/domains.ts";
-import { runSub, type SubFormat, subSummary } from "../src/tools/sub.ts";
-import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { SchemaCache } from "../src/client/schema_cache.ts";
+import { domainName } from "../src/protocol/mod.ts";
+import { runSub, type SubFormat, subSummary } from "../src/tools/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { SchemaCache } from "../src/client/mod.ts";
 import { CliError, Exit, UsageError, writeStdout } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 import { relayTarget, SUBSCRIPTION_OPTIONS, subscriptionPlan, TARGET_OPTIONS } from "./_target.ts";
 
 const COMMAND = "torq sub";

@@ -13,11 +13,11 @@ import {
   tlvInfosOf,
   tlvInfoToJson,
   unknownTypeMessage,
-} from "../src/tools/tlv_info.ts";
-import { didYouMean } from "../src/text/suggest.ts";
+} from "../src/format/mod.ts";
+import { didYouMean } from "../src/text/mod.ts";
 import { CliError, Exit, printOut, UsageError } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 
 const COMMAND = "torq tlv-info";
 const REGISTRY_DOMAINS = ["market-data", "signal", "execution", "system", "vendor"];

@@ -6,10 +6,9 @@
  * @module
  */
 
-import { HttpApiError } from "../src/http/api_client.ts";
-import { CONNECTION_SORTS } from "../src/http/hub.ts";
-import { formatTop } from "../src/http/format.ts";
-import { interruptOnSignals, sleep } from "../src/tools/_interrupt.ts";
+import { CONNECTION_SORTS, formatTop, HttpApiError } from "../src/http/mod.ts";
+import { interruptOnSignals } from "./_interrupt.ts";
+import { sleep } from "../src/io/mod.ts";
 import { CliError, Exit, printOut, writeStdout } from "./_args.ts";
 import { defineCommand } from "./_command.ts";
 import { API_OPTIONS, apiClient } from "./_api.ts";

@@ -9,12 +9,12 @@
 import {
   descriptorBudget,
   loggerFromConfig,
+  ProcessSignals,
   runUntilSignal,
+  startBridges,
   startRelays,
-} from "../src/relay/service.ts";
-import { ProcessSignals } from "../src/relay/signals.ts";
-import { startBridges } from "../src/bridge/start.ts";
-import type { UpDemo } from "../src/tools/up_demo.ts";
+} from "../src/daemon/mod.ts";
+import type { UpDemo } from "../src/demo/mod.ts";
 import {
   DetachError,
   formatLogLine,
@@ -31,7 +31,7 @@ import { defineCommand } from "./_command.ts";
 import { JOURNAL_OPTION } from "./_options.ts";
 import { CONFIG_OPTIONS, configFromArgs } from "./_config.ts";
 import { bindHttp, dashboardLine } from "./_http.ts";
-import { registerSchemaFiles, SCHEMAS_OPTION } from "./_schemas.ts";
+import { registerSchemaFiles, SCHEMAS_OPTION } from "./_tlv_schemas.ts";
 
 const COMMAND = "torq up";
 
@@ -128,7 +128,7 @@ running torq up through its control socket (<socket dir>/up.ctl).`,
         );
       } catch (e) {
         await http.stop();
-        throw new CliError(`cannot start the relays: ${(e as Error).message}`);
+        throw new CliError(`Cannot start the relays: ${(e as Error).message}`);
       }
       let bridges;
       try {
@@ -150,13 +150,13 @@ running torq up through its control socket (<socket dir>/up.ctl).`,
       if (values.demo) {
         try {
           // Loaded only with --demo: a relay process without it does not hold the demo's code.
-          const { startUpDemo } = await import("../src/tools/up_demo.ts");
+          const { startUpDemo } = await import("../src/demo/mod.ts");
           demo = await startUpDemo(service.relays, (line) => console.error(`${COMMAND}: ${line}`));
         } catch (e) {
           await http.stop();
           await bridges.stop();
           await service.stop();
-          throw new CliError(`cannot start the demo: ${(e as Error).message}`);
+          throw new CliError(`Cannot start the demo: ${(e as Error).message}`);
         }
       }
       let stack: Stack;

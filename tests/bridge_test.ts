@@ -22,6 +22,7 @@ import {
 import { type NatsServer, startNatsServer } from "./_support/nats.ts";
 import { connect as connectUnix, readFrames, runTorq, startRelay } from "./_support/relay.ts";
 import { prometheusText } from "../src/http/metrics.ts";
+import { concat } from "../src/io/mod.ts";
 
 const quiet = () => new Logger({ level: "error" });
 /** Bound of every wait in this file, in ms. */
@@ -44,16 +45,6 @@ async function receiveN(client: RelayClient, n: number, what: string): Promise<R
     const f = await client.receive(Math.max(1, deadline - Date.now()));
     if (f === null) assert.fail(`${what}: received ${out.length} of ${n} frames`);
     out.push(f);
-  }
-  return out;
-}
-
-function concat(frames: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let off = 0;
-  for (const f of frames) {
-    out.set(f, off);
-    off += f.length;
   }
   return out;
 }

@@ -196,7 +196,7 @@ Deno.test("torq relay: refuses an unsafe socket directory with one line; allow_f
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0]!,
-      /cannot start the signal relay: socket directory .* is a symbolic link/,
+      /Cannot start the signal relay: socket directory .* is a symbolic link/,
     );
     const relay = await startRelay("signal", {
       socket,
@@ -231,7 +231,7 @@ Deno.test("torq relay: a socket mode writable by others is refused with one line
         assert.equal(r.code, 1, r.stderr);
         assert.equal(
           r.stderr,
-          `torq relay: cannot start the signal relay: socket mode ${mode} would make ${socket} ` +
+          `torq relay: Cannot start the signal relay: socket mode ${mode} would make ${socket} ` +
             "writable by others, so any local user could publish and subscribe; refusing it " +
             '(use "0660" and a group, or set transport.allow_world_socket)\n',
         );
@@ -273,7 +273,7 @@ Deno.test("torq relay: a socket mode writable by others is refused with one line
       assert.equal(r.code, 1, r.stderr);
       assert.match(
         r.stderr,
-        /^torq up: cannot start the relays: socket mode 0777 would make .*execution\.sock writable by others/,
+        /^torq up: Cannot start the relays: socket mode 0777 would make .*execution\.sock writable by others/,
       );
       assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
       assert.deepEqual([...Deno.readDirSync(dir)], [], "every socket was removed");

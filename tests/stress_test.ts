@@ -24,6 +24,7 @@ import { frameChecksum } from "../src/protocol/crc32.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
 import { hex, type LogLine, prng, type RelayArg, startRelay } from "./_support/relay.ts";
+import { writeAll } from "../src/io/mod.ts";
 
 const SECONDS = Number(Deno.env.get("TORQ_STRESS_SECONDS") ?? "3");
 const SEED = Number(Deno.env.get("TORQ_STRESS_SEED") ?? Math.floor(Math.random() * 2 ** 31));
@@ -377,11 +378,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
 function concatAll(parts: readonly Uint8Array[], room: number): Uint8Array {

@@ -15,7 +15,7 @@ import {
   formatRate,
   RelayProcess,
   runBench,
-} from "../src/tools/bench.ts";
+} from "../src/bench/mod.ts";
 
 import { startRelay } from "./_support/relay.ts";
 
@@ -252,7 +252,7 @@ Deno.test("torq bench --socket at a missing path exits 1 with one line", async (
   assert.equal(lines.length, 1, run.stderr);
   assert.match(
     lines[0]!,
-    /^torq bench: cannot connect to a relay at \/nonexistent\/torq\/x\.sock: /,
+    /^torq bench: Cannot connect to a relay at \/nonexistent\/torq\/x\.sock: /,
   );
 });
 

@@ -8,7 +8,7 @@ import { MessageBuilder } from "../src/protocol/builder.ts";
 import { coin, VenueId } from "../src/protocol/instrument_id.ts";
 import { decodeMessage } from "../src/protocol/message.ts";
 import type { PayloadFields } from "../src/protocol/payloads.ts";
-import { DEMO_PAIRS, DEMO_VENUES, DemoArbitrageGenerator } from "../src/tools/demo_arbitrage.ts";
+import { DEMO_PAIRS, DEMO_VENUES, DemoArbitrageGenerator } from "../src/demo/arbitrage.ts";
 import { hex, ROOT, runTorq, startRelay } from "./_support/relay.ts";
 import { readJournal } from "../src/relay/journal_file.ts";
 import { journalRecordToJson } from "../src/tools/journal_view.ts";

@@ -22,6 +22,7 @@ import {
 } from "./_support/relay.ts";
 import { toHex, vectorBytes } from "./_support/vectors.ts";
 import { readRecording } from "../src/tools/record_file.ts";
+import { concat } from "../src/io/mod.ts";
 
 const SIGNAL_PROFILE = PROFILES[1]!;
 const ARB = vectorBytes("arbitrage_signal_flash_arb");
@@ -136,16 +137,6 @@ function assertOk(r: Finished, what: string): void {
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 Deno.test("torq pub --vector --count 3 reaches torq sub --count 3 --hex byte for byte", async () => {

@@ -8,7 +8,7 @@ import type { StreamConn, Transport } from "../src/transport/transport.ts";
 import { UnixTransport } from "../src/transport/unix.ts";
 import { parseTcpAddress, TcpTransport } from "../src/transport/tcp.ts";
 import { loadConfig } from "../src/config/mod.ts";
-import { startRelays } from "../src/relay/service.ts";
+import { startRelays } from "../src/daemon/relays.ts";
 import { RelayClient } from "../src/client/client.ts";
 
 async function readN(conn: StreamConn, n: number): Promise<Uint8Array> {

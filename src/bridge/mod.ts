@@ -1,17 +1,18 @@
 /**
- * Bridges between relays and message buses (PROTOCOL.md 7.12): the NATS bridge
- * and {@linkcode startBridges}, which starts every bridge the configuration
- * enables (`relays.<name>.bridge.nats.enabled`) for running relays.
+ * The NATS bridge of a relay (PROTOCOL.md 7.12): {@linkcode NatsBridge} joins a
+ * running relay to a NATS subject, core NATS (at most once) or JetStream
+ * (acknowledged, deduplicated, durable). Importing this folder loads the NATS
+ * client; `startBridges()` (src/daemon) imports it only when a relay's
+ * `bridge.nats.enabled` is true.
  *
  * @example
  * ```ts
- * import { startBridges } from "./mod.ts";
+ * import { NatsBridge } from "./mod.ts";
+ * import type { Relay } from "../relay/mod.ts";
  *
- * const service = await startRelays(config, ["execution"]);
- * const bridges = await startBridges(service.relays, config);
- * // ...
- * await bridges.stop();
- * await service.stop();
+ * declare const relay: Relay;
+ * const bridge = await NatsBridge.start(relay, { servers: ["nats://127.0.0.1:4222"] });
+ * await bridge.stop();
  * ```
  *
  * @module
@@ -19,5 +20,3 @@
 
 export { defaultDurableName, defaultStreamName, messageId, NatsBridge } from "./nats.ts";
 export type { NatsBridgeDirection, NatsBridgeOptions, NatsJetStreamOptions } from "./nats.ts";
-export { natsBridgeOptions, startBridges } from "./start.ts";
-export type { BridgeService, StartBridgesOptions } from "./start.ts";

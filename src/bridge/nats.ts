@@ -50,10 +50,20 @@ import {
   type JsMsg,
   StorageType,
 } from "@nats-io/jetstream";
-import type { Relay } from "../relay/relay.ts";
-import type { RelayLogic } from "../relay/logic.ts";
-import { FrameTopics, TopicRegistry } from "../relay/topics.ts";
-import type { BridgeStats } from "../relay/stats.ts";
+import type { BridgeStats, Relay, RelayLogic } from "../relay/mod.ts";
+import {
+  encodeHeader,
+  FrameTopics,
+  HEADER_SIZE,
+  readSequence,
+  readSequenceHigh,
+  readSequenceLow,
+  readTimestamp,
+  readU32,
+  RELAY_SOURCE,
+  SUBSCRIBE_TLV,
+  TopicRegistry,
+} from "../protocol/mod.ts";
 import {
   connectNats,
   CorePublisher,
@@ -67,19 +77,9 @@ import {
   ORIGIN_HEADER,
   originHeaders,
   originLine,
-} from "../transport/nats.ts";
-import {
-  encodeHeader,
-  HEADER_SIZE,
-  readSequence,
-  readSequenceHigh,
-  readSequenceLow,
-  readTimestamp,
-  readU32,
-} from "../protocol/header.ts";
-import { SUBSCRIBE_TLV } from "../protocol/subscribe.ts";
-import { RELAY_SOURCE } from "../protocol/domains.ts";
-import { Logger, RateLimit } from "../log/logger.ts";
+} from "../nats/mod.ts";
+import { Logger, RateLimit } from "../log/mod.ts";
+import { Backoff, sleep } from "../io/mod.ts";
 
 /** Which way frames cross the bridge. */
 export type NatsBridgeDirection = "out" | "in" | "both";
@@ -166,6 +166,9 @@ const JS_MAX_ACK_PENDING = 20_000;
  *
  * @example
  * ```ts
+ * import type { Relay } from "../relay/mod.ts";
+ * declare const relay: Relay;
+ *
  * const bridge = await NatsBridge.start(relay, {
  *   servers: ["nats://127.0.0.1:4222"],
  *   direction: "both",
@@ -202,10 +205,10 @@ export class NatsBridge {
   #stopping = false;
   #run: Promise<void> = Promise.resolve();
   #unregister: () => void = () => {};
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | null = null;
+  /** Aborted by stop(): ends every backoff sleep at once. */
+  readonly #stopSleeps = new AbortController();
   #upWaiters: (() => void)[] = [];
-  #delayMs: number;
+  readonly #backoff: Backoff;
   #lastRepair = 0;
 
   // Relay side.
@@ -263,7 +266,10 @@ export class NatsBridge {
     };
     this.#fed = relay.logic.echo && this.direction === "both" ? new Set() : null;
     this.#auth = auth;
-    this.#delayMs = options.reconnectInitialMs ?? 100;
+    this.#backoff = new Backoff({
+      initialMs: options.reconnectInitialMs ?? 100,
+      maxMs: options.reconnectMaxMs ?? 5000,
+    });
     this.#log = (options.logger ?? new Logger()).with({
       relay: relay.logic.name,
       bridge: "nats",
@@ -364,7 +370,7 @@ export class NatsBridge {
   async stop(flushMs = 1000): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#cancelSleep();
+    this.#stopSleeps.abort();
     clearTimeout(this.#reattachTimer);
     for (const w of this.#upWaiters.splice(0)) w();
     if (this.#jsOut !== null) {
@@ -439,7 +445,7 @@ export class NatsBridge {
           waitUp: () => this.#waitUp(),
           backoff: () => this.#backoffSleep(),
           repair: () => this.#repair(),
-          onAcked: () => (this.#delayMs = this.#options.reconnectInitialMs ?? 100),
+          onAcked: () => this.#backoff.reset(),
         });
       } else {
         this.#core = new CorePublisher(nc, {
@@ -494,8 +500,10 @@ export class NatsBridge {
    * every tenth attempt; the relay runs on meanwhile.
    */
   async #connectFirst(): Promise<NatsConnection | null> {
-    let delay = this.#options.reconnectInitialMs ?? 100;
-    const max = this.#options.reconnectMaxMs ?? 5000;
+    const backoff = new Backoff({
+      initialMs: this.#options.reconnectInitialMs ?? 100,
+      maxMs: this.#options.reconnectMaxMs ?? 5000,
+    });
     let attempts = 0;
     let logged: string | null = null;
     while (!this.#stopping) {
@@ -510,7 +518,7 @@ export class NatsBridge {
           // Keep retrying when the server refuses our credentials after a reconnect
           // (they may be fixed on the server); the client would close for good otherwise.
           ignoreAuthErrorAbort: true,
-          reconnectDelayHandler: () => this.#delayMs,
+          reconnectDelayHandler: () => this.#backoff.delayMs,
           reconnectJitter: 0,
           pingInterval: 10_000,
           maxPingOut: 3,
@@ -518,6 +526,7 @@ export class NatsBridge {
           ...this.#auth,
         });
       } catch (e) {
+        const delay = backoff.next();
         const error = (e as Error).message;
         this.#lastError = error;
         this.#connectFailures++;
@@ -531,14 +540,12 @@ export class NatsBridge {
           });
         }
         await this.#sleep(delay);
-        delay = Math.min(delay * 2, max);
       }
     }
     return null;
   }
 
   async #watch(nc: NatsConnection): Promise<void> {
-    const max = this.#options.reconnectMaxMs ?? 5000;
     for await (const s of nc.status()) {
       switch (s.type) {
         case "disconnect":
@@ -547,13 +554,13 @@ export class NatsBridge {
           if (!this.#stopping) this.#log.warn("disconnected from NATS", { server: s.server });
           break;
         case "reconnecting":
-          this.#delayMs = Math.min(this.#delayMs * 2, max);
+          this.#backoff.next();
           break;
         case "reconnect":
           this.#connected = true;
           if (this.#state === "reconnecting") this.#state = "connected";
           this.#reconnects++;
-          this.#delayMs = this.#options.reconnectInitialMs ?? 100;
+          this.#backoff.reset();
           this.#log.info("reconnected to NATS", { server: s.server, reconnects: this.#reconnects });
           for (const w of this.#upWaiters.splice(0)) w();
           break;
@@ -809,7 +816,8 @@ export class NatsBridge {
     // Every frame the relay forwards while no bridge connection is attached is lost to the
     // bus: counted from the relay's forwarded total when the bridge attaches again.
     if (this.direction !== "in") this.#forwardedAtDetach = this.relay.stats().framesForwarded;
-    const delay = this.#delayMs;
+    // Back off while the relay keeps closing it (a bus that stopped answering).
+    const delay = this.#backoff.next();
     this.#log.warn("relay closed the bridge connection; attaching again", {
       detaches: this.#detaches,
       retry_ms: delay,
@@ -819,8 +827,6 @@ export class NatsBridge {
       this.#reattaching = false;
       if (!this.#stopping) this.#attach();
     }, delay);
-    // Back off while the relay keeps closing it (a bus that stopped answering).
-    this.#delayMs = Math.min(this.#delayMs * 2, this.#options.reconnectMaxMs ?? 5000);
   }
 
   /** One frame from NATS: counted, gap-tracked, queued for the relay. */
@@ -926,28 +932,14 @@ export class NatsBridge {
     return new Promise((resolve) => this.#upWaiters.push(resolve));
   }
 
+  /** Sleeps the current backoff delay, then doubles it (up to reconnectMaxMs). */
   async #backoffSleep(): Promise<void> {
-    const max = this.#options.reconnectMaxMs ?? 5000;
-    await this.#sleep(this.#delayMs);
-    this.#delayMs = Math.min(this.#delayMs * 2, max);
+    await this.#sleep(this.#backoff.delayMs);
+    this.#backoff.next();
   }
 
   #sleep(ms: number): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #cancelSleep(): void {
-    clearTimeout(this.#sleepTimer);
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+    return sleep(ms, this.#stopSleeps.signal);
   }
 }
 
@@ -1111,6 +1103,8 @@ class JetStreamOutbound {
  * @returns the id
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * messageId(frame); // "3-40-17-1700000000123456789"
  * ```
  */

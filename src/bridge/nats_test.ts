@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
 import { MessageBuilder } from "../protocol/builder.ts";
-import { loadConfig } from "../config/mod.ts";
 import { Relay } from "../relay/relay.ts";
 import { SIGNAL_LOGIC } from "../relay/logic.ts";
 import { Logger } from "../log/logger.ts";
-import {
-  defaultDurableName,
-  defaultStreamName,
-  messageId,
-  NatsBridge,
-  natsBridgeOptions,
-  startBridges,
-} from "./mod.ts";
+import { defaultDurableName, defaultStreamName, messageId, NatsBridge } from "./mod.ts";
 
 Deno.test("messageId() is <domain>-<source>-<sequence>-<timestamp>", () => {
   const frame = new MessageBuilder({ domain: 3, source: 40 })
@@ -33,52 +25,6 @@ Deno.test("defaultDurableName() is stable for one relay instance and differs bet
   const a = defaultDurableName("execution", "/tmp/a/execution.sock");
   assert.equal(defaultDurableName("execution", "/tmp/a/execution.sock"), a);
   assert.notEqual(defaultDurableName("execution", "/tmp/b/execution.sock"), a);
-});
-
-Deno.test("natsBridgeOptions() is null while disabled and maps every key when enabled", () => {
-  assert.equal(natsBridgeOptions(loadConfig().relays.execution), null);
-  const config = loadConfig({
-    overrides: {
-      relays: {
-        execution: {
-          bridge: {
-            nats: {
-              enabled: true,
-              servers: ["nats://127.0.0.1:4333"],
-              direction: "out",
-              jetstream: { storage: "memory" },
-            },
-          },
-        },
-      },
-    },
-  });
-  assert.deepEqual(natsBridgeOptions(config.relays.execution), {
-    servers: ["nats://127.0.0.1:4333"],
-    subjectPrefix: "torq",
-    subjectTopic: false,
-    direction: "out",
-    token: null,
-    user: null,
-    password: null,
-    credsFile: null,
-    jetstream: {
-      stream: null,
-      storage: "memory",
-      durable: null,
-      duplicateWindowMs: 120_000,
-      ackTimeoutMs: 5_000,
-    },
-    reconnectInitialMs: 100,
-    reconnectMaxMs: 5000,
-    maxPendingFrames: 100_000,
-  });
-});
-
-Deno.test("startBridges() starts nothing when no bridge is enabled", async () => {
-  const service = await startBridges([], loadConfig());
-  assert.deepEqual(service.bridges, []);
-  await service.stop();
 });
 
 Deno.test("NatsBridge keeps retrying while no server answers, reports it, and stops", async () => {

@@ -17,8 +17,8 @@ import {
   isNatsAddress,
   NatsTransport,
   parseNatsServers,
-} from "../transport/nats.ts";
-import { Filter, FrameTopics, TopicRegistry } from "../relay/topics.ts";
+} from "../nats/frames.ts";
+import { Filter, FrameTopics, TopicRegistry } from "../protocol/topics.ts";
 
 /**
  * The transport for a client path.

@@ -12,7 +12,7 @@ import {
   pool,
   VenueId,
 } from "../protocol/instrument_id.ts";
-import { registerSchema, unregisterSchema } from "../protocol/schema.ts";
+import { registerSchema, unregisterSchema } from "../protocol/tlv_schema.ts";
 import { fromHex, vectorBytes } from "../../tests/_support/vectors.ts";
 
 /**

@@ -10,8 +10,8 @@
 import { dottedPath, show } from "./_util.ts";
 import type { KeyPath } from "./_util.ts";
 import type { ConfigIssue } from "./errors.ts";
-import { DOMAIN_NAMES, LOG_FORMATS, LOG_LEVELS } from "./schema.ts";
-import type { RelayDomainName } from "./schema.ts";
+import { DOMAIN_NAMES, LOG_FORMATS, LOG_LEVELS } from "./document.ts";
+import type { RelayDomainName } from "./document.ts";
 
 /**
  * The environment variables the loader reads, with what each one sets.

@@ -28,8 +28,8 @@ import type { EmbeddedFile, EnvironmentName } from "./defaults.ts";
 import { environLayer } from "./environ.ts";
 import { ConfigError } from "./errors.ts";
 import type { ConfigIssue } from "./errors.ts";
-import { checkConfig, DOMAIN_NAMES } from "./schema.ts";
-import type { RelayConfig, RelayDomainName, TorqConfig } from "./schema.ts";
+import { checkConfig, DOMAIN_NAMES } from "./document.ts";
+import type { RelayConfig, RelayDomainName, TorqConfig } from "./document.ts";
 
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {

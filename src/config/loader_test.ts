@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { DEFAULT_SOCKET_PATHS } from "../protocol/domains.ts";
 import { ConfigError, MAX_LISTED_PROBLEMS } from "./errors.ts";
 import { MAX_YAML_BYTES } from "./_yaml.ts";
-import { loadSchemaFiles, SchemaFileError } from "./schemas.ts";
+import { loadSchemaFiles, SchemaFileError } from "./tlv_schema_files.ts";
 import { formatConfig, loadConfig, parseConfigText, relayConfig } from "./loader.ts";
 import { parseOverrides } from "./overrides.ts";
-import { DOMAIN_NAMES, validationPolicy } from "./schema.ts";
-import type { RelayDomainName, TorqConfig } from "./schema.ts";
+import { DOMAIN_NAMES, validationPolicy } from "./document.ts";
+import type { RelayDomainName, TorqConfig } from "./document.ts";
 
 /** PROTOCOL.md 7.10 (both tables), 7.5, 7.6 and 3.4: the defaults of each relay. */
 /** The bridge section every relay has by default (disabled). */

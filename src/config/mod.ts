@@ -25,8 +25,13 @@ export { parseOverrides } from "./overrides.ts";
 export { ConfigError, formatIssue } from "./errors.ts";
 export type { ConfigIssue } from "./errors.ts";
 
-export { formatSchemaIssue, loadSchemaFiles, parseSchemaText, SchemaFileError } from "./schemas.ts";
-export type { LoadSchemaOptions } from "./schemas.ts";
+export {
+  formatSchemaIssue,
+  loadSchemaFiles,
+  parseSchemaText,
+  SchemaFileError,
+} from "./tlv_schema_files.ts";
+export type { LoadSchemaOptions } from "./tlv_schema_files.ts";
 
 export {
   RESERVED_SERVICE_NAMES,
@@ -47,7 +52,6 @@ export {
   BRIDGE_DIRECTIONS,
   DEFAULT_SOCKET_DIR,
   DOMAIN_NAMES,
-  DOMAIN_NUMBERS,
   FSYNC_POLICIES,
   JETSTREAM_STORAGE,
   LOG_FORMATS,
@@ -57,7 +61,7 @@ export {
   SOCKET_FILE_NAMES,
   TRANSPORT_MODES,
   validationPolicy,
-} from "./schema.ts";
+} from "./document.ts";
 export type {
   BridgeDirection,
   BridgeSection,
@@ -82,4 +86,4 @@ export type {
   TransportSection,
   ValidationPolicy,
   ValidationSection,
-} from "./schema.ts";
+} from "./document.ts";

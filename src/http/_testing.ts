@@ -6,10 +6,9 @@
  * @module
  */
 
-import { Relay } from "../relay/relay.ts";
-import { EXECUTION_LOGIC, MARKET_DATA_LOGIC, SIGNAL_LOGIC } from "../relay/logic.ts";
-import { Logger } from "../log/logger.ts";
-import { MessageBuilder } from "../protocol/builder.ts";
+import { EXECUTION_LOGIC, MARKET_DATA_LOGIC, Relay, SIGNAL_LOGIC } from "../relay/mod.ts";
+import { Logger } from "../log/mod.ts";
+import { MessageBuilder } from "../protocol/mod.ts";
 
 /** Longest any helper waits, in ms. */
 export const WAIT_MS = 10_000;
@@ -111,16 +110,7 @@ export function connect(relay: Relay): Promise<Deno.UnixConn> {
   return Deno.connect({ transport: "unix", path: relay.address });
 }
 
-/**
- * Writes all of `bytes`.
- *
- * @param conn the connection
- * @param bytes what to write
- */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
+export { writeAll } from "../io/mod.ts";
 
 /**
  * Polls `check` every 10 ms until it returns true, at most {@linkcode WAIT_MS}.

@@ -37,8 +37,7 @@
  * @module
  */
 
-import type { ConnectionStats, RelayStats } from "../relay/stats.ts";
-import type { RejectRecord } from "../relay/rejects.ts";
+import type { ConnectionStats, RejectRecord, RelayStats } from "../relay/mod.ts";
 
 /** The body of every error answer (400, 401, 404, 500). */
 export interface ErrorResponse {

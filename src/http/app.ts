@@ -13,7 +13,7 @@ import { CONNECTION_SORTS, type ConnectionSort, type Hub, processInfo } from "./
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
 import type { Http1Stats } from "./http1.ts";
 import { dashboardAssets } from "./dashboard/mod.ts";
-import { formatSizeRule, TLV_TYPES } from "../protocol/registry.ts";
+import { formatSizeRule, TLV_TYPES } from "../protocol/mod.ts";
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
@@ -53,6 +53,10 @@ const STREAM_HARD_LIMIT = 600;
  * @returns the hono app (`app.fetch` serves it; `app.request()` tests it)
  * @example
  * ```ts
+ * import { Http1Server } from "./http1.ts";
+ * import type { Hub } from "./hub.ts";
+ * declare const hub: Hub;
+ *
  * const app = createApp(hub, { token: null, allowedHosts: [] });
  * new Http1Server({ hostname: "127.0.0.1", port: 7420, handler: app.fetch });
  * ```

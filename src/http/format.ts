@@ -7,7 +7,7 @@
  */
 
 import type { ConnectionRow, ConnectionsResponse, RelayRates, RelaysResponse } from "./api.ts";
-import type { BridgeStats, RelayStats } from "../relay/stats.ts";
+import type { BridgeStats, RelayStats } from "../relay/mod.ts";
 
 /**
  * A count with thousands separators: `1,234,567`.
@@ -108,6 +108,9 @@ function dropsText(drops: Record<string, number>): string {
  * @returns the text (no trailing newline)
  * @example
  * ```ts
+ * import type { HttpApiClient } from "./api_client.ts";
+ * declare const api: HttpApiClient;
+ *
  * console.log(formatStatsSummary(await api.relays()));
  * ```
  */
@@ -283,6 +286,10 @@ function shorten(s: string, max: number): string {
  * @returns the screen (no trailing newline)
  * @example
  * ```ts
+ * import type { HttpApiClient } from "./api_client.ts";
+ * declare const api: HttpApiClient;
+ * declare const url: string;
+ *
  * console.log(formatTop(await api.relays(), await api.connections(), { url, sort: "pending", now: Date.now() }));
  * ```
  */

@@ -33,8 +33,8 @@
  * @module
  */
 
-import { acceptEach, AcceptHealth } from "../transport/accept.ts";
-import { Logger, RateLimit } from "../log/logger.ts";
+import { acceptEach, AcceptHealth } from "../transport/mod.ts";
+import { Logger, RateLimit } from "../log/mod.ts";
 
 /** Options of {@linkcode Http1Server}. */
 export interface Http1Options {

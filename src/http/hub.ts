@@ -29,17 +29,15 @@ import type {
   TimelinePoint,
   TimelineResponse,
 } from "./api.ts";
-import type { RelayStats } from "../relay/stats.ts";
-import type { RejectRecord } from "../relay/rejects.ts";
-import type { StreamConn } from "../transport/transport.ts";
-import { UnixTransport } from "../transport/unix.ts";
-import { type DecodedMessage, decodeMessage } from "../protocol/message.ts";
-import { FrameError } from "../protocol/errors.ts";
-import { errorToJson, messageToJson } from "../tools/decode_format.ts";
+import type { RejectRecord, RelayStats } from "../relay/mod.ts";
+import { type StreamConn, UnixTransport } from "../transport/mod.ts";
+import { type DecodedMessage, decodeMessage, FrameError } from "../protocol/mod.ts";
 import {
   arbitrageJsonFromMessage,
   type ArbitrageOpportunityJson,
-} from "../tools/arbitrage_json.ts";
+  errorToJson,
+  messageToJson,
+} from "../format/mod.ts";
 
 /**
  * This process's id, age and memory.
@@ -178,6 +176,9 @@ const HEALTH_CACHE_MS = 1000;
  *
  * @example
  * ```ts
+ * import type { Relay } from "../relay/mod.ts";
+ * declare const service: { relays: Relay[] };
+ *
  * const hub = new Hub(service.relays);
  * hub.start();
  * const off = hub.subscribe({ stats: (e) => console.log(e.points) });

@@ -3,8 +3,8 @@ import { Hub, type MonitoredRelay } from "./hub.ts";
 import type { MessageEvent, StatsEvent } from "./api.ts";
 import type { ConnectionStats, RelayStats } from "../relay/stats.ts";
 import type { RejectRecord } from "../relay/rejects.ts";
-import { findVector } from "../tools/vectors_data.ts";
-import { parseHex } from "../tools/hex.ts";
+import { findVector } from "../protocol/spec_vectors.ts";
+import { parseHex } from "../format/hex.ts";
 import { connect, startTestRelays, tradeFrames, waitFor, writeAll } from "./_testing.ts";
 
 /** A relay whose counters the test sets. */

@@ -30,10 +30,10 @@
  * @module
  */
 
-import type { BridgeStats, RelayStats } from "../relay/stats.ts";
+import type { BridgeStats, RelayStats } from "../relay/mod.ts";
 import type { ProcessInfo, ServiceRow } from "./api.ts";
 import type { Http1Stats } from "./http1.ts";
-import { domainName } from "../protocol/domains.ts";
+import { domainName } from "../protocol/mod.ts";
 
 /** Content-Type of the exposition. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -425,6 +425,9 @@ const FAMILIES: readonly Family[] = [
  * @returns the exposition, ending with a newline
  * @example
  * ```ts
+ * import type { Relay } from "../relay/mod.ts";
+ * declare const relays: Relay[];
+ *
  * const text = prometheusText(relays.map((r) => r.stats()));
  * // # TYPE torq_frames_in_total counter
  * // torq_frames_in_total{relay="signal",domain="signal"} 42

@@ -8,8 +8,10 @@
  *
  * @example
  * ```ts
- * import { Hub, serveHttp } from "./src/http/mod.ts";
+ * import { Hub, serveHttp } from "./mod.ts";
+ * import type { Relay } from "../relay/mod.ts";
  *
+ * declare const service: { relays: Relay[] };
  * const hub = new Hub(service.relays);
  * hub.start();
  * const server = serveHttp(hub, { listen: "127.0.0.1:7420" });
@@ -30,7 +32,7 @@ export type {
 export { createApp, hostAllowed, tlvTypesJson, TOKEN_COOKIE, tokenMatches } from "./app.ts";
 export type { AppOptions } from "./app.ts";
 export { escapeLabelValue, METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
-export { HttpServeError, isLoopback, parseListen, serveHttp } from "./server.ts";
+export { HttpServeError, parseListen, serveHttp } from "./server.ts";
 export { Http1Server } from "./http1.ts";
 export type { Http1Options, Http1Stats } from "./http1.ts";
 export type { HttpServer, ServeHttpOptions } from "./server.ts";
@@ -56,6 +58,10 @@ export type {
   RejectsResponse,
   RelayRates,
   RelaysResponse,
+  ServiceExit,
+  ServiceRow,
+  ServicesResponse,
+  ServiceState,
   StatsEvent,
   TimelinePoint,
   TimelineResponse,

@@ -11,7 +11,8 @@
 import type { Hub } from "./hub.ts";
 import { createApp } from "./app.ts";
 import { Http1Server, type Http1Stats } from "./http1.ts";
-import type { Logger } from "../log/logger.ts";
+import type { Logger } from "../log/mod.ts";
+import { isLoopback } from "../transport/mod.ts";
 
 /** Options of {@linkcode serveHttp}. */
 export interface ServeHttpOptions {
@@ -95,21 +96,6 @@ export function parseListen(listen: string): { hostname: string; port: number } 
 }
 
 /**
- * Whether a host name only accepts connections from this machine.
- *
- * @param hostname a name or address
- * @returns true for `localhost`, 127.0.0.0/8 and `::1`
- * @example
- * ```ts
- * isLoopback("0.0.0.0"); // false
- * ```
- */
-export function isLoopback(hostname: string): boolean {
-  const h = hostname.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-/**
  * Serves the hub's app on `options.listen`. Prints nothing.
  *
  * @param hub the observed relays
@@ -118,6 +104,9 @@ export function isLoopback(hostname: string): boolean {
  * @throws {HttpServeError} when the address is bad or cannot be bound
  * @example
  * ```ts
+ * import type { Hub } from "./hub.ts";
+ * declare const hub: Hub;
+ *
  * const server = serveHttp(hub, { listen: "127.0.0.1:0" });
  * console.log(server.url); // http://127.0.0.1:40123/
  * await server.shutdown();

@@ -151,6 +151,8 @@ export class Logger {
  *
  * @example
  * ```ts
+ * const log = new Logger();
+ *
  * const limit = new RateLimit(1000);
  * const suppressed = limit.take(Date.now());
  * if (suppressed >= 0) log.warn("dropped frames", { suppressed });

@@ -50,6 +50,8 @@ export interface BeginOptions {
  *
  * @example
  * ```ts
+ * const heartbeat = new Uint8Array(16); // a Heartbeat payload
+ *
  * const b = new MessageBuilder({ domain: 2, source: 20 });
  * const frame = b.begin().addTlv(100, heartbeat).finish(); // view, valid until next begin()
  * ```

@@ -18,13 +18,31 @@ export type RelayDomain = typeof RelayDomain[keyof typeof RelayDomain];
 /** Domain names as used in the registry, config and JSON output. */
 export type DomainName = "market_data" | "signal" | "execution" | "system";
 
-const DOMAIN_NAMES: readonly (DomainName | undefined)[] = [
-  undefined,
-  "market_data",
-  "signal",
-  "execution",
-  "system",
-];
+/**
+ * The wire value of each domain name: the one table of names and numbers
+ * (the configuration, `encode`, the benches and the bridge read it).
+ *
+ * @example
+ * ```ts
+ * DOMAIN_NUMBERS.signal; // 2
+ * ```
+ */
+export const DOMAIN_NUMBERS: {
+  readonly market_data: 1;
+  readonly signal: 2;
+  readonly execution: 3;
+  readonly system: 4;
+} = {
+  market_data: RelayDomain.MarketData,
+  signal: RelayDomain.Signal,
+  execution: RelayDomain.Execution,
+  system: RelayDomain.System,
+};
+
+const DOMAIN_NAMES: readonly (DomainName | undefined)[] = [undefined];
+for (const [name, n] of Object.entries(DOMAIN_NUMBERS)) {
+  (DOMAIN_NAMES as (DomainName | undefined)[])[n] = name as DomainName;
+}
 
 /** Default socket path of each domain's relay (3.4). */
 export const DEFAULT_SOCKET_PATHS: Readonly<Record<DomainName, string>> = {

@@ -33,6 +33,8 @@ const MAGIC_BYTES = [0xef, 0xbe, 0xad, 0xde] as const;
  *
  * @example
  * ```ts
+ * declare const chunk: Uint8Array;
+ *
  * const reader = new FrameReader();
  * reader.push(chunk);
  * while (reader.next()) {

@@ -3,19 +3,10 @@ import fc from "fast-check";
 import { FrameReader } from "./frame_reader.ts";
 import { Status } from "./errors.ts";
 import { fromHex, VECTORS } from "../../tests/_support/vectors.ts";
+import { concat } from "../io/mod.ts";
 
 const FRAMES = VECTORS.filter((v) => v.expect === "valid").map((v) => fromHex(v.hex));
 const STREAM = concat(FRAMES);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** Feeds `stream` cut at `cuts` and returns every frame as a copy. */
 function reframe(stream: Uint8Array, cuts: number[], reader = new FrameReader({ capacity: 64 })) {

@@ -294,6 +294,8 @@ export function frameStartError(
  * @throws {FrameError} `HeaderTooShort`, `InvalidMagic` or `UnsupportedVersion`
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * const h = decodeHeader(frame);
  * h.sequence; // 1n
  * ```

@@ -81,6 +81,8 @@ export interface DecodedMessage {
  * @throws {FrameError} the first failed check, named as in the error catalogue
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * const msg = decodeMessage(frame);
  * msg.tlvs[0]?.fields?.price; // 4512350000000n
  * ```

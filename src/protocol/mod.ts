@@ -1,12 +1,15 @@
 /**
  * The Protocol V2 codec: pure, no I/O, no Deno APIs. Header, CRC-32, TLV walk
  * and encoding, the TLV registry and typed payloads, runtime schema
- * registration, InstrumentId, the MessageBuilder, the FrameReader and the
- * Subscribe control TLV.
+ * registration, InstrumentId, the MessageBuilder, the FrameReader, the
+ * Subscribe control TLV, topics and the filters of a subscription (what a
+ * relay and a client must agree on), and the spec's worked examples.
  *
  * @example
  * ```ts
- * import { decodeMessage, MessageBuilder } from "./mod.ts";
+ * import { decodeMessage, MessageBuilder, type PayloadFields } from "./mod.ts";
+ *
+ * declare const trade: PayloadFields; // instrument_id, price, volume, side, …
  * const frame = new MessageBuilder({ domain: 1, source: 2 }).begin().addPayload(1, trade).build();
  * decodeMessage(frame).tlvs[0]?.name; // "Trade"
  * ```
@@ -19,6 +22,7 @@ export type { ErrorDetails, FrameErrorOptions } from "./errors.ts";
 
 export {
   DEFAULT_SOCKET_PATHS,
+  DOMAIN_NUMBERS,
   domainName,
   fromLegacyDomain,
   isKnownSource,
@@ -61,10 +65,12 @@ export {
   readU32,
   readVersion,
   sealChecksum,
+  writeU32,
 } from "./header.ts";
 export type { ChecksumStatus, Header, HeaderInit } from "./header.ts";
 
 export {
+  assertEncodableTlv,
   checkTlvArea,
   encodeTlv,
   EXTENDED_MARKER,
@@ -85,6 +91,8 @@ export {
   checkTlvSize,
   formatSizeRule,
   lookupTlvType,
+  maxTailLength,
+  REGISTRY_DOMAINS,
   TLV_TYPES,
   tlvSizeError,
   tlvType,
@@ -117,14 +125,14 @@ export {
   unregisterSchema,
   VENDOR_MAX,
   VENDOR_MIN,
-} from "./schema.ts";
+} from "./tlv_schema.ts";
 export type {
   SchemaCheck,
   SchemaDefinition,
   SchemaField,
   SchemaProblem,
   SchemaSize,
-} from "./schema.ts";
+} from "./tlv_schema.ts";
 
 export * from "./instrument_id.ts";
 
@@ -149,3 +157,9 @@ export {
 export type { SubscribeRequest } from "./subscribe.ts";
 
 export { nowMs, nowNs, writeNsFromMs } from "./clock.ts";
+
+export { Filter, FrameTopics, patternMatches, TopicRegistry } from "./topics.ts";
+export type { ExtractionStrategy } from "./topics.ts";
+
+export { findVector, SPEC_VECTORS } from "./spec_vectors.ts";
+export type { SpecVector } from "./spec_vectors.ts";

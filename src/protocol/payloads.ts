@@ -471,6 +471,8 @@ export function hasLayout(type: number): boolean {
  *   `MalformedSubscribe` for a bad pattern list
  * @example
  * ```ts
+ * declare const value: Uint8Array;
+ *
  * const trade = decodePayload(1, value);
  * trade.price; // 4512350000000n
  * trade.side; // 0
@@ -1044,6 +1046,8 @@ function checkFields(plan: Plan, fields: unknown): asserts fields is Record<stri
  * @throws {FrameError} `InvalidFieldValue` for a type without layout or bad Subscribe patterns
  * @example
  * ```ts
+ * declare const trade: PayloadFields;
+ *
  * payloadLength(1, trade); // 40
  * payloadLength(113, { mode: 0, patterns: ["tlv.1"] }); // 10
  * ```
@@ -1078,6 +1082,8 @@ export function payloadLength(type: number, fields: Record<string, unknown>): nu
  * @throws {RangeError} when `target` is too small
  * @example
  * ```ts
+ * declare const trade: PayloadFields;
+ *
  * const buf = new Uint8Array(2 + 40);
  * buf[0] = 1;
  * buf[1] = encodePayloadInto(1, trade, buf, 2); // 40

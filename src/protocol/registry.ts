@@ -11,8 +11,21 @@
 import { REGISTRY_DATA } from "./registry_data.ts";
 import { ErrorCode, FrameError, Status } from "./errors.ts";
 
+/**
+ * The home domains the registry names, in display order: the four wire
+ * domains, `vendor` (200–254) and `any` (framing types valid everywhere).
+ */
+export const REGISTRY_DOMAINS = [
+  "market_data",
+  "signal",
+  "execution",
+  "system",
+  "vendor",
+  "any",
+] as const;
+
 /** Home domain of a TLV type as the registry names it. */
-export type RegistryDomain = "market_data" | "signal" | "execution" | "system" | "vendor" | "any";
+export type RegistryDomain = typeof REGISTRY_DOMAINS[number];
 
 /** Size rule of a TLV type's payload. */
 export type SizeRule =
@@ -108,7 +121,7 @@ for (const info of TLV_TYPES) index(info);
 
 /**
  * Adds or replaces an entry at runtime (used by schema registration, 5.8). Internal: call
- * `registerSchema()` (schema.ts), which validates the entry first. The payload codecs recompile
+ * `registerSchema()` (tlv_schema.ts), which validates the entry first. The payload codecs recompile
  * a replaced entry on its first use.
  *
  * @param info the entry
@@ -123,7 +136,7 @@ export function _installTlvType(info: TlvTypeInfo): void {
 
 /**
  * Puts the built-in entry of a number back (or removes the number when the built-in registry has
- * none). Internal: used by `unregisterSchema()` (schema.ts).
+ * none). Internal: used by `unregisterSchema()` (tlv_schema.ts).
  *
  * @param type 1–255
  */

@@ -205,6 +205,8 @@ export interface TlvRecord {
  * @throws {FrameError} `TruncatedTlv` or `InvalidExtendedTlv`
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * const records = walkTlvs(frame, 32, frame.length);
  * records[0]?.type; // 1
  * ```

@@ -8,7 +8,7 @@
 
 import { FrameReader } from "../protocol/frame_reader.ts";
 import type { StreamConn } from "../transport/transport.ts";
-import type { Filter } from "./topics.ts";
+import type { Filter } from "../protocol/topics.ts";
 import { SequenceState } from "./policy.ts";
 import type { SlabPool } from "./slab.ts";
 import { Outbound, type OutboundOwner } from "./outbound.ts";

@@ -7,7 +7,7 @@
 
 import type { RelayConfig } from "../config/mod.ts";
 import type { RelayLogic } from "./logic.ts";
-import type { ExtractionStrategy } from "./topics.ts";
+import type { ExtractionStrategy } from "../protocol/mod.ts";
 import type { PolicyName } from "./policy.ts";
 
 /**
@@ -18,6 +18,8 @@ import type { PolicyName } from "./policy.ts";
  * @returns the logic the engine runs
  * @example
  * ```ts
+ * import { loadConfig, relayConfig } from "../config/mod.ts";
+ *
  * const logic = relayLogicFromConfig(relayConfig(loadConfig(), "signal"), null);
  * logic.policy; // "standard"
  * ```

@@ -33,11 +33,8 @@
  * @module
  */
 
-import { crc32 } from "../protocol/crc32.ts";
-import { statusCode } from "../protocol/errors.ts";
-import { writeNsFromMs } from "../protocol/clock.ts";
-import { Logger } from "../log/logger.ts";
-import { RotatingFile } from "../log/rotating_file.ts";
+import { crc32, statusCode, writeNsFromMs } from "../protocol/mod.ts";
+import { Logger, RotatingFile } from "../log/mod.ts";
 import {
   type ControlKind,
   ControlKindCode,
@@ -127,6 +124,9 @@ export interface JournalStats {
  *
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ * declare const hello: Uint8Array;
+ *
  * const j = AuditJournal.open("/tmp/torq/execution.journal", { relay: "execution", domain: 3 });
  * j.record(1, 0, frame, 0, frame.length); // PASS
  * j.control(2, "hello", hello, 0, 32);

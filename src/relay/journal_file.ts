@@ -54,10 +54,16 @@
  * @module
  */
 
-import { HEADER_SIZE, MAGIC, MAX_MESSAGE_SIZE } from "../protocol/header.ts";
-import { crc32, crc32Finish, crc32Update } from "../protocol/crc32.ts";
-import { hex32 } from "../protocol/errors.ts";
-import { rotatedFiles } from "../log/rotating_file.ts";
+import {
+  crc32,
+  crc32Finish,
+  crc32Update,
+  HEADER_SIZE,
+  hex32,
+  MAGIC,
+  MAX_MESSAGE_SIZE,
+} from "../protocol/mod.ts";
+import { rotatedFiles } from "../log/mod.ts";
 
 /** The 8 magic bytes at the start of every journal file: ASCII `TORQJNL1`. */
 export const JOURNAL_MAGIC: Uint8Array = new TextEncoder().encode("TORQJNL1");
@@ -550,6 +556,8 @@ export function* readJournal(
  * @returns the PASS records, in the order the relay accepted them
  * @example
  * ```ts
+ * const replay: Uint8Array[] = [];
+ *
  * const window = lastAccepted("/var/lib/torq/execution.journal", { frames: 100_000, bytes: 16 << 20 });
  * for (const r of window) replay.push(r.frame);
  * ```

@@ -6,10 +6,9 @@
  * @module
  */
 
-import { DEFAULT_SOCKET_PATHS, type DomainName } from "../protocol/domains.ts";
+import { DEFAULT_SOCKET_PATHS, type DomainName, type ExtractionStrategy } from "../protocol/mod.ts";
 import type { PolicyName } from "./policy.ts";
 import type { JournalSettings } from "./journal.ts";
-import type { ExtractionStrategy } from "./topics.ts";
 
 /** What a relay does when a consumer's queue is full (7.6). */
 export type SlowConsumerPolicy = "drop" | "disconnect" | "backpressure";

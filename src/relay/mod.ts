@@ -4,26 +4,30 @@
  * @module
  */
 export { Relay } from "./relay.ts";
+export { relayLogicFromConfig } from "./from_config.ts";
+export { RELOADABLE, RELOADABLE_CONFIG_KEYS, RELOADABLE_SETTINGS } from "./reloadable.ts";
+export type { ReloadableSetting } from "./reloadable.ts";
 export type { RelayOptions } from "./relay.ts";
 export { EXECUTION_LOGIC, MARKET_DATA_LOGIC, RELAY_LOGICS, SIGNAL_LOGIC } from "./logic.ts";
 export type { RelayLogic, SlowConsumerPolicy } from "./logic.ts";
 export { auditTlvRanges, Validator } from "./policy.ts";
 export type { PolicyName, ValidatorOptions } from "./policy.ts";
-export { Filter, FrameTopics, patternMatches, TopicRegistry } from "./topics.ts";
-export type { ExtractionStrategy } from "./topics.ts";
 export { AuditJournal, JOURNAL_DEFAULTS } from "./journal.ts";
 export type { AuditJournalOptions, FsyncPolicy, JournalSettings, JournalStats } from "./journal.ts";
 export {
+  decodeJournalHeader,
   isJournal,
   JournalError,
   lastAccepted,
   readJournal,
   readJournalBytes,
+  readJournalRecords,
   verifyJournal,
 } from "./journal_file.ts";
 export type {
   ControlKind,
   JournalDamage,
+  JournalHeader,
   JournalRecord,
   JournalResult,
   JournalSummary,

@@ -6,10 +6,21 @@
  * @module
  */
 
-import { ErrorCode, FrameError, Status, statusCode } from "../protocol/errors.ts";
-import { checksumMismatchError, readSequence, readTimestamp } from "../protocol/header.ts";
-import { checkTlvArea, readTlvAt, TlvCursor, tlvError } from "../protocol/tlv.ts";
-import { checkTlvSize, tlvSizeError } from "../protocol/registry.ts";
+import {
+  checksumMismatchError,
+  checkTlvArea,
+  checkTlvSize,
+  ErrorCode,
+  FrameError,
+  readSequence,
+  readTimestamp,
+  readTlvAt,
+  Status,
+  statusCode,
+  TlvCursor,
+  tlvError,
+  tlvSizeError,
+} from "../protocol/mod.ts";
 import type { Validator } from "./policy.ts";
 import type { RelayLogic } from "./logic.ts";
 

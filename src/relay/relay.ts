@@ -40,10 +40,11 @@ import { Connection } from "./connection.ts";
 import { type GateLimits, ProducerGate } from "./flow.ts";
 import { MAX_WRITE, type OutboundReport } from "./outbound.ts";
 import { type Validator, validatorForLogic } from "./policy.ts";
-import { Filter, FrameTopics, TopicRegistry } from "./topics.ts";
+import { Filter, FrameTopics, TopicRegistry } from "../protocol/topics.ts";
 import { AuditJournal } from "./journal.ts";
 import { lastAccepted } from "./journal_file.ts";
 import type { RelayLogic } from "./logic.ts";
+import { RELOADABLE } from "./reloadable.ts";
 import { explainReject, type RejectRecord } from "./rejects.ts";
 import type { BridgeStats, ConnectionStats, RelayStats, SourceStats } from "./stats.ts";
 import { LatencyHistogram } from "./latency.ts";
@@ -1616,33 +1617,6 @@ export class Relay {
     };
   }
 }
-
-/** Logic keys a running relay can take new values for. */
-const RELOADABLE = [
-  "strict",
-  "allowVendor",
-  "strictSourceCheck",
-  "maxSequenceGap",
-  "maxFutureMs",
-  "maxAgeMs",
-  "maxMessageSize",
-  "maxConnections",
-  "maxQueueFrames",
-  "maxQueueBytes",
-  "slowConsumer",
-  "slowConsumerTimeoutMs",
-  "maxBlockMs",
-  "producerStall",
-  "slowConsumerStallMs",
-  "maxProducerStallMs",
-  "maxStallTotalMs",
-  "maxGarbageBytes",
-  "partialFrameTimeoutMs",
-  "writeStallTimeoutMs",
-  "idleTimeoutMs",
-  "echo",
-  "helloMarksPublisher",
-] as const satisfies readonly (keyof RelayLogic)[];
 
 function gateLimits(logic: RelayLogic): GateLimits {
   return { maxStallMs: logic.maxProducerStallMs, maxStallPerSecondMs: logic.maxStallTotalMs };

@@ -15,6 +15,7 @@
  */
 
 import type { ServiceStatus, StoppedService } from "./supervisor.ts";
+import { writeAll } from "../io/mod.ts";
 
 /** A request to the control socket. */
 export type ControlRequest =
@@ -149,16 +150,13 @@ async function readLine(conn: Deno.Conn): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
-async function writeAll(conn: Deno.Conn, text: string): Promise<void> {
-  const bytes = encoder.encode(text);
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
 /**
  * The control socket's server.
  *
  * @example
  * ```ts
+ * declare const handlers: ControlHandlers;
+ *
  * const server = ControlServer.listen("/tmp/torq/up.ctl", handlers);
  * // ...
  * await server.close();
@@ -254,7 +252,7 @@ export class ControlServer {
       answer = { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
     try {
-      await writeAll(conn, JSON.stringify(answer) + "\n");
+      await writeAll(conn, encoder.encode(JSON.stringify(answer) + "\n"));
     } catch {
       // the client went away
     } finally {
@@ -313,7 +311,7 @@ export async function controlRequest<R extends ControlRequest>(
         { cause: e },
       );
     }
-    throw new ControlError("protocol", `cannot connect to ${path}: ${(e as Error).message}`, {
+    throw new ControlError("protocol", `Cannot connect to ${path}: ${(e as Error).message}`, {
       cause: e,
     });
   }
@@ -330,7 +328,7 @@ export async function controlRequest<R extends ControlRequest>(
   });
   try {
     const line = await Promise.race([
-      writeAll(conn, JSON.stringify(request) + "\n").then(() => readLine(conn)),
+      writeAll(conn, encoder.encode(JSON.stringify(request) + "\n")).then(() => readLine(conn)),
       timeout,
     ]);
     let answer: { ok?: unknown; error?: unknown };
@@ -346,7 +344,7 @@ export async function controlRequest<R extends ControlRequest>(
     return rest as unknown as ControlAnswers[R["op"]];
   } catch (e) {
     if (e instanceof ControlError) throw e;
-    throw new ControlError("protocol", `cannot talk to ${path}: ${(e as Error).message}`, {
+    throw new ControlError("protocol", `Cannot talk to ${path}: ${(e as Error).message}`, {
       cause: e,
     });
   } finally {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatUptime } from "../tools/status.ts";
+import { formatUptime } from "./status.ts";
 import type { DownReport, Restarted, StackStatus } from "./control.ts";
 import { describeExit, formatDelay } from "./restart_policy.ts";
 import type { ServiceStatus, StoppedService } from "./supervisor.ts";
@@ -28,6 +28,9 @@ function table(head: string[], rows: string[][], right: boolean[]): string[] {
  * @returns the lines
  * @example
  * ```ts
+ * import type { StackStatus } from "./control.ts";
+ * declare const status: StackStatus;
+ *
  * formatServices(status.services, Date.now()).join("\n");
  * // SERVICE    STATE       PID  UPTIME  RESTARTS  LAST EXIT
  * // feed       running    4242   2m05s         0  -

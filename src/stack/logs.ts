@@ -12,7 +12,8 @@
  */
 
 import { join } from "node:path";
-import { rotatedFiles } from "../log/rotating_file.ts";
+import { rotatedFiles } from "../log/mod.ts";
+import { sinceNs } from "../text/mod.ts";
 import { stackFiles } from "./files.ts";
 
 /** One log to read: a name, its live file, and which of its lines belong to it. */
@@ -142,7 +143,7 @@ export function parseLogTime(line: string): number | null {
 
 /**
  * A `--since` value: a duration back from `now` (`90s`, `10m`, `2h`, `1d`) or
- * an ISO date or time.
+ * an ISO date or time (UTC without a zone; the same reading as `torq journal --since`).
  *
  * @param text the value
  * @param now the current time, ms since the epoch
@@ -153,14 +154,8 @@ export function parseLogTime(line: string): number | null {
  * ```
  */
 export function parseSince(text: string, now: number): number | null {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
-  if (m !== null) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]!]!;
-    return now - Number(m[1]) * unit;
-  }
-  if (!/^\d{4}-\d\d-\d\d/.test(text.trim())) return null;
-  const t = Date.parse(text.trim());
-  return Number.isNaN(t) ? null : t;
+  const ns = sinceNs(text, now);
+  return ns === null ? null : Number(ns / 1_000_000n);
 }
 
 /** Options of {@linkcode readLogs}. */

@@ -75,3 +75,20 @@ export {
   servicesToJson,
 } from "./format.ts";
 export { torqCommand } from "./self.ts";
+export {
+  apiUrlOfListen,
+  collectStatus,
+  formatStatus,
+  formatUptime,
+  probeSocket,
+  statusToJson,
+} from "./status.ts";
+export type {
+  HttpStatus,
+  RelayLive,
+  RelayState,
+  RelayStatus,
+  StatusOptions,
+  StatusReport,
+  StatusTarget,
+} from "./status.ts";

@@ -14,11 +14,10 @@
 
 import { resolve } from "node:path";
 import type { RelayDomainName, TorqConfig } from "../config/mod.ts";
-import type { Relay } from "../relay/relay.ts";
-import type { RelayService } from "../relay/service.ts";
-import type { BridgeService } from "../bridge/start.ts";
-import type { Hub } from "../http/hub.ts";
-import { Logger } from "../log/logger.ts";
+import type { Relay } from "../relay/mod.ts";
+import type { BridgeService, RelayService } from "../daemon/mod.ts";
+import type { Hub } from "../http/mod.ts";
+import { Logger } from "../log/mod.ts";
 import type { StackLock } from "./files.ts";
 import {
   ControlServer,
@@ -67,9 +66,17 @@ export interface StackOptions {
  *
  * @example
  * ```ts
+ * import type { RelayDomainName, TorqConfig } from "../config/mod.ts";
+ * import { runUntilSignal, startRelays } from "../daemon/mod.ts";
+ * import { StackLock } from "./files.ts";
+ * import { torqCommand } from "./self.ts";
+ * declare const config: TorqConfig;
+ * declare const dir: string;
+ * declare const names: RelayDomainName[];
+ *
  * const lock = StackLock.acquire(dir);
  * const relays = await startRelays(config, names, { socketDir: dir });
- * const stack = await Stack.start({ config, lock, relays, relayNames: names, torqCommand });
+ * const stack = await Stack.start({ config, lock, relays, relayNames: names, torqCommand: torqCommand() });
  * const stopped = runUntilSignal(relays, { beforeStop: () => stack.stopServices().then(() => {}) });
  * stack.ready();
  * await stopped;

@@ -20,10 +20,9 @@
 
 import { join } from "node:path";
 import type { ServiceConfig } from "../config/mod.ts";
-import type { ServiceExit, ServiceRow, ServiceState } from "../http/api.ts";
+import type { ServiceExit, ServiceRow, ServiceState } from "../http/mod.ts";
 import { serviceStartOrder } from "../config/mod.ts";
-import { Logger } from "../log/logger.ts";
-import { RotatingFile } from "../log/rotating_file.ts";
+import { Logger, RotatingFile } from "../log/mod.ts";
 import { LineSplitter } from "./line_splitter.ts";
 import {
   describeExit,

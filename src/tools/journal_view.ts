@@ -14,9 +14,7 @@
  * @module
  */
 
-import { decodeMessage } from "../protocol/message.ts";
-import { FrameError } from "../protocol/errors.ts";
-import { readSequence } from "../protocol/header.ts";
+import { decodeMessage, FrameError, readSequence } from "../protocol/mod.ts";
 import {
   decodeJournalHeader,
   isJournal,
@@ -28,11 +26,18 @@ import {
   readJournalBytes,
   readJournalRecords,
   verifyJournal,
-} from "../relay/journal_file.ts";
-import { errorToJson, formatNsTime, type MessageJson, messageToJson } from "./decode_format.ts";
-import { toHex } from "./hex.ts";
+} from "../relay/mod.ts";
+import {
+  errorToJson,
+  formatNsTime,
+  type MessageJson,
+  messageToJson,
+  toHex,
+} from "../format/mod.ts";
 import type { RecordedFrame } from "./record_file.ts";
-import { rotatedFiles } from "../log/rotating_file.ts";
+import { rotatedFiles } from "../log/mod.ts";
+import { sinceNs } from "../text/mod.ts";
+import { sleep } from "../io/mod.ts";
 
 /** One record in the JSON view. */
 export interface JournalJson {
@@ -80,6 +85,8 @@ export interface JournalViewOptions {
  * @returns a JSON-ready object
  * @example
  * ```ts
+ * import { readJournal } from "../relay/mod.ts";
+ *
  * for (const r of readJournal("execution.journal")) console.log(JSON.stringify(journalRecordToJson(r)));
  * ```
  */
@@ -195,21 +202,13 @@ export function matchesFilter(r: JournalRecord, filter: JournalFilter): boolean 
  * ```
  */
 export function parseSince(text: string, nowMs: number): bigint {
-  const t = text.trim();
-  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(t);
-  if (d !== null) {
-    const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[d[2]!]!;
-    return BigInt(Math.round(nowMs - Number(d[1]) * unit)) * 1_000_000n;
-  }
-  const iso = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?)?(Z|[+-]\d\d:?\d\d)?$/i.exec(t);
-  const ms = iso === null ? NaN : Date.parse(iso[4] === undefined ? `${t}Z` : t);
-  if (Number.isNaN(ms)) {
+  const ns = sinceNs(text, nowMs);
+  if (ns === null) {
     throw new RangeError(
       `Cannot parse --since "${text}": expected an ISO time such as 2026-07-01T12:00:00Z or a duration such as 90s, 15m, 2h, 1d`,
     );
   }
-  const frac = iso![3] === undefined ? 0n : BigInt(iso![3].slice(1).padEnd(9, "0")) % 1_000_000n;
-  return BigInt(ms) * 1_000_000n + frac;
+  return ns;
 }
 
 /**
@@ -225,6 +224,8 @@ export function parseSince(text: string, nowMs: number): bigint {
  * @returns an async iterator of records
  * @example
  * ```ts
+ * declare const signal: AbortSignal;
+ *
  * for await (const r of followJournal("execution.journal", { signal })) console.log(r.result);
  * ```
  */
@@ -356,18 +357,6 @@ function segmentOf(name: string, open?: Deno.FsFile): number | null {
     return null;
   }
   return isJournal(head) ? new DataView(head.buffer).getUint32(24, true) : null;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

@@ -1,75 +1,110 @@
 /**
- * The developer and operator tools behind `torq`'s subcommands: `tlv-info` and
- * `decode` formatting, encode-from-JSON and hex helpers (pure), and the tools
- * that talk to relays (demo arbitrage and pipeline, mock relay, sub, pub,
- * record/replay, bench, status). The CLI only parses arguments and calls these.
+ * The tools that talk to relays from the command line: `sub` (subscribe and
+ * print), `pub` (publish built or given frames), `record` and `replay` (the
+ * TORQREC1 recording file), and the views of an audited relay's execution
+ * journal (`torq journal`, `decode --file`, `replay` of a journal). The CLI
+ * only parses arguments and calls these.
+ *
+ * @example
+ * ```ts
+ * import { pubFrames, splitFrames } from "./mod.ts";
+ *
+ * const frames = pubFrames({ kind: "vector", name: "trade_kraken_btc_usd" });
+ * splitFrames(frames[0]!).length; // 1
+ * ```
  *
  * @module
  */
 
 export {
-  assignedRanges,
-  DOMAIN_ORDER,
-  findTlvInfo,
-  formatTlvDetail,
-  formatTlvTable,
-  parseRegistryDomain,
-  relayFor,
-  tlvInfosOf,
-  tlvInfoToJson,
-  unknownTypeMessage,
-} from "./tlv_info.ts";
-export {
-  errorToJson,
-  formatFixed,
-  formatMessageText,
-  formatNsTime,
-  formatQ64,
-  jsonValue,
-  messageToJson,
-  tlvToJson,
-} from "./decode_format.ts";
+  connectSubscriber,
+  formatFrame,
+  formatReceiveTime,
+  gapLine,
+  parseByteList,
+  planSubscription,
+  quotePatterns,
+  RateGraph,
+  runSub,
+  subSummary,
+} from "./sub.ts";
 export type {
-  ErrorJson,
-  HeaderJson,
-  JsonValue,
-  MessageJson,
-  TextOptions,
-  TlvJson,
-} from "./decode_format.ts";
+  FrameFormatOptions,
+  SubFormat,
+  SubOptions,
+  SubOutput,
+  SubResult,
+  SubscriberOptions,
+  SubscriptionChoice,
+  SubscriptionPlan,
+} from "./sub.ts";
 export {
-  DEFAULT_SOURCE,
-  encodeMessageJson,
-  encodeMessagesJson,
-  MessageJsonError,
-} from "./encode_json.ts";
-export type { EncodeJsonOptions } from "./encode_json.ts";
-export { HexParseError, looksLikeHex, parseHex, toHex } from "./hex.ts";
-
-export { arbitrageJsonFromMessage, arbitrageSignalToJson } from "./arbitrage_json.ts";
-export type { ArbitrageOpportunityJson } from "./arbitrage_json.ts";
-export { DemoArbitrageGenerator, runDemoArbitrage } from "./demo_arbitrage.ts";
-export type { DemoArbitrageOptions, DemoArbitrageResult } from "./demo_arbitrage.ts";
-export { Pipeline } from "./pipeline.ts";
-export type { PipelineOptions, PipelineStats } from "./pipeline.ts";
-export { MockMarketData, MockRelay } from "./mock_relay.ts";
-export type { MockMarketOptions, MockRelayOptions, MockRelayStats } from "./mock_relay.ts";
-export { Prng } from "./prng.ts";
-export { planSubscription, runSub } from "./sub.ts";
-export type { SubOptions, SubResult } from "./sub.ts";
-export { pubFrames, publishPaced } from "./pub.ts";
-export type { PublishResult } from "./pub.ts";
-export { runRecord } from "./record.ts";
+  pubFrames,
+  publishPaced,
+  pubSummary,
+  repeatAtRate,
+  splitFrames,
+  wrongDomain,
+} from "./pub.ts";
+export type { PubInput, PublishResult, ScheduledFrame } from "./pub.ts";
+export { recordSummary, runRecord } from "./record.ts";
 export type { RecordOptions, RecordResult } from "./record.ts";
-export { isRecording, readRecording, RecordingError, RecordingWriter } from "./record_file.ts";
-export type { RecordedFrame, RecordingHeader } from "./record_file.ts";
-export { loadRecording, runReplay } from "./replay.ts";
-export type { ReplayOptions, ReplayResult } from "./replay.ts";
-export { findVector, SPEC_VECTORS } from "./vectors_data.ts";
-export type { SpecVector } from "./vectors_data.ts";
-export { benchmark, runBench } from "./bench.ts";
-export type { BenchReport, BenchResult, BenchWorkload } from "./bench.ts";
-export { Histogram } from "./histogram.ts";
-export type { HistogramSummary } from "./histogram.ts";
-export { collectStatus, formatStatus } from "./status.ts";
-export type { StatusReport } from "./status.ts";
+export {
+  damageLine,
+  decodeRecordingHeader,
+  encodeRecord,
+  encodeRecordingHeader,
+  isRecording,
+  readRecording,
+  readRecordingFile,
+  RECORD_HEADER_SIZE,
+  RECORDING_FORMATS,
+  RECORDING_HEADER_SIZE,
+  RECORDING_MAGIC,
+  RECORDING_VERSION,
+  RecordingError,
+  RecordingErrorCode,
+  RecordingWriter,
+  TORQREC1,
+} from "./record_file.ts";
+export type {
+  RecordedFrame,
+  RecordingContents,
+  RecordingFormat,
+  RecordingHeader,
+} from "./record_file.ts";
+export {
+  loadRecording,
+  parseReplayFrom,
+  parseReplayRate,
+  recordingDomain,
+  refusedRecords,
+  ReplayError,
+  replayPolicy,
+  replayProblems,
+  replaySchedule,
+  replaySummary,
+  runReplay,
+  selectFrom,
+} from "./replay.ts";
+export type {
+  Recording,
+  Refusal,
+  ReplayFrom,
+  ReplayOptions,
+  ReplayRate,
+  ReplayResult,
+  ScheduleOptions,
+} from "./replay.ts";
+export {
+  followJournal,
+  formatJournalLine,
+  journalAsRecording,
+  journalFrames,
+  journalRecords,
+  journalRecordToJson,
+  matchesFilter,
+  parseSince,
+  verifyLines,
+} from "./journal_view.ts";
+export type { JournalFilter, JournalJson, JournalViewOptions } from "./journal_view.ts";

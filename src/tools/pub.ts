@@ -10,18 +10,20 @@
 import { BackpressureError, ClientClosedError, type RelayClient } from "../client/mod.ts";
 import {
   checkFrameStart,
+  domainName,
+  ErrorCode,
+  findVector,
+  FrameError,
   frameStartError,
   HEADER_SIZE,
   MAX_PAYLOAD_SIZE,
   readPayloadSize,
-} from "../protocol/header.ts";
-import { ErrorCode, FrameError, Status } from "../protocol/errors.ts";
-import { domainName } from "../protocol/domains.ts";
-import { encodeMessagesJson } from "./encode_json.ts";
-import { looksLikeHex, parseHex } from "./hex.ts";
-import { findVector, SPEC_VECTORS } from "./vectors_data.ts";
-import { sleep } from "./_interrupt.ts";
-import { plural } from "./sub.ts";
+  SPEC_VECTORS,
+  Status,
+} from "../protocol/mod.ts";
+import { encodeMessagesJson, looksLikeHex, parseHex } from "../format/mod.ts";
+import { sleep } from "../io/mod.ts";
+import { plural } from "../text/mod.ts";
 
 /**
  * Splits back-to-back frames (as on a relay stream) into one view per frame.
@@ -33,6 +35,9 @@ import { plural } from "./sub.ts";
  * @throws {FrameError} for a bad frame start or an incomplete last frame (offset absolute)
  * @example
  * ```ts
+ * import { concat } from "../io/mod.ts";
+ * declare const a: Uint8Array, b: Uint8Array;
+ *
  * splitFrames(concat([a, b])).length; // 2
  * ```
  */
@@ -113,6 +118,8 @@ export function pubFrames(input: PubInput): Uint8Array[] {
  * @returns the refusal line, or `null` when every frame belongs to the relay
  * @example
  * ```ts
+ * declare const trade: Uint8Array; // a market-data frame
+ *
  * wrongDomain([trade], 2, "signal");
  * // "frame 1 has relay_domain 1 (market_data), the signal relay takes domain 2 (signal) only; --force sends it anyway"
  * ```
@@ -170,6 +177,10 @@ export interface PublishResult {
  * @throws {Error} when the connection is lost before the relay confirmed reading every frame
  * @example
  * ```ts
+ * import type { RelayClient } from "../client/mod.ts";
+ * declare const client: RelayClient;
+ * declare const frame: Uint8Array;
+ *
  * await publishPaced(client, [{ frame }, { frame, atMs: 100 }]);
  * ```
  */
@@ -230,6 +241,8 @@ export async function publishPaced(
  * @returns the schedule
  * @example
  * ```ts
+ * declare const a: Uint8Array, b: Uint8Array;
+ *
  * [...repeatAtRate([a, b], 2, 10)].map((s) => s.atMs); // [0, 100, 200, 300]
  * ```
  */

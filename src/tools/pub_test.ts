@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { pubFrames, pubSummary, repeatAtRate, splitFrames, wrongDomain } from "./pub.ts";
 import { FrameError } from "../protocol/errors.ts";
-import { toHex } from "./hex.ts";
-import { messageToJson } from "./decode_format.ts";
+import { toHex } from "../format/hex.ts";
+import { messageToJson } from "../format/decode_format.ts";
 import { decodeMessage } from "../protocol/message.ts";
 import { vectorBytes } from "../../tests/_support/vectors.ts";
 

@@ -7,9 +7,11 @@
  */
 
 import type { DomainOption } from "../client/mod.ts";
-import { nowNs } from "../protocol/clock.ts";
+import { nowNs } from "../protocol/mod.ts";
 import { RecordingWriter } from "./record_file.ts";
-import { connectSubscriber, gapLine, plural, quotePatterns, type SubscriptionPlan } from "./sub.ts";
+import { connectSubscriber, gapLine, quotePatterns, type SubscriptionPlan } from "./sub.ts";
+import { plural } from "../text/mod.ts";
+import { writeAll } from "../io/mod.ts";
 
 /** Options of {@linkcode runRecord}. */
 export interface RecordOptions {
@@ -63,6 +65,9 @@ export interface RecordResult {
  * @throws {Deno.errors.NotFound} and other file errors when the file cannot be written
  * @example
  * ```ts
+ * import { planSubscription } from "./sub.ts";
+ * declare const path: string;
+ *
  * await runRecord({ domain: "signal", path, plan: planSubscription({}), file: "rec.torq", count: 10 },
  *   (l) => console.error(l));
  * ```
@@ -96,8 +101,7 @@ export async function runRecord(
   let fileBytes = 0;
   const write = async () => {
     const chunk = writer.take();
-    let off = 0;
-    while (off < chunk.length) off += await file.write(chunk.subarray(off));
+    await writeAll(file, chunk);
     fileBytes += chunk.length;
   };
   let gaps = 0;

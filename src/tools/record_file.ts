@@ -37,6 +37,8 @@
  *
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * const w = new RecordingWriter({ domain: 2, startNs: 1_700_000_000_000_000_000n });
  * w.add(1_700_000_000_100_000_000n, frame);
  * const file = w.take(); // header + one record
@@ -46,7 +48,7 @@
  * @module
  */
 
-import { HEADER_SIZE, MAGIC, MAX_MESSAGE_SIZE } from "../protocol/header.ts";
+import { HEADER_SIZE, MAGIC, MAX_MESSAGE_SIZE } from "../protocol/mod.ts";
 
 /** The 8 magic bytes at the start of every recording: ASCII `TORQREC1`. */
 export const RECORDING_MAGIC: Uint8Array = new TextEncoder().encode("TORQREC1");
@@ -85,6 +87,8 @@ export type RecordingErrorCode = typeof RecordingErrorCode[keyof typeof Recordin
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array;
+ *
  * try {
  *   [...readRecording(bytes)];
  * } catch (e) {
@@ -185,6 +189,8 @@ export function isRecording(bytes: Uint8Array): boolean {
  * @returns the 24 header bytes
  * @example
  * ```ts
+ * import { nowNs } from "../protocol/mod.ts";
+ *
  * encodeRecordingHeader({ domain: 2, startNs: nowNs() }).length; // 24
  * ```
  */
@@ -206,6 +212,8 @@ export function encodeRecordingHeader(header: { domain?: number; startNs: bigint
  * @throws {RecordingError} `NotARecording`, `TruncatedHeader` or `UnsupportedVersion`
  * @example
  * ```ts
+ * declare const file: Uint8Array;
+ *
  * decodeRecordingHeader(file).domain; // 2
  * ```
  */
@@ -258,6 +266,9 @@ export function decodeRecordingHeader(bytes: Uint8Array): RecordingHeader {
  * @returns the record bytes (12 + frame length)
  * @example
  * ```ts
+ * import { nowNs } from "../protocol/mod.ts";
+ * declare const frame: Uint8Array;
+ *
  * encodeRecord(nowNs(), frame).length === 12 + frame.length; // true
  * ```
  */
@@ -408,6 +419,8 @@ export interface RecordingContents {
  * @throws {RecordingError} when the file is of no known format or its header is unreadable
  * @example
  * ```ts
+ * declare function handle(frame: Uint8Array): void;
+ *
  * const { records, damage } = readRecordingFile(await Deno.readFile("rec.torq"));
  * for (const r of records) handle(r.frame);
  * if (damage !== null) console.error(damage.message);
@@ -454,6 +467,10 @@ export function damageLine(damage: RecordingError, records: number, file: string
  *
  * @example
  * ```ts
+ * import { nowNs } from "../protocol/mod.ts";
+ * import type { RelayClient } from "../client/mod.ts";
+ * declare const client: RelayClient;
+ *
  * const w = new RecordingWriter({ domain: 1, startNs: nowNs() });
  * using file = await Deno.open("rec.torq", { write: true, create: true, truncate: true });
  * for await (const f of client) {

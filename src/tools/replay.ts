@@ -8,12 +8,14 @@
  */
 
 import { RelayClient } from "../client/mod.ts";
-import { HEADER_SIZE, readSequence } from "../protocol/header.ts";
-import { Status, statusCode } from "../protocol/errors.ts";
+import { HEADER_SIZE, readSequence, Status, statusCode } from "../protocol/mod.ts";
 import { DOMAIN_NAMES, type TorqConfig } from "../config/mod.ts";
-import type { RelayLogic } from "../relay/logic.ts";
-import { relayLogicFromConfig } from "../relay/from_config.ts";
-import { SequenceState, validatorForLogic } from "../relay/policy.ts";
+import {
+  type RelayLogic,
+  relayLogicFromConfig,
+  SequenceState,
+  validatorForLogic,
+} from "../relay/internal_mod.ts";
 import {
   damageLine,
   readRecordingFile,
@@ -21,7 +23,7 @@ import {
   type RecordingError,
 } from "./record_file.ts";
 import { publishPaced, type PublishResult, type ScheduledFrame, wrongDomain } from "./pub.ts";
-import { plural } from "./sub.ts";
+import { plural } from "../text/mod.ts";
 
 /** How fast to replay. */
 export type ReplayRate =
@@ -136,6 +138,8 @@ export interface Refusal {
  * @returns the logic, or null for the system domain
  * @example
  * ```ts
+ * import { loadConfig } from "../config/mod.ts";
+ *
  * replayPolicy(loadConfig(), 2)?.policy; // "standard"
  * ```
  */
@@ -157,6 +161,10 @@ export function replayPolicy(config: TorqConfig, domain: number): RelayLogic | n
  * @returns the records it would refuse, with the reason
  * @example
  * ```ts
+ * import type { TorqConfig } from "../config/mod.ts";
+ * declare const config: TorqConfig;
+ * declare const recording: Recording;
+ *
  * refusedRecords(recording.records, replayPolicy(config, 2)!); // [{ record: 7, code: "ChecksumMismatch" }]
  * ```
  */
@@ -197,6 +205,8 @@ export function refusedRecords(
  * @returns the tail of `records`
  * @example
  * ```ts
+ * declare const rec: Recording;
+ *
  * selectFrom(rec.records, { sequence: 5n })[0]?.frame; // first frame with sequence ≥ 5
  * ```
  */
@@ -231,6 +241,8 @@ export interface ScheduleOptions {
  * @returns the schedule (infinite when looping without a count)
  * @example
  * ```ts
+ * declare const records: Recording["records"];
+ *
  * [...replaySchedule(records, { rate: { kind: "max" } })].length === records.length; // true
  * ```
  */
@@ -305,6 +317,9 @@ export interface ReplayResult extends PublishResult {
  *
  * @example
  * ```ts
+ * declare const recording: Recording;
+ * declare const path: string;
+ *
  * try {
  *   await runReplay({ recording, path, domain: 1 });
  * } catch (e) {

@@ -20,12 +20,9 @@ import {
   type ReceivedFrame,
   RelayClient,
 } from "../client/mod.ts";
-import { decodeMessage } from "../protocol/message.ts";
-import { FrameError } from "../protocol/errors.ts";
-import { lookupTlvType } from "../protocol/registry.ts";
-import { nowNs } from "../protocol/clock.ts";
-import { errorToJson, formatMessageText, messageToJson } from "./decode_format.ts";
-import { toHex } from "./hex.ts";
+import { decodeMessage, FrameError, lookupTlvType, nowNs } from "../protocol/mod.ts";
+import { errorToJson, formatMessageText, messageToJson, toHex } from "../format/mod.ts";
+import { plural } from "../text/mod.ts";
 
 /** How `torq sub` prints each frame. */
 export type SubFormat = "decode" | "hex" | "json";
@@ -181,6 +178,8 @@ export interface FrameFormatOptions {
  * @returns the text (no trailing newline; several lines for `decode`)
  * @example
  * ```ts
+ * declare const frame: Uint8Array;
+ *
  * formatFrame(frame, "hex"); // "efbeadde0201…"
  * JSON.parse(formatFrame(frame, "json")).header.sequence; // "1"
  * ```
@@ -222,6 +221,9 @@ export function formatFrame(
  * @returns e.g. `⚠ gap on source 20: expected 8, got 11 (3 missing)`
  * @example
  * ```ts
+ * import type { RelayClient } from "../client/mod.ts";
+ * declare const client: RelayClient;
+ *
  * client.on("gap", (e) => console.error(gapLine(e)));
  * ```
  */
@@ -310,6 +312,8 @@ export interface SubscriberOptions {
  * @throws {SubscribeError} when the relay refuses the patterns or does not answer
  * @example
  * ```ts
+ * declare const path: string;
+ *
  * const client = await connectSubscriber({ domain: "signal", path, plan: planSubscription({}) });
  * ```
  */
@@ -398,6 +402,8 @@ export interface SubResult {
  * @throws {SubscribeError} when the subscription is refused
  * @example
  * ```ts
+ * declare const path: string;
+ *
  * const r = await runSub({ domain: "signal", path, plan: planSubscription({}), count: 2 }, {
  *   out: (t) => Deno.stdout.write(new TextEncoder().encode(t)).then(() => {}),
  *   err: (l) => console.error(l),
@@ -521,15 +527,4 @@ export function subSummary(r: SubResult): string {
   return `received ${plural(r.frames, "frame")} (${plural(r.bytes, "byte")}), ${
     plural(r.gaps, "gap")
   } from ${r.relay} relay at ${r.address}`;
-}
-
-/**
- * `n thing` or `n things`.
- *
- * @param n the count
- * @param word singular noun
- * @returns the phrase
- */
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -8,7 +8,7 @@ import {
   RateGraph,
   subSummary,
 } from "./sub.ts";
-import { formatMessageText, messageToJson } from "./decode_format.ts";
+import { formatMessageText, messageToJson } from "../format/decode_format.ts";
 import { decodeMessage } from "../protocol/message.ts";
 import { vectorBytes, VECTORS } from "../../tests/_support/vectors.ts";
 

@@ -14,7 +14,7 @@
  */
 
 import type { StreamConn, TransportListener } from "./transport.ts";
-import { type Logger, RateLimit } from "../log/logger.ts";
+import { type Logger, RateLimit } from "../log/mod.ts";
 
 /** First wait after a failed accept, in ms. */
 export const ACCEPT_RETRY_FIRST_MS = 10;
@@ -105,6 +105,10 @@ export const ACCEPT_SETTLE_MS = 1000;
  * @param options health, logger, callbacks
  * @example
  * ```ts
+ * import { Logger } from "../log/mod.ts";
+ * import type { TransportListener } from "./transport.ts";
+ * declare const listener: TransportListener;
+ *
  * const health = new AcceptHealth();
  * await acceptEach(listener, {
  *   health,

@@ -15,7 +15,7 @@ import {
 } from "./transport.ts";
 
 /** Hostnames that stay on this machine. */
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
 
 /**
  * Whether a hostname is a loopback address.
@@ -90,10 +90,14 @@ export class TcpTransport implements Transport {
       listener = Deno.listen({ transport: "tcp", hostname: this.#hostname, port: this.#port });
     } catch (e) {
       if (e instanceof Deno.errors.AddrInUse) {
-        return Promise.reject(new TransportError("in_use", `${this.address} is already in use`));
+        return Promise.reject(
+          new TransportError("in_use", `${this.address} is already in use`, { cause: e }),
+        );
       }
       return Promise.reject(
-        new TransportError("other", `cannot listen on ${this.address}: ${(e as Error).message}`),
+        new TransportError("other", `Cannot listen on ${this.address}: ${(e as Error).message}`, {
+          cause: e,
+        }),
       );
     }
     this.#port = (listener.addr as Deno.NetAddr).port;
@@ -115,9 +119,10 @@ export class TcpTransport implements Transport {
         throw new TransportError(
           "refused",
           `connection refused (nothing listens on ${this.address})`,
+          { cause: e },
         );
       }
-      throw new TransportError("other", `${(e as Error).message} (${this.address})`);
+      throw new TransportError("other", `${(e as Error).message} (${this.address})`, { cause: e });
     }
   }
 

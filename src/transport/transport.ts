@@ -41,7 +41,19 @@ export interface Transport {
   cleanup(): void;
 }
 
-/** A transport-level failure with a one-line, user-facing message. */
+/**
+ * A transport-level failure with a one-line, user-facing message; the error it
+ * wraps, if any, is its `cause`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   Deno.listen({ transport: "unix", path: "/nonexistent/x.sock" });
+ * } catch (e) {
+ *   throw new TransportError("other", `Cannot listen on "/nonexistent/x.sock"`, { cause: e });
+ * }
+ * ```
+ */
 export class TransportError extends Error {
   /**
    * Short machine-readable reason: `in_use`, `not_socket`, `no_socket`, `refused`, `denied`,
@@ -52,9 +64,10 @@ export class TransportError extends Error {
   /**
    * @param reason machine-readable reason
    * @param message one-line message
+   * @param options `cause`: the error this one wraps
    */
-  constructor(reason: string, message: string) {
-    super(message);
+  constructor(reason: string, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "TransportError";
     this.reason = reason;
   }

@@ -114,7 +114,9 @@ export class UnixTransport implements Transport {
     try {
       listener = Deno.listen({ transport: "unix", path });
     } catch (e) {
-      throw new TransportError("other", `cannot listen on ${path}: ${(e as Error).message}`);
+      throw new TransportError("other", `Cannot listen on ${path}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     Deno.chmodSync(path, this.#socketMode);
     const bound = Deno.lstatSync(path);
@@ -245,12 +247,19 @@ async function isLive(path: string): Promise<boolean> {
  * @returns the error (`no_socket`, `refused`, `denied` or `other`)
  */
 export function connectError(e: unknown, path: string): TransportError {
-  if (e instanceof Deno.errors.NotFound) return new TransportError("no_socket", "no such socket");
+  const cause = { cause: e };
+  if (e instanceof Deno.errors.NotFound) {
+    return new TransportError("no_socket", "no such socket", cause);
+  }
   if (e instanceof Deno.errors.ConnectionRefused) {
-    return new TransportError("refused", "connection refused (stale socket: nothing is listening)");
+    return new TransportError(
+      "refused",
+      "connection refused (stale socket: nothing is listening)",
+      cause,
+    );
   }
   if (e instanceof Deno.errors.PermissionDenied) {
-    return new TransportError("denied", "permission denied");
+    return new TransportError("denied", "permission denied", cause);
   }
-  return new TransportError("other", `${(e as Error).message ?? String(e)} (${path})`);
+  return new TransportError("other", `${(e as Error).message ?? String(e)} (${path})`, cause);
 }

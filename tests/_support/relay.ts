@@ -26,6 +26,7 @@ import {
   SubscribeMode,
 } from "../../src/protocol/subscribe.ts";
 import { walkTlvs } from "../../src/protocol/tlv.ts";
+import { concat } from "../../src/io/mod.ts";
 
 /** The repository root (where `cli/main.ts` lives). */
 export const ROOT: string = decodeURIComponent(new URL("../../", import.meta.url).pathname);
@@ -905,23 +906,7 @@ export function seqOf(frame: Uint8Array): number {
   return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(8, true);
 }
 
-/**
- * Concatenates byte arrays.
- *
- * @param parts arrays
- * @returns one array
- */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+export { concat };
 
 /**
  * Lowercase hex.

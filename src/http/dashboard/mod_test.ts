@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CONTENT_TYPES, dashboardAssets } from "./mod.ts";
-import { FIXED_POINT_NAME } from "../../tools/decode_format.ts";
+import { FIXED_POINT_NAME } from "../../format/decode_format.ts";
 
 const HERE = new URL("./", import.meta.url);
 
