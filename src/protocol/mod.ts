@@ -65,6 +65,9 @@ export {
   readU32,
   readVersion,
   sealChecksum,
+  viewSequenceHigh,
+  viewSequenceLow,
+  viewTimestampApprox,
   writeU32,
 } from "./header.ts";
 export type { ChecksumStatus, Header, HeaderInit } from "./header.ts";

@@ -6,9 +6,8 @@
  * @module
  */
 
-import { FrameReader } from "../protocol/frame_reader.ts";
-import type { StreamConn } from "../transport/transport.ts";
-import type { Filter } from "../protocol/topics.ts";
+import { type Filter, FrameReader } from "../protocol/mod.ts";
+import type { StreamConn } from "../transport/mod.ts";
 import { SequenceState } from "./policy.ts";
 import type { SlabPool } from "./slab.ts";
 import { Outbound, type OutboundOwner } from "./outbound.ts";

@@ -36,6 +36,8 @@ export interface GateLimits {
  *
  * @example
  * ```ts
+ * declare const consumer: object;
+ *
  * const gate = new ProducerGate({ maxStallMs: 5, maxStallPerSecondMs: 100 });
  * gate.stall(consumer, performance.now());
  * await gate.wait; // in a read loop: resumes when the consumer drained or 5 ms passed

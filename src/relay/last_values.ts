@@ -18,7 +18,7 @@
  * @module
  */
 
-import { TLV_TYPES } from "../protocol/registry.ts";
+import { TLV_TYPES } from "../protocol/mod.ts";
 
 /** Bytes of an arena cell: a Trade (74 B), a Quote (90 B) and most market-data frames fit. */
 const CELL = 256;
@@ -55,6 +55,10 @@ function instrumentOffsets(): Int16Array {
  *
  * @example
  * ```ts
+ * declare const bytes: Uint8Array; // a read buffer
+ * declare const frameStart: number;
+ * declare const frameEnd: number;
+ *
  * const last = new LastValues(100_000);
  * last.update(bytes, frameStart, frameEnd); // each accepted market-data frame
  * const { bytes: snapshot, frames } = last.snapshot(() => true);

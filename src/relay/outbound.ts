@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { StreamConn } from "../transport/transport.ts";
+import type { StreamConn } from "../transport/mod.ts";
 import type { Slab, SlabPool } from "./slab.ts";
 import { RangeQueue } from "./range_queue.ts";
 
@@ -64,6 +64,14 @@ export interface OutboundReport {
  *
  * @example
  * ```ts
+ * import type { StreamConn } from "../transport/mod.ts";
+ * import { SlabPool } from "./slab.ts";
+ *
+ * declare const conn: StreamConn;
+ * declare const owner: OutboundOwner;
+ * declare const bytes: Uint8Array; // one whole frame
+ *
+ * const writeSlabs = new SlabPool({ slabBytes: MAX_WRITE });
  * const out = new Outbound(conn, owner, writeSlabs);
  * out.enqueue(bytes, 0, bytes.length, 1, null);
  * const report = await out.close(); // { queued: 1, delivered: 1, dropped: 0, undelivered: 0 }

@@ -7,18 +7,20 @@
  * @module
  */
 
-import { frameChecksum } from "../protocol/crc32.ts";
 import {
+  checkTlvArea,
+  checkTlvSize,
+  frameChecksum,
+  isKnownSource,
   readChecksum,
   readPayloadSize,
   readSequenceHigh,
   readSequenceLow,
   readTimestampApprox,
-} from "../protocol/header.ts";
-import { Status } from "../protocol/errors.ts";
-import { checkTlvArea, readTlvAt, TlvCursor } from "../protocol/tlv.ts";
-import { checkTlvSize } from "../protocol/registry.ts";
-import { isKnownSource } from "../protocol/domains.ts";
+  readTlvAt,
+  Status,
+  TlvCursor,
+} from "../protocol/mod.ts";
 import type { RelayLogic } from "./logic.ts";
 
 /** The three policies. */
@@ -211,6 +213,8 @@ export function auditTlvRanges(domain: number, allowVendor: boolean): Uint8Array
  * @returns a validator applying it
  * @example
  * ```ts
+ * import { SIGNAL_LOGIC } from "./logic.ts";
+ *
  * validatorForLogic(SIGNAL_LOGIC).policy; // "standard"
  * ```
  */

@@ -25,6 +25,7 @@ const SHRINK_ABOVE = 4_096;
  *
  * @example
  * ```ts
+ * const bytes = new Uint8Array(64);
  * const q = new RangeQueue();
  * q.push(bytes, 0, 64, 1, null);
  * q.headEnd - q.headStart; // 64

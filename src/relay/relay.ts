@@ -14,33 +14,44 @@
  * @module
  */
 
-import { Status, statusCode } from "../protocol/errors.ts";
 import {
+  encodeErrorText,
+  encodePayload,
+  encodeSubscribe,
+  ERROR_TLV,
+  Filter,
+  FrameError,
+  FrameTopics,
   HEADER_SIZE,
+  MessageBuilder,
+  parseSubscribe,
+  readTlvAt,
   readU32,
+  RELAY_SOURCE,
+  sourceName,
+  Status,
+  statusCode,
+  SUBSCRIBE_TLV,
+  TlvCursor,
+  tlvType,
+  TopicRegistry,
   viewSequenceHigh,
   viewSequenceLow,
   viewTimestampApprox,
-} from "../protocol/header.ts";
-import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
-import { RELAY_SOURCE } from "../protocol/domains.ts";
-import { MessageBuilder } from "../protocol/builder.ts";
+} from "../protocol/mod.ts";
 import {
-  encodeErrorText,
-  encodeSubscribe,
-  ERROR_TLV,
-  parseSubscribe,
-  SUBSCRIBE_TLV,
-} from "../protocol/subscribe.ts";
-import { FrameError } from "../protocol/errors.ts";
-import type { StreamConn, Transport, TransportListener } from "../transport/transport.ts";
-import { UnixTransport } from "../transport/unix.ts";
-import { LogBudget, Logger, RateLimit } from "../log/logger.ts";
+  acceptEach,
+  AcceptHealth,
+  type StreamConn,
+  type Transport,
+  type TransportListener,
+  UnixTransport,
+} from "../transport/mod.ts";
+import { LogBudget, Logger, RateLimit } from "../log/mod.ts";
 import { Connection } from "./connection.ts";
 import { type GateLimits, ProducerGate } from "./flow.ts";
 import { MAX_WRITE, type OutboundReport } from "./outbound.ts";
 import { type Validator, validatorForLogic } from "./policy.ts";
-import { Filter, FrameTopics, TopicRegistry } from "../protocol/topics.ts";
 import { AuditJournal } from "./journal.ts";
 import { lastAccepted } from "./journal_file.ts";
 import type { RelayLogic } from "./logic.ts";
@@ -48,13 +59,9 @@ import { RELOADABLE } from "./reloadable.ts";
 import { explainReject, type RejectRecord } from "./rejects.ts";
 import type { BridgeStats, ConnectionStats, RelayStats, SourceStats } from "./stats.ts";
 import { LatencyHistogram } from "./latency.ts";
-import { tlvType } from "../protocol/registry.ts";
-import { sourceName } from "../protocol/domains.ts";
 import { OWN_BUFFER_ABOVE, PoolInvariantError, type Slab, SlabPool } from "./slab.ts";
 import { ReplayWindow } from "./replay_window.ts";
 import { LastValues } from "./last_values.ts";
-import { encodePayload } from "../protocol/payloads.ts";
-import { acceptEach, AcceptHealth } from "../transport/accept.ts";
 
 /** Verdicts beyond `Status` used inside the scan loop. */
 const HELLO = 100;
@@ -114,6 +121,8 @@ export interface RelayOptions {
  *
  * @example
  * ```ts
+ * import { SIGNAL_LOGIC } from "./logic.ts";
+ *
  * const relay = new Relay({ ...SIGNAL_LOGIC, socketPath: "/tmp/x/signals.sock" });
  * await relay.start();
  * // ...
@@ -485,6 +494,11 @@ export class Relay {
    * @returns a function that unregisters it
    * @example
    * ```ts
+   * import type { BridgeStats } from "./stats.ts";
+   *
+   * declare const relay: Relay;
+   * declare const bridge: { stats(): BridgeStats };
+   *
    * const off = relay.addBridge(() => bridge.stats());
    * off();
    * ```

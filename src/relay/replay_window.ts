@@ -63,9 +63,18 @@ export interface WindowQuery {
  *
  * @example
  * ```ts
+ * import type { Slab } from "./slab.ts";
+ *
+ * declare const bytes: Uint8Array; // a forwarded run of frames: bytes[at, end)
+ * declare const at: number;
+ * declare const end: number;
+ * declare const frames: number;
+ * declare const slab: Slab | null;
+ * const added = new Float64Array(256); // frames put in, per header source
+ *
  * const w = new ReplayWindow({ frames: 100_000, bytes: 16 << 20 });
  * w.push(bytes, at, end, frames, slab, Date.now()); // after the fan-out
- * w.select({ source: 40, after: 10n, upTo: 0n }, () => true, (b, s, e, n, slab) => {});
+ * w.select({ source: 40, after: 10n, upTo: 0n, added }, () => true, (b, s, e, n, slab) => {});
  * ```
  */
 export class ReplayWindow {

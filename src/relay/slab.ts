@@ -111,6 +111,10 @@ export interface SlabPoolOptions {
  *
  * @example
  * ```ts
+ * declare const readBuffer: Uint8Array;
+ * declare const runStart: number;
+ * declare const runEnd: number;
+ *
  * const pool = new SlabPool();
  * const at = pool.copy(readBuffer, runStart, runEnd); // stays valid after readBuffer changes
  * const bytes = pool.lastBuffer; // the copy is bytes[at, at + runEnd - runStart)

@@ -9,15 +9,6 @@
 
 /** The files and folders, relative to the repository root. */
 export const OTHER_BRANCHES: readonly string[] = [
-  "src/relay/relay.ts",
-  "src/relay/connection.ts",
-  "src/relay/outbound.ts",
-  "src/relay/flow.ts",
-  "src/relay/slab.ts",
-  "src/relay/range_queue.ts",
-  "src/relay/replay_window.ts",
-  "src/relay/last_values.ts",
-  "src/relay/policy.ts",
   "src/client/",
 ];
 
