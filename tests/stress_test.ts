@@ -141,6 +141,9 @@ async function stress(d: Domain, seed: number): Promise<void> {
   const relay = await startRelay(d.arg, {
     env: CHECK_POOLS,
     args: [
+      // Every close has a line: past 20 warnings a second the relay logs them at debug.
+      "--log-level",
+      "debug",
       "--set",
       `relays.${d.name}.performance.max_queue_frames=2000`,
       "--set",
