@@ -7,7 +7,7 @@
 import { domainName } from "../src/protocol/domains.ts";
 import { runSub, type SubFormat, subSummary } from "../src/tools/sub.ts";
 import { interruptOnSignals } from "../src/tools/_interrupt.ts";
-import { SchemaCache } from "../src/client/schema_cache.ts";
+import { InstrumentCache } from "../src/client/instrument_cache.ts";
 import { CliError, Exit, UsageError, writeStdout } from "./_args.ts";
 import { countOption } from "./_options.ts";
 import { defineCommand } from "./_command.ts";
@@ -74,7 +74,7 @@ one-line summary (frames, bytes, gaps) on stderr.`,
     const plan = subscriptionPlan(COMMAND, options);
     const target = relayTarget(COMMAND, args.domain, options);
     registerSchemaFiles(options.schemas);
-    const cache = options.cache ? new SchemaCache() : undefined;
+    const cache = options.cache ? new InstrumentCache() : undefined;
     const encoder = new TextEncoder();
     using stop = interruptOnSignals();
     const result = await runSub(

@@ -2,7 +2,7 @@
  * The relay client: connect to a relay, publish frames (coalesced writes),
  * subscribe with relay-side filters, receive frames with local filters,
  * sequence-gap events and automatic reconnection; the instrument cache
- * ({@linkcode SchemaCache}) of what the received traffic names.
+ * ({@linkcode InstrumentCache}) of what the received traffic names.
  *
  * @example
  * ```ts
@@ -25,15 +25,15 @@ export type {
   SubscribeModeName,
 } from "./client.ts";
 export { ReceivedFrame } from "./received_frame.ts";
-export { SchemaCache } from "./schema_cache.ts";
+export { InstrumentCache } from "./instrument_cache.ts";
 export type {
   CachedMeta,
   CacheEntry,
   CacheEntryKind,
+  InstrumentCacheOptions,
+  InstrumentCacheStats,
   ObservedMessage,
-  SchemaCacheOptions,
-  SchemaCacheStats,
-} from "./schema_cache.ts";
+} from "./instrument_cache.ts";
 export { LocalFilter } from "./local_filter.ts";
 export type { ByteSelector, LocalFilterOptions } from "./local_filter.ts";
 export { SequenceTracker, SequenceVerdict } from "./sequence_tracker.ts";

@@ -351,7 +351,7 @@ export interface SubOptions {
   count?: number | undefined;
   /** Stops the view (Ctrl-C). */
   signal?: AbortSignal;
-  /** Called with every frame shown (before it is printed), e.g. to feed a `SchemaCache`. */
+  /** Called with every frame shown (before it is printed), e.g. to feed a `InstrumentCache`. */
   onFrame?: (frame: ReceivedFrame) => void;
 }
 
