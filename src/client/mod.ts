@@ -1,7 +1,8 @@
 /**
  * The relay client: connect to a relay, publish frames (coalesced writes),
  * subscribe with relay-side filters, receive frames with local filters,
- * sequence-gap events and automatic reconnection; the instrument cache
+ * sequence-gap events, automatic reconnection and recovery from the relay's
+ * replay window (`recover()`, `recovery: "auto"`); the instrument cache
  * ({@linkcode InstrumentCache}) of what the received traffic names.
  *
  * @example
@@ -25,6 +26,12 @@ export type {
   SubscribeModeName,
 } from "./client.ts";
 export { ReceivedFrame } from "./received_frame.ts";
+export type {
+  RecoverOptions,
+  RecoveryResult,
+  RetransmitOptions,
+  SnapshotOptions,
+} from "./recovery.ts";
 export { InstrumentCache } from "./instrument_cache.ts";
 export type {
   CachedMeta,
@@ -42,15 +49,19 @@ export {
   ClientClosedError,
   ClientErrorCode,
   ConnectError,
+  RecoveryError,
   SubscribeError,
 } from "./errors.ts";
+export type { RecoveryErrorCode } from "./errors.ts";
 export type {
   ClientStats,
   DisconnectEvent,
   DuplicateEvent,
   ErrorEvent,
   GapEvent,
+  PartialEvent,
   ReconnectEvent,
+  RecoveredEvent,
   RelayClientEventMap,
   RelayClientListener,
   RestartEvent,
