@@ -1612,7 +1612,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * sequence (`mergeReplay`). A replayed frame above its source's last
    * sequence is checked like a live one; one at or below it is delivered only
    * if it was never received (older than the first one, or in a gap), in
-   * front of newer queued frames.
+   * front of newer queued frames. The relay sends a frame once per answer, so
+   * a replayed frame with the sequence of the one before it (two producers
+   * sharing a source value) takes the same way.
    */
   #release(
     replayed: ReceivedFrame[],
@@ -1629,6 +1631,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     let duplicates = merged.duplicates;
     try {
       const flags = NO_AUTO | (snapshot ? QUIET_GAPS : 0);
+      // Per source, the sequence of the previous replayed frame and whether it went in front.
+      const previous = new Map<number, { q: bigint; older: boolean }>();
       for (const { frame: f, replayed } of merged.order) {
         if (!replayed) {
           this.#arrive(f.bytes, 0, f.bytes.length, f);
@@ -1637,9 +1641,19 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
         const src = f.source;
         const q = f.sequence;
         const last = this.#seq.last(src);
-        if (q === 0n || last === undefined || q > last) {
+        const prev = previous.get(src);
+        if (q !== 0n) previous.set(src, { q, older: false });
+        if (prev !== undefined && q === prev.q) {
+          // Another producer's frame with the same number: never a repeat within one answer.
+          if (!this.#passesLocal(f)) continue;
+          if (prev.older) older.push(f);
+          else this.#deliver(f);
+          previous.set(src, prev);
+          delivered++;
+        } else if (q === 0n || last === undefined || q > last) {
           if (this.#pass(f.bytes, 0, f.bytes.length, f, flags)) delivered++;
         } else if (this.#unseen(src, q)) {
+          previous.set(src, { q, older: true });
           this.#missing.delete(src, q);
           if (this.#passesLocal(f)) {
             older.push(f);

@@ -400,7 +400,8 @@ export interface MergedFrame {
 /**
  * The order in which a recovery's frames are handed over: per source, the
  * replayed frames and the live frames held meanwhile merged by sequence, a
- * live frame the replay also brought dropped. After a snapshot, live frames at
+ * live frame the replay also brought (same sequence, same bytes: processes
+ * that share a source value number alike) dropped. After a snapshot, live frames at
  * or below the snapshot's last sequence of their source are dropped too: the
  * snapshot holds the last value of each key as of the request, so such a
  * frame is in it or superseded by it. Unsequenced frames keep their place.
@@ -451,7 +452,7 @@ export function mergeReplay(
       if (b === undefined || (a !== undefined && (qa === 0n || (qb !== 0n && qa! <= qb!)))) {
         order.push({ frame: a!, replayed: true });
         i++;
-        if (qa !== 0n && qa === qb) {
+        if (qa !== 0n && qa === qb && sameBytes(a!.bytes, b!.bytes)) {
           duplicates++;
           j++;
         }
@@ -462,6 +463,12 @@ export function mergeReplay(
     }
   }
   return { order, duplicates };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
