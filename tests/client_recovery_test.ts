@@ -167,8 +167,9 @@ function trade(b: MessageBuilder, seq: number, asset: number): Uint8Array {
 
 Deno.test("RelayClient.recover({ snapshot }) on market data: the last value of every instrument first, then every live frame once", async () => {
   const relay = await startRelay("market-data");
-  const raw = await connect(relay.path);
+  // The relay accepts in order: a witness connected first is there before any frame.
   const witness = await connect(relay.path);
+  const raw = await connect(relay.path);
   const clients: RelayClient[] = [];
   const INSTRUMENTS = 50;
   const b = new MessageBuilder({ domain: 1, source: 2 });
@@ -220,6 +221,43 @@ Deno.test("RelayClient.recover({ snapshot }) on market data: the last value of e
   }
 });
 
+Deno.test("RelayClient.recover({ snapshot }): two producers sharing a source value each keep their last values", async () => {
+  const relay = await startRelay("market-data");
+  const [witness, a, b] = [
+    await connect(relay.path),
+    await connect(relay.path),
+    await connect(relay.path),
+  ];
+  const clients: RelayClient[] = [];
+  try {
+    // Two feeds, both source 2, both numbering 1–5 (PROTOCOL.md 7.9 warns of this).
+    const fa = Array.from(
+      { length: 5 },
+      (_, i) => trade(new MessageBuilder({ domain: 1, source: 2 }), i + 1, 1 + i),
+    );
+    const fb = Array.from(
+      { length: 5 },
+      (_, i) => trade(new MessageBuilder({ domain: 1, source: 2 }), i + 1, 6 + i),
+    );
+    await send(a, concat(fa));
+    await send(b, concat(fb));
+    await readFrames(witness, 10);
+    const joiner = await RelayClient.connect({ domain: "market_data", path: relay.path });
+    clients.push(joiner);
+    const r = await joiner.recover({ snapshot: true });
+    assert.equal(r.frames, 10);
+    assert.equal(r.delivered, 10);
+    const got = await readUntil(joiner, (f) => f.length === 10);
+    const key = (x: Uint8Array) => Array.from(x).join(",");
+    assert.deepEqual(new Set(got.map((f) => key(f.bytes))), new Set([...fa, ...fb].map(key)));
+  } finally {
+    for (const c of clients) await c.close();
+    await close(a, b, witness);
+    await relay.stop();
+    await assertAllClosed();
+  }
+});
+
 Deno.test("RelayClient recovery 'auto' fills a slow-consumer drop from the relay's window, in order, once", async () => {
   const relay = await startRelay("signal", {
     args: [
@@ -229,13 +267,19 @@ Deno.test("RelayClient recovery 'auto' fills a slow-consumer drop from the relay
       "relays.signal.performance.slow_consumer_timeout_ms=60000",
     ],
   });
-  const raw = await connect(relay.path);
+  // The relay accepts in order: a witness connected first is there before any frame.
   const witness = await connect(relay.path);
+  const raw = await connect(relay.path);
   const clients: RelayClient[] = [];
   const TOTAL = 20_000;
   try {
     // It reads nothing for now: past 16 KiB it stops reading, the relay's queue overflows.
-    const slow = await clientOn(relay.path, { recovery: "auto", maxBufferedBytes: 16_384 });
+    // Subscribed: the answer proves the relay has accepted it before any frame is sent.
+    const slow = await clientOn(relay.path, {
+      recovery: "auto",
+      maxBufferedBytes: 16_384,
+      subscribe: ["*"],
+    });
     clients.push(slow);
     const recovered: RecoveredEvent[] = [];
     slow.on("recovered", (e) => recovered.push(e));
@@ -265,8 +309,9 @@ Deno.test("RelayClient recovery 'auto' after a reconnect: the execution relay di
   const relay = await startRelay("execution", {
     args: ["--set", "relays.execution.performance.max_queue_frames=1000"],
   });
-  const raw = await connect(relay.path);
+  // The relay accepts in order: a witness connected first is there before any frame.
   const witness = await connect(relay.path);
+  const raw = await connect(relay.path);
   const clients: RelayClient[] = [];
   const TOTAL = 20_000;
   try {
@@ -276,6 +321,7 @@ Deno.test("RelayClient recovery 'auto' after a reconnect: the execution relay di
       reconnect: { initialMs: 20, maxMs: 200 },
       recovery: "auto",
       maxBufferedBytes: 8192,
+      subscribe: ["*"],
     });
     clients.push(slow);
     const events: string[] = [];
@@ -307,8 +353,9 @@ Deno.test("RelayClient.recover() from a start the window no longer holds: a part
   const relay = await startRelay("signal", {
     args: ["--set", "relays.signal.recovery.window_frames=1000"],
   });
-  const raw = await connect(relay.path);
+  // The relay accepts in order: a witness connected first is there before any frame.
   const witness = await connect(relay.path);
+  const raw = await connect(relay.path);
   const clients: RelayClient[] = [];
   try {
     await Promise.all([send(raw, concat(makeFrames(SIGNAL, 5000))), readFrames(witness, 5000)]);
@@ -378,7 +425,7 @@ Deno.test("RelayClient.recover() on a relay with recovery off rejects with Recov
   const raw = await connect(relay.path);
   const clients: RelayClient[] = [];
   try {
-    const c = await clientOn(relay.path, { recoveryTimeoutMs: 500 });
+    const c = await clientOn(relay.path, { recoveryTimeoutMs: 500, subscribe: ["*"] });
     clients.push(c);
     const asking = c.recover({ source: SIGNAL.source, after: 0n });
     // Frames that arrive meanwhile are held, then handed over when the request is given up.

@@ -404,8 +404,9 @@ function trade(b: MessageBuilder, seq: number, asset: number): Uint8Array {
 
 Deno.test("torq sub --snapshot on market data prints the last value of every instrument, then live", async () => {
   const relay = await startRelay("market-data");
-  const producer = await connect(relay.path);
+  // Connected first, the witness is accepted before any frame (the relay accepts in order).
   const witness = await connect(relay.path);
+  const producer = await connect(relay.path);
   try {
     const b = new MessageBuilder({ domain: 1, source: 2 });
     // 100 trades over 10 instruments: the last values are sequences 91–100.
@@ -443,8 +444,9 @@ Deno.test("torq sub --from SEQ --source S prints the frames after SEQ the relay 
   const relay = await startRelay("signal", {
     args: ["--set", "relays.signal.recovery.window_frames=100"],
   });
-  const producer = await connect(relay.path);
+  // Connected first, the witness is accepted before any frame (the relay accepts in order).
   const witness = await connect(relay.path);
+  const producer = await connect(relay.path);
   try {
     const sent = makeFrames(SIGNAL_PROFILE, 60);
     await send(producer, concat(sent.slice(0, 50)));

@@ -442,20 +442,38 @@ export function mergeReplay(
       }
       continue;
     }
+    // A live frame the replay also brought: same number, same bytes. Live frames are few (those
+    // of one round trip): only replayed numbers within theirs are indexed.
+    let lo = -1n;
+    let hi = -1n;
+    for (const f of l) {
+      const q = f.sequence;
+      if (q !== 0n && (lo < 0n || q < lo)) lo = q;
+      if (q > hi) hi = q;
+    }
+    const bySeq = new Map<bigint, ReceivedFrame[]>();
+    for (const f of lo < 0n ? [] : r) {
+      const q = f.sequence;
+      if (q < lo || q > hi) continue;
+      const list = bySeq.get(q);
+      if (list === undefined) bySeq.set(q, [f]);
+      else list.push(f);
+    }
+    const fresh = l.filter((f) => {
+      const same = bySeq.get(f.sequence)?.some((x) => sameBytes(x.bytes, f.bytes)) ?? false;
+      if (same) duplicates++;
+      return !same;
+    });
     let i = 0;
     let j = 0;
-    while (i < r.length || j < l.length) {
+    while (i < r.length || j < fresh.length) {
       const a = r[i];
-      const b = l[j];
+      const b = fresh[j];
       const qa = a?.sequence;
       const qb = b?.sequence;
       if (b === undefined || (a !== undefined && (qa === 0n || (qb !== 0n && qa! <= qb!)))) {
         order.push({ frame: a!, replayed: true });
         i++;
-        if (qa !== 0n && qa === qb && sameBytes(a!.bytes, b!.bytes)) {
-          duplicates++;
-          j++;
-        }
       } else {
         order.push({ frame: b, replayed: false });
         j++;

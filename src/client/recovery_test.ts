@@ -15,10 +15,11 @@ import { decodeMessage } from "../protocol/message.ts";
 import { encodePayload } from "../protocol/payloads.ts";
 import { encodeErrorText } from "../protocol/subscribe.ts";
 
-/** A frame of `source` with `sequence` (one Heartbeat-sized TLV; only the header matters). */
-function f(source: number, sequence: bigint): ReceivedFrame {
+/** A frame of `source` with `sequence` (an ArbitrageSignal-sized TLV; `tag` tells equal headers apart). */
+function f(source: number, sequence: bigint, tag = 0): ReceivedFrame {
   const b = new MessageBuilder({ domain: 2, source });
-  return new ReceivedFrame(b.begin({ sequence }).addTlv(32, new Uint8Array(170)).build());
+  const value = new Uint8Array(170).fill(tag);
+  return new ReceivedFrame(b.begin({ sequence, timestamp: 1n }).addTlv(32, value).build());
 }
 
 const seqs = (frames: readonly { source: number; sequence: bigint }[]) =>
@@ -137,6 +138,14 @@ Deno.test("mergeReplay() merges a retransmit with the live frames held meanwhile
     false,
   ]);
   assert.equal(duplicates, 2);
+});
+
+Deno.test("mergeReplay(): a live frame with a replayed frame's number but other bytes is another producer's, kept", () => {
+  for (const live of [[f(20, 5n, 1), f(20, 5n, 2)], [f(20, 5n, 2), f(20, 5n, 1)]]) {
+    const { order, duplicates } = mergeReplay([f(20, 5n, 1)], live, false);
+    assert.equal(duplicates, 1);
+    assert.deepEqual(order.map((o) => [o.frame.bytes[40], o.replayed]), [[1, true], [2, false]]);
+  }
 });
 
 Deno.test("mergeReplay() after a snapshot drops the live frames it holds or supersedes", () => {
