@@ -305,6 +305,45 @@ Deno.test("RelayClient recovery 'auto' fills a slow-consumer drop from the relay
   }
 });
 
+Deno.test("RelayClient: a gap listener that calls recover() gets the missing frames before the frame that showed the gap", async () => {
+  const relay = await startRelay("signal", {
+    args: [
+      "--set",
+      "relays.signal.performance.max_queue_frames=1000",
+      "--set",
+      "relays.signal.performance.slow_consumer_timeout_ms=60000",
+    ],
+  });
+  const witness = await connect(relay.path);
+  const raw = await connect(relay.path);
+  const clients: RelayClient[] = [];
+  const TOTAL = 20_000;
+  try {
+    const slow = await clientOn(relay.path, { maxBufferedBytes: 16_384, subscribe: ["*"] });
+    clients.push(slow);
+    let gaps = 0;
+    slow.on("gap", (e) => {
+      gaps++;
+      void slow.recover({ source: e.source, after: e.expected - 1n, upTo: e.got - 1n });
+    });
+    await send(raw, concat(makeFrames(SIGNAL, 10)));
+    await until("the first frames", () => slow.stats().framesIn >= 10);
+    await Promise.all([producer(raw, TOTAL, SIGNAL, 11).done, readFrames(witness, TOTAL, WAIT_MS)]);
+    await relay.waitForLog((l) => l.msg === "slow consumer: dropped oldest frames", WAIT_MS);
+
+    const got = await readUntil(slow, (f) => f.at(-1)?.sequence === BigInt(TOTAL));
+    assertConsecutive(got, 1, TOTAL);
+    assert.ok(gaps >= 1, "the drop was seen as a gap");
+    assert.equal(slow.stats().recoveries, gaps);
+    assert.equal(slow.stats().duplicates, 0);
+  } finally {
+    for (const c of clients) await c.close();
+    await close(raw, witness);
+    await relay.stop();
+    await assertAllClosed();
+  }
+});
+
 Deno.test("RelayClient recovery 'auto' after a reconnect: the execution relay disconnected it, it gets every frame it missed", async () => {
   const relay = await startRelay("execution", {
     args: ["--set", "relays.execution.performance.max_queue_frames=1000"],
