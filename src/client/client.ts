@@ -35,6 +35,10 @@
  *   than ones already queued go in front of them, never behind frames the
  *   application has read. A start the relay's window no longer holds is a
  *   `partial` event; what the window does hold still arrives.
+ * - **recovery "auto"** asks on every gap (the frame that showed it waits behind
+ *   the missing ones) and after a reconnect for every source seen; a relay that
+ *   does not answer is one `error` event, and the mode rests until the next
+ *   connection.
  *
  * @module
  */
