@@ -17,10 +17,11 @@ import {
   readFrames,
   send,
   startRelay,
+  tradeFrame,
 } from "./_support/relay.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
-import { encodePayload } from "../src/protocol/payloads.ts";
 import {
+  type ClientStats,
   type PartialEvent,
   type ReceivedFrame,
   type RecoveredEvent,
@@ -148,23 +149,6 @@ Deno.test("RelayClient.recover() by sequence while the producer keeps sending: e
   }
 });
 
-/** A Trade of instrument `asset` (Kraken) whose price tells the frames apart. */
-function trade(b: MessageBuilder, seq: number, asset: number): Uint8Array {
-  return b.begin({ sequence: seq }).addTlv(
-    1,
-    encodePayload(1, {
-      asset_id: BigInt(asset),
-      price: BigInt(seq),
-      volume: 1n,
-      execution_timestamp_ns: 0n,
-      venue_id: 101,
-      asset_type: 1,
-      reserved: 0,
-      side: 0,
-    }),
-  ).build();
-}
-
 Deno.test("RelayClient.recover({ snapshot }) on market data: the last value of every instrument first, then every live frame once", async () => {
   const relay = await startRelay("market-data");
   // The relay accepts in order: a witness connected first is there before any frame.
@@ -174,7 +158,7 @@ Deno.test("RelayClient.recover({ snapshot }) on market data: the last value of e
   const INSTRUMENTS = 50;
   const b = new MessageBuilder({ domain: 1, source: 2 });
   const sent: Uint8Array[] = [];
-  for (let i = 1; i <= 8000; i++) sent.push(trade(b, i, 1 + (i * 7) % INSTRUMENTS));
+  for (let i = 1; i <= 8000; i++) sent.push(tradeFrame(b, i, 1 + (i * 7) % INSTRUMENTS));
   const assetOf = (f: Uint8Array) => new DataView(f.buffer, f.byteOffset).getUint32(34, true);
   let writing: Promise<void> = Promise.resolve();
   try {
@@ -233,11 +217,11 @@ Deno.test("RelayClient.recover({ snapshot }): two producers sharing a source val
     // Two feeds, both source 2, both numbering 1–5 (PROTOCOL.md 7.9 warns of this).
     const fa = Array.from(
       { length: 5 },
-      (_, i) => trade(new MessageBuilder({ domain: 1, source: 2 }), i + 1, 1 + i),
+      (_, i) => tradeFrame(new MessageBuilder({ domain: 1, source: 2 }), i + 1, 1 + i),
     );
     const fb = Array.from(
       { length: 5 },
-      (_, i) => trade(new MessageBuilder({ domain: 1, source: 2 }), i + 1, 6 + i),
+      (_, i) => tradeFrame(new MessageBuilder({ domain: 1, source: 2 }), i + 1, 6 + i),
     );
     await send(a, concat(fa));
     await send(b, concat(fb));
@@ -258,7 +242,18 @@ Deno.test("RelayClient.recover({ snapshot }): two producers sharing a source val
   }
 });
 
-Deno.test("RelayClient recovery 'auto' fills a slow-consumer drop from the relay's window, in order, once", async () => {
+/**
+ * A signal relay with room for 1,000 queued frames per consumer, and a
+ * consumer (`options`, `listen` adds its listeners) that has seen the first 10
+ * frames and then stops reading (past 16 KiB) while 20,000 more pass: the
+ * relay drops the oldest of its queue. Then it reads up to the last frame.
+ *
+ * @returns what it read and its counters
+ */
+async function afterADrop(
+  options: RelayClientOptions,
+  listen: (client: RelayClient) => void,
+): Promise<{ got: ReceivedFrame[]; stats: ClientStats }> {
   const relay = await startRelay("signal", {
     args: [
       "--set",
@@ -270,78 +265,51 @@ Deno.test("RelayClient recovery 'auto' fills a slow-consumer drop from the relay
   // The relay accepts in order: a witness connected first is there before any frame.
   const witness = await connect(relay.path);
   const raw = await connect(relay.path);
-  const clients: RelayClient[] = [];
+  let slow: RelayClient | undefined;
   const TOTAL = 20_000;
   try {
-    // It reads nothing for now: past 16 KiB it stops reading, the relay's queue overflows.
     // Subscribed: the answer proves the relay has accepted it before any frame is sent.
-    const slow = await clientOn(relay.path, {
-      recovery: "auto",
-      maxBufferedBytes: 16_384,
-      subscribe: ["*"],
-    });
-    clients.push(slow);
-    const recovered: RecoveredEvent[] = [];
-    slow.on("recovered", (e) => recovered.push(e));
-    // The consumer sees the stream start (a client cannot know of frames before its first one).
+    slow = await clientOn(relay.path, { ...options, maxBufferedBytes: 16_384, subscribe: ["*"] });
+    listen(slow);
+    // It sees the stream start (a client cannot know of frames before its first one).
     await send(raw, concat(makeFrames(SIGNAL, 10)));
-    await until("the first frames", () => slow.stats().framesIn >= 10);
+    await until("the first frames", () => slow!.stats().framesIn >= 10);
     // A witness that keeps reading gets everything: the relay has then handled every frame.
     await Promise.all([producer(raw, TOTAL, SIGNAL, 11).done, readFrames(witness, TOTAL, WAIT_MS)]);
     await relay.waitForLog((l) => l.msg === "slow consumer: dropped oldest frames", WAIT_MS);
-
     const got = await readUntil(slow, (f) => f.at(-1)?.sequence === BigInt(TOTAL));
     assertConsecutive(got, 1, TOTAL);
-    const stats = slow.stats();
-    assert.equal(stats.gaps, 0, "every gap was filled");
-    assert.equal(stats.duplicates, 0);
-    assert.ok(recovered.length >= 1 && recovered.every((e) => e.reason === "gap"));
-    assert.ok(stats.recoveredFrames > 0);
+    return { got, stats: slow.stats() };
   } finally {
-    for (const c of clients) await c.close();
+    await slow?.close();
     await close(raw, witness);
     await relay.stop();
     await assertAllClosed();
   }
+}
+
+Deno.test("RelayClient recovery 'auto' fills a slow-consumer drop from the relay's window, in order, once", async () => {
+  const recovered: RecoveredEvent[] = [];
+  const { stats } = await afterADrop(
+    { recovery: "auto" },
+    (c) => c.on("recovered", (e) => recovered.push(e)),
+  );
+  assert.equal(stats.gaps, 0, "every gap was filled");
+  assert.equal(stats.duplicates, 0);
+  assert.ok(recovered.length >= 1 && recovered.every((e) => e.reason === "gap"));
+  assert.ok(stats.recoveredFrames > 0);
 });
 
 Deno.test("RelayClient: a gap listener that calls recover() gets the missing frames before the frame that showed the gap", async () => {
-  const relay = await startRelay("signal", {
-    args: [
-      "--set",
-      "relays.signal.performance.max_queue_frames=1000",
-      "--set",
-      "relays.signal.performance.slow_consumer_timeout_ms=60000",
-    ],
-  });
-  const witness = await connect(relay.path);
-  const raw = await connect(relay.path);
-  const clients: RelayClient[] = [];
-  const TOTAL = 20_000;
-  try {
-    const slow = await clientOn(relay.path, { maxBufferedBytes: 16_384, subscribe: ["*"] });
-    clients.push(slow);
-    let gaps = 0;
-    slow.on("gap", (e) => {
+  let gaps = 0;
+  const { stats } = await afterADrop({}, (c) =>
+    c.on("gap", (e) => {
       gaps++;
-      void slow.recover({ source: e.source, after: e.expected - 1n, upTo: e.got - 1n });
-    });
-    await send(raw, concat(makeFrames(SIGNAL, 10)));
-    await until("the first frames", () => slow.stats().framesIn >= 10);
-    await Promise.all([producer(raw, TOTAL, SIGNAL, 11).done, readFrames(witness, TOTAL, WAIT_MS)]);
-    await relay.waitForLog((l) => l.msg === "slow consumer: dropped oldest frames", WAIT_MS);
-
-    const got = await readUntil(slow, (f) => f.at(-1)?.sequence === BigInt(TOTAL));
-    assertConsecutive(got, 1, TOTAL);
-    assert.ok(gaps >= 1, "the drop was seen as a gap");
-    assert.equal(slow.stats().recoveries, gaps);
-    assert.equal(slow.stats().duplicates, 0);
-  } finally {
-    for (const c of clients) await c.close();
-    await close(raw, witness);
-    await relay.stop();
-    await assertAllClosed();
-  }
+      void c.recover({ source: e.source, after: e.expected - 1n, upTo: e.got - 1n });
+    }));
+  assert.ok(gaps >= 1, "the drop was seen as a gap");
+  assert.equal(stats.recoveries, gaps);
+  assert.equal(stats.duplicates, 0);
 });
 
 Deno.test("RelayClient recovery 'auto' after a reconnect: the execution relay disconnected it, it gets every frame it missed", async () => {

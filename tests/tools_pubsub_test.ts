@@ -19,11 +19,11 @@ import {
   send,
   startRelay,
   subscribe,
+  tradeFrame,
 } from "./_support/relay.ts";
 import { toHex, vectorBytes } from "./_support/vectors.ts";
 import { readRecording } from "../src/tools/record_file.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
-import { encodePayload } from "../src/protocol/payloads.ts";
 
 const SIGNAL_PROFILE = PROFILES[1]!;
 const ARB = vectorBytes("arbitrage_signal_flash_arb");
@@ -385,23 +385,6 @@ Deno.test("torq sub reports sequence gaps per source as they happen", async () =
   }
 });
 
-/** A Trade of instrument `asset` (Kraken) with sequence `seq` from source 2. */
-function trade(b: MessageBuilder, seq: number, asset: number): Uint8Array {
-  return b.begin({ sequence: seq }).addTlv(
-    1,
-    encodePayload(1, {
-      asset_id: BigInt(asset),
-      price: BigInt(seq),
-      volume: 1n,
-      execution_timestamp_ns: 0n,
-      venue_id: 101,
-      asset_type: 1,
-      reserved: 0,
-      side: 0,
-    }),
-  ).build();
-}
-
 Deno.test("torq sub --snapshot on market data prints the last value of every instrument, then live", async () => {
   const relay = await startRelay("market-data");
   // Connected first, the witness is accepted before any frame (the relay accepts in order).
@@ -410,7 +393,7 @@ Deno.test("torq sub --snapshot on market data prints the last value of every ins
   try {
     const b = new MessageBuilder({ domain: 1, source: 2 });
     // 100 trades over 10 instruments: the last values are sequences 91–100.
-    const before = Array.from({ length: 100 }, (_, i) => trade(b, i + 1, 1 + i % 10));
+    const before = Array.from({ length: 100 }, (_, i) => tradeFrame(b, i + 1, 1 + i % 10));
     await send(producer, concat(before));
     await readFrames(witness, before.length);
     const sub = spawnTorq([
@@ -424,7 +407,7 @@ Deno.test("torq sub --snapshot on market data prints the last value of every ins
       "--hex",
     ]);
     await sub.waitForStderr(/^snapshot: /);
-    const live = Array.from({ length: 5 }, (_, i) => trade(b, 101 + i, 1 + i));
+    const live = Array.from({ length: 5 }, (_, i) => tradeFrame(b, 101 + i, 1 + i));
     await send(producer, concat(live));
     const r = await sub.finish();
     assertOk(r, "sub --snapshot");

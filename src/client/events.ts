@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { RecoveryResult } from "./recovery.ts";
+
 /** A received frame's sequence jumped ahead of the last one from its source plus one. */
 export interface GapEvent {
   /** Source byte of the frame. */
@@ -92,8 +94,8 @@ export interface PartialEvent {
   auto: boolean;
 }
 
-/** A recovery was answered and its frames handed to the receive path. */
-export interface RecoveredEvent {
+/** A recovery was answered and its frames handed to the receive path: the answer, and what was asked. */
+export interface RecoveredEvent extends RecoveryResult {
   /** Why it was asked: `request` (`recover()`), `gap` or `reconnect` (automatic mode). */
   reason: "request" | "gap" | "reconnect";
   /** The source requested (0: any source). */
@@ -104,20 +106,6 @@ export interface RecoveredEvent {
   after: bigint;
   /** …up to this one (0: no bound). */
   upTo: bigint;
-  /** `complete` or `partial`. */
-  status: "complete" | "partial";
-  /** Frames the relay replayed. */
-  frames: number;
-  /** First and last replayed sequence (0 when none). */
-  first: bigint;
-  /** Last replayed sequence. */
-  last: bigint;
-  /** Oldest retained sequence of the source (0 when unknown). */
-  windowStart: bigint;
-  /** Replayed frames handed to the receive path. */
-  delivered: number;
-  /** Frames dropped as received before. */
-  duplicates: number;
 }
 
 /** Event names and their payloads. */
