@@ -21,6 +21,7 @@ import {
   send,
   seqOf,
   startRelay,
+  tradeFrame,
   withPayload,
 } from "./_support/relay.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
@@ -92,23 +93,6 @@ async function untilResponse(
   }
 }
 
-/** A Trade of instrument `asset` (venue Kraken) with a price that tells it apart. */
-function trade(builder: MessageBuilder, seq: number, asset: number, price: number): Uint8Array {
-  return builder.begin({ sequence: seq }).addTlv(
-    1,
-    encodePayload(1, {
-      asset_id: BigInt(asset),
-      price: BigInt(price),
-      volume: 1n,
-      execution_timestamp_ns: 0n,
-      venue_id: 101,
-      asset_type: 1,
-      reserved: 0,
-      side: 0,
-    }),
-  ).build();
-}
-
 Deno.test("recovery: a late joiner's snapshot holds the last value of every instrument, then every later frame once", async () => {
   const relay = await startRelay("market-data", { env: CHECK_POOLS });
   const [witness, producer] = await connectMany(relay.path, 2);
@@ -120,7 +104,7 @@ Deno.test("recovery: a late joiner's snapshot holds the last value of every inst
     const last = new Map<number, Uint8Array>();
     for (let i = 0; i < 50_000; i++) {
       const asset = 1 + (i * 7919) % INSTRUMENTS;
-      const f = trade(b, i + 1, asset, i);
+      const f = tradeFrame(b, i + 1, asset, i);
       sent.push(f);
       last.set(asset, f);
     }

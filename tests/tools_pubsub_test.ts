@@ -19,10 +19,12 @@ import {
   send,
   startRelay,
   subscribe,
+  tradeFrame,
 } from "./_support/relay.ts";
 import { toHex, vectorBytes } from "./_support/vectors.ts";
 import { readRecording } from "../src/tools/record_file.ts";
 import { concat } from "../src/io/mod.ts";
+import { MessageBuilder } from "../src/protocol/builder.ts";
 
 const SIGNAL_PROFILE = PROFILES[1]!;
 const ARB = vectorBytes("arbitrage_signal_flash_arb");
@@ -374,6 +376,107 @@ Deno.test("torq sub reports sequence gaps per source as they happen", async () =
   }
 });
 
+Deno.test("torq sub --snapshot on market data prints the last value of every instrument, then live", async () => {
+  const relay = await startRelay("market-data");
+  // Connected first, the witness is accepted before any frame (the relay accepts in order).
+  const witness = await connect(relay.path);
+  const producer = await connect(relay.path);
+  try {
+    const b = new MessageBuilder({ domain: 1, source: 2 });
+    // 100 trades over 10 instruments: the last values are sequences 91–100.
+    const before = Array.from({ length: 100 }, (_, i) => tradeFrame(b, i + 1, 1 + i % 10));
+    await send(producer, concat(before));
+    await readFrames(witness, before.length);
+    const sub = spawnTorq([
+      "sub",
+      "market-data",
+      "--socket",
+      relay.path,
+      "--snapshot",
+      "--count",
+      "15",
+      "--hex",
+    ]);
+    await sub.waitForStderr(/^snapshot: /);
+    const live = Array.from({ length: 5 }, (_, i) => tradeFrame(b, 101 + i, 1 + i));
+    await send(producer, concat(live));
+    const r = await sub.finish();
+    assertOk(r, "sub --snapshot");
+    assert.deepEqual(lines(r.stdout), [...before.slice(90), ...live].map(toHex));
+    assert.deepEqual(lines(r.stderr).slice(1), [
+      "snapshot: 10 frames (sequences 91–100) from the market-data relay",
+      `received 15 frames (1110 bytes), 0 gaps from market-data relay at ${relay.path}`,
+    ]);
+  } finally {
+    await close(producer);
+    await close(witness);
+    await relay.stop();
+  }
+});
+
+Deno.test("torq sub --from SEQ --source S prints the frames after SEQ the relay holds, then live; a start it no longer holds is partial", async () => {
+  const relay = await startRelay("signal", {
+    args: ["--set", "relays.signal.recovery.window_frames=100"],
+  });
+  // Connected first, the witness is accepted before any frame (the relay accepts in order).
+  const witness = await connect(relay.path);
+  const producer = await connect(relay.path);
+  try {
+    const sent = makeFrames(SIGNAL_PROFILE, 60);
+    await send(producer, concat(sent.slice(0, 50)));
+    await readFrames(witness, 50);
+    // A consumer that handled up to 20 comes back.
+    const sub = spawnTorq([
+      "sub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--from",
+      "20",
+      "--source",
+      "20",
+      "--count",
+      "40",
+      "--hex",
+    ]);
+    await sub.waitForStderr(/^recovered /);
+    await send(producer, concat(sent.slice(50)));
+    const r = await sub.finish();
+    assertOk(r, "sub --from");
+    assert.deepEqual(lines(r.stdout), sent.slice(20).map(toHex));
+    assert.deepEqual(lines(r.stderr).slice(1), [
+      "recovered 30 frames of source 20 after sequence 20 (sequences 21–50) from the signal relay, complete",
+      `received 40 frames (8160 bytes), 0 gaps from signal relay at ${relay.path}`,
+    ]);
+
+    // 200 more: the window (100 frames) no longer holds sequence 21.
+    await send(producer, concat(makeFrames(SIGNAL_PROFILE, 200, { first: 61 })));
+    await readFrames(witness, 210);
+    const late = await runTorq([
+      "sub",
+      "signal",
+      "--socket",
+      relay.path,
+      "--from",
+      "20",
+      "--source",
+      "20",
+      "--count",
+      "1",
+      "--hex",
+    ]);
+    assertOk(late, "sub --from (partial)");
+    assert.match(
+      lines(late.stderr)[1]!,
+      /^recovered \d+ frames of source 20 after sequence 20 \(sequences (\d+)–260\) from the signal relay, partial: the window starts at \1, 21–\d+ are lost$/,
+    );
+  } finally {
+    await close(producer);
+    await close(witness);
+    await relay.stop();
+  }
+});
+
 Deno.test("torq sub exits 0 on SIGINT with a one-line summary", async () => {
   const relay = await startRelay("signal");
   try {
@@ -720,6 +823,26 @@ Deno.test("usage errors exit 2 with one line", async () => {
     [["sub", "signal", "--types", "abc"], /^torq sub: Cannot parse type "abc"/],
     [["pub", "signal"], /^torq pub: missing input/],
     [["record", "signal"], /^torq record: missing -o FILE/],
+    [
+      ["sub", "signal", "--from", "10"],
+      /^torq sub: --from needs --source: whose sequence is it \(e\.g\. --source 20\)\?/,
+    ],
+    [
+      ["sub", "signal", "--from", "10", "--source", "20-21"],
+      /^torq sub: --from needs one source: --source 20-21 names several/,
+    ],
+    [
+      ["sub", "signal", "--from", "ten", "--source", "20"],
+      /^torq sub: Cannot parse sequence "ten": expected a whole number 0 or more/,
+    ],
+    [
+      ["sub", "signal", "--from", "18446744073709551616", "--source", "20"],
+      /^torq sub: Cannot parse sequence "18446744073709551616": it is above 2\^64 - 1/,
+    ],
+    [
+      ["sub", "signal", "--snapshot", "--from", "1", "--source", "20"],
+      /^torq sub: choose one of --snapshot and --from/,
+    ],
     [
       ["replay", FIXTURE, "signal", "--rate", "fast"],
       /^torq replay: Cannot parse rate "fast"/,

@@ -13,6 +13,11 @@
  *   filter they list, so a lost or late answer cannot shift later ones.
  * - Gaps, duplicates and restarts per source are reported as events; the
  *   connection is re-established with backoff when `reconnect` is set.
+ * - `recover()` asks the relay for what was missed (PROTOCOL.md 7.9): a
+ *   source's frames after a sequence, or a snapshot; with `recovery: "auto"`
+ *   the client asks by itself on a gap and after a reconnect. Frames of a
+ *   source being recovered are held until the answer, then handed over
+ *   replay first, in order, without the ones received before.
  *
  * What the client promises:
  *
@@ -25,6 +30,15 @@
  * - **reconnect** restores the hello and the filter, writes what was queued,
  *   and never re-sends frames the kernel had accepted; a producer found
  *   numbering anew is one `restart` event, frames lost meanwhile are gaps.
+ * - **recover** hands every frame of the answer to the receive path once, per
+ *   source in sequence order, before the live frames that follow; frames older
+ *   than ones already queued go in front of them, never behind frames the
+ *   application has read. A start the relay's window no longer holds is a
+ *   `partial` event; what the window does hold still arrives.
+ * - **recovery "auto"** asks on every gap (the frame that showed it waits behind
+ *   the missing ones) and after a reconnect for every source seen; a relay that
+ *   does not answer is one `error` event, and the mode rests until the next
+ *   connection.
  *
  * @module
  */
@@ -53,12 +67,33 @@ import {
 import { walkTlvs } from "../protocol/tlv.ts";
 import { type StreamConn, type Transport, TransportError } from "../transport/mod.ts";
 import { transportForPath } from "./_address.ts";
-import { BackpressureError, ClientClosedError, ConnectError, SubscribeError } from "./errors.ts";
+import {
+  BackpressureError,
+  ClientClosedError,
+  ConnectError,
+  RecoveryError,
+  SubscribeError,
+} from "./errors.ts";
 import type { ClientStats, RelayClientEventMap, RelayClientListener } from "./events.ts";
 import { LocalFilter, type LocalFilterOptions } from "./local_filter.ts";
 import { ReceivedFrame } from "./received_frame.ts";
 import { SequenceTracker, SequenceVerdict } from "./sequence_tracker.ts";
 import { OutboundQueue } from "./_outbound.ts";
+import {
+  bySequence,
+  isRecoveryAnswer,
+  mergeOlder,
+  mergeReplay,
+  MissingRanges,
+  parseRecoveryAnswer,
+  type RecoverOptions,
+  type RecoveryAnswer,
+  type RecoveryRequestFields,
+  recoveryRequestFrame,
+  type RecoveryResult,
+  RecoveryStatus,
+  requestFields,
+} from "./recovery.ts";
 
 /** A relay domain by name or wire value (1–4). */
 export type DomainOption = "market_data" | "signal" | "execution" | "system" | number;
@@ -113,6 +148,15 @@ export interface RelayClientOptions {
   subscribeTimeoutMs?: number;
   /** How long `close()` waits for pending writes (default 1,000 ms). */
   closeTimeoutMs?: number;
+  /**
+   * `auto`: on a sequence gap, and for every source seen after a reconnect, ask
+   * the relay for the missing frames (PROTOCOL.md 7.9) and deliver them in
+   * order before what follows; a start the relay no longer holds is a `partial`
+   * event. `off` (default): gaps are only reported; `recover()` asks by hand.
+   */
+  recovery?: "off" | "auto";
+  /** How long a recovery waits for the relay's answer (default 10,000 ms). */
+  recoveryTimeoutMs?: number;
 }
 
 /** What {@linkcode RelayClient.close} left behind. */
@@ -158,6 +202,20 @@ interface PendingSubscribe {
   fail(error: Error): void;
 }
 
+/** A RecoveryRequest written (or to write) and not yet answered. */
+interface PendingRecovery {
+  /** The request frame, written again on a new connection while unanswered. */
+  readonly frame: Uint8Array;
+  readonly fields: RecoveryRequestFields;
+  /** Who asked: `recover()`, or the automatic mode on a gap or a reconnect. */
+  readonly reason: "request" | "gap" | "reconnect";
+  /** Timed out: its answer, if it ever comes, is consumed and nothing else. */
+  abandoned: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve(result: RecoveryResult): void;
+  reject(error: Error): void;
+}
+
 /** A control frame to write, and the request it carries (null for a hello). */
 interface Control {
   readonly frame: Uint8Array;
@@ -178,6 +236,11 @@ interface Waiter {
 }
 
 const DEFAULT_RECONNECT = { initialMs: 100, maxMs: 30_000, maxAttempts: 10 } as const;
+const DEFAULT_RECOVERY_TIMEOUT_MS = 10_000;
+/** `#pass` flags: gaps are expected (a snapshot's frames), so neither reported nor recorded. */
+const QUIET_GAPS = 1;
+/** `#pass` flag: a gap does not start an automatic recovery (the frame is a replayed one). */
+const NO_AUTO = 2;
 const DEFAULT_MAX_PENDING = 67_108_864;
 const READ_SIZE = 65_536;
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
@@ -219,6 +282,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   readonly #maxBuffered: number;
   readonly #subscribeTimeoutMs: number;
   readonly #closeTimeoutMs: number;
+  readonly #recoveryTimeoutMs: number;
+  readonly #autoRecovery: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.close();
 
@@ -261,6 +326,24 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   #paused: Deferred | null = null;
   readonly #seq = new SequenceTracker();
 
+  // Recovery (PROTOCOL.md 7.9).
+  /** Requests in the order written; the relay answers in that order. */
+  #recoveries: PendingRecovery[] = [];
+  /** Per source: unanswered requests that cover it; frames of such a source are held. */
+  readonly #holding = new Uint16Array(256);
+  /** Unanswered requests for every source (source 0). */
+  #holdingAll = 0;
+  /** Frames held while their source is being recovered, in arrival order. */
+  #held: ReceivedFrame[] = [];
+  /** While a recovery's frames are handed over: deliveries only queue, waiters are woken after. */
+  #batching = false;
+  /** Sequences reported missing (gaps), so a replay tells missed frames from received ones. */
+  readonly #missing = new MissingRanges();
+  /** Per source: the highest sequence a retransmit already covered (no automatic request below it). */
+  readonly #recoveredUpTo = new BigUint64Array(256);
+  /** The automatic mode gave up on this connection (a request went unanswered). */
+  #autoOff = false;
+
   // Events and counters.
   readonly #listeners = new Map<string, Set<(event: never) => void>>();
   #framesIn = 0;
@@ -277,6 +360,10 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   #reconnects = 0;
   #filtered = 0;
   #unread = 0;
+  #recoveriesDone = 0;
+  #partialRecoveries = 0;
+  #recoveredFrames = 0;
+  #recoveryDuplicates = 0;
 
   private constructor(options: RelayClientOptions) {
     this.domain = resolveDomain(options.domain ?? "market_data");
@@ -294,6 +381,18 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     this.#maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_PENDING;
     this.#subscribeTimeoutMs = options.subscribeTimeoutMs ?? 5_000;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 1_000;
+    this.#recoveryTimeoutMs = options.recoveryTimeoutMs ?? DEFAULT_RECOVERY_TIMEOUT_MS;
+    const recovery = options.recovery ?? "off";
+    if (recovery !== "off" && recovery !== "auto") {
+      throw new RangeError(
+        `Cannot create relay client: recovery "${String(recovery)}" is not "off" or "auto"`,
+      );
+    }
+    this.#autoRecovery = recovery === "auto";
+    const unavailable = this.#recoveryUnavailable();
+    if (this.#autoRecovery && unavailable !== null) {
+      throw new RangeError(`Cannot create relay client with recovery "auto": ${unavailable}`);
+    }
     this.#signal = options.signal;
     this.#controlBuilder = new MessageBuilder({ domain: this.domain, source: this.source });
     this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -612,9 +711,139 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   }
 
   /**
+   * Asks the relay for frames this client missed (PROTOCOL.md 7.9, D-37): a
+   * source's retained frames after a sequence (`{ source, after, upTo? }`), or
+   * a snapshot (`{ snapshot: true }`: on market data the last frame per
+   * instrument and TLV type, elsewhere the relay's whole window). The relay
+   * applies this connection's Subscribe filter to them.
+   *
+   * From the call until the answer, frames of the requested source (every
+   * source for 0 or a snapshot) are held; then the replayed frames are handed
+   * to the receive path in sequence order, followed by the held live frames,
+   * and every frame received before (live or replayed) is dropped, so nothing
+   * arrives twice. Frames older than ones still waiting to be read are put in
+   * front of them; call it before reading to get the replay first.
+   *
+   * @param options what to recover
+   * @returns the relay's answer, once its frames are in the receive path
+   * @throws {RecoveryError} `RecoveryRefused` with the relay's reason (status 3),
+   *   `RecoveryDisabled`, `RecoveryTimeout` (no answer within
+   *   `recoveryTimeoutMs`: is `recovery.enabled` off on the relay?) or
+   *   `RecoveryUnavailable` (publish-only client, or `nats://`)
+   * @throws {ClientClosedError} when the client closes before the answer
+   * @throws {RangeError} when a value does not fit the request (u64 sequences, u32 source)
+   * @example
+   * ```ts
+   * const client = await RelayClient.connect({ domain: "signal", path });
+   * const r = await client.recover({ source: 20, after: lastSeen });
+   * if (r.status === "partial") console.warn(`lost up to ${r.windowStart - 1n}`);
+   * for await (const frame of client) handle(frame); // the replay, then live
+   * ```
+   */
+  recover(options: RecoverOptions): Promise<RecoveryResult> {
+    if (this.#closing) return Promise.reject(new ClientClosedError("recover", this.#closeError));
+    let fields: RecoveryRequestFields;
+    try {
+      fields = requestFields(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const unavailable = this.#recoveryUnavailable();
+    if (unavailable !== null) {
+      return Promise.reject(
+        this.#recoveryError("RecoveryUnavailable", fields, unavailable),
+      );
+    }
+    return new Promise((resolve, reject) => this.#askRecovery(fields, "request", resolve, reject));
+  }
+
+  /** Why this client cannot recover, or null when it can. */
+  #recoveryUnavailable(): string | null {
+    if (this.#publishOnly) return "the client is publish-only: the relay replays nothing to it";
+    if (this.#transport.kind === "nats") {
+      return "recovery is served by a relay, not over nats:// (connect to the relay's socket)";
+    }
+    return null;
+  }
+
+  /** Queues a RecoveryRequest: its source's frames are held from now until the answer. */
+  #askRecovery(
+    fields: RecoveryRequestFields,
+    reason: PendingRecovery["reason"],
+    resolve: (r: RecoveryResult) => void,
+    reject: (e: Error) => void,
+  ): PendingRecovery {
+    const entry: PendingRecovery = {
+      frame: recoveryRequestFrame(this.#controlBuilder, fields),
+      fields,
+      reason,
+      abandoned: false,
+      timer: undefined,
+      resolve,
+      reject,
+    };
+    entry.timer = setTimeout(() => this.#recoveryTimedOut(entry), this.#recoveryTimeoutMs);
+    this.#cover(fields.source, 1);
+    this.#recoveries.push(entry);
+    // The answer must be read even when nobody reads frames meanwhile.
+    this.#resume();
+    if (this.#conn !== null) {
+      this.#control.push({ frame: entry.frame, entry: null });
+      this.#kick();
+    }
+    return entry;
+  }
+
+  #cover(source: number, by: 1 | -1): void {
+    if (source === 0 || source > 255) this.#holdingAll += by;
+    else this.#holding[source]! += by;
+  }
+
+  #holds(source: number): boolean {
+    return this.#holdingAll > 0 || this.#holding[source]! > 0;
+  }
+
+  #recoveryError(
+    code: "RecoveryRefused" | "RecoveryDisabled" | "RecoveryTimeout" | "RecoveryUnavailable",
+    f: RecoveryRequestFields,
+    reason: string,
+  ): RecoveryError {
+    const what = f.snapshot
+      ? `a snapshot${f.source === 0 ? "" : ` of source ${f.source}`}`
+      : `${f.source === 0 ? "every source" : `source ${f.source}`} after ${f.after}${
+        f.upTo === 0n ? "" : ` up to ${f.upTo}`
+      }`;
+    return new RecoveryError(
+      code,
+      `Cannot recover ${what} from the ${this.relayName} relay at ${this.address}: ${reason}`,
+      { reason, source: f.source, snapshot: f.snapshot },
+    );
+  }
+
+  /** No answer in time: the request is given up, its held frames are handed over. */
+  #recoveryTimedOut(entry: PendingRecovery): void {
+    if (entry.abandoned) return;
+    entry.abandoned = true;
+    this.#cover(entry.fields.source, -1);
+    const error = this.#recoveryError(
+      "RecoveryTimeout",
+      entry.fields,
+      `no answer within ${this.#recoveryTimeoutMs} ms (is recovery.enabled off on the relay?)`,
+    );
+    this.#releaseUncovered();
+    if (entry.reason === "request") entry.reject(error);
+    else if (!this.#autoOff) {
+      // One unanswered request turns the automatic mode off until the next connection.
+      this.#autoOff = true;
+      this.#emit("error", { error });
+    }
+  }
+
+  /**
    * Adds an event listener.
    *
-   * @param type `gap`, `duplicate`, `disconnect`, `reconnect` or `error`
+   * @param type `gap`, `duplicate`, `restart`, `disconnect`, `reconnect`,
+   *   `partial`, `recovered` or `error`
    * @param listener called synchronously with the event
    * @returns a function that removes the listener
    * @example
@@ -670,6 +899,10 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
       reconnects: this.#reconnects,
       restarts: this.#restarts,
       filtered: this.#filtered,
+      recoveries: this.#recoveriesDone,
+      partialRecoveries: this.#partialRecoveries,
+      recoveredFrames: this.#recoveredFrames,
+      recoveryDuplicates: this.#recoveryDuplicates,
       bufferedFrames: this.#queue.length - this.#qHead,
       pendingBytes: this.#out.pendingBytes,
       garbageBytes: this.#reader.garbageBytes,
@@ -884,11 +1117,30 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
         p.mark = null;
         control.push({ frame: p.frame, entry: p });
       }
+      // Unanswered recoveries are asked again, after the filter (the relay applies it to them).
+      for (const r of this.#recoveries) control.push({ frame: r.frame, entry: null });
     }
     this.#control = control;
+    if (reconnected && this.#autoRecovery) this.#recoverAfterReconnect();
     this.#readDone = this.#readLoop(conn);
     this.#kick();
     if (!restoring) restored?.(this.#filter, null, []);
+  }
+
+  /**
+   * The automatic mode after a reconnect: for every source seen, the frames
+   * after the last one received (unless such a request is already pending).
+   */
+  #recoverAfterReconnect(): void {
+    this.#autoOff = false;
+    for (const source of this.#seq.sources()) {
+      const pending = this.#recoveries.some((r) =>
+        !r.fields.snapshot && r.fields.upTo === 0n && r.fields.source === source
+      );
+      if (pending) continue;
+      const after = this.#seq.last(source)!;
+      this.#askRecovery({ source, after, upTo: 0n, snapshot: false }, "reconnect", noop, noop);
+    }
   }
 
   /** The connection `conn` ended (read end, read or write error). Idempotent per connection. */
@@ -903,6 +1155,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     this.#control = [];
     // Internal re-subscribes are rebuilt on the next connection.
     for (const p of this.#pendingSubs) if (p.internal) p.settled = true;
+    // Requests given up are never answered now; the others are asked again on the next one.
+    this.#recoveries = this.#recoveries.filter((r) => !r.abandoned);
     if (this.#closing) {
       this.#shutdown(error, false);
       return;
@@ -1002,6 +1256,18 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     this.#flushWaiters = [];
     for (const w of this.#drainWaiters) w.reject(closedError("drain"));
     this.#drainWaiters = [];
+    const recoveries = this.#recoveries;
+    this.#recoveries = [];
+    for (const r of recoveries) {
+      clearTimeout(r.timer);
+      if (r.abandoned) continue;
+      r.abandoned = true;
+      this.#cover(r.fields.source, -1);
+      if (r.reason === "request") r.reject(closedError("recover"));
+    }
+    // What was held for them is still readable, unless the client is closed on purpose.
+    if (discardUnread) this.#held = [];
+    else this.#releaseUncovered();
     this.#signal?.removeEventListener("abort", this.#onAbort);
     if (discardUnread) {
       this.#queue = [];
@@ -1149,13 +1415,13 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   }
 
   /**
-   * Scans one read's complete frames: answers are consumed, sequences checked,
-   * the local filter applied; the kept frames share one copy of the read.
+   * Scans one read's complete frames: Subscribe answers are consumed at once;
+   * the other frames share one copy of the read and are taken in order
+   * (recovery answers, then held or checked and delivered by `#arrive`).
    */
   #onData(): void {
     const r = this.#reader;
     const b = r.buffer;
-    const local = this.#local;
     let n = 0;
     while (r.next()) {
       const s = r.frameStart;
@@ -1166,12 +1432,6 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
         this.#onAnswer(b.subarray(s, e));
         continue;
       }
-      const v = this.#seq.check(b, s);
-      if (v >= SequenceVerdict.gap) this.#onSequence(v, b, s);
-      if (local !== null && !local.matchesBytes(b, s, e)) {
-        this.#filtered++;
-        continue;
-      }
       if (n === this.#starts.length) this.#growScratch();
       this.#starts[n] = s;
       this.#ends[n] = e;
@@ -1180,15 +1440,308 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     if (n === 0 || this.#closed) return;
     const base = this.#starts[0]!;
     const copy = b.slice(base, this.#ends[n - 1]!);
-    const predicate = local?.predicate ?? null;
     for (let i = 0; i < n; i++) {
-      const f = new ReceivedFrame(copy.subarray(this.#starts[i]! - base, this.#ends[i]! - base));
-      if (predicate !== null && !this.#keep(predicate, f)) {
-        this.#filtered++;
-        continue;
-      }
-      this.#deliver(f);
+      const s = this.#starts[i]! - base;
+      const e = this.#ends[i]! - base;
+      if (isRecoveryAnswer(copy, s, e)) this.#onRecoveryAnswer(copy.subarray(s, e));
+      else this.#arrive(copy, s, e, null);
+      if (this.#closed) return;
     }
+  }
+
+  /** One received frame: held while its source is being recovered, else passed on. */
+  #arrive(b: Uint8Array, s: number, e: number, frame: ReceivedFrame | null): void {
+    if (this.#holds(b[s + 6]!)) {
+      this.#held.push(frame ?? new ReceivedFrame(b.subarray(s, e)));
+      return;
+    }
+    this.#pass(b, s, e, frame, 0);
+  }
+
+  /**
+   * The sequence check, then the local filter, then delivery. A gap may start
+   * an automatic recovery (or a gap listener may call `recover()`): the frame
+   * is then held, unchecked, behind the missing ones.
+   *
+   * @returns whether the frame was delivered
+   */
+  #pass(b: Uint8Array, s: number, e: number, frame: ReceivedFrame | null, flags: number): boolean {
+    const v = this.#seq.check(b, s);
+    if (v >= SequenceVerdict.gap) {
+      const src = b[s + 6]!;
+      if (v === SequenceVerdict.gap && (flags & QUIET_GAPS) !== 0) {
+        // A snapshot's frames skip sequences by nature; none of this is a loss.
+      } else if (v === SequenceVerdict.gap && (flags & NO_AUTO) === 0 && this.#autoGap(b, s)) {
+        this.#held.push(frame ?? new ReceivedFrame(b.subarray(s, e)));
+        return false;
+      } else {
+        this.#onSequence(v, b, s);
+        if (v === SequenceVerdict.gap && this.#holds(src)) {
+          // A gap listener asked for the missing frames: this one waits behind them.
+          const got = readSequence(b, s);
+          this.#seq.undo();
+          this.#missing.deleteRange(src, this.#seq.last(src)! + 1n, got - 1n);
+          this.#held.push(frame ?? new ReceivedFrame(b.subarray(s, e)));
+          return false;
+        }
+      }
+    }
+    const local = this.#local;
+    if (local !== null && !local.matchesBytes(b, s, e)) {
+      this.#filtered++;
+      return false;
+    }
+    const f = frame ?? new ReceivedFrame(b.subarray(s, e));
+    const predicate = local?.predicate ?? null;
+    if (predicate !== null && !this.#keep(predicate, f)) {
+      this.#filtered++;
+      return false;
+    }
+    this.#deliver(f);
+    return true;
+  }
+
+  /**
+   * The automatic mode on a gap: takes the check back and asks for the missing
+   * range, unless a retransmit already covered it (the relay holds nothing
+   * more of it for this connection) or the mode is off.
+   *
+   * @returns whether a recovery was started (the caller holds the frame)
+   */
+  #autoGap(b: Uint8Array, s: number): boolean {
+    if (!this.#autoRecovery || this.#autoOff || this.#closing) return false;
+    const src = b[s + 6]!;
+    const got = readSequence(b, s);
+    if (got - 1n <= this.#recoveredUpTo[src]!) return false;
+    const last = this.#seq.previous();
+    this.#seq.undo();
+    this.#askRecovery(
+      { source: src, after: last, upTo: got - 1n, snapshot: false },
+      "gap",
+      noop,
+      noop,
+    );
+    return true;
+  }
+
+  /** Whether `sequence` of `source`, at or below the last one checked, was never received. */
+  #unseen(source: number, sequence: bigint): boolean {
+    const first = this.#seq.first(source);
+    return first === undefined || sequence < first || this.#missing.has(source, sequence);
+  }
+
+  /**
+   * A RecoveryResponse: it answers the oldest request unanswered (the relay
+   * answers in order). Its replayed frames are the last `frames` frames held
+   * (they came just before it); they are handed over first, then the held live
+   * frames whose source no request covers any more.
+   */
+  #onRecoveryAnswer(frame: Uint8Array): void {
+    const entry = this.#recoveries.shift();
+    if (entry === undefined) return; // not ours to answer: a request given up on an earlier connection
+    let answer: RecoveryAnswer;
+    try {
+      answer = parseRecoveryAnswer(frame);
+    } catch (e) {
+      answer = {
+        status: RecoveryStatus.malformed,
+        frames: 0,
+        first: 0n,
+        last: 0n,
+        windowStart: 0n,
+        reason: `malformed answer from the relay: ${asError(e).message}`,
+      };
+    }
+    if (entry.abandoned) return;
+    clearTimeout(entry.timer);
+    this.#cover(entry.fields.source, -1);
+    const ok = answer.status === RecoveryStatus.complete ||
+      answer.status === RecoveryStatus.partial;
+    const replayed = ok ? this.#held.splice(Math.max(0, this.#held.length - answer.frames)) : [];
+    const f = entry.fields;
+    if (!f.snapshot) {
+      const covered = f.upTo === 0n ? answer.last : f.upTo;
+      const src = f.source;
+      if (src !== 0 && src < 256 && covered > this.#recoveredUpTo[src]!) {
+        this.#recoveredUpTo[src] = covered;
+      }
+    }
+    const partial = answer.status === RecoveryStatus.partial;
+    if (partial) {
+      this.#partialRecoveries++;
+      this.#emit("partial", {
+        source: f.source,
+        firstLost: f.after + 1n,
+        windowStart: answer.windowStart,
+        auto: entry.reason !== "request",
+      });
+    }
+    const { delivered, duplicates } = this.#release(replayed, f.snapshot);
+    if (!ok) {
+      const refused = answer.status === RecoveryStatus.malformed;
+      const error = this.#recoveryError(
+        refused ? "RecoveryRefused" : "RecoveryDisabled",
+        f,
+        answer.reason ??
+          (refused ? `refused (status ${answer.status})` : "recovery is disabled on the relay"),
+      );
+      if (entry.reason === "request") entry.reject(error);
+      else this.#emit("error", { error });
+      return;
+    }
+    this.#recoveriesDone++;
+    const result: RecoveryResult = {
+      status: partial ? "partial" : "complete",
+      frames: answer.frames,
+      first: answer.first,
+      last: answer.last,
+      windowStart: answer.windowStart,
+      delivered,
+      duplicates,
+    };
+    this.#emit("recovered", {
+      reason: entry.reason,
+      source: f.source,
+      snapshot: f.snapshot,
+      after: f.after,
+      upTo: f.upTo,
+      ...result,
+    });
+    entry.resolve(result);
+  }
+
+  /**
+   * Hands over the replayed frames (sorted by sequence for a snapshot) and the
+   * held frames whose source no request covers any more, merged per source by
+   * sequence (`mergeReplay`). A replayed frame above its source's last
+   * sequence is checked like a live one; one at or below it is delivered only
+   * if it was never received (older than the first one, or in a gap), in
+   * front of newer queued frames. The relay sends a frame once per answer, so
+   * a replayed frame with the sequence of the one before it (two producers
+   * sharing a source value) takes the same way.
+   */
+  #release(
+    replayed: ReceivedFrame[],
+    snapshot: boolean,
+  ): { delivered: number; duplicates: number } {
+    this.#batching = true;
+    let delivered = 0;
+    const older: ReceivedFrame[] = [];
+    const keep: ReceivedFrame[] = [];
+    const live: ReceivedFrame[] = [];
+    for (const f of this.#held) (this.#holds(f.source) ? keep : live).push(f);
+    this.#held = keep;
+    const merged = mergeReplay(snapshot ? bySequence(replayed) : replayed, live, snapshot);
+    let duplicates = merged.duplicates;
+    try {
+      const flags = NO_AUTO | (snapshot ? QUIET_GAPS : 0);
+      // Per source, the sequence of the previous replayed frame and whether it went in front.
+      const previous = new Map<number, { q: bigint; older: boolean }>();
+      for (const { frame: f, replayed } of merged.order) {
+        if (!replayed) {
+          this.#arrive(f.bytes, 0, f.bytes.length, f);
+          continue;
+        }
+        const src = f.source;
+        const q = f.sequence;
+        const last = this.#seq.last(src);
+        const prev = previous.get(src);
+        if (q !== 0n) previous.set(src, { q, older: false });
+        if (prev !== undefined && q === prev.q) {
+          // Another producer's frame with the same number: never a repeat within one answer.
+          if (!this.#passesLocal(f)) continue;
+          if (prev.older) older.push(f);
+          else this.#deliver(f);
+          previous.set(src, prev);
+          delivered++;
+        } else if (q === 0n || last === undefined || q > last) {
+          if (this.#pass(f.bytes, 0, f.bytes.length, f, flags)) delivered++;
+        } else if (this.#unseen(src, q)) {
+          previous.set(src, { q, older: true });
+          this.#missing.delete(src, q);
+          if (this.#passesLocal(f)) {
+            older.push(f);
+            delivered++;
+          }
+        } else duplicates++;
+      }
+      if (older.length > 0) this.#putOlder(older);
+    } finally {
+      this.#batching = false;
+    }
+    this.#recoveredFrames += delivered;
+    this.#recoveryDuplicates += duplicates;
+    this.#wakeWaiters();
+    return { delivered, duplicates };
+  }
+
+  /**
+   * Hands over the held frames whose source no request covers any more (a
+   * request given up). Without its answer replayed and live frames cannot be
+   * told apart, so each is judged on its own, like a replayed one.
+   */
+  #releaseUncovered(): void {
+    const keep: ReceivedFrame[] = [];
+    const loose: ReceivedFrame[] = [];
+    for (const f of this.#held) (this.#holds(f.source) ? keep : loose).push(f);
+    this.#held = keep;
+    if (loose.length > 0) this.#release(loose, false);
+  }
+
+  /** Whether the local filter keeps `f` (counted when it does not). */
+  #passesLocal(f: ReceivedFrame): boolean {
+    const local = this.#local;
+    if (local === null) return true;
+    if (!local.matchesBytes(f.bytes, 0, f.bytes.length)) {
+      this.#filtered++;
+      return false;
+    }
+    const predicate = local.predicate;
+    if (predicate !== null && !this.#keep(predicate, f)) {
+      this.#filtered++;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Frames older than frames already queued go in front of them (see
+   * `mergeOlder`); a source's first sequence moves down to the oldest, and
+   * what lies between them and the frames received before is missing.
+   */
+  #putOlder(older: ReceivedFrame[]): void {
+    const queued = this.#queue.slice(this.#qHead) as ReceivedFrame[];
+    this.#queue = mergeOlder(queued, older);
+    this.#qHead = 0;
+    const bySource = new Map<number, bigint[]>();
+    for (const f of older) {
+      this.#bufferedBytes += f.bytes.length;
+      const q = f.sequence;
+      const first = this.#seq.first(f.source);
+      if (q === 0n || first === undefined || q >= first) continue;
+      let list = bySource.get(f.source);
+      if (list === undefined) bySource.set(f.source, list = []);
+      list.push(q);
+    }
+    for (const [src, seqs] of bySource) {
+      seqs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const first = this.#seq.first(src)!;
+      for (let i = 0; i < seqs.length; i++) {
+        const next = i + 1 < seqs.length ? seqs[i + 1]! : first;
+        this.#missing.add(src, seqs[i]! + 1n, next - 1n);
+      }
+      this.#seq.extendFirst(src, seqs[0]!);
+    }
+  }
+
+  /** Hands queued frames to waiting readers (after a batch that only queued). */
+  #wakeWaiters(): void {
+    while (this.#waiters.length > 0) {
+      const f = this.#take();
+      if (f === undefined) break;
+      this.#waiters.shift()!({ done: false, value: f });
+    }
+    this.#pauseIfFull();
   }
 
   #keep(predicate: (f: ReceivedFrame) => boolean, f: ReceivedFrame): boolean {
@@ -1205,9 +1758,11 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     const last = this.#seq.previous();
     const got = readSequence(b, s);
     if (v === SequenceVerdict.restart) {
+      this.#missing.clear(source);
       this.#restarts++;
       this.#emit("restart", { source, last, got });
     } else if (v === SequenceVerdict.gap) {
+      this.#missing.add(source, last + 1n, got - 1n);
       this.#gaps++;
       this.#emit("gap", { source, expected: last + 1n, got, missing: got - last - 1n });
     } else {
@@ -1257,18 +1812,28 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   }
 
   #deliver(f: ReceivedFrame): void {
-    const w = this.#waiters.shift();
-    if (w !== undefined) {
-      w({ done: false, value: f });
-      return;
+    if (!this.#batching) {
+      const w = this.#waiters.shift();
+      if (w !== undefined) {
+        w({ done: false, value: f });
+        return;
+      }
     }
     this.#queue.push(f);
     this.#bufferedBytes += f.bytes.length;
-    if (this.#bufferedBytes > this.#maxBuffered && this.#paused === null) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.#paused = { promise, resolve };
-    }
+    this.#pauseIfFull();
+  }
+
+  /**
+   * Pauses reading above `maxBufferedBytes`, unless a recovery is unanswered:
+   * its answer must be read (the replay is bounded by the relay's window).
+   */
+  #pauseIfFull(): void {
+    if (this.#bufferedBytes <= this.#maxBuffered || this.#paused !== null) return;
+    if (this.#recoveries.some((r) => !r.abandoned)) return;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.#paused = { promise, resolve };
   }
 
   #take(): ReceivedFrame | undefined {
@@ -1321,6 +1886,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     }
   }
 }
+
+function noop(): void {}
 
 function resolveDomain(d: DomainOption): number {
   if (typeof d === "number") {

@@ -17,6 +17,14 @@ export const ClientErrorCode = {
   Backpressure: "Backpressure",
   /** The client is closed (by `close()`, an abort signal, or a lost connection). */
   ClientClosed: "ClientClosed",
+  /** The relay refused a recovery request (status 3) and said why. */
+  RecoveryRefused: "RecoveryRefused",
+  /** The relay answered that recovery is disabled (status 2). */
+  RecoveryDisabled: "RecoveryDisabled",
+  /** The relay did not answer a recovery request in time (e.g. `recovery.enabled: false`). */
+  RecoveryTimeout: "RecoveryTimeout",
+  /** This client cannot recover: it is publish-only, or it reads NATS rather than a relay. */
+  RecoveryUnavailable: "RecoveryUnavailable",
 } as const;
 
 /** One of {@linkcode ClientErrorCode}. */
@@ -180,5 +188,58 @@ export class ClientClosedError extends Error {
       cause === undefined || cause === null ? undefined : { cause },
     );
     this.name = "ClientClosedError";
+  }
+}
+
+/** The codes a {@linkcode RecoveryError} carries. */
+export type RecoveryErrorCode =
+  | "RecoveryRefused"
+  | "RecoveryDisabled"
+  | "RecoveryTimeout"
+  | "RecoveryUnavailable";
+
+/**
+ * A recovery (`recover()`, or the automatic mode's, through the `error` event)
+ * failed: the relay refused the request (its reason is in `reason`), recovery
+ * is off on the relay, no answer came in time, or the client cannot recover.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.recover({ source: 20, after: 100n, upTo: 50n });
+ * } catch (e) {
+ *   if (e instanceof RecoveryError) console.error(e.code, e.reason);
+ *   // RecoveryRefused MalformedRecovery: current_sequence 50 is below last_sequence 100
+ * }
+ * ```
+ */
+export class RecoveryError extends Error {
+  /** Why it failed. */
+  readonly code: RecoveryErrorCode;
+  /** The relay's reason text (refused), or what happened instead of an answer. */
+  readonly reason: string;
+  /** The request's source (0: any). */
+  readonly source: number;
+  /** Whether the request was a snapshot. */
+  readonly snapshot: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param code why it failed
+   * @param message one-line message
+   * @param details the reason and what was requested
+   */
+  constructor(
+    code: RecoveryErrorCode,
+    message: string,
+    details: { reason: string; source: number; snapshot: boolean },
+  ) {
+    super(message);
+    this.name = "RecoveryError";
+    this.code = code;
+    this.reason = details.reason;
+    this.source = details.source;
+    this.snapshot = details.snapshot;
   }
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { RecoveryResult } from "./recovery.ts";
+
 /** A received frame's sequence jumped ahead of the last one from its source plus one. */
 export interface GapEvent {
   /** Source byte of the frame. */
@@ -76,6 +78,36 @@ export interface ErrorEvent {
   error: Error;
 }
 
+/**
+ * A recovery was answered with status partial: the relay's window no longer
+ * holds the start of what was asked; frames `firstLost` up to `windowStart - 1`
+ * of the source cannot be recovered from it.
+ */
+export interface PartialEvent {
+  /** The source requested (0: any source). */
+  source: number;
+  /** The first sequence that was asked for and is lost (`after + 1`). */
+  firstLost: bigint;
+  /** The oldest sequence of the source the relay still holds (0 when unknown). */
+  windowStart: bigint;
+  /** Whether the automatic mode made the request. */
+  auto: boolean;
+}
+
+/** A recovery was answered and its frames handed to the receive path: the answer, and what was asked. */
+export interface RecoveredEvent extends RecoveryResult {
+  /** Why it was asked: `request` (`recover()`), `gap` or `reconnect` (automatic mode). */
+  reason: "request" | "gap" | "reconnect";
+  /** The source requested (0: any source). */
+  source: number;
+  /** A snapshot rather than a retransmit. */
+  snapshot: boolean;
+  /** Frames after this sequence were asked for (retransmit). */
+  after: bigint;
+  /** …up to this one (0: no bound). */
+  upTo: bigint;
+}
+
 /** Event names and their payloads. */
 export interface RelayClientEventMap {
   /** A sequence gap (7.9). */
@@ -90,6 +122,10 @@ export interface RelayClientEventMap {
   reconnect: ReconnectEvent;
   /** An error not tied to an awaited call. */
   error: ErrorEvent;
+  /** A recovery could not start where it was asked: the window no longer holds it. */
+  partial: PartialEvent;
+  /** A recovery was answered (by `recover()` or the automatic mode). */
+  recovered: RecoveredEvent;
 }
 
 /** A listener of one event type. */
@@ -132,6 +168,14 @@ export interface ClientStats {
   restarts: number;
   /** Frames dropped by the local filter. */
   filtered: number;
+  /** Recoveries answered (`recover()` and the automatic mode). */
+  recoveries: number;
+  /** Of those, answered as partial (the window no longer held the start). */
+  partialRecoveries: number;
+  /** Replayed frames handed to the receive path. */
+  recoveredFrames: number;
+  /** Frames dropped during recoveries because they had been received already. */
+  recoveryDuplicates: number;
   /** Received frames waiting to be iterated. */
   bufferedFrames: number;
   /** Outbound bytes not yet written. */

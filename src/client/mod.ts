@@ -1,8 +1,9 @@
 /**
  * The relay client: connect to a relay, publish frames (coalesced writes),
  * subscribe with relay-side filters, receive frames with local filters,
- * sequence-gap events and automatic reconnection; the instrument cache
- * ({@linkcode SchemaCache}) of what the received traffic names.
+ * sequence-gap events, automatic reconnection and recovery from the relay's
+ * replay window (`recover()`, `recovery: "auto"`); the instrument cache
+ * ({@linkcode InstrumentCache}) of what the received traffic names.
  *
  * @example
  * ```ts
@@ -25,15 +26,21 @@ export type {
   SubscribeModeName,
 } from "./client.ts";
 export { ReceivedFrame } from "./received_frame.ts";
-export { SchemaCache } from "./schema_cache.ts";
+export type {
+  RecoverOptions,
+  RecoveryResult,
+  RetransmitOptions,
+  SnapshotOptions,
+} from "./recovery.ts";
+export { InstrumentCache } from "./instrument_cache.ts";
 export type {
   CachedMeta,
   CacheEntry,
   CacheEntryKind,
+  InstrumentCacheOptions,
+  InstrumentCacheStats,
   ObservedMessage,
-  SchemaCacheOptions,
-  SchemaCacheStats,
-} from "./schema_cache.ts";
+} from "./instrument_cache.ts";
 export { LocalFilter } from "./local_filter.ts";
 export type { ByteSelector, LocalFilterOptions } from "./local_filter.ts";
 export { SequenceTracker, SequenceVerdict } from "./sequence_tracker.ts";
@@ -42,15 +49,19 @@ export {
   ClientClosedError,
   ClientErrorCode,
   ConnectError,
+  RecoveryError,
   SubscribeError,
 } from "./errors.ts";
+export type { RecoveryErrorCode } from "./errors.ts";
 export type {
   ClientStats,
   DisconnectEvent,
   DuplicateEvent,
   ErrorEvent,
   GapEvent,
+  PartialEvent,
   ReconnectEvent,
+  RecoveredEvent,
   RelayClientEventMap,
   RelayClientListener,
   RestartEvent,

@@ -52,11 +52,16 @@ export class SequenceTracker {
   readonly #hi = new Uint32Array(256);
   readonly #lo = new Uint32Array(256);
   readonly #seen = new Uint8Array(256);
+  /** Per source: the first sequence since it was first seen or restarted (see {@linkcode first}). */
+  readonly #firstHi = new Uint32Array(256);
+  readonly #firstLo = new Uint32Array(256);
   /** 1 for a source not yet seen since {@linkcode resume}: any step back is a restart. */
   readonly #resumed = new Uint8Array(256);
   // The last value before the most recent check (for reports).
   #prevHi = 0;
   #prevLo = 0;
+  /** The source of the most recent check that moved its sequence (for {@linkcode undo}). */
+  #lastSrc = -1;
   readonly #window: number;
 
   /**
@@ -81,10 +86,13 @@ export class SequenceTracker {
     const hi = readSequenceHigh(b, off);
     if (lo === 0 && hi === 0) return SequenceVerdict.unsequenced;
     const src = b[off + 6]!;
+    this.#lastSrc = -1;
     if (this.#seen[src] === 0) {
       this.#seen[src] = 1;
       this.#hi[src] = hi;
       this.#lo[src] = lo;
+      this.#firstHi[src] = hi;
+      this.#firstLo[src] = lo;
       return SequenceVerdict.first;
     }
     const lhi = this.#hi[src]!;
@@ -99,12 +107,15 @@ export class SequenceTracker {
       if (resumed || (hi === 0 && lo === 1 && back > 0) || back > this.#window) {
         this.#lo[src] = lo;
         this.#hi[src] = hi;
+        this.#firstHi[src] = hi;
+        this.#firstLo[src] = lo;
         return SequenceVerdict.restart;
       }
       return SequenceVerdict.duplicate;
     }
     this.#hi[src] = hi;
     this.#lo[src] = lo;
+    this.#lastSrc = src;
     const elo = (llo + 1) >>> 0;
     const ehi = elo === 0 ? lhi + 1 : lhi;
     return hi === ehi && lo === elo ? SequenceVerdict.ok : SequenceVerdict.gap;
@@ -129,6 +140,58 @@ export class SequenceTracker {
   last(source: number): bigint | undefined {
     if (this.#seen[source] !== 1) return undefined;
     return (BigInt(this.#hi[source]!) << 32n) | BigInt(this.#lo[source]!);
+  }
+
+  /**
+   * The first sequence of a source since it was first seen or restarted its
+   * numbering: with {@linkcode last}, the range of sequences received (less the
+   * gaps reported meanwhile).
+   *
+   * @param source source byte
+   * @returns the sequence, or `undefined` when none was seen
+   */
+  first(source: number): bigint | undefined {
+    if (this.#seen[source] !== 1) return undefined;
+    return (BigInt(this.#firstHi[source]!) << 32n) | BigInt(this.#firstLo[source]!);
+  }
+
+  /**
+   * Moves a source's first sequence down (older frames of it were received
+   * later, e.g. replayed by the relay).
+   *
+   * @param source source byte
+   * @param sequence the new first sequence (ignored unless below the current one)
+   */
+  extendFirst(source: number, sequence: bigint): void {
+    const first = this.first(source);
+    if (first === undefined || sequence >= first || sequence <= 0n) return;
+    this.#firstHi[source] = Number(sequence >> 32n);
+    this.#firstLo[source] = Number(sequence & 0xffffffffn);
+  }
+
+  /**
+   * Takes back the most recent `check()` when it moved a sequence forward
+   * (`ok` or `gap`): the source's last sequence is the previous one again, so
+   * the same frame can be checked again later (e.g. after the frames of the
+   * gap were fetched). Does nothing after any other verdict.
+   */
+  undo(): void {
+    const src = this.#lastSrc;
+    if (src < 0) return;
+    this.#hi[src] = this.#prevHi;
+    this.#lo[src] = this.#prevLo;
+    this.#lastSrc = -1;
+  }
+
+  /**
+   * The sources seen so far, ascending.
+   *
+   * @returns source bytes
+   */
+  sources(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < 256; s++) if (this.#seen[s] === 1) out.push(s);
+    return out;
   }
 
   /**

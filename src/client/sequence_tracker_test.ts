@@ -71,3 +71,27 @@ Deno.test("SequenceTracker.resume(): a step back after a reconnect is one restar
   assert.equal(s.check(header(21, 600n), 0), SequenceVerdict.gap);
   assert.equal(s.previous(), 500n);
 });
+
+Deno.test("SequenceTracker.first(), extendFirst(), undo() and sources()", () => {
+  const t = new SequenceTracker();
+  assert.equal(t.first(20), undefined);
+  t.check(header(20, 10n), 0);
+  t.check(header(20, 11n), 0);
+  assert.equal(t.check(header(20, 15n), 0), SequenceVerdict.gap);
+  t.undo(); // the gap is taken back: 15 can be checked again after 12–14
+  assert.equal(t.last(20), 11n);
+  t.undo(); // only once
+  assert.equal(t.last(20), 11n);
+  assert.equal(t.check(header(20, 12n), 0), SequenceVerdict.ok);
+  assert.equal(t.first(20), 10n);
+  t.extendFirst(20, 4n);
+  t.extendFirst(20, 8n); // never up
+  assert.equal(t.first(20), 4n);
+  t.check(header(23, 3n), 0);
+  assert.deepEqual(t.sources(), [20, 23]);
+  t.check(header(20, 1n), 0); // restart: the first sequence starts anew
+  assert.equal(t.first(20), 1n);
+  t.check(header(20, 1n), 0);
+  t.undo(); // after a duplicate: nothing to take back
+  assert.equal(t.last(20), 1n);
+});

@@ -22,9 +22,11 @@ export {
   formatReceiveTime,
   gapLine,
   parseByteList,
+  parseSequence,
   planSubscription,
   quotePatterns,
   RateGraph,
+  recoveryLine,
   runSub,
   subSummary,
 } from "./sub.ts";

@@ -5,9 +5,10 @@
  * ({@linkcode connectSubscriber}, shared with `torq record`), renders each
  * frame the way `torq decode` does ({@linkcode formatFrame}: text, one hex
  * line, or one JSON line of the `decode --json` shape), reports sequence gaps
- * ({@linkcode gapLine}), draws a per-second rate line ({@linkcode RateGraph})
- * and runs the whole loop ({@linkcode runSub}) against caller-given output
- * functions.
+ * ({@linkcode gapLine}), draws a per-second rate line ({@linkcode RateGraph}),
+ * starts with what the relay still holds when asked (`--snapshot`, `--from`:
+ * {@linkcode recoveryLine}) and runs the whole loop ({@linkcode runSub})
+ * against caller-given output functions.
  *
  * @module
  */
@@ -18,6 +19,8 @@ import {
   type GapEvent,
   type LocalFilterOptions,
   type ReceivedFrame,
+  type RecoverOptions,
+  type RecoveryResult,
   RelayClient,
 } from "../client/mod.ts";
 import { decodeMessage, FrameError, lookupTlvType, nowNs } from "../protocol/mod.ts";
@@ -231,6 +234,68 @@ export function gapLine(e: GapEvent): string {
   return `⚠ gap on source ${e.source}: expected ${e.expected}, got ${e.got} (${e.missing} missing)`;
 }
 
+/**
+ * Parses a sequence number given on the command line (`--from SEQ`): a
+ * decimal u64, kept exact as a bigint.
+ *
+ * @param text the option value
+ * @returns the sequence
+ * @throws {RangeError} one line naming the value
+ * @example
+ * ```ts
+ * parseSequence("18446744073709551615"); // 18446744073709551615n
+ * ```
+ */
+export function parseSequence(text: string): bigint {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) {
+    throw new RangeError(`Cannot parse sequence "${text}": expected a whole number 0 or more`);
+  }
+  const v = BigInt(t);
+  if (v > 0xffffffffffffffffn) {
+    throw new RangeError(`Cannot parse sequence "${text}": it is above 2^64 - 1`);
+  }
+  return v;
+}
+
+/**
+ * The line shown for a recovery's answer (`torq sub --snapshot` or `--from`).
+ *
+ * @param r the answer
+ * @param request what was asked
+ * @param relay the relay's name, e.g. `signal`
+ * @returns e.g. `recovered 4321 frames of source 20 after sequence 1000 (sequences 1001–5321) from the signal relay, complete`
+ * @example
+ * ```ts
+ * const r = await client.recover({ snapshot: true });
+ * console.error(recoveryLine(r, { snapshot: true }, client.relayName));
+ * ```
+ */
+export function recoveryLine(r: RecoveryResult, request: RecoverOptions, relay: string): string {
+  const range = r.frames === 0
+    ? ""
+    : r.frames === 1
+    ? ` (sequence ${r.first})`
+    : r.first <= r.last
+    ? ` (sequences ${r.first}–${r.last})`
+    // A snapshot leaves in the order its values were last updated, not by sequence.
+    : ` (first sequence ${r.first}, last ${r.last})`;
+  const dropped = r.duplicates === 0 ? "" : `, ${plural(r.duplicates, "frame")} received already`;
+  if (request.snapshot === true) {
+    const of = (request.source ?? 0) === 0 ? "" : ` of source ${request.source}`;
+    return `snapshot${of}: ${plural(r.frames, "frame")}${range} from the ${relay} relay${dropped}`;
+  }
+  const after = BigInt(request.after);
+  const head = `recovered ${plural(r.frames, "frame")} of ${
+    request.source === 0 ? "every source" : `source ${request.source}`
+  } after sequence ${after}${range} from the ${relay} relay`;
+  if (r.status === "complete") return `${head}, complete${dropped}`;
+  const lost = r.windowStart - 1n === after + 1n
+    ? `${after + 1n} is lost`
+    : `${after + 1n}–${r.windowStart - 1n} are lost`;
+  return `${head}, partial: the window starts at ${r.windowStart}, ${lost}${dropped}`;
+}
+
 const BLOCKS = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"] as const;
 
 /**
@@ -355,8 +420,13 @@ export interface SubOptions {
   count?: number | undefined;
   /** Stops the view (Ctrl-C). */
   signal?: AbortSignal;
-  /** Called with every frame shown (before it is printed), e.g. to feed a `SchemaCache`. */
+  /** Called with every frame shown (before it is printed), e.g. to feed a `InstrumentCache`. */
   onFrame?: (frame: ReceivedFrame) => void;
+  /**
+   * Start with what the relay still holds (PROTOCOL.md 7.9): a snapshot, or a
+   * source's frames after a sequence; its answer is a line on stderr.
+   */
+  recover?: RecoverOptions | undefined;
 }
 
 /** Where {@linkcode runSub} writes. */
@@ -387,6 +457,8 @@ export interface SubResult {
   ended: "count" | "interrupted" | "closed";
   /** The error that closed the connection when `ended` is `closed`. */
   error?: Error;
+  /** The relay's answer to `recover`, when asked. */
+  recovery?: RecoveryResult;
 }
 
 /**
@@ -431,6 +503,16 @@ export async function runSub(options: SubOptions, output: SubOutput): Promise<Su
     gaps++;
     output.err(gapLine(e));
   });
+  let recovery: RecoveryResult | undefined;
+  if (options.recover !== undefined) {
+    try {
+      recovery = await client.recover(options.recover);
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    output.err(recoveryLine(recovery, options.recover, client.relayName));
+  }
   let frames = 0;
   let bytes = 0;
   let ended: SubResult["ended"] = "closed";
@@ -508,6 +590,7 @@ export async function runSub(options: SubOptions, output: SubOutput): Promise<Su
     address: client.address,
     ended,
     ...(ended === "closed" && closeError !== undefined ? { error: closeError } : {}),
+    ...(recovery === undefined ? {} : { recovery }),
   };
 }
 

@@ -4,8 +4,10 @@ import {
   formatReceiveTime,
   gapLine,
   parseByteList,
+  parseSequence,
   planSubscription,
   RateGraph,
+  recoveryLine,
   subSummary,
 } from "./sub.ts";
 import { formatMessageText, messageToJson } from "../format/decode_format.ts";
@@ -111,4 +113,43 @@ Deno.test("RateGraph.line() scales the bar to the peak rate", () => {
   assert.equal(g.line(500, 102_000, at), "14:29:09       500 msg/s    99.6 KB/s  ████");
   assert.equal(g.peak, 1000);
   assert.match(g.line(140, 0, at), /msg\/s +0 B\/s {2}█▏$/);
+});
+
+Deno.test("parseSequence() keeps a u64 exact and names a bad value", () => {
+  assert.equal(parseSequence("18446744073709551615"), 18446744073709551615n);
+  assert.equal(parseSequence(" 0 "), 0n);
+  assert.throws(() => parseSequence("-1"), /Cannot parse sequence "-1": expected a whole number/);
+  assert.throws(() => parseSequence("18446744073709551616"), /it is above 2\^64 - 1/);
+});
+
+Deno.test("recoveryLine() sums up a recovery's answer in one line", () => {
+  const base = { frames: 0, first: 0n, last: 0n, windowStart: 0n, delivered: 0, duplicates: 0 };
+  assert.equal(
+    recoveryLine(
+      { ...base, status: "complete", frames: 4321, first: 1001n, last: 5321n, duplicates: 12 },
+      { source: 20, after: 1000n },
+      "signal",
+    ),
+    "recovered 4321 frames of source 20 after sequence 1000 (sequences 1001–5321) from the signal relay, complete, 12 frames received already",
+  );
+  assert.equal(
+    recoveryLine(
+      { ...base, status: "partial", frames: 1, first: 12n, last: 12n, windowStart: 12n },
+      { source: 20, after: 10n },
+      "signal",
+    ),
+    "recovered 1 frame of source 20 after sequence 10 (sequence 12) from the signal relay, partial: the window starts at 12, 11 is lost",
+  );
+  assert.equal(
+    recoveryLine({ ...base, status: "complete" }, { source: 0, after: 5n }, "execution"),
+    "recovered 0 frames of every source after sequence 5 from the execution relay, complete",
+  );
+  assert.equal(
+    recoveryLine(
+      { ...base, status: "complete", frames: 2, first: 9n, last: 7n },
+      { snapshot: true, source: 2 },
+      "market-data",
+    ),
+    "snapshot of source 2: 2 frames (first sequence 9, last 7) from the market-data relay",
+  );
 });

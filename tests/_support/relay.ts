@@ -27,6 +27,7 @@ import {
 } from "../../src/protocol/subscribe.ts";
 import { walkTlvs } from "../../src/protocol/tlv.ts";
 import { concat } from "../../src/io/mod.ts";
+import { encodePayload } from "../../src/protocol/payloads.ts";
 
 /** The repository root (where `cli/main.ts` lives). */
 export const ROOT: string = decodeURIComponent(new URL("../../", import.meta.url).pathname);
@@ -792,6 +793,37 @@ export interface FrameOptions {
   tag?: number;
   /** Header timestamp in ns (default now). */
   timestamp?: bigint;
+}
+
+/**
+ * A Trade (TLV 1) of instrument `asset` on Kraken with sequence `seq`; its price
+ * (default `seq`) tells otherwise equal frames apart. For last-value snapshots.
+ *
+ * @param builder the builder (its source and domain)
+ * @param seq the sequence
+ * @param asset the instrument's asset_id
+ * @param price the price field
+ * @returns the frame
+ */
+export function tradeFrame(
+  builder: MessageBuilder,
+  seq: number,
+  asset: number,
+  price: number = seq,
+): Uint8Array {
+  return builder.begin({ sequence: seq }).addTlv(
+    1,
+    encodePayload(1, {
+      asset_id: BigInt(asset),
+      price: BigInt(price),
+      volume: 1n,
+      execution_timestamp_ns: 0n,
+      venue_id: 101,
+      asset_type: 1,
+      reserved: 0,
+      side: 0,
+    }),
+  ).build();
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SchemaCache } from "./schema_cache.ts";
+import { InstrumentCache } from "./instrument_cache.ts";
 import { ReceivedFrame } from "./received_frame.ts";
 import { readRecording } from "../tools/record_file.ts";
 import { decodeMessage } from "../protocol/message.ts";
@@ -35,8 +35,8 @@ function recordedFrames(): ReceivedFrame[] {
   return [...readRecording(Deno.readFileSync(RECORDING))].map((r) => new ReceivedFrame(r.frame));
 }
 
-Deno.test("SchemaCache learns instruments, pools, tokens and metadata from recorded market data", () => {
-  const cache = new SchemaCache();
+Deno.test("InstrumentCache learns instruments, pools, tokens and metadata from recorded market data", () => {
+  const cache = new InstrumentCache();
   const frames = recordedFrames();
   assert.equal(frames.length, 10);
   for (const f of frames) cache.observe(f);
@@ -107,13 +107,13 @@ Deno.test("SchemaCache learns instruments, pools, tokens and metadata from recor
   assert.equal(cache.byAddress(QUICK_POOL_2), quick);
 });
 
-Deno.test("SchemaCache.observe() takes frames, bytes and decoded messages alike, and counts what does not decode", () => {
+Deno.test("InstrumentCache.observe() takes frames, bytes and decoded messages alike, and counts what does not decode", () => {
   const bytes = vectorBytes("trade_kraken_btc_usd");
-  const a = new SchemaCache();
+  const a = new InstrumentCache();
   a.observe(new ReceivedFrame(bytes));
-  const b = new SchemaCache();
+  const b = new InstrumentCache();
   b.observe(bytes);
-  const c = new SchemaCache();
+  const c = new InstrumentCache();
   c.observe(decodeMessage(bytes), 42n);
   assert.deepEqual(a.toJSON(), b.toJSON());
   assert.equal(c.get(coin(VenueId.Kraken, "BTC-USD"))!.firstSeenNs, 42n, "atNs wins");
@@ -124,8 +124,8 @@ Deno.test("SchemaCache.observe() takes frames, bytes and decoded messages alike,
   assert.equal(a.stats().messages, 1);
 });
 
-Deno.test("SchemaCache keeps at most maxEntries, evicting the least recently used, and counts evictions", () => {
-  const cache = new SchemaCache({ maxEntries: 3 });
+Deno.test("InstrumentCache keeps at most maxEntries, evicting the least recently used, and counts evictions", () => {
+  const cache = new InstrumentCache({ maxEntries: 3 });
   const b = new MessageBuilder({ domain: 1, source: 1 });
   const trade = (symbol: string) => {
     const id = coin(VenueId.Binance, symbol);
@@ -151,10 +151,10 @@ Deno.test("SchemaCache keeps at most maxEntries, evicting the least recently use
     "Binance Coin: AAA",
     "Binance Coin: DDD",
   ]);
-  assert.throws(() => new SchemaCache({ maxEntries: 0 }), RangeError);
+  assert.throws(() => new InstrumentCache({ maxEntries: 0 }), RangeError);
 });
 
-Deno.test("SchemaCache learns from vendor TLVs with a registered schema and from ArbitrageSignal pools", () => {
+Deno.test("InstrumentCache learns from vendor TLVs with a registered schema and from ArbitrageSignal pools", () => {
   try {
     registerSchema({
       type: 210,
@@ -174,7 +174,7 @@ Deno.test("SchemaCache learns from vendor TLVs with a registered schema and from
       venue_id: sol.venue,
       asset_type: sol.assetType,
     }).build();
-    const cache = new SchemaCache();
+    const cache = new InstrumentCache();
     assert.equal(cache.observe(frame), 1);
     assert.deepEqual(cache.get(sol)!.via, ["AcmeTopOfBook"]);
 
@@ -191,8 +191,8 @@ Deno.test("SchemaCache learns from vendor TLVs with a registered schema and from
   }
 });
 
-Deno.test("SchemaCache.dump() and toJSON() show what was learned", () => {
-  const cache = new SchemaCache();
+Deno.test("InstrumentCache.dump() and toJSON() show what was learned", () => {
+  const cache = new InstrumentCache();
   for (const f of recordedFrames()) cache.observe(f);
   const lines = cache.dump();
   assert.equal(

@@ -23,12 +23,12 @@
  *   apart when the message names none).
  *
  * Lookups are O(1) (`Map`); the cache holds at most `maxEntries` entries and
- * evicts the least recently seen or looked-up one (counted). {@linkcode SchemaCache.dump}
- * and {@linkcode SchemaCache.toJSON} are the debug views `torq sub --cache` prints.
+ * evicts the least recently seen or looked-up one (counted). {@linkcode InstrumentCache.dump}
+ * and {@linkcode InstrumentCache.toJSON} are the debug views `torq sub --cache` prints.
  *
  * @example
  * ```ts
- * const cache = new SchemaCache({ maxEntries: 50_000 });
+ * const cache = new InstrumentCache({ maxEntries: 50_000 });
  * for await (const frame of client) cache.observe(frame);
  * cache.get(coin(VenueId.Kraken, "BTC-USD"))?.seen; // messages that named it
  * console.log(cache.dump().join("\n"));
@@ -111,16 +111,16 @@ export interface CacheEntry {
   meta?: CachedMeta[];
 }
 
-/** Options of a {@linkcode SchemaCache}. */
-export interface SchemaCacheOptions {
+/** Options of a {@linkcode InstrumentCache}. */
+export interface InstrumentCacheOptions {
   /** Most entries kept (instruments, pools and tokens together); default 10,000. */
   maxEntries?: number;
   /** TLV types treated as raw instrument metadata; default `[4]` (InstrumentMeta). */
   metaTypes?: readonly number[];
 }
 
-/** Counters of a {@linkcode SchemaCache}. */
-export interface SchemaCacheStats {
+/** Counters of a {@linkcode InstrumentCache}. */
+export interface InstrumentCacheStats {
   /** Entries held. */
   entries: number;
   /** Of which instruments. */
@@ -141,7 +141,7 @@ export interface SchemaCacheStats {
   unattachedMeta: number;
 }
 
-/** Input of {@linkcode SchemaCache.observe}. */
+/** Input of {@linkcode InstrumentCache.observe}. */
 export type ObservedMessage = ReceivedFrame | DecodedMessage | Uint8Array;
 
 const DEFAULT_MAX_ENTRIES = 10_000;
@@ -172,12 +172,12 @@ const TOKEN_PAIRS: readonly (readonly [string, string, string, string])[] = [
  *
  * @example
  * ```ts
- * const cache = new SchemaCache();
+ * const cache = new InstrumentCache();
  * cache.observe(frame); // a ReceivedFrame, a DecodedMessage or frame bytes
  * for (const e of cache.entries()) console.log(e.kind, e.label);
  * ```
  */
-export class SchemaCache {
+export class InstrumentCache {
   readonly #max: number;
   readonly #metaTypes: ReadonlySet<number>;
   /** Entries by cache key, least recently used first. */
@@ -196,10 +196,12 @@ export class SchemaCache {
    * @param options the bound and the metadata types
    * @throws {RangeError} when `maxEntries` is not a positive integer
    */
-  constructor(options: SchemaCacheOptions = {}) {
+  constructor(options: InstrumentCacheOptions = {}) {
     const max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     if (!Number.isSafeInteger(max) || max < 1) {
-      throw new RangeError(`Cannot create SchemaCache: maxEntries is ${max}, expected at least 1`);
+      throw new RangeError(
+        `Cannot create InstrumentCache: maxEntries is ${max}, expected at least 1`,
+      );
     }
     this.#max = max;
     this.#metaTypes = new Set(options.metaTypes ?? [4]);
@@ -310,7 +312,7 @@ export class SchemaCache {
    *
    * @returns entries by kind, bound, evictions, messages
    */
-  stats(): SchemaCacheStats {
+  stats(): InstrumentCacheStats {
     let instruments = 0, pools = 0, tokens = 0;
     for (const e of this.#entries.values()) {
       if (e.kind === "instrument") instruments++;
