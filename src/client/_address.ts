@@ -10,15 +10,9 @@
  * @module
  */
 
-import { type Transport, UnixTransport } from "../transport/mod.ts";
-import { parseTcpAddress, TcpTransport } from "../transport/tcp.ts";
-import {
-  type FrameMatcher,
-  isNatsAddress,
-  NatsTransport,
-  parseNatsServers,
-} from "../nats/frames.ts";
-import { Filter, FrameTopics, TopicRegistry } from "../protocol/topics.ts";
+import { parseTcpAddress, TcpTransport, type Transport, UnixTransport } from "../transport/mod.ts";
+import { type FrameMatcher, isNatsAddress, NatsTransport, parseNatsServers } from "../nats/mod.ts";
+import { Filter, FrameTopics, TopicRegistry } from "../protocol/mod.ts";
 
 /**
  * The transport for a client path.

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { HEADER_SIZE, readU32 } from "../protocol/header.ts";
+import { HEADER_SIZE, readU32 } from "../protocol/mod.ts";
 
 const INITIAL_CAPACITY = 65_536;
 /** Buffers above this size are not kept for reuse after a burst. */

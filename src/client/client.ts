@@ -45,26 +45,28 @@
 
 import {
   checkFrameStart,
+  decodeErrorText,
+  DEFAULT_SOCKET_PATHS,
+  domainName,
   encodeHeader,
+  encodeSubscribe,
+  ERROR_TLV,
+  ErrorCode,
+  FrameError,
+  FrameReader,
   frameStartError,
   HEADER_SIZE,
   MAX_PAYLOAD_SIZE,
+  MessageBuilder,
+  parseSubscribe,
   readPayloadSize,
   readSequence,
-} from "../protocol/header.ts";
-import { ErrorCode, FrameError, Status } from "../protocol/errors.ts";
-import { FrameReader } from "../protocol/frame_reader.ts";
-import { MessageBuilder } from "../protocol/builder.ts";
-import { DEFAULT_SOCKET_PATHS, domainName, SourceType } from "../protocol/domains.ts";
-import {
-  decodeErrorText,
-  encodeSubscribe,
-  ERROR_TLV,
-  parseSubscribe,
+  SourceType,
+  Status,
   SUBSCRIBE_TLV,
   SubscribeMode,
-} from "../protocol/subscribe.ts";
-import { walkTlvs } from "../protocol/tlv.ts";
+  walkTlvs,
+} from "../protocol/mod.ts";
 import { type StreamConn, type Transport, TransportError } from "../transport/mod.ts";
 import { transportForPath } from "./_address.ts";
 import {

@@ -37,19 +37,21 @@
  * @module
  */
 
-import type { DecodedMessage, DecodedTlv } from "../protocol/message.ts";
-import { decodeMessage } from "../protocol/message.ts";
-import type { FieldValue, PayloadFields } from "../protocol/payloads.ts";
 import {
   AssetType,
   cacheKey,
   debugInfo,
+  type DecodedMessage,
+  type DecodedTlv,
+  decodeMessage,
+  type FieldValue,
   type InstrumentId,
   instrumentId,
+  type PayloadFields,
   pool,
   venueChainId,
   VenueId,
-} from "../protocol/instrument_id.ts";
+} from "../protocol/mod.ts";
 import { ReceivedFrame } from "./received_frame.ts";
 
 /** What an entry describes. */

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { HEADER_SIZE, readPayloadSize } from "../protocol/header.ts";
-import { readTlvAt, TlvCursor } from "../protocol/tlv.ts";
+import { HEADER_SIZE, readPayloadSize, readTlvAt, TlvCursor } from "../protocol/mod.ts";
 import type { ReceivedFrame } from "./received_frame.ts";
 
 /** A TLV type or source: one value, or an inclusive `[from, to]` range. */

@@ -6,6 +6,8 @@
  */
 
 import {
+  type DecodedMessage,
+  decodeMessage,
   HEADER_SIZE,
   readChecksum,
   readFlags,
@@ -14,8 +16,7 @@ import {
   readSequence,
   readSource,
   readTimestamp,
-} from "../protocol/header.ts";
-import { type DecodedMessage, decodeMessage } from "../protocol/message.ts";
+} from "../protocol/mod.ts";
 
 /**
  * One received frame. `bytes` is a view of a copy made once per socket read

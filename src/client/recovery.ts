@@ -10,11 +10,15 @@
  * @module
  */
 
-import { HEADER_SIZE } from "../protocol/header.ts";
-import type { MessageBuilder } from "../protocol/builder.ts";
-import { decodePayload, encodePayload } from "../protocol/payloads.ts";
-import { decodeErrorText, ERROR_TLV } from "../protocol/subscribe.ts";
-import { walkTlvs } from "../protocol/tlv.ts";
+import {
+  decodeErrorText,
+  decodePayload,
+  encodePayload,
+  ERROR_TLV,
+  HEADER_SIZE,
+  type MessageBuilder,
+  walkTlvs,
+} from "../protocol/mod.ts";
 import type { ReceivedFrame } from "./received_frame.ts";
 
 /** RecoveryRequest (TLV 110). */

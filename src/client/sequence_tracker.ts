@@ -10,7 +10,7 @@
  * @module
  */
 
-import { readSequenceHigh, readSequenceLow } from "../protocol/header.ts";
+import { readSequenceHigh, readSequenceLow } from "../protocol/mod.ts";
 
 /** Outcome of {@linkcode SequenceTracker.check}. */
 export const SequenceVerdict = {
