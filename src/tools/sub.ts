@@ -267,6 +267,9 @@ export function parseSequence(text: string): bigint {
  * @returns e.g. `recovered 4321 frames of source 20 after sequence 1000 (sequences 1001–5321) from the signal relay, complete`
  * @example
  * ```ts
+ * import type { RelayClient } from "../client/mod.ts";
+ *
+ * declare const client: RelayClient;
  * const r = await client.recover({ snapshot: true });
  * console.error(recoveryLine(r, { snapshot: true }, client.relayName));
  * ```
