@@ -1,7 +1,9 @@
 /**
- * Torq's market-data relay beside the minimal C relay of `../shared/perf`,
- * both driven by the same C producer and consumers (the physical limit of a
- * Unix-socket relay on the machine at hand), in interleaved repetitions:
+ * Torq's market-data relay beside the minimal C relay of `../shared/perf` (the
+ * physical limit of a Unix-socket relay on the machine at hand) and a minimal
+ * forwarder in Deno (bench/_forwarder.ts: the limit of any relay on this
+ * runtime), all driven by the same C producer and consumers, in interleaved
+ * repetitions:
  *
  * - throughput with an **unthrottled** producer (writes as fast as the socket
  *   takes its bytes, no window), 1 and 4 consumers, 64/128/512-byte frames:
@@ -9,8 +11,8 @@
  * - latency with a **paced** producer (one frame per write, stamped with its
  *   send time) at 10 k and 100 k msg/s: p50/p99/p99.9 at the consumer.
  *
- * Ratios Torq / C relay are taken within each repetition (same minute, same
- * noise) and their median reported.
+ * Ratios Torq / C relay and Torq / Deno forwarder are taken within each
+ * repetition (same minute, same noise) and their median reported.
  *
  *   deno task bench:c [--seconds 1.5] [--reps 3] [--sizes 64,128,512] [--consumers 1,4]
  *                     [--rates 10000,100000] [--latency-seconds 2] [--queue-frames N]
@@ -65,8 +67,13 @@ const RATES = list(values.rates!);
 const LAT_SECONDS = Number(values["latency-seconds"]);
 const QUEUE = values["queue-frames"];
 
-type System = "c-relay" | "torq-md";
-const SYSTEMS: System[] = ["c-relay", "torq-md"];
+type System = "c-relay" | "deno-fwd" | "torq-md";
+const SYSTEMS: System[] = ["c-relay", "deno-fwd", "torq-md"];
+const NAMES: Record<System, string> = {
+  "c-relay": "C relay",
+  "deno-fwd": "Deno forwarder",
+  "torq-md": "Torq market data",
+};
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A relay running: where producers and consumers connect. */
@@ -84,6 +91,25 @@ async function start(system: System, tools: PerfTools, dir: string): Promise<Run
       sub: `unix:${relay.consumerPath}`,
       stop: async () => {
         await relay.stop();
+        return "";
+      },
+    };
+  }
+  if (system === "deno-fwd") {
+    const [pub, sub] = [`${dir}/p.sock`, `${dir}/s.sock`];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./_forwarder.ts", import.meta.url).pathname, pub, sub],
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    await waitForSocket(pub);
+    await waitForSocket(sub);
+    return {
+      pub: `unix:${pub}`,
+      sub: `unix:${sub}`,
+      stop: async () => {
+        child.kill("SIGTERM");
+        await child.status;
         return "";
       },
     };
@@ -259,15 +285,16 @@ const median = (xs: number[]) => {
     ? s[(s.length - 1) / 2]!
     : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-function ratio(size: number, consumers: number): number[] {
+/** Torq's rate over `to`'s, per repetition. */
+function ratio(size: number, consumers: number, to: System): number[] {
   const out: number[] = [];
   for (let rep = 1; rep <= REPS; rep++) {
-    const t = throughput.find((x) =>
-      x.rep === rep && x.system === "torq-md" && x.size === size && x.consumers === consumers
-    );
-    const c = throughput.find((x) =>
-      x.rep === rep && x.system === "c-relay" && x.size === size && x.consumers === consumers
-    );
+    const of = (s: System) =>
+      throughput.find((x) =>
+        x.rep === rep && x.system === s && x.size === size && x.consumers === consumers
+      );
+    const t = of("torq-md");
+    const c = of(to);
     if (t && c && c.rate > 0) out.push(t.rate / c.rate);
   }
   return out;
@@ -275,45 +302,41 @@ function ratio(size: number, consumers: number): number[] {
 if (values.json) {
   console.log(JSON.stringify({ load, throughput, latency }, null, 2));
 } else {
-  console.log("\nunthrottled producer, frames/s per consumer (median over reps), Torq / C relay:");
+  console.log("\nunthrottled producer, frames/s per consumer (median over reps):");
   console.log(
-    "| size | consumers | C relay | Torq market data | Torq lost | Torq / C (per rep) | median |",
+    "| size | consumers | C relay | Deno forwarder | Torq market data | Torq lost " +
+      "| Torq / C (per rep) | Torq / C | Torq / forwarder |",
   );
-  console.log("|---:|---:|---:|---:|---:|---|---:|");
+  console.log("|---:|---:|---:|---:|---:|---:|---|---:|---:|");
   for (const size of SIZES) {
     for (const consumers of CONSUMERS) {
       const of = (s: System) =>
         throughput.filter((x) => x.system === s && x.size === size && x.consumers === consumers);
-      const rs = ratio(size, consumers);
+      const rate = (s: System) => (median(of(s).map((x) => x.rate)) / 1e6).toFixed(2) + " M";
+      const rc = ratio(size, consumers, "c-relay");
+      const rf = ratio(size, consumers, "deno-fwd");
       console.log(
-        `| ${size} B | ${consumers} | ${
-          (median(of("c-relay").map((x) => x.rate)) / 1e6).toFixed(2)
-        } M | ${(median(of("torq-md").map((x) => x.rate)) / 1e6).toFixed(2)} M | ${
-          of("torq-md").reduce((a, x) => a + x.lost, 0)
-        } | ${rs.map((r) => r.toFixed(2)).join(", ")} | **${median(rs).toFixed(2)}×** |`,
+        `| ${size} B | ${consumers} | ${rate("c-relay")} | ${rate("deno-fwd")} | ${
+          rate("torq-md")
+        } | ${of("torq-md").reduce((a, x) => a + x.lost, 0)} | ${
+          rc.map((r) => r.toFixed(2)).join(", ")
+        } | **${median(rc).toFixed(2)}×** | ${median(rf).toFixed(2)}× |`,
       );
     }
   }
   console.log("\npaced producer, 128 B, 1 consumer, latency µs (median over reps):");
-  console.log("| rate | system | p50 | p99 | p99.9 | lost | p50 Torq/C | p99 Torq/C |");
+  console.log("| rate | system | p50 | p99 | p99.9 | lost | p50 / C | p99 / C |");
   console.log("|---:|---|---:|---:|---:|---:|---:|---:|");
   for (const rate of RATES) {
     const of = (s: System) => latency.filter((x) => x.system === s && x.rate === rate);
-    const c = of("c-relay");
-    const t = of("torq-md");
-    for (const [s, xs] of [["C relay", c], ["Torq market data", t]] as const) {
+    const at = (s: System, k: "p50" | "p99" | "p999") => median(of(s).map((x) => x[k]));
+    for (const s of SYSTEMS) {
+      const vsC = (k: "p50" | "p99") =>
+        s === "c-relay" ? "" : (at(s, k) / at("c-relay", k)).toFixed(2) + "×";
       console.log(
-        `| ${rate} | ${s} | ${median(xs.map((x) => x.p50)).toFixed(1)} | ${
-          median(xs.map((x) => x.p99)).toFixed(1)
-        } | ${median(xs.map((x) => x.p999)).toFixed(1)} | ${xs.reduce((a, x) => a + x.lost, 0)} | ${
-          s === "C relay"
-            ? ""
-            : (median(t.map((x) => x.p50)) / median(c.map((x) => x.p50))).toFixed(2) + "×"
-        } | ${
-          s === "C relay"
-            ? ""
-            : (median(t.map((x) => x.p99)) / median(c.map((x) => x.p99))).toFixed(2) + "×"
-        } |`,
+        `| ${rate} | ${NAMES[s]} | ${at(s, "p50").toFixed(1)} | ${at(s, "p99").toFixed(1)} | ${
+          at(s, "p999").toFixed(1)
+        } | ${of(s).reduce((a, x) => a + x.lost, 0)} | ${vsC("p50")} | ${vsC("p99")} |`,
       );
     }
   }
