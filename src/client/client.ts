@@ -482,6 +482,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {FrameError} when `frame` is not exactly one well-formed frame
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const signals: Uint8Array[]; // encoded ArbitrageSignal (TLV 32) payloads
+   *
    * const b = client.builder(20);
    * for (const s of signals) client.publish(b.begin().addTlv(32, s).finish());
    * await client.flush();
@@ -514,6 +517,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a promise that rejects with `ClientClosedError` if the client closes first
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const frame: Uint8Array; // one whole frame
+   *
    * client.publish(frame);
    * await client.flush();
    * ```
@@ -538,6 +544,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {SubscribeError} `SubscribeTimeout` when no answer comes within `subscribeTimeoutMs`
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const frames: Uint8Array[];
+   *
    * for (const f of frames) client.publish(f);
    * await client.confirm(); // the relay has read them all
    * ```
@@ -563,6 +572,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a promise resolved once written
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const frame: Uint8Array; // one whole frame
+   *
    * await client.publishAndFlush(frame);
    * ```
    */
@@ -582,7 +594,13 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a promise that rejects with `ClientClosedError` if the client closes first
    * @example
    * ```ts
-   * if (client.stats().pendingBytes > limit) await client.drain();
+   * declare const frames: Uint8Array[];
+   *
+   * const client = await RelayClient.connect({ domain: "signal", maxPendingBytes: 8 << 20 });
+   * for (const f of frames) {
+   *   client.publish(f);
+   *   await client.drain(); // waits only while more than 4 MiB are pending
+   * }
    * ```
    */
   drain(): Promise<void> {
@@ -603,6 +621,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the builder
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const signal: Uint8Array; // an encoded ArbitrageSignal (TLV 32) payload
+   *
    * const b = client.builder(20);
    * client.publish(b.begin().addTlv(32, signal).finish());
    * ```
@@ -627,6 +648,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {FrameError} `MalformedSubscribe` for an empty or over-long pattern
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * await client.subscribe(["tlv.32"]); // ["tlv.32"]
    * await client.subscribe(["source.20"], "add"); // ["tlv.32", "source.20"]
    * ```
@@ -736,9 +759,14 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {RangeError} when a value does not fit the request (u64 sequences, u32 source)
    * @example
    * ```ts
-   * const client = await RelayClient.connect({ domain: "signal", path });
+   * import type { ReceivedFrame } from "./mod.ts";
+   *
+   * declare const lastSeen: bigint; // the last sequence of source 20 this consumer handled
+   * declare function handle(frame: ReceivedFrame): void;
+   *
+   * const client = await RelayClient.connect({ domain: "signal" });
    * const r = await client.recover({ source: 20, after: lastSeen });
-   * if (r.status === "partial") console.warn(`lost up to ${r.windowStart - 1n}`);
+   * if (r.status === "partial") console.warn(`lost ${lastSeen + 1n} to ${r.windowStart - 1n}`);
    * for await (const frame of client) handle(frame); // the replay, then live
    * ```
    */
@@ -850,6 +878,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a function that removes the listener
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const off = client.on("gap", (e) => console.warn(e.source, e.expected, e.got, e.missing));
    * off();
    * ```
@@ -868,6 +898,12 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @param listener the listener given to `on()`
    * @example
    * ```ts
+   * import type { GapEvent } from "./mod.ts";
+   *
+   * declare const client: RelayClient;
+   *
+   * const onGap = (e: GapEvent) => console.warn(`source ${e.source}: ${e.missing} missing`);
+   * client.on("gap", onGap);
    * client.off("gap", onGap);
    * ```
    */
@@ -881,6 +917,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the counters
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const { framesIn, gaps } = client.stats();
    * ```
    */
@@ -918,6 +956,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the closing error, if any
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const err = await client.closed();
    * if (err) console.error(err.message);
    * ```
@@ -933,7 +973,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the frame, or `null` on timeout or when the client is closed and drained
    * @example
    * ```ts
-   * const frame = await client.receive(1000);
+   * declare const client: RelayClient;
+   *
+   * const frame = await client.receive(1000); // null after a second without one
    * ```
    */
   receive(timeoutMs?: number): Promise<ReceivedFrame | null> {
@@ -964,6 +1006,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the iterator
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare function handle(bytes: Uint8Array): void;
+   *
    * for await (const frame of client) handle(frame.bytes);
    * ```
    */
@@ -991,6 +1036,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns what was discarded
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const { discardedFrames } = await client.close();
    * if (discardedFrames > 0) console.warn(`${discardedFrames} frames were never written`);
    * ```

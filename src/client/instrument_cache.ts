@@ -28,6 +28,11 @@
  *
  * @example
  * ```ts
+ * import { coin, VenueId } from "../protocol/mod.ts";
+ * import type { RelayClient } from "./mod.ts";
+ *
+ * declare const client: RelayClient; // subscribed to market data
+ *
  * const cache = new InstrumentCache({ maxEntries: 50_000 });
  * for await (const frame of client) cache.observe(frame);
  * cache.get(coin(VenueId.Kraken, "BTC-USD"))?.seen; // messages that named it
@@ -174,6 +179,10 @@ const TOKEN_PAIRS: readonly (readonly [string, string, string, string])[] = [
  *
  * @example
  * ```ts
+ * import type { ReceivedFrame } from "./mod.ts";
+ *
+ * declare const frame: ReceivedFrame;
+ *
  * const cache = new InstrumentCache();
  * cache.observe(frame); // a ReceivedFrame, a DecodedMessage or frame bytes
  * for (const e of cache.entries()) console.log(e.kind, e.label);
@@ -222,6 +231,11 @@ export class InstrumentCache {
    * @returns how many entries the message named
    * @example
    * ```ts
+   * import type { RelayClient } from "./mod.ts";
+   *
+   * declare const client: RelayClient;
+   *
+   * const cache = new InstrumentCache();
    * for await (const frame of client) cache.observe(frame);
    * ```
    */
@@ -260,6 +274,10 @@ export class InstrumentCache {
    * @returns the entry, or `undefined`
    * @example
    * ```ts
+   * import { coin, VenueId } from "../protocol/mod.ts";
+   *
+   * declare const cache: InstrumentCache;
+   *
    * cache.get(coin(VenueId.Kraken, "BTC-USD"))?.lastSeenNs;
    * ```
    */
@@ -287,6 +305,9 @@ export class InstrumentCache {
    * @returns the entry, or `undefined`
    * @example
    * ```ts
+   * declare const cache: InstrumentCache;
+   *
+   * // The Uniswap V3 pool of USDC/WETH: its two token addresses, as a PoolSwap gave them.
    * cache.byAddress("0x45dda9cb7c25131df268515131f647d726f50608")?.tokens;
    * ```
    */
@@ -337,7 +358,7 @@ export class InstrumentCache {
   /**
    * One line for people.
    *
-   * @returns e.g. `cache: 5 entries (2 instruments, 1 pool, 2 tokens) from 7 messages, 0 evicted`
+   * @returns e.g. `cache: 5 entries (2 instruments, 1 pool, 2 tokens) from 7 messages, 0 evicted (max 10000)`
    */
   summary(): string {
     const s = this.stats();
@@ -358,9 +379,13 @@ export class InstrumentCache {
    * @returns lines of text
    * @example
    * ```ts
+   * declare const trade: Uint8Array; // a Trade of BTC-USD on Kraken
+   *
+   * const cache = new InstrumentCache();
+   * cache.observe(trade);
    * console.error(cache.dump().join("\n"));
-   * // cache: 3 entries (1 instrument, 1 pool, 1 token) from 2 messages, 0 evicted (max 10000)
-   * // instrument  Kraken Coin: BTC-USD  key=0x650033000000004254432d55534400  seen=1 via=Trade  first=2023-11-14T22:13:20.123456789Z
+   * // cache: 1 entry (1 instrument, 0 pools, 0 tokens) from 1 message, 0 evicted (max 10000)
+   * // instrument  Kraken Coin: BTC-USD  key=0x6533004254432d55534400  seen=1 via=Trade  first=2023-11-14T22:13:20.123456789Z
    * ```
    */
   dump(): string[] {
