@@ -47,6 +47,8 @@ import {
   checkFrameStart,
   decodeErrorText,
   DEFAULT_SOCKET_PATHS,
+  DOMAIN_NUMBERS,
+  type DomainName,
   domainName,
   encodeHeader,
   encodeSubscribe,
@@ -68,6 +70,7 @@ import {
   walkTlvs,
 } from "../protocol/mod.ts";
 import { type StreamConn, type Transport, TransportError } from "../transport/mod.ts";
+import { backoffDelay, concat, sleep, writeAll } from "../io/mod.ts";
 import { transportForPath } from "./_address.ts";
 import {
   BackpressureError,
@@ -98,7 +101,7 @@ import {
 } from "./recovery.ts";
 
 /** A relay domain by name or wire value (1–4). */
-export type DomainOption = "market_data" | "signal" | "execution" | "system" | number;
+export type DomainOption = DomainName | number;
 
 /** How a Subscribe changes the filter. */
 export type SubscribeModeName = "replace" | "add" | "remove";
@@ -247,13 +250,6 @@ const DEFAULT_MAX_PENDING = 67_108_864;
 const READ_SIZE = 65_536;
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
-const RELAY_NAMES: Readonly<Record<number, string>> = {
-  1: "market-data",
-  2: "signal",
-  3: "execution",
-  4: "system",
-};
-
 /**
  * A connection to one relay.
  *
@@ -301,8 +297,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   #readDone: Promise<void> = Promise.resolve();
   #pumpDone: Promise<void> = Promise.resolve();
   #reconnectDone: Promise<void> = Promise.resolve();
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | null = null;
+  /** Aborted when the client starts closing: ends the reconnect loop's backoff sleep at once. */
+  readonly #stopSleeps = new AbortController();
 
   // Outbound.
   readonly #out = new OutboundQueue();
@@ -369,8 +365,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
 
   private constructor(options: RelayClientOptions) {
     this.domain = resolveDomain(options.domain ?? "market_data");
-    this.relayName = RELAY_NAMES[this.domain]!;
     const name = domainName(this.domain)!;
+    this.relayName = name.replaceAll("_", "-");
     this.#transport = options.transport ??
       transportForPath(options.path ?? DEFAULT_SOCKET_PATHS[name], this.domain);
     this.address = this.#transport.address;
@@ -1045,7 +1041,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   async close(options: CloseOptions = {}): Promise<CloseReport> {
     if (!this.#closing) {
       this.#closing = true;
-      this.#cancelSleep();
+      this.#stopSleeps.abort();
       if (this.#conn !== null && this.#out.pendingBytes > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
@@ -1234,7 +1230,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     await this.#readDone;
     let last: unknown = cause;
     for (let n = 1; n <= maxAttempts; n++) {
-      await this.#sleep(Math.min(initialMs * 2 ** (n - 1), maxMs));
+      await sleep(backoffDelay(n, { initialMs, maxMs }), this.#stopSleeps.signal);
       if (this.#closing) return;
       let conn: StreamConn;
       try {
@@ -1261,32 +1257,13 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     this.#shutdown(error, false);
   }
 
-  #sleep(ms: number): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #cancelSleep(): void {
-    clearTimeout(this.#sleepTimer);
-    this.#sleepTimer = undefined;
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
   /** Final state: everything pending fails, the iterator ends. */
   #shutdown(error: Error | null, discardUnread: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
     this.#closeError = error;
-    this.#cancelSleep();
+    this.#stopSleeps.abort();
     const conn = this.#conn;
     this.#conn = null;
     if (conn !== null) {
@@ -1373,6 +1350,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
         if (chunk === null) break;
         inData = true;
         written = 0;
+        // writeAll() by hand: when a write fails, `fail(written)` needs how far this one got.
         while (written < chunk.length) {
           written += await conn.write(written === 0 ? chunk : chunk.subarray(written));
         }
@@ -1945,18 +1923,8 @@ function resolveDomain(d: DomainOption): number {
     }
     return d;
   }
-  switch (d) {
-    case "market_data":
-      return 1;
-    case "signal":
-      return 2;
-    case "execution":
-      return 3;
-    case "system":
-      return 4;
-    default:
-      throw new RangeError(`Cannot create relay client: domain "${String(d)}" is unknown`);
-  }
+  if (Object.hasOwn(DOMAIN_NUMBERS, d)) return DOMAIN_NUMBERS[d];
+  throw new RangeError(`Cannot create relay client: domain "${String(d)}" is unknown`);
 }
 
 /** Whether the filter `f` (as the set `has`) is what request `p` asked for. */
@@ -1974,23 +1942,6 @@ function isSubscribeAnswer(b: Uint8Array, s: number, e: number): boolean {
   const t = b[s + HEADER_SIZE]!;
   return t === SUBSCRIBE_TLV ||
     (t === 255 && e - s >= HEADER_SIZE + 3 && b[s + HEADER_SIZE + 2] === SUBSCRIBE_TLV);
-}
-
-async function writeAll(conn: StreamConn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function asError(e: unknown): Error {

@@ -57,6 +57,8 @@ import {
   venueChainId,
   VenueId,
 } from "../protocol/mod.ts";
+import { toHex } from "../format/mod.ts";
+import { plural } from "../text/mod.ts";
 import { ReceivedFrame } from "./received_frame.ts";
 
 /** What an entry describes. */
@@ -606,7 +608,7 @@ export class InstrumentCache {
   }
 
   #attachMeta(tlv: DecodedTlv, now: bigint, named: readonly CacheEntry[]): void {
-    const raw = hex(tlv.value);
+    const raw = `0x${toHex(tlv.value)}`;
     const name = tlv.name ?? `type ${tlv.type}`;
     const targets = [...new Set(named)];
     if (targets.length === 0) {
@@ -715,14 +717,6 @@ function tokenId(venue: number, address: string): InstrumentId {
   });
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function hex(bytes: Uint8Array): string {
-  let s = "0x";
-  for (const b of bytes) s += HEX[b]!;
-  return s;
-}
-
 function metaJson(m: CachedMeta): Record<string, unknown> {
   return {
     type: m.type,
@@ -739,8 +733,4 @@ function isoNs(ns: bigint): string {
   const ms = ns / 1_000_000n;
   const iso = new Date(Number(ms)).toISOString();
   return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}Z`;
-}
-
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${n} ${n === 1 ? word : many}`;
 }
