@@ -495,6 +495,9 @@ Deno.test({
       await prod.flush();
       const got = await receiveN(consE, 5, "relay E's consumer");
       assert.deepEqual(concat(got.map((f) => f.bytes)), concat(more));
+      // C reads them through its own durable, in its own time: count once its consumer has them.
+      const gotC = await receiveN(consC, 5, "relay C's consumer");
+      assert.deepEqual(concat(gotC.map((f) => f.bytes)), concat(more));
       assert.equal(bc.stats().received, 205);
     } finally {
       await cleanup(s);

@@ -4,7 +4,6 @@
 // would also run them; they start relays and connect to sockets, so they are
 // checked, not run.)
 import assert from "node:assert/strict";
-import { ownedElsewhere } from "./_support/other_branches.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -19,7 +18,7 @@ function sources(dir: string): string[] {
 }
 
 Deno.test("the JSDoc examples of mod.ts, src/ and cli/ type-check", async () => {
-  const files = ["mod.ts", ...sources("src"), ...sources("cli")].filter((f) => !ownedElsewhere(f));
+  const files = ["mod.ts", ...sources("src"), ...sources("cli")];
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["check", "--quiet", "--doc-only", "--config", `${root}deno.json`, ...files],
     cwd: root,

@@ -2,7 +2,6 @@
 // APIs, no I/O), nothing imports from cli/, imports point one way (down, never
 // sideways, never in a cycle) and cross a folder's border through its face.
 import assert from "node:assert/strict";
-import { ownedElsewhere } from "./_support/other_branches.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -126,9 +125,7 @@ Deno.test("the folders under src/ import each other without a cycle", () => {
 });
 
 Deno.test("imports from another folder go through its mod.ts (or internal_mod.ts)", () => {
-  // Files another branch owns this round keep their direct imports until it lands.
-  const files = ["mod.ts", ...sources("src"), ...sources("cli")].filter((f) => !ownedElsewhere(f));
-  for (const file of files) {
+  for (const file of ["mod.ts", ...sources("src"), ...sources("cli")]) {
     const own = file.match(/^src\/([a-z_]+)\//)?.[1] ?? null;
     for (const spec of imports(file)) {
       const t = targetFolder(file, spec);

@@ -20,6 +20,8 @@ const KEEP_CAPACITY = 1_048_576;
  *
  * @example
  * ```ts
+ * declare const frame: Uint8Array; // one whole frame
+ *
  * const q = new OutboundQueue();
  * q.push(frame);
  * const chunk = q.take()!; // write it, then:

@@ -47,6 +47,8 @@ import {
   checkFrameStart,
   decodeErrorText,
   DEFAULT_SOCKET_PATHS,
+  DOMAIN_NUMBERS,
+  type DomainName,
   domainName,
   encodeHeader,
   encodeSubscribe,
@@ -68,6 +70,7 @@ import {
   walkTlvs,
 } from "../protocol/mod.ts";
 import { type StreamConn, type Transport, TransportError } from "../transport/mod.ts";
+import { backoffDelay, concat, sleep, writeAll } from "../io/mod.ts";
 import { transportForPath } from "./_address.ts";
 import {
   BackpressureError,
@@ -98,7 +101,7 @@ import {
 } from "./recovery.ts";
 
 /** A relay domain by name or wire value (1–4). */
-export type DomainOption = "market_data" | "signal" | "execution" | "system" | number;
+export type DomainOption = DomainName | number;
 
 /** How a Subscribe changes the filter. */
 export type SubscribeModeName = "replace" | "add" | "remove";
@@ -247,13 +250,6 @@ const DEFAULT_MAX_PENDING = 67_108_864;
 const READ_SIZE = 65_536;
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
-const RELAY_NAMES: Readonly<Record<number, string>> = {
-  1: "market-data",
-  2: "signal",
-  3: "execution",
-  4: "system",
-};
-
 /**
  * A connection to one relay.
  *
@@ -301,8 +297,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   #readDone: Promise<void> = Promise.resolve();
   #pumpDone: Promise<void> = Promise.resolve();
   #reconnectDone: Promise<void> = Promise.resolve();
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | null = null;
+  /** Aborted when the client starts closing: ends the reconnect loop's backoff sleep at once. */
+  readonly #stopSleeps = new AbortController();
 
   // Outbound.
   readonly #out = new OutboundQueue();
@@ -369,8 +365,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
 
   private constructor(options: RelayClientOptions) {
     this.domain = resolveDomain(options.domain ?? "market_data");
-    this.relayName = RELAY_NAMES[this.domain]!;
     const name = domainName(this.domain)!;
+    this.relayName = name.replaceAll("_", "-");
     this.#transport = options.transport ??
       transportForPath(options.path ?? DEFAULT_SOCKET_PATHS[name], this.domain);
     this.address = this.#transport.address;
@@ -482,6 +478,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {FrameError} when `frame` is not exactly one well-formed frame
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const signals: Uint8Array[]; // encoded ArbitrageSignal (TLV 32) payloads
+   *
    * const b = client.builder(20);
    * for (const s of signals) client.publish(b.begin().addTlv(32, s).finish());
    * await client.flush();
@@ -514,6 +513,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a promise that rejects with `ClientClosedError` if the client closes first
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const frame: Uint8Array; // one whole frame
+   *
    * client.publish(frame);
    * await client.flush();
    * ```
@@ -538,6 +540,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {SubscribeError} `SubscribeTimeout` when no answer comes within `subscribeTimeoutMs`
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const frames: Uint8Array[];
+   *
    * for (const f of frames) client.publish(f);
    * await client.confirm(); // the relay has read them all
    * ```
@@ -563,6 +568,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a promise resolved once written
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const frame: Uint8Array; // one whole frame
+   *
    * await client.publishAndFlush(frame);
    * ```
    */
@@ -582,7 +590,13 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a promise that rejects with `ClientClosedError` if the client closes first
    * @example
    * ```ts
-   * if (client.stats().pendingBytes > limit) await client.drain();
+   * declare const frames: Uint8Array[];
+   *
+   * const client = await RelayClient.connect({ domain: "signal", maxPendingBytes: 8 << 20 });
+   * for (const f of frames) {
+   *   client.publish(f);
+   *   await client.drain(); // waits only while more than 4 MiB are pending
+   * }
    * ```
    */
   drain(): Promise<void> {
@@ -603,6 +617,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the builder
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare const signal: Uint8Array; // an encoded ArbitrageSignal (TLV 32) payload
+   *
    * const b = client.builder(20);
    * client.publish(b.begin().addTlv(32, signal).finish());
    * ```
@@ -627,6 +644,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {FrameError} `MalformedSubscribe` for an empty or over-long pattern
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * await client.subscribe(["tlv.32"]); // ["tlv.32"]
    * await client.subscribe(["source.20"], "add"); // ["tlv.32", "source.20"]
    * ```
@@ -736,9 +755,14 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @throws {RangeError} when a value does not fit the request (u64 sequences, u32 source)
    * @example
    * ```ts
-   * const client = await RelayClient.connect({ domain: "signal", path });
+   * import type { ReceivedFrame } from "./mod.ts";
+   *
+   * declare const lastSeen: bigint; // the last sequence of source 20 this consumer handled
+   * declare function handle(frame: ReceivedFrame): void;
+   *
+   * const client = await RelayClient.connect({ domain: "signal" });
    * const r = await client.recover({ source: 20, after: lastSeen });
-   * if (r.status === "partial") console.warn(`lost up to ${r.windowStart - 1n}`);
+   * if (r.status === "partial") console.warn(`lost ${lastSeen + 1n} to ${r.windowStart - 1n}`);
    * for await (const frame of client) handle(frame); // the replay, then live
    * ```
    */
@@ -850,6 +874,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns a function that removes the listener
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const off = client.on("gap", (e) => console.warn(e.source, e.expected, e.got, e.missing));
    * off();
    * ```
@@ -868,6 +894,12 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @param listener the listener given to `on()`
    * @example
    * ```ts
+   * import type { GapEvent } from "./mod.ts";
+   *
+   * declare const client: RelayClient;
+   *
+   * const onGap = (e: GapEvent) => console.warn(`source ${e.source}: ${e.missing} missing`);
+   * client.on("gap", onGap);
    * client.off("gap", onGap);
    * ```
    */
@@ -881,6 +913,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the counters
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const { framesIn, gaps } = client.stats();
    * ```
    */
@@ -918,6 +952,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the closing error, if any
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const err = await client.closed();
    * if (err) console.error(err.message);
    * ```
@@ -933,7 +969,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the frame, or `null` on timeout or when the client is closed and drained
    * @example
    * ```ts
-   * const frame = await client.receive(1000);
+   * declare const client: RelayClient;
+   *
+   * const frame = await client.receive(1000); // null after a second without one
    * ```
    */
   receive(timeoutMs?: number): Promise<ReceivedFrame | null> {
@@ -964,6 +1002,9 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns the iterator
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   * declare function handle(bytes: Uint8Array): void;
+   *
    * for await (const frame of client) handle(frame.bytes);
    * ```
    */
@@ -991,6 +1032,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
    * @returns what was discarded
    * @example
    * ```ts
+   * declare const client: RelayClient;
+   *
    * const { discardedFrames } = await client.close();
    * if (discardedFrames > 0) console.warn(`${discardedFrames} frames were never written`);
    * ```
@@ -998,7 +1041,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
   async close(options: CloseOptions = {}): Promise<CloseReport> {
     if (!this.#closing) {
       this.#closing = true;
-      this.#cancelSleep();
+      this.#stopSleeps.abort();
       if (this.#conn !== null && this.#out.pendingBytes > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
@@ -1187,7 +1230,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     await this.#readDone;
     let last: unknown = cause;
     for (let n = 1; n <= maxAttempts; n++) {
-      await this.#sleep(Math.min(initialMs * 2 ** (n - 1), maxMs));
+      await sleep(backoffDelay(n, { initialMs, maxMs }), this.#stopSleeps.signal);
       if (this.#closing) return;
       let conn: StreamConn;
       try {
@@ -1214,32 +1257,13 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     this.#shutdown(error, false);
   }
 
-  #sleep(ms: number): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-    });
-  }
-
-  #cancelSleep(): void {
-    clearTimeout(this.#sleepTimer);
-    this.#sleepTimer = undefined;
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
   /** Final state: everything pending fails, the iterator ends. */
   #shutdown(error: Error | null, discardUnread: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
     this.#closeError = error;
-    this.#cancelSleep();
+    this.#stopSleeps.abort();
     const conn = this.#conn;
     this.#conn = null;
     if (conn !== null) {
@@ -1326,6 +1350,7 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
         if (chunk === null) break;
         inData = true;
         written = 0;
+        // writeAll() by hand: when a write fails, `fail(written)` needs how far this one got.
         while (written < chunk.length) {
           written += await conn.write(written === 0 ? chunk : chunk.subarray(written));
         }
@@ -1898,18 +1923,8 @@ function resolveDomain(d: DomainOption): number {
     }
     return d;
   }
-  switch (d) {
-    case "market_data":
-      return 1;
-    case "signal":
-      return 2;
-    case "execution":
-      return 3;
-    case "system":
-      return 4;
-    default:
-      throw new RangeError(`Cannot create relay client: domain "${String(d)}" is unknown`);
-  }
+  if (Object.hasOwn(DOMAIN_NUMBERS, d)) return DOMAIN_NUMBERS[d];
+  throw new RangeError(`Cannot create relay client: domain "${String(d)}" is unknown`);
 }
 
 /** Whether the filter `f` (as the set `has`) is what request `p` asked for. */
@@ -1927,23 +1942,6 @@ function isSubscribeAnswer(b: Uint8Array, s: number, e: number): boolean {
   const t = b[s + HEADER_SIZE]!;
   return t === SUBSCRIBE_TLV ||
     (t === 255 && e - s >= HEADER_SIZE + 3 && b[s + HEADER_SIZE + 2] === SUBSCRIBE_TLV);
-}
-
-async function writeAll(conn: StreamConn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(off === 0 ? bytes : bytes.subarray(off));
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function asError(e: unknown): Error {

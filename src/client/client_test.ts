@@ -12,6 +12,7 @@ import {
   BackpressureError,
   ClientClosedError,
   ConnectError,
+  type DomainOption,
   type ReceivedFrame,
   RelayClient,
   type RelayClientEventMap,
@@ -409,6 +410,41 @@ Deno.test("RelayClient reconnects to a restarted relay, restores its filter and 
     for (const c of clients) await c.close();
     await relay?.stop();
     await relay2?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RelayClient.connect() takes a domain by name or wire value, names its relay after it, refuses others", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "torq_client_" });
+  try {
+    const path = `${dir}/missing.sock`;
+    const named: [DomainOption, string][] = [
+      ["market_data", "market-data"],
+      ["signal", "signal"],
+      ["execution", "execution"],
+      ["system", "system"],
+      [1, "market-data"],
+      [3, "execution"],
+    ];
+    for (const [domain, relay] of named) {
+      const err = await RelayClient.connect({ domain, path }).catch((e: unknown) => e);
+      assert.ok(err instanceof ConnectError, String(domain));
+      assert.ok(
+        err.message.startsWith(`Cannot connect to ${relay} relay at ${path}: `),
+        err.message,
+      );
+    }
+    // Names outside the table (an Object.prototype key, the CLI's spelling) and numbers outside 1–4.
+    for (const domain of ["toString", "market-data", 0, 5, 1.5]) {
+      await assert.rejects(
+        RelayClient.connect({ domain: domain as DomainOption, path }),
+        (e: unknown) =>
+          e instanceof RangeError &&
+          /^Cannot create relay client: domain .* (is unknown|is not 1–4)$/.test(e.message),
+        String(domain),
+      );
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

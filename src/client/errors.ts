@@ -35,6 +35,8 @@ export type ClientErrorCode = typeof ClientErrorCode[keyof typeof ClientErrorCod
  *
  * @example
  * ```ts
+ * import { RelayClient } from "./mod.ts";
+ *
  * try {
  *   await RelayClient.connect({ domain: "signal" });
  * } catch (e) {
@@ -76,10 +78,15 @@ export class ConnectError extends Error {
  *
  * @example
  * ```ts
+ * import type { RelayClient } from "./mod.ts";
+ *
+ * declare const client: RelayClient; // on the signal relay (auto_discover off)
+ *
  * try {
  *   await client.subscribe(["no_such_topic"]);
  * } catch (e) {
  *   if (e instanceof SubscribeError && e.code === "SubscribeRefused") console.log(e.reason, e.filter);
+ *   // TopicNotFound: "no_such_topic" is not a topic of the signal relay and auto_discover is off [ "*" ]
  * }
  * ```
  */
@@ -120,6 +127,11 @@ export class SubscribeError extends Error {
  *
  * @example
  * ```ts
+ * import type { RelayClient } from "./mod.ts";
+ *
+ * declare const client: RelayClient;
+ * declare const frame: Uint8Array; // one whole frame
+ *
  * try {
  *   client.publish(frame);
  * } catch (e) {
@@ -162,6 +174,11 @@ export class BackpressureError extends RangeError {
  *
  * @example
  * ```ts
+ * import type { RelayClient } from "./mod.ts";
+ *
+ * declare const client: RelayClient;
+ * declare const frame: Uint8Array; // one whole frame
+ *
  * await client.close();
  * try {
  *   client.publish(frame);
@@ -205,6 +222,10 @@ export type RecoveryErrorCode =
  *
  * @example
  * ```ts
+ * import type { RelayClient } from "./mod.ts";
+ *
+ * declare const client: RelayClient;
+ *
  * try {
  *   await client.recover({ source: 20, after: 100n, upTo: 50n });
  * } catch (e) {

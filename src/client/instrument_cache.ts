@@ -28,6 +28,11 @@
  *
  * @example
  * ```ts
+ * import { coin, VenueId } from "../protocol/mod.ts";
+ * import type { RelayClient } from "./mod.ts";
+ *
+ * declare const client: RelayClient; // subscribed to market data
+ *
  * const cache = new InstrumentCache({ maxEntries: 50_000 });
  * for await (const frame of client) cache.observe(frame);
  * cache.get(coin(VenueId.Kraken, "BTC-USD"))?.seen; // messages that named it
@@ -52,6 +57,8 @@ import {
   venueChainId,
   VenueId,
 } from "../protocol/mod.ts";
+import { toHex } from "../format/mod.ts";
+import { plural } from "../text/mod.ts";
 import { ReceivedFrame } from "./received_frame.ts";
 
 /** What an entry describes. */
@@ -174,6 +181,10 @@ const TOKEN_PAIRS: readonly (readonly [string, string, string, string])[] = [
  *
  * @example
  * ```ts
+ * import type { ReceivedFrame } from "./mod.ts";
+ *
+ * declare const frame: ReceivedFrame;
+ *
  * const cache = new InstrumentCache();
  * cache.observe(frame); // a ReceivedFrame, a DecodedMessage or frame bytes
  * for (const e of cache.entries()) console.log(e.kind, e.label);
@@ -222,6 +233,11 @@ export class InstrumentCache {
    * @returns how many entries the message named
    * @example
    * ```ts
+   * import type { RelayClient } from "./mod.ts";
+   *
+   * declare const client: RelayClient;
+   *
+   * const cache = new InstrumentCache();
    * for await (const frame of client) cache.observe(frame);
    * ```
    */
@@ -260,6 +276,10 @@ export class InstrumentCache {
    * @returns the entry, or `undefined`
    * @example
    * ```ts
+   * import { coin, VenueId } from "../protocol/mod.ts";
+   *
+   * declare const cache: InstrumentCache;
+   *
    * cache.get(coin(VenueId.Kraken, "BTC-USD"))?.lastSeenNs;
    * ```
    */
@@ -287,6 +307,9 @@ export class InstrumentCache {
    * @returns the entry, or `undefined`
    * @example
    * ```ts
+   * declare const cache: InstrumentCache;
+   *
+   * // The Uniswap V3 pool of USDC/WETH: its two token addresses, as a PoolSwap gave them.
    * cache.byAddress("0x45dda9cb7c25131df268515131f647d726f50608")?.tokens;
    * ```
    */
@@ -337,7 +360,7 @@ export class InstrumentCache {
   /**
    * One line for people.
    *
-   * @returns e.g. `cache: 5 entries (2 instruments, 1 pool, 2 tokens) from 7 messages, 0 evicted`
+   * @returns e.g. `cache: 5 entries (2 instruments, 1 pool, 2 tokens) from 7 messages, 0 evicted (max 10000)`
    */
   summary(): string {
     const s = this.stats();
@@ -358,9 +381,13 @@ export class InstrumentCache {
    * @returns lines of text
    * @example
    * ```ts
+   * declare const trade: Uint8Array; // a Trade of BTC-USD on Kraken
+   *
+   * const cache = new InstrumentCache();
+   * cache.observe(trade);
    * console.error(cache.dump().join("\n"));
-   * // cache: 3 entries (1 instrument, 1 pool, 1 token) from 2 messages, 0 evicted (max 10000)
-   * // instrument  Kraken Coin: BTC-USD  key=0x650033000000004254432d55534400  seen=1 via=Trade  first=2023-11-14T22:13:20.123456789Z
+   * // cache: 1 entry (1 instrument, 0 pools, 0 tokens) from 1 message, 0 evicted (max 10000)
+   * // instrument  Kraken Coin: BTC-USD  key=0x6533004254432d55534400  seen=1 via=Trade  first=2023-11-14T22:13:20.123456789Z
    * ```
    */
   dump(): string[] {
@@ -581,7 +608,7 @@ export class InstrumentCache {
   }
 
   #attachMeta(tlv: DecodedTlv, now: bigint, named: readonly CacheEntry[]): void {
-    const raw = hex(tlv.value);
+    const raw = `0x${toHex(tlv.value)}`;
     const name = tlv.name ?? `type ${tlv.type}`;
     const targets = [...new Set(named)];
     if (targets.length === 0) {
@@ -690,14 +717,6 @@ function tokenId(venue: number, address: string): InstrumentId {
   });
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function hex(bytes: Uint8Array): string {
-  let s = "0x";
-  for (const b of bytes) s += HEX[b]!;
-  return s;
-}
-
 function metaJson(m: CachedMeta): Record<string, unknown> {
   return {
     type: m.type,
@@ -714,8 +733,4 @@ function isoNs(ns: bigint): string {
   const ms = ns / 1_000_000n;
   const iso = new Date(Number(ms)).toISOString();
   return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}Z`;
-}
-
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${n} ${n === 1 ? word : many}`;
 }

@@ -30,6 +30,8 @@ const cursor = new TlvCursor();
  *
  * @example
  * ```ts
+ * declare const frame: Uint8Array; // one whole frame
+ *
  * const f = new LocalFilter({ types: [32, [60, 79]], sources: [20] });
  * f.matchesBytes(frame, 0, frame.length); // true for an ArbitrageSignal from source 20
  * ```

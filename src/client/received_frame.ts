@@ -26,6 +26,10 @@ import {
  *
  * @example
  * ```ts
+ * import type { RelayClient } from "./mod.ts";
+ *
+ * declare const client: RelayClient;
+ *
  * for await (const frame of client) {
  *   console.log(frame.source, frame.sequence, frame.decode().tlvs[0]?.name);
  * }
@@ -93,6 +97,8 @@ export class ReceivedFrame {
    * @throws {FrameError} when the frame does not decode (e.g. a bad checksum)
    * @example
    * ```ts
+   * declare const frame: ReceivedFrame; // an ArbitrageSignal
+   *
    * const msg = frame.decode();
    * msg.tlvs.map((t) => t.name); // ["ArbitrageSignal"]
    * ```

@@ -167,6 +167,9 @@ function u64(v: bigint | number, name: string): bigint {
  * @returns the frame (a copy)
  * @example
  * ```ts
+ * import { MessageBuilder } from "../protocol/mod.ts";
+ *
+ * const builder = new MessageBuilder({ domain: 2, source: 99 });
  * const frame = recoveryRequestFrame(builder, requestFields({ snapshot: true }));
  * ```
  */
@@ -207,6 +210,8 @@ export function isRecoveryAnswer(b: Uint8Array, s: number, e: number): boolean {
  * @throws {FrameError} when it does not decode
  * @example
  * ```ts
+ * declare const frame: Uint8Array; // the relay's answer to a RecoveryRequest
+ *
  * parseRecoveryAnswer(frame).status; // 0
  * ```
  */
@@ -355,6 +360,10 @@ export class MissingRanges {
  * @returns the new queue
  * @example
  * ```ts
+ * import type { ReceivedFrame } from "./mod.ts";
+ *
+ * declare function f(source: number, sequence: bigint): ReceivedFrame;
+ *
  * mergeOlder([f(20, 7n), f(21, 3n)], [f(20, 5n)]); // [f(20, 5n), f(20, 7n), f(21, 3n)]
  * ```
  */
@@ -416,6 +425,11 @@ export interface MergedFrame {
  * @returns the order, and how many live frames were dropped
  * @example
  * ```ts
+ * import type { ReceivedFrame } from "./mod.ts";
+ *
+ * // A frame of `source` numbered `sequence`: the same bytes for the same pair.
+ * declare function f(source: number, sequence: bigint): ReceivedFrame;
+ *
  * mergeReplay([f(20, 5n), f(20, 6n)], [f(20, 6n), f(20, 7n)], false).order.length; // 3
  * ```
  */

@@ -43,9 +43,13 @@ export const DEFAULT_RESTART_WINDOW = 1000;
  *
  * @example
  * ```ts
+ * declare const frame1: Uint8Array; // source 20, sequence 1
+ * declare const frame3: Uint8Array; // source 20, sequence 3
+ *
  * const t = new SequenceTracker();
  * t.check(frame1, 0); // SequenceVerdict.first
- * t.check(frame3, 0); // SequenceVerdict.gap, t.previous(20) === 1n
+ * t.check(frame3, 0); // SequenceVerdict.gap
+ * t.previous(); // 1n
  * ```
  */
 export class SequenceTracker {
