@@ -25,6 +25,7 @@ import {
   withPayload,
 } from "./_support/relay.ts";
 import { MessageBuilder } from "../src/protocol/builder.ts";
+import { rssKb } from "../bench/_fuzz_relay.ts";
 import { decodePayload, encodePayload } from "../src/protocol/payloads.ts";
 import { walkTlvs } from "../src/protocol/tlv.ts";
 
@@ -292,4 +293,34 @@ Deno.test("recovery: malformed requests are answered with status 3, counted, and
   const stopped = relay.logs().find((l) => l.msg === "stopped")!;
   assert.equal(stopped.recovery_malformed, 4);
   assert.equal(stopped.recovery_requests, 4);
+});
+
+Deno.test("recovery: the window pins the bytes it counts: runs of 20 KiB from 256 KiB reads do not keep whole read buffers", async () => {
+  // A read buffer handed over whole (a run over 16 KiB) and kept by the window for long would
+  // pin 256 KiB for a 20 KiB run: 60 MB of such runs held ~315 MB before, ~135 MB now.
+  const relay = await startRelay("market-data", { env: CHECK_POOLS });
+  try {
+    const b = new MessageBuilder({ domain: 1, source: 2 });
+    const frame = b.begin({ sequence: 1 }).addTlv(200, new Uint8Array(1000)).build();
+    const repeat = (n: number) => concat(Array.from({ length: n }, () => frame));
+    const producer = await connect(relay.path);
+    // Big writes first: the relay's reads grow to 256 KiB.
+    for (let i = 0; i < 20; i++) await send(producer, repeat(400));
+    // Then 20-frame writes, one at a time: each read is one ~20 KiB run.
+    const chunk = repeat(20);
+    for (let i = 0; i < 2_500; i++) {
+      await send(producer, chunk);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await close(producer);
+    const stats = await relay.waitForLog((l) => l.msg === "connection closed");
+    assert.equal(stats.frames_in, 20 * 400 + 2_500 * 20);
+    await new Promise((r) => setTimeout(r, 1500)); // a tidy pass
+    const rss = rssKb(relay.child.pid);
+    // The window holds at most 64 MiB of frames (it holds ~57 MB here); the idle relay ~80 MB.
+    assert.ok(rss < 200 * 1024, `relay RSS ${rss} kB with a ~57 MB window`);
+  } finally {
+    await relay.stop();
+    await assertAllClosed();
+  }
 });

@@ -918,7 +918,21 @@ export class Relay {
     }
     // The replay window keeps the run as forwarded (sharing its bytes); last values per instrument.
     if (this.#window !== null) {
-      this.#window.push(bytes, at, end, frames, slab, Date.now());
+      if (adopted && (end - at) * 2 < bytes.length) {
+        // A read buffer handed over whole but mostly empty: the window, which keeps runs
+        // long, keeps a copy of the run, so what it pins is what window_bytes counts.
+        const copyAt = pool.copy(bytes, at, end);
+        this.#window.push(
+          pool.lastBuffer,
+          copyAt,
+          copyAt + end - at,
+          frames,
+          pool.last,
+          Date.now(),
+        );
+      } else {
+        this.#window.push(bytes, at, end, frames, slab, Date.now());
+      }
       const last = this.#last;
       if (last !== null) {
         for (let off = at; off < end;) {
