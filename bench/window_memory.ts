@@ -16,8 +16,8 @@
 import { ROOT, torqArgs } from "./_torq.ts";
 import { putSection } from "./_sections.ts";
 import { benchArgs } from "./_args.ts";
-import { encodePayload, MessageBuilder, sealChecksum } from "../src/protocol/mod.ts";
-import { writeAll } from "../src/io/mod.ts";
+import { encodePayload, MessageBuilder } from "../src/protocol/mod.ts";
+import { concat, writeAll } from "../src/io/mod.ts";
 
 const HELP = `Usage: deno task bench:window-memory -- [options]
 
@@ -63,18 +63,10 @@ function frames(domain: string, count: number): Uint8Array {
     const value = new Uint8Array(length);
     for (let i = 1; i <= count; i++) {
       new DataView(value.buffer).setUint32(0, i, true);
-      const f = b.begin({ sequence: i }).addTlv(type, value).build();
-      sealChecksum(f);
-      chunks.push(f);
+      chunks.push(b.begin({ sequence: i }).addTlv(type, value).build());
     }
   }
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 function rssMiB(pid: number): number {
