@@ -6,10 +6,10 @@
  * @module
  */
 
-const ROOT = new URL("../", import.meta.url).pathname;
+import { sharedPath } from "../tests/_support/shared.ts";
 
-/** Where the sources are (beside the project, as in every checkout of the workplace). */
-export const PERF_DIR: string = `${ROOT}../shared/perf`;
+/** Where the sources are (the workplace's shared folder; see tests/_support/shared.ts). */
+export const PERF_DIR: string = sharedPath("perf");
 
 /** The built programs. */
 export interface PerfTools {

@@ -8,6 +8,7 @@ import { TLV_TYPES } from "../src/protocol/registry.ts";
 import { sealChecksum } from "../src/protocol/header.ts";
 import { VERSION } from "../src/version.ts";
 import { COMMANDS } from "../cli/main.ts";
+import { sharedPath } from "./_support/shared.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
@@ -23,7 +24,7 @@ interface Vector {
 }
 
 const VECTORS: Vector[] = JSON.parse(
-  await Deno.readTextFile(new URL("../../shared/spec/vectors.json", import.meta.url)),
+  await Deno.readTextFile(sharedPath("spec/vectors.json")),
 );
 const VALID = VECTORS.filter((v) => v.expect === "valid");
 const INVALID = VECTORS.filter((v) => v.expect !== "valid");

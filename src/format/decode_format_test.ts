@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { sharedPath } from "../../tests/_support/shared.ts";
 import { decodeMessage } from "../protocol/message.ts";
 import { FrameError } from "../protocol/errors.ts";
 import {
@@ -13,7 +14,7 @@ import {
 import { parseHex } from "./hex.ts";
 
 const VECTORS: { name: string; hex: string }[] = JSON.parse(
-  await Deno.readTextFile(new URL("../../../shared/spec/vectors.json", import.meta.url)),
+  await Deno.readTextFile(sharedPath("spec/vectors.json")),
 );
 
 function frame(name: string): Uint8Array {

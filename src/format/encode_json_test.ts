@@ -3,9 +3,10 @@ import { decodeMessage } from "../protocol/message.ts";
 import { messageToJson } from "./decode_format.ts";
 import { encodeMessageJson, encodeMessagesJson, MessageJsonError } from "./encode_json.ts";
 import { parseHex, toHex } from "./hex.ts";
+import { sharedPath } from "../../tests/_support/shared.ts";
 
 const VECTORS: { name: string; hex: string; expect: unknown }[] = JSON.parse(
-  await Deno.readTextFile(new URL("../../../shared/spec/vectors.json", import.meta.url)),
+  await Deno.readTextFile(sharedPath("spec/vectors.json")),
 );
 const VALID = VECTORS.filter((v) => v.expect === "valid");
 const NOW = () => 1700000000000000000n;

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { parse } from "yaml";
 import { lookupTlvType, type SizeRule, TLV_TYPES, tlvType } from "./registry.ts";
+import { sharedPath } from "../../tests/_support/shared.ts";
 
-const YAML_URL = new URL("../../../shared/spec/tlv-types.yaml", import.meta.url);
+const YAML_URL = sharedPath("spec/tlv-types.yaml");
 
 interface YamlField {
   offset: number;

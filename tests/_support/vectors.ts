@@ -4,6 +4,8 @@
  * @module
  */
 
+import { sharedPath } from "./shared.ts";
+
 /** One worked example of vectors.json. */
 export interface Vector {
   name: string;
@@ -18,7 +20,7 @@ export interface Vector {
 }
 
 /** Path of the spec's vectors.json beside the repository. */
-export const VECTORS_URL = new URL("../../../shared/spec/vectors.json", import.meta.url);
+export const VECTORS_URL: string = sharedPath("spec/vectors.json");
 
 /** Every worked example. */
 export const VECTORS: readonly Vector[] = JSON.parse(Deno.readTextFileSync(VECTORS_URL));
