@@ -639,7 +639,7 @@ export class Relay {
         if (verdict === Status.OK) v.commit(src.sequences);
       }
       if (journal !== null && verdict < HELLO) {
-        this.#journalRecord(journal, now, src, verdict, b, s, e);
+        this.#journalRecord(journal, src, verdict, b, s, e);
       }
       if (verdict === Status.OK) {
         // × 0.001, not / 1000: a division costs more than the rest of the bucket arithmetic.
@@ -703,7 +703,6 @@ export class Relay {
   /** Journals the frame `[s, e)` byte for byte with its verdict (audit; the journal takes its own receive time). */
   #journalRecord(
     journal: AuditJournal,
-    _now: number,
     src: Connection,
     verdict: number,
     b: Uint8Array,
