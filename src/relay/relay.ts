@@ -265,10 +265,11 @@ export class Relay {
       legacyNumbering: logic.legacyDomainNumbering,
     });
     const check = options.checkPools ?? false;
-    this.#slabs = new SlabPool({ check });
+    const r = logic.recovery;
+    // The replay window's slabs are reserved: filling the window allocates nothing (see slab.ts).
+    this.#slabs = new SlabPool({ check, reserveBytes: r?.enabled ? r.windowBytes : 0 });
     this.#writeSlabs = new SlabPool({ slabBytes: MAX_WRITE, check });
     this.#gate = new ProducerGate(gateLimits(logic));
-    const r = logic.recovery;
     if (r?.enabled) {
       this.#window = new ReplayWindow({ frames: r.windowFrames, bytes: r.windowBytes });
       if (r.lastValues > 0) this.#last = new LastValues(r.lastValues);

@@ -11,6 +11,18 @@
  * the pool and is reused. Memory for queued frames is then a set of slabs that
  * is reused, not garbage.
  *
+ * **Reserve.** A pool can be given bytes to reserve ({@linkcode SlabPoolOptions.reserveBytes}):
+ * its first slabs are cut from one buffer allocated when the first is needed,
+ * and they stay the pool's for its life (never trimmed, never left to the
+ * collector). A relay reserves its replay window's bytes. The window keeps
+ * runs for seconds to minutes, so while it fills, every slab it keeps is new
+ * memory; V8 counts ArrayBuffer memory towards its next full collection
+ * (with the 20 % growth `bin/torq` sets, one about every half second at
+ * 100 k msg/s of 128 B, each pausing the relay for up to ~10 ms: p99 latency
+ * 8–14 ms). Cut from the reserve, filling the window allocates nothing. The
+ * reserve costs address space, not memory: its pages become resident as slabs
+ * are first written.
+ *
  * Runs larger than 16 KiB get a buffer of their own (no slab, left to the
  * garbage collector). The largest runs are not copied at all: a producer's
  * whole read buffer is handed to the queues ({@linkcode SlabPool.adopt}) and the
@@ -72,17 +84,21 @@ export class Slab {
   refs = 0;
   /** In the pool's free list (checking mode keeps it exact). */
   free = false;
+  /** Cut from the pool's reserve: it never leaves the pool. */
+  readonly reserved: boolean;
   readonly #pool: SlabPool;
 
   /**
    * @param pool the pool it returns to
    * @param bytes its bytes
    * @param adopted a reader's buffer handed over (else a packed slab)
+   * @param reserved cut from the pool's reserve
    */
-  constructor(pool: SlabPool, bytes: Uint8Array, adopted: boolean) {
+  constructor(pool: SlabPool, bytes: Uint8Array, adopted: boolean, reserved = false) {
     this.#pool = pool;
     this.bytes = bytes;
     this.adopted = adopted;
+    this.reserved = reserved;
   }
 
   /** One more holder of a view of this slab. */
@@ -104,6 +120,11 @@ export interface SlabPoolOptions {
   slabBytes?: number;
   /** Assert the ownership invariants on every operation (see the module doc). */
   check?: boolean;
+  /**
+   * Bytes of slabs cut from one buffer, allocated with the first slab, that stay
+   * the pool's for its life (default 0; see "Reserve" in the module doc).
+   */
+  reserveBytes?: number;
 }
 
 /**
@@ -133,6 +154,12 @@ export class SlabPool {
   #current: Slab | null = null;
   #free: Slab[] = [];
   readonly #maxFree: number;
+  /** Free slabs cut from the reserve: kept whatever their number, taken first. */
+  #freeReserved: Slab[] = [];
+  /** The reserve's bytes (allocated with the first slab), and how much of it is cut. */
+  #reserve: Uint8Array | null = null;
+  #reserveBytes: number;
+  #reserveCut = 0;
   /** Free read buffers by size. */
   #buffers = new Map<number, Uint8Array[]>();
   /** Checking mode: the free read buffers (a buffer is never in the pool twice). */
@@ -155,11 +182,18 @@ export class SlabPool {
     this.slabBytes = options.slabBytes ?? SLAB_BYTES;
     this.check = options.check ?? false;
     this.#maxFree = Math.max(1, Math.floor(MAX_FREE_BYTES / this.slabBytes));
+    const reserve = options.reserveBytes ?? 0;
+    this.#reserveBytes = Math.ceil(reserve / this.slabBytes) * this.slabBytes;
+  }
+
+  /** Bytes reserved (see {@linkcode SlabPoolOptions.reserveBytes}), and how many of them are cut into slabs. */
+  get reserved(): { bytes: number; cut: number } {
+    return { bytes: this.#reserveBytes, cut: this.#reserveCut };
   }
 
   /** Free slabs waiting for reuse. */
   get free(): number {
-    return this.#free.length;
+    return this.#free.length + this.#freeReserved.length;
   }
 
   /**
@@ -274,7 +308,10 @@ export class SlabPool {
     }
     if (slab.free) this.violation("recycled twice");
     slab.used = 0;
-    if (this.#free.length < this.#maxFree) {
+    if (slab.reserved) {
+      slab.free = true;
+      this.#freeReserved.push(slab);
+    } else if (this.#free.length < this.#maxFree) {
       slab.free = true;
       this.#free.push(slab);
     }
@@ -303,7 +340,7 @@ export class SlabPool {
   }
 
   #take(): Slab {
-    const s = this.#free.pop();
+    const s = this.#freeReserved.pop() ?? this.#free.pop();
     if (s !== undefined) {
       if (!s.free || s.refs !== 0) this.violation("taken from the pool while held");
       s.free = false;
@@ -312,6 +349,12 @@ export class SlabPool {
       return s;
     }
     this.allocated++;
+    const at = this.#reserveCut;
+    if (at < this.#reserveBytes) {
+      this.#reserve ??= new Uint8Array(this.#reserveBytes);
+      this.#reserveCut = at + this.slabBytes;
+      return new Slab(this, this.#reserve.subarray(at, at + this.slabBytes), false, true);
+    }
     return new Slab(this, new Uint8Array(this.slabBytes), false);
   }
 }

@@ -162,3 +162,40 @@ Deno.test("SlabPool checking mode: miscounted holders throw PoolInvariantError a
     assert.ok(b.every((x) => x === 1));
   });
 });
+
+Deno.test("SlabPool cuts its first slabs from the reserve and keeps them for its life", () => {
+  const pool = new SlabPool({ slabBytes: 1024, reserveBytes: 3000, check: true });
+  assert.deepEqual(pool.reserved, { bytes: 3072, cut: 0 }, "rounded up to whole slabs, cut lazily");
+  const src = bytes(1024, 3);
+  const held = [];
+  for (let i = 0; i < 4; i++) {
+    const c = copyOf(pool, src, 0, 1024);
+    c.slab!.retain();
+    held.push(c);
+  }
+  // Three slabs from the reserve (side by side in one buffer), the fourth allocated.
+  assert.equal(pool.allocated, 4);
+  assert.deepEqual(pool.reserved, { bytes: 3072, cut: 3072 });
+  const [r0, r1, r2, own] = held.map((h) => h.slab!);
+  assert.ok(r0!.reserved && r1!.reserved && r2!.reserved && !own!.reserved);
+  assert.equal(r1!.bytes.buffer, r0!.bytes.buffer);
+  assert.equal(r1!.bytes.byteOffset, r0!.bytes.byteOffset + 1024);
+  assert.notEqual(own!.bytes.buffer, r0!.bytes.buffer);
+  for (const h of held) assert.deepEqual(h.view, src);
+  // Released, all four are free; a trim after an idle second keeps the reserved ones.
+  copyOf(pool, src, 0, 1024); // moves the pool off the fourth slab
+  for (const h of held) h.slab!.release();
+  pool.trim();
+  pool.trim();
+  assert.equal(pool.free, 3, "the reserved slabs stay, the allocated one is let go");
+  // Reused before anything is allocated again, and never handed out twice.
+  const again = [];
+  for (let i = 0; i < 3; i++) {
+    const c = copyOf(pool, bytes(1024, 50 + i), 0, 1024);
+    c.slab!.retain();
+    again.push(c.slab!);
+  }
+  assert.equal(pool.allocated, 5, "the slab in use before plus none new");
+  assert.equal(new Set(again).size, 3);
+  for (const s of again) assert.ok(s.reserved);
+});
