@@ -1,22 +1,31 @@
 /**
  * Torq's market-data relay beside the minimal C relay of `../shared/perf` (the
- * physical limit of a Unix-socket relay on the machine at hand) and a minimal
- * forwarder in Deno (bench/_forwarder.ts: the limit of any relay on this
- * runtime), all driven by the same C producer and consumers, in interleaved
- * repetitions:
+ * physical limit of a Unix-socket relay on the machine at hand) and two
+ * minimal forwarders in Deno that do the same thing two ways: with Deno's
+ * async socket ops (bench/_forwarder.ts: the limit of any relay on this
+ * runtime as Torq is written) and with libc's sockets through FFI from a
+ * blocking epoll loop (bench/_forwarder_ffi.ts: the limit of V8 + JavaScript
+ * without the async I/O layer). All are driven by the same C producer and
+ * consumers, in interleaved repetitions:
  *
  * - throughput with an **unthrottled** producer (writes as fast as the socket
  *   takes its bytes, no window), 1 and 4 consumers, 64/128/512-byte frames:
  *   frames each consumer received per second, and how many it lost;
  * - latency with a **paced** producer (one frame per write, stamped with its
- *   send time) at 10 k and 100 k msg/s: p50/p99/p99.9 at the consumer.
+ *   send time) at 10 k and 100 k msg/s: p50/p99/p99.9 at the consumer. Each
+ *   system is warmed first (JIT compilation skews the p99 of every JavaScript
+ *   system otherwise): an unthrottled burst of `--warmup` seconds to a
+ *   throwaway consumer, which ends after 1 s without a frame (the pause
+ *   before the measured run).
  *
- * Ratios Torq / C relay and Torq / Deno forwarder are taken within each
- * repetition (same minute, same noise) and their median reported.
+ * Ratios are taken within each repetition (same minute, same noise) and their
+ * median reported: Torq / C relay, Torq / each forwarder, FFI forwarder /
+ * C relay (what V8 + JavaScript cost) and ops forwarder / FFI forwarder (what
+ * Deno's async socket ops cost). `--json` prints the rows and these ratios.
  *
  *   deno task bench:c [--seconds 1.5] [--reps 3] [--sizes 64,128,512] [--consumers 1,4]
- *                     [--rates 10000,100000] [--latency-seconds 2] [--queue-frames N]
- *                     [--json]
+ *                     [--rates 10000,100000] [--latency-seconds 2] [--warmup 1]
+ *                     [--queue-frames N] [--json]
  *
  * @module
  */
@@ -43,6 +52,8 @@ Options:
   --consumers LIST     Consumer counts (default 1,4)
   --rates LIST         Paced rates of the latency cases, msg/s (default 10000,100000)
   --latency-seconds N  Seconds per latency case (default 2)
+  --warmup N           Seconds of unthrottled warm-up before each latency case,
+                       0 for none (default 1)
   --queue-frames N     Torq's max_queue_frames (default: the built-in 10000)
   --json               Print the results as JSON
   -h, --help           Show this help`;
@@ -54,6 +65,7 @@ const values = benchArgs("bench:c", HELP, {
   consumers: { type: "string", default: "1,4" },
   rates: { type: "string", default: "10000,100000" },
   "latency-seconds": { type: "string", default: "2" },
+  warmup: { type: "string", default: "1" },
   "queue-frames": { type: "string" },
   json: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
@@ -65,14 +77,24 @@ const SIZES = list(values.sizes!);
 const CONSUMERS = list(values.consumers!);
 const RATES = list(values.rates!);
 const LAT_SECONDS = Number(values["latency-seconds"]);
+const WARMUP = Number(values.warmup);
 const QUEUE = values["queue-frames"];
 
-type System = "c-relay" | "deno-fwd" | "torq-md";
-const SYSTEMS: System[] = ["c-relay", "deno-fwd", "torq-md"];
+type System = "c-relay" | "deno-fwd" | "ffi-fwd" | "torq-md";
+const SYSTEMS: System[] = ["c-relay", "deno-fwd", "ffi-fwd", "torq-md"];
 const NAMES: Record<System, string> = {
   "c-relay": "C relay",
-  "deno-fwd": "Deno forwarder",
+  "deno-fwd": "Deno forwarder (ops)",
+  "ffi-fwd": "Deno forwarder (FFI)",
   "torq-md": "Torq market data",
+};
+/** The forwarders' scripts and the flags they run with (see bench/_forwarder_ffi.ts for its). */
+const FORWARDERS: Record<"deno-fwd" | "ffi-fwd", { script: string; flags: string[] }> = {
+  "deno-fwd": { script: "./_forwarder.ts", flags: [] },
+  "ffi-fwd": {
+    script: "./_forwarder_ffi.ts",
+    flags: ["--v8-flags=--no-concurrent-recompilation,--no-concurrent-sparkplug"],
+  },
 };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -95,10 +117,11 @@ async function start(system: System, tools: PerfTools, dir: string): Promise<Run
       },
     };
   }
-  if (system === "deno-fwd") {
+  if (system === "deno-fwd" || system === "ffi-fwd") {
     const [pub, sub] = [`${dir}/p.sock`, `${dir}/s.sock`];
+    const { script, flags } = FORWARDERS[system];
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("./_forwarder.ts", import.meta.url).pathname, pub, sub],
+      args: ["run", "-A", ...flags, new URL(script, import.meta.url).pathname, pub, sub],
       stdout: "null",
       stderr: "inherit",
     }).spawn();
@@ -172,6 +195,15 @@ async function once(
   await sleep(100); // the relay has accepted them
   const prod = await runPerf<ProdReport>(tools.prod, ["raw", r.pub, ...prodArgs]).report;
   return { prod, cons: await Promise.all(cons) };
+}
+
+/**
+ * Warms a relay for a latency case: an unthrottled burst of WARMUP seconds of
+ * 128-byte frames to a throwaway consumer, which ends after 1 s without a
+ * frame, the pause before the measured run.
+ */
+async function warmUp(tools: PerfTools, r: Running, dir: string): Promise<void> {
+  await once(tools, r, dir, 1, ["128", "1000000000", String(WARMUP), "0"], false);
 }
 
 interface Throughput {
@@ -249,6 +281,7 @@ try {
       for (const system of SYSTEMS) {
         const dir = await Deno.makeTempDir({ prefix: "torq-benchc-" });
         const r = await start(system, tools, dir);
+        if (WARMUP > 0) await warmUp(tools, r, dir);
         const res = await once(tools, r, dir, 1, [
           "128",
           "1000000000",
@@ -258,6 +291,7 @@ try {
         await r.stop();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
         const c = res.cons[0]!;
+        const lost = res.prod.sent - c.recv;
         latency.push({
           rep,
           system,
@@ -266,9 +300,13 @@ try {
           p99: c.p99_us ?? NaN,
           p999: c.p999_us ?? NaN,
           max: (c as unknown as { max_us?: number }).max_us ?? NaN,
-          lost: res.prod.sent - c.recv,
+          lost,
         });
-        cells.push(`${system} p50 ${c.p50_us} p99 ${c.p99_us} p99.9 ${c.p999_us} µs`);
+        cells.push(
+          `${system} p50 ${c.p50_us} p99 ${c.p99_us} p99.9 ${c.p999_us} µs${
+            lost > 0 ? ` (lost ${lost})` : ""
+          }`,
+        );
       }
       log(`rep ${rep} latency ${rate} msg/s: ${cells.join("  ")}`);
     }
@@ -285,58 +323,124 @@ const median = (xs: number[]) => {
     ? s[(s.length - 1) / 2]!
     : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-/** Torq's rate over `to`'s, per repetition. */
-function ratio(size: number, consumers: number, to: System): number[] {
-  const out: number[] = [];
-  for (let rep = 1; rep <= REPS; rep++) {
-    const of = (s: System) =>
-      throughput.find((x) =>
-        x.rep === rep && x.system === s && x.size === size && x.consumers === consumers
-      );
-    const t = of("torq-md");
-    const c = of(to);
-    if (t && c && c.rate > 0) out.push(t.rate / c.rate);
-  }
-  return out;
+
+/** One system's value over another's in each repetition, and their median. */
+interface Ratio {
+  per_rep: number[];
+  median: number;
 }
+/** The ratios reported, as [numerator, denominator]. */
+type Pair = readonly [System, System];
+const THROUGHPUT_RATIOS: Pair[] = [
+  ["torq-md", "c-relay"],
+  ["torq-md", "deno-fwd"],
+  ["torq-md", "ffi-fwd"],
+  ["ffi-fwd", "c-relay"],
+  ["deno-fwd", "ffi-fwd"],
+];
+const LATENCY_RATIOS: Pair[] = [
+  ["deno-fwd", "c-relay"],
+  ["ffi-fwd", "c-relay"],
+  ["torq-md", "c-relay"],
+  ["deno-fwd", "ffi-fwd"],
+  ["torq-md", "ffi-fwd"],
+];
+const pairName = ([a, b]: Pair) => `${a}/${b}`;
+
+/** `value` of `num` over that of `den` within each repetition of one case's rows. */
+function ratio<T extends { rep: number; system: System }>(
+  rows: T[],
+  [num, den]: Pair,
+  value: (row: T) => number,
+): Ratio {
+  const perRep: number[] = [];
+  for (let rep = 1; rep <= REPS; rep++) {
+    const a = rows.find((x) => x.rep === rep && x.system === num);
+    const b = rows.find((x) => x.rep === rep && x.system === den);
+    if (a && b && value(b) > 0 && Number.isFinite(value(a))) perRep.push(value(a) / value(b));
+  }
+  return { per_rep: perRep, median: median(perRep) };
+}
+const bySystem = <T>(f: (s: System) => T) =>
+  Object.fromEntries(SYSTEMS.map((s) => [s, f(s)])) as Record<System, T>;
+
+const summary = {
+  throughput: SIZES.flatMap((size) =>
+    CONSUMERS.map((consumers) => {
+      const rows = throughput.filter((x) => x.size === size && x.consumers === consumers);
+      const of = (s: System) => rows.filter((x) => x.system === s);
+      return {
+        size,
+        consumers,
+        rate: bySystem((s) => median(of(s).map((x) => x.rate))),
+        lost: bySystem((s) => of(s).reduce((a, x) => a + x.lost, 0)),
+        ratios: Object.fromEntries(
+          THROUGHPUT_RATIOS.map((p) => [pairName(p), ratio(rows, p, (x) => x.rate)]),
+        ),
+      };
+    })
+  ),
+  latency: RATES.map((rate) => {
+    const rows = latency.filter((x) => x.rate === rate);
+    const at = (k: "p50" | "p99" | "p999") => (s: System) =>
+      median(rows.filter((x) => x.system === s).map((x) => x[k]));
+    return {
+      rate,
+      p50: bySystem(at("p50")),
+      p99: bySystem(at("p99")),
+      p999: bySystem(at("p999")),
+      lost: bySystem((s) => rows.filter((x) => x.system === s).reduce((a, x) => a + x.lost, 0)),
+      ratios: Object.fromEntries(
+        LATENCY_RATIOS.map((p) => [pairName(p), {
+          p50: ratio(rows, p, (x) => x.p50),
+          p99: ratio(rows, p, (x) => x.p99),
+        }]),
+      ),
+    };
+  }),
+};
+
 if (values.json) {
-  console.log(JSON.stringify({ load, throughput, latency }, null, 2));
+  console.log(JSON.stringify({ load, warmup_s: WARMUP, throughput, latency, summary }, null, 2));
 } else {
+  const x = (r: Ratio | undefined) => r === undefined ? "" : r.median.toFixed(2) + "×";
   console.log("\nunthrottled producer, frames/s per consumer (median over reps):");
   console.log(
-    "| size | consumers | C relay | Deno forwarder | Torq market data | Torq lost " +
-      "| Torq / C (per rep) | Torq / C | Torq / forwarder |",
+    "| size | consumers | C relay | ops forwarder | FFI forwarder | Torq market data | Torq lost " +
+      "| Torq / C (per rep) | Torq / C | Torq / ops fwd | Torq / FFI fwd | FFI fwd / C " +
+      "| ops fwd / FFI fwd |",
   );
-  console.log("|---:|---:|---:|---:|---:|---:|---|---:|---:|");
-  for (const size of SIZES) {
-    for (const consumers of CONSUMERS) {
-      const of = (s: System) =>
-        throughput.filter((x) => x.system === s && x.size === size && x.consumers === consumers);
-      const rate = (s: System) => (median(of(s).map((x) => x.rate)) / 1e6).toFixed(2) + " M";
-      const rc = ratio(size, consumers, "c-relay");
-      const rf = ratio(size, consumers, "deno-fwd");
-      console.log(
-        `| ${size} B | ${consumers} | ${rate("c-relay")} | ${rate("deno-fwd")} | ${
-          rate("torq-md")
-        } | ${of("torq-md").reduce((a, x) => a + x.lost, 0)} | ${
-          rc.map((r) => r.toFixed(2)).join(", ")
-        } | **${median(rc).toFixed(2)}×** | ${median(rf).toFixed(2)}× |`,
-      );
-    }
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|");
+  for (const t of summary.throughput) {
+    const rate = (s: System) => (t.rate[s] / 1e6).toFixed(2) + " M";
+    const r = (a: System, b: System) => t.ratios[pairName([a, b])];
+    console.log(
+      `| ${t.size} B | ${t.consumers} | ${rate("c-relay")} | ${rate("deno-fwd")} | ${
+        rate("ffi-fwd")
+      } | ${rate("torq-md")} | ${t.lost["torq-md"]} | ${
+        r("torq-md", "c-relay")!.per_rep.map((v) => v.toFixed(2)).join(", ")
+      } | **${x(r("torq-md", "c-relay"))}** | ${x(r("torq-md", "deno-fwd"))} | ${
+        x(r("torq-md", "ffi-fwd"))
+      } | ${x(r("ffi-fwd", "c-relay"))} | ${x(r("deno-fwd", "ffi-fwd"))} |`,
+    );
   }
-  console.log("\npaced producer, 128 B, 1 consumer, latency µs (median over reps):");
-  console.log("| rate | system | p50 | p99 | p99.9 | lost | p50 / C | p99 / C |");
-  console.log("|---:|---|---:|---:|---:|---:|---:|---:|");
-  for (const rate of RATES) {
-    const of = (s: System) => latency.filter((x) => x.system === s && x.rate === rate);
-    const at = (s: System, k: "p50" | "p99" | "p999") => median(of(s).map((x) => x[k]));
+  console.log(
+    "\npaced producer, 128 B, 1 consumer, latency µs (median over reps; ratios: median of " +
+      "per-rep ratios):",
+  );
+  console.log(
+    "| rate | system | p50 | p99 | p99.9 | lost | p50 / C | p99 / C | p50 / FFI fwd | p99 / FFI fwd |",
+  );
+  console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const l of summary.latency) {
     for (const s of SYSTEMS) {
-      const vsC = (k: "p50" | "p99") =>
-        s === "c-relay" ? "" : (at(s, k) / at("c-relay", k)).toFixed(2) + "×";
+      const vs = (to: System, k: "p50" | "p99") => x(l.ratios[pairName([s, to])]?.[k]);
       console.log(
-        `| ${rate} | ${NAMES[s]} | ${at(s, "p50").toFixed(1)} | ${at(s, "p99").toFixed(1)} | ${
-          at(s, "p999").toFixed(1)
-        } | ${of(s).reduce((a, x) => a + x.lost, 0)} | ${vsC("p50")} | ${vsC("p99")} |`,
+        `| ${l.rate} | ${NAMES[s]} | ${l.p50[s].toFixed(1)} | ${l.p99[s].toFixed(1)} | ${
+          l.p999[s].toFixed(1)
+        } | ${l.lost[s]} | ${vs("c-relay", "p50")} | ${vs("c-relay", "p99")} | ${
+          vs("ffi-fwd", "p50")
+        } | ${vs("ffi-fwd", "p99")} |`,
       );
     }
   }
