@@ -13,7 +13,10 @@ import { encodeHeader, HEADER_SIZE, readSequence } from "../src/protocol/header.
 import { encodeSubscribe, SUBSCRIBE_TLV } from "../src/protocol/subscribe.ts";
 import { RelayClient } from "../src/client/client.ts";
 import type { ReceivedFrame } from "../src/client/received_frame.ts";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import {
+  defaultDurableName,
+  messageId,
   NatsBridge,
   type NatsBridgeDirection,
   type NatsJetStreamOptions,
@@ -427,6 +430,50 @@ Deno.test({
       assert.equal(sb.missing, 0);
       assert.equal(b.stats().framesForwarded, total);
       assert.deepEqual(b.stats().rejects, {});
+    } finally {
+      await cleanup(s);
+    }
+  },
+});
+
+Deno.test({
+  name: "NatsBridge: JetStream: a frame the stream stored twice reaches the relay once",
+  async fn() {
+    // A publisher whose publish acknowledgements were lost (nats-server killed with -9) publishes
+    // the frames again after the restart; the stream's duplicate window did not survive the
+    // kill, so it stores them a second time under new sequences. Simulated here by publishing
+    // the copies without a Nats-Msg-Id, which the stream cannot recognise either.
+    const s = await setup(true);
+    try {
+      const b = await relay(s, EXECUTION_LOGIC, "b");
+      const bb = await bridge(s, b, "in", { storage: "file", ackTimeoutMs: 1000 });
+      const cons = await client(s, b);
+      const raw = await connect({ servers: s.server.url });
+      s.raw.push(raw);
+      const js = jetstream(raw);
+      const frames = makeFrames(3, 40, 4);
+      const [f1, f2, f3, f4] = frames as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+      for (const f of [f1, f2, f3]) await js.publish("torq.execution", f, { msgID: messageId(f) });
+      for (const f of [f2, f3]) await js.publish("torq.execution", f);
+      await js.publish("torq.execution", f4, { msgID: messageId(f4) });
+
+      const got = await receiveN(cons, 4, "B's consumer");
+      await expectNothing(cons);
+      assert.deepEqual(concat(got.map((f) => f.bytes)), concat(frames));
+      const sb = bb.stats();
+      assert.deepEqual([sb.received, sb.duplicates, sb.missing], [4, 2, 0], JSON.stringify(sb));
+      assert.equal(b.stats().framesForwarded, 4);
+      assert.deepEqual(b.stats().rejects, {});
+      // Every message is acknowledged, the copies too: the consumer has nothing to redeliver.
+      const jsm = await jetstreamManager(raw);
+      const durable = defaultDurableName(b.logic.name, b.address);
+      const deadline = Date.now() + WAIT_MS;
+      for (;;) {
+        const info = await jsm.consumers.info("TORQ_EXECUTION", durable);
+        if (info.num_ack_pending === 0 && info.num_pending === 0) break;
+        if (Date.now() > deadline) assert.fail(`unacknowledged messages: ${JSON.stringify(info)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
     } finally {
       await cleanup(s);
     }

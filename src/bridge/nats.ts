@@ -24,8 +24,9 @@
  * `<domain>-<source>-<sequence>-<timestamp>`, then kept until acknowledged and
  * retried (the stream's duplicate window drops repeats); the receiving side
  * reads a durable consumer, hands frames to the relay in stream order, skips
- * redeliveries of frames it already handed over, and acknowledges a message
- * only after the relay has processed it.
+ * redeliveries and second copies of frames it already handed over
+ * ({@linkcode JetStreamInbound}), and acknowledges a message only after the
+ * relay has processed it.
  *
  * @module
  */
@@ -59,7 +60,6 @@ import {
   readSequenceHigh,
   readSequenceLow,
   readTimestamp,
-  readU32,
   RELAY_SOURCE,
   SUBSCRIBE_TLV,
   TopicRegistry,
@@ -80,6 +80,7 @@ import {
 } from "../nats/mod.ts";
 import { Logger, RateLimit } from "../log/mod.ts";
 import { Backoff, sleep } from "../io/mod.ts";
+import { frameKey, JetStreamInbound } from "./jetstream_inbound.ts";
 
 /** Which way frames cross the bridge. */
 export type NatsBridgeDirection = "out" | "in" | "both";
@@ -239,9 +240,8 @@ export class NatsBridge {
   #skippedOwn = 0;
   #refused = 0;
   readonly #refuseLog = new RateLimit(1000);
-  #duplicates = 0;
-  #lastStreamSeq = 0;
-  #lastHandedSeq = 0;
+  /** JetStream `in`: skips redeliveries and second copies, acknowledges what the relay processed. */
+  readonly #jsIn: JetStreamInbound | null;
   #reconnects = 0;
   #lastError: string | null = null;
   readonly #seqHi = new Float64Array(256).fill(-1);
@@ -265,6 +265,9 @@ export class NatsBridge {
       ackTimeoutMs: js.ackTimeoutMs ?? 5_000,
     };
     this.#fed = relay.logic.echo && this.direction === "both" ? new Set() : null;
+    this.#jsIn = js === null || this.direction === "out"
+      ? null
+      : new JetStreamInbound((frame, onHanded) => this.#deliver(frame, onHanded));
     this.#auth = auth;
     this.#backoff = new Backoff({
       initialMs: options.reconnectInitialMs ?? 100,
@@ -352,7 +355,7 @@ export class NatsBridge {
       pending: (core?.pending ?? 0) + (out?.pending ?? 0),
       lag: (this.#conn?.queuedFrames ?? 0) + this.#backlog.length,
       missing: this.#missing,
-      duplicates: this.#duplicates + (out?.duplicates ?? 0),
+      duplicates: (this.#jsIn?.duplicates ?? 0) + (out?.duplicates ?? 0),
       retries: out?.retries ?? 0,
       reconnects: this.#reconnects,
       skippedOwn: this.#skippedOwn,
@@ -614,16 +617,13 @@ export class NatsBridge {
         deliver_policy: DeliverPolicy.New,
       };
       if (resume) {
-        if (lastSeq >= this.#lastStreamSeq && this.#lastStreamSeq > 0) {
-          start = {
-            deliver_policy: DeliverPolicy.StartSequence,
-            opt_start_seq: this.#lastStreamSeq + 1,
-          };
+        const taken = this.#jsIn!.lastSeq;
+        if (lastSeq >= taken && taken > 0) {
+          start = { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: taken + 1 };
         } else {
           // A new stream: its sequence numbers start again at 1.
           start = { deliver_policy: DeliverPolicy.All };
-          this.#lastStreamSeq = 0;
-          this.#lastHandedSeq = 0;
+          this.#jsIn!.restart();
         }
       }
       await jsm.consumers.add(js.stream, {
@@ -869,18 +869,7 @@ export class NatsBridge {
       m.ack();
       return;
     }
-    const seq = m.seq;
-    if (seq <= this.#lastStreamSeq) {
-      // A redelivery of a frame already handed over (its ack was lost) or still queued.
-      this.#duplicates++;
-      if (seq <= this.#lastHandedSeq) m.ack();
-      return;
-    }
-    this.#lastStreamSeq = seq;
-    this.#deliver(m.data, () => {
-      if (seq > this.#lastHandedSeq) this.#lastHandedSeq = seq;
-      m.ack();
-    });
+    this.#jsIn!.take(m);
   }
 
   /**
@@ -1158,13 +1147,6 @@ function fnv1a(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return (h >>> 0).toString(16).padStart(8, "0");
-}
-
-/** Identity of a frame for echo detection: source, sequence, timestamp, checksum. */
-function frameKey(b: Uint8Array): string {
-  return `${b[6]}:${readU32(b, 8)}:${readU32(b, 12)}:${readU32(b, 16)}:${readU32(b, 20)}:${
-    readU32(b, 28)
-  }`;
 }
 
 /** Whether a frame's first TLV is a Subscribe (113), standard or extended form. */

@@ -347,7 +347,8 @@ const FAMILIES: readonly Family[] = [
   {
     name: "torq_bridge_duplicates_total",
     type: "counter",
-    help: "JetStream: redeliveries skipped and publishes the stream reported as duplicates.",
+    help:
+      "JetStream: redeliveries and second copies of a frame skipped (in), publishes the stream reported as duplicates (out).",
     samples: (s, b) => bridgeSamples(s, b, (x) => x.duplicates),
   },
   {

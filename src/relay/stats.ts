@@ -144,7 +144,10 @@ export interface BridgeStats {
   lag: number;
   /** Sequence numbers skipped by received frames, per source (what the bus lost on the way in). */
   missing: number;
-  /** JetStream: redeliveries skipped and publishes the stream reported as duplicates. */
+  /**
+   * JetStream: redeliveries and second copies of a frame skipped (in), publishes the stream
+   * reported as duplicates (out).
+   */
   duplicates: number;
   /** JetStream: publish attempts repeated after a failed or missing acknowledgement. */
   retries: number;
