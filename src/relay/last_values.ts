@@ -18,7 +18,7 @@
  * @module
  */
 
-import { TLV_TYPES } from "../protocol/mod.ts";
+import { readU32, TLV_TYPES } from "../protocol/mod.ts";
 
 /** Bytes of an arena cell: a Trade (74 B), a Quote (90 B) and most market-data frames fit. */
 const CELL = 256;
@@ -146,7 +146,11 @@ export class LastValues {
       }
       off = value + len;
     }
-    if (type < 0) return;
+    if (type >= 0) this.#record(type, value, b, s, e);
+  }
+
+  /** Stores the frame `[s, e)` under the key of its TLV of `type` whose value starts at `value`. */
+  #record(type: number, value: number, b: Uint8Array, s: number, e: number): void {
     const a = value + ID_AT[type * 3]!;
     const v = value + ID_AT[type * 3 + 1]!;
     const k = value + ID_AT[type * 3 + 2]!;
@@ -169,6 +173,22 @@ export class LastValues {
       i = (i + 1) & this.#mask;
     }
     this.#store(entry, b, s, e);
+  }
+
+  /**
+   * {@linkcode update} for each frame of the run `[s, e)` of `b` (whole frames
+   * back to back): one call per run keeps the per-frame walk in one loop.
+   *
+   * @param b bytes
+   * @param s start of the first frame
+   * @param e end of the last frame
+   */
+  updateRun(b: Uint8Array, s: number, e: number): void {
+    for (let off = s; off < e;) {
+      const next = off + 32 + readU32(b, off + 24);
+      this.update(b, off, next);
+      off = next;
+    }
   }
 
   /**

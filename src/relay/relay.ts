@@ -933,14 +933,7 @@ export class Relay {
       } else {
         this.#window.push(bytes, at, end, frames, slab, Date.now());
       }
-      const last = this.#last;
-      if (last !== null) {
-        for (let off = at; off < end;) {
-          const next = off + HEADER_SIZE + readU32(bytes, off + 24);
-          last.update(bytes, off, next);
-          off = next;
-        }
-      }
+      this.#last?.updateRun(bytes, at, end);
     }
     if (adopted) slab!.release();
   }
