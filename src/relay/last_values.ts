@@ -81,6 +81,11 @@ export class LastValues {
   #tail = -1;
   #count = 0;
   #chunks: Uint8Array[] = [];
+  #chunkViews: DataView[] = [];
+  // A view of the buffer frames were last copied from: a relay's read buffer, used for
+  // a whole read (holds on to that one buffer until frames come from another).
+  #from: Uint8Array = new Uint8Array(0);
+  #fromView: DataView = new DataView(this.#from.buffer);
   #big: (Uint8Array | undefined)[] = [];
   /** Entries evicted to stay within the limit. */
   evicted = 0;
@@ -302,10 +307,23 @@ export class LastValues {
     }
     this.#big[entry] = undefined;
     const chunk = entry / CHUNK | 0;
-    while (this.#chunks.length <= chunk) this.#chunks.push(new Uint8Array(CHUNK * CELL));
+    while (this.#chunks.length <= chunk) {
+      const fresh = new Uint8Array(CHUNK * CELL);
+      this.#chunks.push(fresh);
+      this.#chunkViews.push(new DataView(fresh.buffer));
+    }
     dst = this.#chunks[chunk]!;
     at = (entry % CHUNK) * CELL;
-    for (let i = 0; i < len; i++) dst[at + i] = b[s + i]!;
+    // Word by word: a frame is a few dozen bytes, too few for set() to pay for its view.
+    if (b !== this.#from) {
+      this.#from = b;
+      this.#fromView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    }
+    const from = this.#fromView;
+    const to = this.#chunkViews[chunk]!;
+    let i = 0;
+    for (; i + 4 <= len; i += 4) to.setInt32(at + i, from.getInt32(s + i));
+    for (; i < len; i++) dst[at + i] = b[s + i]!;
   }
 
   #where(entry: number): [Uint8Array, number] {
