@@ -322,7 +322,14 @@ export class LastValues {
     const from = this.#fromView;
     const to = this.#chunkViews[chunk]!;
     let i = 0;
-    for (; i + 4 <= len; i += 4) to.setInt32(at + i, from.getInt32(s + i));
+    for (; i + 8 <= len; i += 8) {
+      to.setInt32(at + i, from.getInt32(s + i));
+      to.setInt32(at + i + 4, from.getInt32(s + i + 4));
+    }
+    if (i + 4 <= len) {
+      to.setInt32(at + i, from.getInt32(s + i));
+      i += 4;
+    }
     for (; i < len; i++) dst[at + i] = b[s + i]!;
   }
 

@@ -82,3 +82,16 @@ Deno.test("LastValues.updateRun updates each frame of a back-to-back run, as upd
   assert.deepEqual(frames(run.snapshot(() => true).bytes), frames(one.snapshot(() => true).bytes));
   assert.deepEqual(frames(run.snapshot(() => true).bytes), [all[1], all[2], all[3]]);
 });
+
+Deno.test("LastValues stores frames of every length byte for byte (word copy and its tail)", () => {
+  const last = new LastValues(100);
+  // A Trade and then a vendor TLV of 0-7 bytes: frame lengths cover every remainder mod 8.
+  const all = Array.from({ length: 8 }, (_, n) => {
+    const value = Uint8Array.from({ length: n }, (_, i) => 0xa0 + i);
+    const t = trade(BigInt(n), 101, BigInt(1000 + n));
+    return builder.begin({ sequence: 1 }).addTlv(1, t.subarray(34)).addTlv(202, value).build();
+  });
+  assert.deepEqual(new Set(all.map((f) => f.length % 8)).size, 8);
+  for (const f of all) last.update(f, 0, f.length);
+  assert.deepEqual(frames(last.snapshot(() => true).bytes), all);
+});
