@@ -9,6 +9,8 @@ import { Logger } from "../src/log/logger.ts";
 import type { StreamConn } from "../src/transport/transport.ts";
 import { sealChecksum } from "../src/protocol/header.ts";
 import { frameOfSize } from "./_frames.ts";
+import { MessageBuilder } from "../src/protocol/builder.ts";
+import { tradeFrame } from "../tests/_support/relay.ts";
 
 /**
  * A producer streaming `chunk` over and over, one read each time the bench
@@ -71,7 +73,16 @@ class MemoryConsumer implements StreamConn {
   }
 }
 
-async function setUp(logic: RelayLogic, size: number, consumers: number, checksum: boolean) {
+/** A Trade of one of 500 instruments: the market-data relay keeps its last value. */
+const trade = (sequence: number) => tradeFrame(TRADES, sequence, 1 + (sequence * 7919) % 500);
+const TRADES = new MessageBuilder({ domain: 1, source: 2 });
+
+async function setUp(
+  logic: RelayLogic,
+  size: number,
+  consumers: number,
+  o: { checksum: boolean; trades: boolean },
+) {
   const dir = await Deno.makeTempDir();
   const relay = new Relay({ ...logic, socketPath: `${dir}/r.sock`, maxQueueFrames: 1_000_000 }, {
     logger: new Logger({ level: "error" }),
@@ -80,9 +91,9 @@ async function setUp(logic: RelayLogic, size: number, consumers: number, checksu
   const count = Math.floor(262_144 / size);
   const chunk = new Uint8Array(count * size);
   for (let i = 0; i < count; i++) {
-    const f = frameOfSize(size, i + 1);
+    const f = o.trades ? trade(i + 1) : frameOfSize(size, i + 1);
     f[4] = logic.domain;
-    if (checksum) sealChecksum(f);
+    if (o.checksum) sealChecksum(f);
     else f.fill(0, 28, 32);
     chunk.set(f, i * size);
   }
@@ -95,14 +106,15 @@ async function setUp(logic: RelayLogic, size: number, consumers: number, checksu
 }
 
 for (
-  const [name, logic, checksum] of [
-    ["market data", MARKET_DATA_LOGIC, false],
-    ["signal (CRC-32 + TLV walk)", SIGNAL_LOGIC, true],
+  const [name, logic, checksum, trades] of [
+    ["market data", MARKET_DATA_LOGIC, false, false],
+    ["market data, Trades (last values)", MARKET_DATA_LOGIC, false, true],
+    ["signal (CRC-32 + TLV walk)", SIGNAL_LOGIC, true, false],
   ] as const
 ) {
   for (const consumers of [1, 4]) {
-    const size = 64;
-    const env = await setUp(logic, size, consumers, checksum);
+    const size = trades ? trade(1).length : 64;
+    const env = await setUp(logic, size, consumers, { checksum, trades });
     // Re-sequence nothing: the relay counts gaps but forwards every frame.
     Deno.bench({
       name: `${name}: one read of ${env.count} × ${size} B frames to ${consumers} consumer(s)`,

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { TLV_TYPES } from "../protocol/mod.ts";
+import { readU32, TLV_TYPES } from "../protocol/mod.ts";
 
 /** Bytes of an arena cell: a Trade (74 B), a Quote (90 B) and most market-data frames fit. */
 const CELL = 256;
@@ -81,6 +81,11 @@ export class LastValues {
   #tail = -1;
   #count = 0;
   #chunks: Uint8Array[] = [];
+  #chunkViews: DataView[] = [];
+  // A view of the buffer frames were last copied from: a relay's read buffer, used for
+  // a whole read (holds on to that one buffer until frames come from another).
+  #from: Uint8Array = new Uint8Array(0);
+  #fromView: DataView = new DataView(this.#from.buffer);
   #big: (Uint8Array | undefined)[] = [];
   /** Entries evicted to stay within the limit. */
   evicted = 0;
@@ -146,7 +151,11 @@ export class LastValues {
       }
       off = value + len;
     }
-    if (type < 0) return;
+    if (type >= 0) this.#record(type, value, b, s, e);
+  }
+
+  /** Stores the frame `[s, e)` under the key of its TLV of `type` whose value starts at `value`. */
+  #record(type: number, value: number, b: Uint8Array, s: number, e: number): void {
     const a = value + ID_AT[type * 3]!;
     const v = value + ID_AT[type * 3 + 1]!;
     const k = value + ID_AT[type * 3 + 2]!;
@@ -169,6 +178,22 @@ export class LastValues {
       i = (i + 1) & this.#mask;
     }
     this.#store(entry, b, s, e);
+  }
+
+  /**
+   * {@linkcode update} for each frame of the run `[s, e)` of `b` (whole frames
+   * back to back): one call per run keeps the per-frame walk in one loop.
+   *
+   * @param b bytes
+   * @param s start of the first frame
+   * @param e end of the last frame
+   */
+  updateRun(b: Uint8Array, s: number, e: number): void {
+    for (let off = s; off < e;) {
+      const next = off + 32 + readU32(b, off + 24);
+      this.update(b, off, next);
+      off = next;
+    }
   }
 
   /**
@@ -282,10 +307,30 @@ export class LastValues {
     }
     this.#big[entry] = undefined;
     const chunk = entry / CHUNK | 0;
-    while (this.#chunks.length <= chunk) this.#chunks.push(new Uint8Array(CHUNK * CELL));
+    while (this.#chunks.length <= chunk) {
+      const fresh = new Uint8Array(CHUNK * CELL);
+      this.#chunks.push(fresh);
+      this.#chunkViews.push(new DataView(fresh.buffer));
+    }
     dst = this.#chunks[chunk]!;
     at = (entry % CHUNK) * CELL;
-    for (let i = 0; i < len; i++) dst[at + i] = b[s + i]!;
+    // Word by word: a frame is a few dozen bytes, too few for set() to pay for its view.
+    if (b !== this.#from) {
+      this.#from = b;
+      this.#fromView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    }
+    const from = this.#fromView;
+    const to = this.#chunkViews[chunk]!;
+    let i = 0;
+    for (; i + 8 <= len; i += 8) {
+      to.setInt32(at + i, from.getInt32(s + i));
+      to.setInt32(at + i + 4, from.getInt32(s + i + 4));
+    }
+    if (i + 4 <= len) {
+      to.setInt32(at + i, from.getInt32(s + i));
+      i += 4;
+    }
+    for (; i < len; i++) dst[at + i] = b[s + i]!;
   }
 
   #where(entry: number): [Uint8Array, number] {

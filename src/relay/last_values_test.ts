@@ -65,3 +65,33 @@ Deno.test("LastValues ignores frames without an InstrumentId", () => {
   last.update(f, 0, f.length);
   assert.equal(last.size, 0);
 });
+
+Deno.test("LastValues.updateRun updates each frame of a back-to-back run, as update does per frame", () => {
+  const one = new LastValues(100);
+  const run = new LastValues(100);
+  const all = [trade(1n, 101, 10n), trade(2n, 101, 20n), trade(1n, 101, 11n), trade(3n, 102, 30n)];
+  const bytes = new Uint8Array(all.reduce((n, f) => n + f.length + 8, 8));
+  let at = 8; // the run starts inside the buffer and ends before its end
+  for (const f of all) {
+    one.update(f, 0, f.length);
+    bytes.set(f, at);
+    at += f.length;
+  }
+  run.updateRun(bytes, 8, at);
+  assert.equal(run.size, 3);
+  assert.deepEqual(frames(run.snapshot(() => true).bytes), frames(one.snapshot(() => true).bytes));
+  assert.deepEqual(frames(run.snapshot(() => true).bytes), [all[1], all[2], all[3]]);
+});
+
+Deno.test("LastValues stores frames of every length byte for byte (word copy and its tail)", () => {
+  const last = new LastValues(100);
+  // A Trade and then a vendor TLV of 0-7 bytes: frame lengths cover every remainder mod 8.
+  const all = Array.from({ length: 8 }, (_, n) => {
+    const value = Uint8Array.from({ length: n }, (_, i) => 0xa0 + i);
+    const t = trade(BigInt(n), 101, BigInt(1000 + n));
+    return builder.begin({ sequence: 1 }).addTlv(1, t.subarray(34)).addTlv(202, value).build();
+  });
+  assert.deepEqual(new Set(all.map((f) => f.length % 8)).size, 8);
+  for (const f of all) last.update(f, 0, f.length);
+  assert.deepEqual(frames(last.snapshot(() => true).bytes), all);
+});

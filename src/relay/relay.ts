@@ -598,8 +598,8 @@ export class Relay {
    * The hot path: scan the connection's buffer, validate, forward runs.
    *
    * Keep the per-frame path small. V8 inlines callees into this loop only up to
-   * a budget (920 bytecodes); FrameReader.next, the latency record and the
-   * sequence tracker use about 830 of it. What is rare (hellos, Subscribes,
+   * a budget (920 bytecodes); FrameReader.next, the latency record, the
+   * sequence tracker and LastValues.update use about 870 of it. What is rare (hellos, Subscribes,
    * rejects, journaling) goes through methods that are called, not inlined.
    * Word reads go through the reader's DataView: one load where `readU32`
    * makes four, and a tenth of its bytecode. Check a change with
@@ -620,6 +620,9 @@ export class Relay {
     let runEnd = -1;
     let runFrames = 0;
     let filtering = this.#filtered.length > 0;
+    // Last values are taken while the frame is at hand; with a journal, #forward
+    // may refuse a run, so it takes them itself.
+    const last = journal === null ? this.#last : null;
     while (r.next()) {
       const s = r.frameStart;
       const e = r.frameEnd;
@@ -646,6 +649,7 @@ export class Relay {
         // × 0.001, not / 1000: a division costs more than the rest of the bucket arithmetic.
         this.#latency.record(nowUs - viewTimestampApprox(dv, s) * 0.001);
         this.#trackSequence(b, dv, s);
+        if (last !== null) last.update(b, s, e);
         if (runStart >= 0 && s === runEnd) {
           runEnd = e;
           runFrames++;
@@ -933,14 +937,7 @@ export class Relay {
       } else {
         this.#window.push(bytes, at, end, frames, slab, Date.now());
       }
-      const last = this.#last;
-      if (last !== null) {
-        for (let off = at; off < end;) {
-          const next = off + HEADER_SIZE + readU32(bytes, off + 24);
-          last.update(bytes, off, next);
-          off = next;
-        }
-      }
+      if (this.#journal !== null) this.#last?.updateRun(bytes, at, end);
     }
     if (adopted) slab!.release();
   }

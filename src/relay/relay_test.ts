@@ -4,14 +4,18 @@ import { MARKET_DATA_LOGIC, type RelayLogic, SIGNAL_LOGIC } from "./logic.ts";
 import { Logger } from "../log/logger.ts";
 import { MessageBuilder } from "../protocol/builder.ts";
 import { SourceType } from "../protocol/domains.ts";
+import { encodePayload } from "../protocol/payloads.ts";
 import {
   assertBytes,
+  assertFrames,
   close,
   concat,
   connectMany,
   readExactly,
+  readFrames,
   send,
   subscribe,
+  tradeFrame,
 } from "../../tests/_support/relay.ts";
 
 async function readSome(conn: Deno.Conn, ms: number): Promise<number> {
@@ -191,4 +195,39 @@ Deno.test("Relay: a producer's read buffer grown by a burst shrinks back once it
     }
     assert.equal(now, 4096, `shrank from ${grown} bytes`);
   });
+});
+
+Deno.test("Relay keeps each instrument's last value, with and without an audit journal (frames recorded by #onData or #forward)", async () => {
+  for (const policy of ["performance", "audit"] as const) {
+    const dir = await Deno.makeTempDir();
+    const options = policy === "audit" ? { policy, journalPath: `${dir}/md.journal` } : {};
+    await withMarketData(2, options, async (_relay, [consumer, producer]) => {
+      const b = new MessageBuilder({ domain: 1, source: SourceType.KrakenCollector });
+      const sent = Array.from({ length: 300 }, (_, i) => tradeFrame(b, i + 1, 1 + (i * 7) % 25));
+      const last = new Map<number, Uint8Array>();
+      for (const [i, f] of sent.entries()) {
+        last.delete(1 + (i * 7) % 25); // oldest update first
+        last.set(1 + (i * 7) % 25, f);
+      }
+      await send(producer!, concat(sent));
+      // Once the consumer has them, the relay has handled every frame.
+      assertFrames(await readFrames(consumer!, sent.length), sent, `${policy}: live`);
+      const request = new MessageBuilder({ domain: 4, source: 60 }).begin({ sequence: 0 })
+        .addTlv(
+          110,
+          encodePayload(110, {
+            last_sequence: 0n,
+            current_sequence: 0n,
+            consumer_id: 0,
+            request_type: 1,
+          }),
+        ).build();
+      await send(consumer!, request);
+      // The snapshot, oldest update first, then the RecoveryResponse.
+      const snapshot = await readFrames(consumer!, last.size + 1);
+      assert.equal(snapshot.pop()![4], 4, `${policy}: the response follows the snapshot`);
+      assertFrames(snapshot, [...last.values()], `${policy}: snapshot`);
+    });
+    await Deno.remove(dir, { recursive: true });
+  }
 });
