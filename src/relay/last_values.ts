@@ -18,7 +18,7 @@
  * @module
  */
 
-import { readU32, TLV_TYPES } from "../protocol/mod.ts";
+import { HEADER_SIZE, readU32, TLV_TYPES } from "../protocol/mod.ts";
 
 /** Bytes of an arena cell: a Trade (74 B), a Quote (90 B) and most market-data frames fit. */
 const CELL = 256;
@@ -190,7 +190,7 @@ export class LastValues {
    */
   updateRun(b: Uint8Array, s: number, e: number): void {
     for (let off = s; off < e;) {
-      const next = off + 32 + readU32(b, off + 24);
+      const next = off + HEADER_SIZE + readU32(b, off + 24);
       this.update(b, off, next);
       off = next;
     }
