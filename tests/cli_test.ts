@@ -9,6 +9,7 @@ import { sealChecksum } from "../src/protocol/header.ts";
 import { VERSION } from "../src/version.ts";
 import { COMMANDS } from "../cli/main.ts";
 import { sharedPath } from "./_support/shared.ts";
+import { TORQ_RUN } from "./_support/relay.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
@@ -48,7 +49,7 @@ interface Result {
 
 async function torq(args: string[], stdin?: string | Uint8Array): Promise<Result> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: ROOT,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",

@@ -35,12 +35,13 @@ Deno.test("deno task compile embeds only the bundled program: no node_modules, a
 });
 
 Deno.test("every way of running torq passes bin/torq's V8 flags and permissions", () => {
-  // The relay's memory bound rests on these flags (BENCHMARKS.md, soak) and on --allow-ffi
-  // (malloc_trim); bin/torq is their one source.
+  // The relay's memory bound rests on these flags (BENCHMARKS.md, soak), on FFI (malloc_trim)
+  // and on reading /proc (descriptors, threads, pid files), which Deno allows only with
+  // --allow-all; bin/torq is their one source.
   const flags = runtimeFlags();
   assert.match(flags.v8Flags, /--max-semi-space-size=\d+/);
   assert.match(flags.v8Flags, /--heap-growing-percent=\d+/);
-  assert.ok(flags.permissions.includes("--allow-ffi"), "torq may call malloc_trim");
+  assert.deepEqual(flags.permissions, ["--allow-all"], "torq may call libc and read /proc");
   const tasks = (JSON.parse(Deno.readTextFileSync(`${root}deno.json`)) as {
     tasks: Record<string, string>;
   }).tasks;

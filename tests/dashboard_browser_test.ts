@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { findExecutable } from "./_support/prerequisites.ts";
 import { startNatsServer } from "./_support/nats.ts";
+import { TORQ_RUN } from "./_support/relay.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = findExecutable("chromium", Deno.env.get("PATH") ?? "") ?? "/usr/bin/chromium";
@@ -35,7 +36,7 @@ interface Torq {
 
 function spawnTorq(args: string[]): Torq {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}cli/main.ts`, ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
@@ -182,7 +183,7 @@ async function openAt(
 /** Runs `torq <args>` against the demo's sockets; fails on a non-zero exit. */
 async function torqOnce(args: string[]): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}cli/main.ts`, ...args],
+    args: [...TORQ_RUN, ...args],
     stdout: "null",
     stderr: "piped",
   }).output();

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { MessageBuilder } from "../src/protocol/builder.ts";
 import { BackpressureError, RelayClient } from "../src/client/mod.ts";
-import { connect, readFrames, runTorq, startRelay, subscribe } from "./_support/relay.ts";
+import { connect, readFrames, runTorq, startRelay, subscribe, TORQ_RUN } from "./_support/relay.ts";
 
 const WAIT_MS = 20_000;
 
@@ -28,7 +28,7 @@ async function dashboardUrl(relay: { stdoutLines(): string[] }): Promise<string>
 /** Spawns `torq <args>`; `finish()` waits (bounded) for its exit and output. */
 function spawnTorq(args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: decodeURIComponent(new URL("..", import.meta.url).pathname),
     stdin: "null",
     stdout: "piped",

@@ -24,6 +24,7 @@ import {
   send,
   startRelay,
   subscribe,
+  TORQ_RUN,
 } from "./_support/relay.ts";
 import {
   type JournalRecord,
@@ -539,9 +540,7 @@ Deno.test("torq journal show --follow prints records as the relay writes them, a
     });
     const follower = new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "-A",
-        "cli/main.ts",
+        ...TORQ_RUN,
         "journal",
         "show",
         journal,

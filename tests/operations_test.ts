@@ -18,6 +18,7 @@ import {
   runTorq,
   send,
   startRelay,
+  TORQ_RUN,
 } from "./_support/relay.ts";
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -91,7 +92,7 @@ Deno.test("torq status: down, stale socket and running relays; exit 1 unless all
 Deno.test("torq status: every relay of 'torq up' running, with uptime, connections and rates from the HTTP API", async () => {
   const dir = await Deno.makeTempDir({ prefix: "torq_status_test_" });
   const up = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", "up", "--socket-dir", dir, "--http", "127.0.0.1:0"],
+    args: [...TORQ_RUN, "up", "--socket-dir", dir, "--http", "127.0.0.1:0"],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

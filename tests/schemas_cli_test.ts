@@ -13,6 +13,7 @@ import {
   runTorq,
   send,
   startRelay,
+  TORQ_RUN,
 } from "./_support/relay.ts";
 import { fromHex, vectorBytes } from "./_support/vectors.ts";
 
@@ -162,9 +163,7 @@ Deno.test("torq sub --cache --schemas: decodes vendor frames and prints what it 
   const relay = await startRelay("market-data");
   const sub = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-A",
-      "cli/main.ts",
+      ...TORQ_RUN,
       "sub",
       "market-data",
       "--socket",

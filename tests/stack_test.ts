@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT, runTorq } from "./_support/relay.ts";
+import { ROOT, runTorq, TORQ_RUN } from "./_support/relay.ts";
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -391,7 +391,7 @@ Deno.test("torq logs: last lines merged by time, -n, --since, and -f shows lines
     // -f: print what the ticker writes from now on.
     const start = Date.now();
     const follow = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "cli/main.ts", "logs", "ticker", "-f", "-n", "0", "--socket-dir", s.dir],
+      args: [...TORQ_RUN, "logs", "ticker", "-f", "-n", "0", "--socket-dir", s.dir],
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
@@ -453,9 +453,7 @@ Deno.test("torq up in the foreground (as the systemd unit runs it): [name] lines
   const s = await stackDir(SERVICES);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-A",
-      "cli/main.ts",
+      ...TORQ_RUN,
       "up",
       "--config",
       s.config,

@@ -17,7 +17,7 @@ import {
   runBench,
 } from "../src/bench/mod.ts";
 
-import { startRelay } from "./_support/relay.ts";
+import { startRelay, TORQ_RUN } from "./_support/relay.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
@@ -30,7 +30,7 @@ interface Run {
 /** Runs `torq <args>` to completion; killed (and failed) after `timeoutMs`. */
 async function torq(args: string[], timeoutMs = 60_000): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
@@ -214,7 +214,7 @@ Deno.test("torq bench --csv prints a header, a row per consumer and a total row"
 Deno.test("torq bench --socket uses a running relay and leaves it running", async () => {
   const dir = await Deno.makeTempDir({ prefix: "torq_bench_test_" });
   const relay = await RelayProcess.start({
-    command: [Deno.execPath(), "run", "-A", `${ROOT}/cli/main.ts`],
+    command: [Deno.execPath(), ...TORQ_RUN],
     domain: "signal",
     socket: `${dir}/s.sock`,
     journal: `${dir}/execution.journal`,
@@ -284,7 +284,7 @@ Deno.test("torq bench --socket tcp://HOST:PORT benches a relay over TCP", async 
 Deno.test("torq bench exits 1 with one line when the relay dies mid-run", async () => {
   const relay = await startRelay("market-data");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", "bench", "--socket", relay.path, "--duration", "30"],
+    args: [...TORQ_RUN, "bench", "--socket", relay.path, "--duration", "30"],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

@@ -9,7 +9,7 @@ import { coin, VenueId } from "../src/protocol/instrument_id.ts";
 import { decodeMessage } from "../src/protocol/message.ts";
 import type { PayloadFields } from "../src/protocol/payloads.ts";
 import { DEMO_PAIRS, DEMO_VENUES, DemoArbitrageGenerator } from "../src/demo/arbitrage.ts";
-import { hex, ROOT, runTorq, startRelay } from "./_support/relay.ts";
+import { hex, ROOT, runTorq, startRelay, TORQ_RUN } from "./_support/relay.ts";
 import { readJournal } from "../src/relay/journal_file.ts";
 import { journalRecordToJson } from "../src/tools/journal_view.ts";
 
@@ -64,7 +64,7 @@ interface Spawned {
 
 function spawnTorq(args: string[]): Spawned {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

@@ -19,6 +19,7 @@ import {
   send,
   startRelay,
   subscribe,
+  TORQ_RUN,
   tradeFrame,
 } from "./_support/relay.ts";
 import { toHex, vectorBytes } from "./_support/vectors.ts";
@@ -54,7 +55,7 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function spawnTorq(args: string[], stdin?: Uint8Array): Torq {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: ROOT,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",

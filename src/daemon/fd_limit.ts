@@ -7,13 +7,17 @@
  * {@linkcode planDescriptors} lowers each relay's cap to its share of what the
  * limit leaves, and the service warns when it does.
  *
- * Deno has no `getrlimit`; the limit is read from `/proc/self/limits` (Linux).
- * With `--allow-ffi` (the `torq` task and the compiled binary have it) the soft
- * limit is raised towards the hard one when the caps need it, as Go programs do
- * at start; a shell's `ulimit -n N` sets both, and then nothing can be raised.
+ * Deno has no `getrlimit`: with `--allow-ffi` (the `torq` task and the compiled
+ * binary have it) the limits come from libc's `getrlimit`, and the soft limit
+ * is raised towards the hard one when the caps need it, as Go programs do at
+ * start; a shell's `ulimit -n N` sets both, and then nothing can be raised.
+ * Without FFI they are read from `/proc/self/limits` (Linux; Deno allows it
+ * only with `--allow-all`).
  *
  * @module
  */
+
+import { glibcFfi, procSelfEntries } from "./proc_self.ts";
 
 /** Descriptors kept free beyond those open at start: journal, log files, bridges, probes. */
 export const SPARE_DESCRIPTORS = 32;
@@ -27,9 +31,10 @@ export interface OpenFileLimit {
 }
 
 /**
- * Reads the open-file limits (`Max open files` of `/proc/self/limits`).
+ * The open-file limits: libc's `getrlimit` where FFI may be used, else the
+ * `Max open files` line of `/proc/self/limits`.
  *
- * @param text the file's text (default: read it)
+ * @param text the limits file's text to parse instead (tests)
  * @returns the limits ("unlimited" as `Infinity`), or null where they cannot be read
  * @example
  * ```ts
@@ -39,11 +44,12 @@ export interface OpenFileLimit {
 export function openFileLimit(text?: string): OpenFileLimit | null {
   let source = text;
   if (source === undefined) {
-    if (!mayRead("/proc/self/limits")) return null;
+    const fromLibc = withRlimit((limit) => limit);
+    if (fromLibc !== null) return fromLibc;
     try {
       source = Deno.readTextFileSync("/proc/self/limits");
     } catch {
-      return null; // not Linux, or no read permission
+      return null; // not Linux, or refused (Deno wants --allow-all for /proc/self)
     }
   }
   const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(source);
@@ -58,23 +64,8 @@ export function openFileLimit(text?: string): OpenFileLimit | null {
  * @returns the count, or null where it cannot be read
  */
 export function openDescriptors(): number | null {
-  if (!mayRead("/proc/self/fd")) return null;
-  try {
-    let n = 0;
-    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
-    return n - 1; // the directory being read
-  } catch {
-    return null;
-  }
-}
-
-/** Whether `path` may be read without a permission prompt (which would stop a relay's start). */
-function mayRead(path: string): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
-  } catch {
-    return false;
-  }
+  const fds = procSelfEntries("fd");
+  return fds === null ? null : fds.length - 1; // the directory being read
 }
 
 /**
@@ -85,10 +76,26 @@ function mayRead(path: string): boolean {
  * @returns the soft limit in effect afterwards, or null when it could not be changed
  */
 export function raiseOpenFileLimit(wanted: number): number | null {
-  if (Deno.build.os !== "linux" || !["x86_64", "aarch64"].includes(Deno.build.arch)) return null;
-  // Query first: dlopen without the permission would prompt on a terminal.
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-  const RLIMIT_NOFILE = 7;
+  return withRlimit((limit, setSoft) => {
+    const soft = Math.min(Math.floor(wanted), limit.hard);
+    if (soft <= limit.soft) return limit.soft;
+    return setSoft(soft) ? soft : null;
+  });
+}
+
+/** `RLIMIT_NOFILE` of <sys/resource.h> (Linux). */
+const RLIMIT_NOFILE = 7;
+
+/**
+ * Calls `use` with the open-file limits `getrlimit` reads and a function that
+ * sets the soft one (`setrlimit`), when libc may be called through FFI.
+ *
+ * @returns what `use` returned, or null when libc cannot be called or the limits read
+ */
+function withRlimit<T>(
+  use: (limit: OpenFileLimit, setSoft: (soft: number) => boolean) => T,
+): T | null {
+  if (!glibcFfi()) return null;
   let libc;
   try {
     libc = Deno.dlopen(
@@ -99,18 +106,17 @@ export function raiseOpenFileLimit(wanted: number): number | null {
       } as const,
     );
   } catch {
-    return null;
+    return null; // not glibc
   }
   try {
     const rlimit = new BigUint64Array(2); // struct rlimit { rlim_cur, rlim_max }
     if (libc.symbols.getrlimit(RLIMIT_NOFILE, rlimit) !== 0) return null;
-    const target = BigInt(Math.floor(wanted)) < rlimit[1]!
-      ? BigInt(Math.floor(wanted))
-      : rlimit[1]!;
-    if (target <= rlimit[0]!) return Number(rlimit[0]);
-    rlimit[0] = target;
-    if (libc.symbols.setrlimit(RLIMIT_NOFILE, rlimit) !== 0) return null;
-    return Number(target);
+    // RLIM_INFINITY is all ones: "unlimited".
+    const value = (v: bigint) => (v >= 2n ** 53n ? Infinity : Number(v));
+    return use({ soft: value(rlimit[0]!), hard: value(rlimit[1]!) }, (soft) => {
+      rlimit[0] = BigInt(soft);
+      return libc.symbols.setrlimit(RLIMIT_NOFILE, rlimit) === 0;
+    });
   } finally {
     libc.close();
   }

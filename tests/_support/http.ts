@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { concat, type LogLine, ROOT } from "./relay.ts";
+import { concat, type LogLine, ROOT, TORQ_RUN } from "./relay.ts";
 
 /** Bound of start-up and stop waits. */
 const WAIT_MS = 20_000;
@@ -52,7 +52,7 @@ export async function startTorq(
   options: StartTorqOptions = {},
 ): Promise<Running> {
   const dir = await Deno.makeTempDir({ prefix: "torq-http-cli-" });
-  const torqArgs = ["run", "-A", "cli/main.ts", ...args(dir)];
+  const torqArgs = [...TORQ_RUN, ...args(dir)];
   const limit = options.openFileLimit;
   const child = new Deno.Command(limit === undefined ? Deno.execPath() : "bash", {
     args: limit === undefined

@@ -26,11 +26,29 @@ import {
   SubscribeMode,
 } from "../../src/protocol/subscribe.ts";
 import { walkTlvs } from "../../src/protocol/tlv.ts";
+import { runtimeFlags } from "../../deploy/build.ts";
 import { concat } from "../../src/io/mod.ts";
 import { encodePayload } from "../../src/protocol/payloads.ts";
 
 /** The repository root (where `cli/main.ts` lives). */
 export const ROOT: string = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+
+/**
+ * `deno` arguments that run the CLI as `bin/torq` (and the compiled binary) do:
+ * its V8 flags and its permissions, not `-A`. Deno refuses some things without
+ * `--allow-all` (every path under /proc/self), and a relay tested with `-A`
+ * would hide what the shipped one cannot do.
+ */
+export const TORQ_RUN: readonly string[] = (() => {
+  const flags = runtimeFlags();
+  return [
+    "run",
+    "--no-prompt",
+    `--v8-flags=${flags.v8Flags}`,
+    ...flags.permissions,
+    `${ROOT}cli/main.ts`,
+  ];
+})();
 
 /** Default bound of every read helper, in ms. */
 export const READ_TIMEOUT_MS = 10_000;
@@ -94,6 +112,8 @@ export interface RunningRelay {
   ): Promise<LogLine | undefined>;
   /** Like `findLog()` but fails the test (with the stderr) on timeout. */
   waitForLog(match: (l: LogLine) => boolean, timeoutMs?: number, from?: number): Promise<LogLine>;
+  /** The relay's process id. */
+  readonly pid: number;
   /** Open file descriptors of the relay process (`/proc/<pid>/fd`). */
   openFds(): number;
   /** Whether the process has ended. */
@@ -149,9 +169,7 @@ export async function startRelay(
   const path = options.socket ?? `${dir}/x.sock`;
   const journal = `${dir}/execution.journal`;
   const args = [
-    "run",
-    "-A",
-    "cli/main.ts",
+    ...TORQ_RUN,
     "relay",
     domain,
     "--socket",
@@ -293,6 +311,7 @@ export async function startRelay(
       }
       return line;
     },
+    pid: child.pid,
     openFds: () => [...Deno.readDirSync(`/proc/${child.pid}/fd`)].length,
     exited: () => status !== null,
     stop,
@@ -330,7 +349,7 @@ export interface TorqResult {
  */
 export async function runTorq(args: string[], timeoutMs = 15_000): Promise<TorqResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
