@@ -1438,7 +1438,8 @@ export class RelayClient implements AsyncIterable<ReceivedFrame>, AsyncDisposabl
     } catch (e) {
       error = asError(e);
     }
-    this.#lost(conn, error ?? this.#closedByRelay(null));
+    // A reset read (the relay closed with our bytes unread) says so like a refused write.
+    this.#lost(conn, this.#closedByRelay(error));
   }
 
   /**
