@@ -20,6 +20,7 @@ import {
   runTorq,
   send,
   startRelay,
+  TORQ_RUN,
 } from "./_support/relay.ts";
 import { HttpConn, rawGet, startTorq } from "./_support/http.ts";
 import type { RelaysResponse } from "../src/http/api.ts";
@@ -93,7 +94,7 @@ async function signalWhenReady(
   signal: Deno.Signal = "SIGTERM",
 ): Promise<{ code: number; signal: Deno.Signal | null; stderr: string; sawReady: boolean }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/main.ts", ...args],
+    args: [...TORQ_RUN, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "null",
@@ -416,6 +417,44 @@ function setOpenFileLimit(pid: number, soft: number): void {
     libc.close();
   }
 }
+
+/** Each thread of a process: its name and scheduling policy (proc(5): comm, field 41 of stat). */
+function threadPolicies(pid: number): { tid: number; name: string; policy: number }[] {
+  return [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return {
+      tid: Number(e.name),
+      name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+      policy: Number(fields[41 - 3]),
+    };
+  });
+}
+
+Deno.test("torq relay: V8's and the runtime's helper threads are SCHED_BATCH, the forwarding thread is not", async () => {
+  // A V8 worker woken by the forwarding thread preempted it for milliseconds (perf sched);
+  // a SCHED_BATCH thread never preempts on wake-up. Started as bin/torq runs it (no -A).
+  const p = PROFILES[0]!;
+  const relay = await startRelay(p.arg);
+  const clients: Deno.UnixConn[] = [];
+  try {
+    const threads = threadPolicies(relay.pid);
+    const helper = (t: { name: string }) => /^(V8 |tokio-runtime)/.test(t.name);
+    assert.ok(threads.some((t) => t.name.startsWith("V8")), JSON.stringify(threads));
+    const wrong = threads.filter((t) => t.policy !== (helper(t) ? 3 : 0));
+    assert.deepEqual(wrong, [], "helpers SCHED_BATCH (3), the main thread SCHED_OTHER (0)");
+    assert.equal(threads.find((t) => t.tid === relay.pid)?.policy, 0);
+    // And it forwards as before.
+    const [consumer, producer] = await connectMany(relay.path, 2);
+    clients.push(consumer!, producer!);
+    const frames = makeFrames(p, 3);
+    await send(producer!, concat(frames));
+    assertFrames(await readFrames(consumer!, 3), frames);
+  } finally {
+    await close(...clients);
+    await relay.stop();
+  }
+});
 
 Deno.test("torq relay: accept() failing with EMFILE is logged, counted, fails /healthz, and the relay recovers", async () => {
   const p = PROFILES[1]!;

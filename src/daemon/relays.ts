@@ -8,7 +8,9 @@
  * and applies its limits, switches and log levels to the running relays
  * without dropping a connection; every change is logged, and a configuration
  * that does not load is logged and ignored. While it runs, freed memory is
- * given back to the operating system every 10 s (malloc_trim.ts).
+ * given back to the operating system every 10 s (malloc_trim.ts), and the
+ * runtime's helper threads are kept from preempting the thread that forwards
+ * (thread_policy.ts).
  *
  * @module
  */
@@ -31,6 +33,7 @@ import {
   UnixTransport,
 } from "../transport/mod.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
+import { startBackgroundBatching } from "./thread_policy.ts";
 import { ProcessSignals } from "./signals.ts";
 import { openDescriptors, openFileLimit, planDescriptors, raiseOpenFileLimit } from "./fd_limit.ts";
 
@@ -135,6 +138,8 @@ export async function startRelays(
   const budget = options.descriptors ??
     descriptorBudget(names, { logger: options.logger ?? loggerFromConfig(config.logging) });
   let caps = budget.fit(config).relays;
+  // Before the first relay listens: its first frames are forwarded with the helpers in place.
+  const batching = startBackgroundBatching();
   const socketPaths: string[] = [];
   /** Builds relay `i` from its section (at start, and again by restart()). */
   const build = (section: RelayConfig, i: number) => {
@@ -168,6 +173,7 @@ export async function startRelays(
       relays.push(relay);
     }
   } catch (e) {
+    batching.stop();
     await Promise.all(relays.map((r) => r.stop(0)));
     throw e;
   }
@@ -177,6 +183,7 @@ export async function startRelays(
   return {
     relays,
     stop: async () => {
+      batching.stop();
       await Promise.all(relays.map((r) => r.stop()));
     },
     reload: () => {
