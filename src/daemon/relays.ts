@@ -9,7 +9,7 @@
  * without dropping a connection; every change is logged, and a configuration
  * that does not load is logged and ignored. While it runs, freed memory is
  * given back to the operating system every 10 s (malloc_trim.ts), and the
- * runtime's helper threads are kept from preempting the thread that forwards
+ * V8's worker threads are kept from preempting the thread that forwards
  * (thread_policy.ts).
  *
  * @module
@@ -138,7 +138,7 @@ export async function startRelays(
   const budget = options.descriptors ??
     descriptorBudget(names, { logger: options.logger ?? loggerFromConfig(config.logging) });
   let caps = budget.fit(config).relays;
-  // Before the first relay listens: its first frames are forwarded with the helpers in place.
+  // Before the first relay listens: its first frames are forwarded with V8's workers in place.
   const batching = startBackgroundBatching();
   const socketPaths: string[] = [];
   /** Builds relay `i` from its section (at start, and again by restart()). */

@@ -1,24 +1,30 @@
 /**
- * Keeping the runtime's helper threads from preempting the thread that forwards.
+ * Keeping V8's worker threads from preempting the thread that forwards.
  *
  * A relay forwards on one thread: the process's main thread, where JavaScript
- * runs. Beside it the process has helper threads: V8's workers (background
- * compilation, concurrent GC) and the runtime's I/O threads. When the main
- * thread wakes a helper (a function got hot and is queued for the optimizing
- * compiler), Linux may run the helper at once on the main thread's CPU and
- * leave the main thread waiting until the next load balance, even with the
- * other CPU idle. Measured with `perf sched` on a 2-core machine, a relay at
- * 10,000 msg/s: the main thread preempted by a V8 worker for 4–5 ms at a time,
- * every frame of those milliseconds late (the consumers' p99 is made of them).
+ * runs. Beside it V8 keeps worker threads for background compilation and
+ * concurrent GC. When the main thread wakes one (a function got hot and is
+ * queued for the optimizing compiler), Linux may run the worker at once on the
+ * main thread's CPU and leave the main thread waiting until the next load
+ * balance, even with the other CPU idle. Measured with `perf sched` on a 2-core
+ * machine, a relay at 10,000 msg/s: the main thread preempted by a V8 worker
+ * for 4–5 ms at a time, every frame of those milliseconds late (the consumers'
+ * p99 is made of them).
  *
  * The fix is the scheduler's own: `SCHED_BATCH` (sched(7)). A batch thread
  * keeps its full share of CPU time (it is not starved when the machine is
  * busy, so GC and compilation never fall behind), but it never preempts a
  * running thread on wake-up; it runs when a CPU is free or when the tick says
- * its turn has come. {@linkcode startBackgroundBatching} puts the helper
- * threads in that class (threads a user already gave another policy are left
- * alone), at start and every few seconds for threads the runtime starts later. Linux only, with `--allow-ffi` (which the `torq`
- * task and the compiled binary have); elsewhere it does nothing.
+ * its turn has come. (`SCHED_IDLE` would also let the main thread preempt the
+ * workers, but a GC helper the main thread waits for then starves while the
+ * machine is busy: p99 up to 12 ms at 100,000 msg/s, measured; `nice 19` did not
+ * stop the preemption.) {@linkcode startBackgroundBatching} puts V8's workers
+ * in that class (threads a user already gave another policy are left alone),
+ * at start and every few seconds for workers started later. Other threads are
+ * left alone: a thread that runs JavaScript (the runtime runs test files on
+ * its I/O threads) would pass the class to every process it starts. Linux
+ * only, with `--allow-ffi` and `--allow-all` (which `torq` has); elsewhere it
+ * does nothing.
  *
  * @module
  */
@@ -31,18 +37,13 @@ export const BATCH_EVERY_MS = 10_000;
 /** `SCHED_OTHER` and `SCHED_BATCH` of sched(7). */
 const SCHED_OTHER = 0;
 const SCHED_BATCH = 3;
-/**
- * The helper threads, by name: V8's workers ("V8 DefaultWorker", cut to 15
- * characters) and the runtime's I/O threads. Threads that run JavaScript (the
- * main one, Workers) are left alone: a process they start inherits their
- * policy.
- */
-const HELPER = /^(V8 |tokio-runtime)/;
+/** V8's worker threads, by name ("V8 DefaultWorker", cut to 15 characters). */
+const HELPER = /^V8 /;
 
 /** What one pass over the process's threads did. */
 export interface BatchPass {
-  /** Helper threads found. */
-  helpers: number;
+  /** V8 workers found. */
+  workers: number;
   /** Of these, moved to `SCHED_BATCH` by this pass. */
   changed: number;
   /** Of these, in `SCHED_BATCH` after this pass (moved now or before). */
@@ -50,7 +51,7 @@ export interface BatchPass {
 }
 
 /**
- * Moves the process's helper threads to `SCHED_BATCH` now and every `everyMs`
+ * Moves V8's worker threads to `SCHED_BATCH` now and every `everyMs`
  * (the timer does not keep the process alive).
  *
  * @param everyMs how often to look for new threads
@@ -66,9 +67,9 @@ export function startBackgroundBatching(
   everyMs: number = BATCH_EVERY_MS,
 ): { active: boolean; first: BatchPass | null; stop: () => void } {
   const sched = openScheduler();
-  const first = sched === null ? null : batchHelperThreads(sched);
+  const first = sched === null ? null : batchWorkers(sched);
   if (first === null) return { active: false, first: null, stop: () => {} };
-  const timer = setInterval(() => void batchHelperThreads(sched!), everyMs);
+  const timer = setInterval(() => void batchWorkers(sched!), everyMs);
   Deno.unrefTimer(timer);
   return { active: true, first, stop: () => clearInterval(timer) };
 }
@@ -83,19 +84,19 @@ function threadName(tid: number): string {
 }
 
 /**
- * One pass: every helper thread of `/proc/self/task` (by its name) that is in
+ * One pass: every V8 worker of `/proc/self/task` (by its name) that is in
  * `SCHED_OTHER` goes to `SCHED_BATCH`.
  *
  * @returns what it did, or null when the threads cannot be listed
  */
-function batchHelperThreads(sched: SchedulerCalls): BatchPass | null {
+function batchWorkers(sched: SchedulerCalls): BatchPass | null {
   const tids = procSelfEntries("task");
   if (tids === null) return null;
-  const pass: BatchPass = { helpers: 0, changed: 0, batch: 0 };
+  const pass: BatchPass = { workers: 0, changed: 0, batch: 0 };
   for (const name of tids) {
     const tid = Number(name);
     if (tid === Deno.pid || !HELPER.test(threadName(tid))) continue;
-    pass.helpers++;
+    pass.workers++;
     const policy = sched.get(tid);
     if (policy === SCHED_BATCH) pass.batch++;
     else if (policy === SCHED_OTHER && sched.set(tid, SCHED_BATCH)) {
