@@ -1,8 +1,8 @@
 /**
- * How benches start `torq`: exactly as `deno task torq` (bin/torq) runs it,
- * with the V8 flags and permissions of bin/torq (the one place they are
- * written, read by deploy/build.ts's `runtimeFlags`), so a bench measures the
- * relay the way users run it.
+ * How benches and tests start `torq`: exactly as `deno task torq` (bin/torq)
+ * runs it, with the V8 flags and permissions of bin/torq (the one place they
+ * are written, read by deploy/build.ts's `runtimeFlags`), so a bench measures
+ * and a test checks the relay the way users run it.
  *
  * @module
  */

@@ -26,7 +26,7 @@ import {
   SubscribeMode,
 } from "../../src/protocol/subscribe.ts";
 import { walkTlvs } from "../../src/protocol/tlv.ts";
-import { runtimeFlags } from "../../deploy/build.ts";
+import { torqArgs } from "../../bench/_torq.ts";
 import { concat } from "../../src/io/mod.ts";
 import { encodePayload } from "../../src/protocol/payloads.ts";
 
@@ -35,20 +35,11 @@ export const ROOT: string = decodeURIComponent(new URL("../../", import.meta.url
 
 /**
  * `deno` arguments that run the CLI as `bin/torq` (and the compiled binary) do:
- * its V8 flags and its permissions, not `-A`. Deno refuses some things without
- * `--allow-all` (every path under /proc/self), and a relay tested with `-A`
- * would hide what the shipped one cannot do.
+ * its V8 flags and its permissions (bench/_torq.ts, shared with the benches). A
+ * relay tested with other flags would hide what the shipped one does (Deno
+ * refuses /proc without `--allow-all`, which an `-A` test never noticed missing).
  */
-export const TORQ_RUN: readonly string[] = (() => {
-  const flags = runtimeFlags();
-  return [
-    "run",
-    "--no-prompt",
-    `--v8-flags=${flags.v8Flags}`,
-    ...flags.permissions,
-    `${ROOT}cli/main.ts`,
-  ];
-})();
+export const TORQ_RUN: readonly string[] = torqArgs([]);
 
 /** Default bound of every read helper, in ms. */
 export const READ_TIMEOUT_MS = 10_000;
