@@ -8,8 +8,8 @@
  * and applies its limits, switches and log levels to the running relays
  * without dropping a connection; every change is logged, and a configuration
  * that does not load is logged and ignored. While it runs, freed memory is
- * given back to the operating system every 10 s (malloc_trim.ts), and the
- * V8's worker threads are kept from preempting the thread that forwards
+ * given back to the operating system every 10 s (malloc_trim.ts), and V8's
+ * worker threads are kept from preempting the thread that forwards
  * (thread_policy.ts).
  *
  * @module

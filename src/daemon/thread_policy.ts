@@ -38,7 +38,7 @@ export const BATCH_EVERY_MS = 10_000;
 const SCHED_OTHER = 0;
 const SCHED_BATCH = 3;
 /** V8's worker threads, by name ("V8 DefaultWorker", cut to 15 characters). */
-const HELPER = /^V8 /;
+const V8_WORKER = /^V8 /;
 
 /** What one pass over the process's threads did. */
 export interface BatchPass {
@@ -67,11 +67,22 @@ export function startBackgroundBatching(
   everyMs: number = BATCH_EVERY_MS,
 ): { active: boolean; first: BatchPass | null; stop: () => void } {
   const sched = openScheduler();
-  const first = sched === null ? null : batchWorkers(sched);
-  if (first === null) return { active: false, first: null, stop: () => {} };
-  const timer = setInterval(() => void batchWorkers(sched!), everyMs);
+  if (sched === null) return { active: false, first: null, stop: () => {} };
+  const first = batchWorkers(sched);
+  if (first === null) {
+    sched.close();
+    return { active: false, first: null, stop: () => {} };
+  }
+  const timer = setInterval(() => void batchWorkers(sched), everyMs);
   Deno.unrefTimer(timer);
-  return { active: true, first, stop: () => clearInterval(timer) };
+  return {
+    active: true,
+    first,
+    stop: () => {
+      clearInterval(timer);
+      sched.close();
+    },
+  };
 }
 
 /** A thread's name (`/proc/self/task/<tid>/comm`), "" when it is gone. */
@@ -95,7 +106,7 @@ function batchWorkers(sched: SchedulerCalls): BatchPass | null {
   const pass: BatchPass = { workers: 0, changed: 0, batch: 0 };
   for (const name of tids) {
     const tid = Number(name);
-    if (tid === Deno.pid || !HELPER.test(threadName(tid))) continue;
+    if (tid === Deno.pid || !V8_WORKER.test(threadName(tid))) continue;
     pass.workers++;
     const policy = sched.get(tid);
     if (policy === SCHED_BATCH) pass.batch++;
@@ -111,6 +122,8 @@ function batchWorkers(sched: SchedulerCalls): BatchPass | null {
 interface SchedulerCalls {
   get(tid: number): number;
   set(tid: number, policy: number): boolean;
+  /** Closes the library handle. */
+  close(): void;
 }
 
 /** `sched_getscheduler` and `sched_setscheduler(tid, policy, {0})`, or null where they cannot be called. */
@@ -128,6 +141,7 @@ function openScheduler(): SchedulerCalls | null {
     return {
       get: (tid) => libc.symbols.sched_getscheduler(tid),
       set: (tid, policy) => libc.symbols.sched_setscheduler(tid, policy, param) === 0,
+      close: () => libc.close(),
     };
   } catch {
     return null; // not glibc
