@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Backoff, backoffDelay, sleep } from "./delay.ts";
+import { Backoff, backoffDelay, nextTurn, sleep } from "./delay.ts";
 
 Deno.test("sleep() returns at once for an aborted signal", async () => {
   const stop = new AbortController();
@@ -20,6 +20,20 @@ Deno.test("sleep() without a signal waits out its time", async () => {
   assert.equal(done, false);
   await slept;
   assert.equal(done, true);
+});
+
+Deno.test("nextTurn() is a turn of the event loop, not a microtask: a due timer runs between turns", async () => {
+  let fired = false;
+  const timer = setTimeout(() => (fired = true), 0);
+  let turns = 0;
+  // Microtasks alone would never let the timer run; turns do, within a few milliseconds.
+  while (!fired && turns < 100_000) {
+    await nextTurn();
+    turns++;
+  }
+  clearTimeout(timer);
+  assert.ok(fired, `the timer did not run in ${turns} turns`);
+  assert.ok(turns > 0, "the timer ran before the first turn");
 });
 
 Deno.test("backoffDelay() doubles per attempt up to the cap", () => {

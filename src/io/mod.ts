@@ -3,7 +3,7 @@
  * `@std/bytes`, `@std/io` and `@std/async` (JSR is out of this project's
  * reach): {@linkcode concat}, {@linkcode writeAll} and {@linkcode writeAllSync}
  * over any writer, and waiting: an abortable {@linkcode sleep} and the
- * exponential {@linkcode Backoff} of reconnect loops. Pure TypeScript with no
+ * exponential {@linkcode Backoff} of reconnect loops, and {@linkcode nextTurn}. Pure TypeScript with no
  * Deno APIs, like src/protocol.
  *
  * @example
@@ -20,5 +20,5 @@
 export { concat } from "./bytes.ts";
 export { writeAll, writeAllSync } from "./write_all.ts";
 export type { Writer, WriterSync } from "./write_all.ts";
-export { Backoff, backoffDelay, sleep } from "./delay.ts";
+export { Backoff, backoffDelay, nextTurn, sleep } from "./delay.ts";
 export type { BackoffOptions } from "./delay.ts";

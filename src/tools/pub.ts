@@ -22,7 +22,7 @@ import {
   Status,
 } from "../protocol/mod.ts";
 import { encodeMessagesJson, looksLikeHex, parseHex } from "../format/mod.ts";
-import { sleep } from "../io/mod.ts";
+import { nextTurn, sleep } from "../io/mod.ts";
 import { plural } from "../text/mod.ts";
 
 /**
@@ -200,7 +200,7 @@ export async function publishPaced(
       if (signal?.aborted) break;
     } else if ((n & 4095) === 4095) {
       // let the writer, signal handlers and timers run during a long burst
-      await sleep(0);
+      await nextTurn();
     }
     for (;;) {
       try {
