@@ -2,9 +2,10 @@
  * Small primitives every layer shares, of the kind denoland/std gives in
  * `@std/bytes`, `@std/io` and `@std/async` (JSR is out of this project's
  * reach): {@linkcode concat}, {@linkcode writeAll} and {@linkcode writeAllSync}
- * over any writer, and waiting: an abortable {@linkcode sleep} and the
- * exponential {@linkcode Backoff} of reconnect loops, and {@linkcode nextTurn}. Pure TypeScript with no
- * Deno APIs, like src/protocol.
+ * over any writer, and waiting: an abortable {@linkcode sleep}, the
+ * exponential {@linkcode Backoff} of reconnect loops and one turn of the event
+ * loop ({@linkcode nextTurn}). Pure TypeScript with no Deno APIs, like
+ * src/protocol.
  *
  * @example
  * ```ts
