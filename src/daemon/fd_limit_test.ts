@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { openDescriptors, openFileLimit, planDescriptors, SPARE_DESCRIPTORS } from "./fd_limit.ts";
+import {
+  openDescriptors,
+  openFileLimit,
+  planDescriptors,
+  raiseOpenFileLimit,
+  SPARE_DESCRIPTORS,
+} from "./fd_limit.ts";
 
 Deno.test("openFileLimit() reads 'Max open files' of /proc/self/limits", () => {
   const text = [
@@ -19,6 +25,16 @@ Deno.test("openFileLimit() reads 'Max open files' of /proc/self/limits", () => {
     const open = openDescriptors();
     assert.ok(open !== null && open >= 3, `${open}`);
   }
+});
+
+Deno.test("openFileLimit() through getrlimit agrees with /proc/self/limits; raising below the soft limit changes nothing", () => {
+  if (Deno.build.os !== "linux") return;
+  const fromProc = openFileLimit(Deno.readTextFileSync("/proc/self/limits"));
+  const fromLibc = openFileLimit();
+  assert.deepEqual(fromLibc, fromProc);
+  // Asking for no more than the soft limit changes nothing and says what is in effect.
+  assert.equal(raiseOpenFileLimit(1), fromLibc!.soft);
+  assert.deepEqual(openFileLimit(), fromLibc);
 });
 
 Deno.test("planDescriptors() keeps the caps when they fit", () => {
