@@ -576,6 +576,9 @@ export class Relay {
         // Since when the frame being received has been incomplete (see #tidy).
         if (r.buffered === 0) c.partialSince = 0;
         else if (c.framesIn !== before || c.partialSince === 0) c.partialSince = now;
+        // The writers this read started are microtasks queued behind the other reads this
+        // turn completed: let them write before the next read is issued, not after.
+        if (c.framesIn !== before) await undefined;
       }
     } catch (e) {
       if (e instanceof PoolInvariantError) this.#log.error(e.message, { conn: c.id });
