@@ -11,6 +11,15 @@ function copyOf(pool: SlabPool, src: Uint8Array, s: number, e: number) {
   return { view: pool.lastBuffer.subarray(at, at + e - s), slab: pool.last };
 }
 
+/** `n` copies of `src[0, len)`, each holding a reference to its slab (as a queue entry does). */
+function heldCopies(pool: SlabPool, src: Uint8Array, len: number, n: number) {
+  return Array.from({ length: n }, () => {
+    const c = copyOf(pool, src, 0, len);
+    c.slab!.retain();
+    return c;
+  });
+}
+
 Deno.test("SlabPool copies survive the source buffer being overwritten", () => {
   const pool = new SlabPool();
   const src = bytes(1000, 1);
@@ -31,12 +40,7 @@ Deno.test("SlabPool never reuses a slab while a holder has not released it", () 
   const pool = new SlabPool();
   const src = bytes(15_000, 7);
   // Fill five slabs (four 15,000-byte runs each); every copy is held.
-  const held = [];
-  for (let i = 0; i < 20; i++) {
-    const c = copyOf(pool, src, 0, 15_000);
-    c.slab!.retain();
-    held.push(c);
-  }
+  const held = heldCopies(pool, src, 15_000, 20);
   assert.equal(pool.allocated, 5);
   assert.equal(pool.free, 0);
   // Release the first slab's four holders: it goes back to the pool, the others stay held.
@@ -86,12 +90,7 @@ Deno.test("SlabPool.trim() lets go of the slabs and buffers a burst left behind,
   const pool = new SlabPool();
   const src = bytes(15_000, 3);
   // A burst: 10 slabs filled and held, then all released.
-  const burst = [];
-  for (let i = 0; i < 40; i++) {
-    const c = copyOf(pool, src, 0, 15_000);
-    c.slab!.retain();
-    burst.push(c);
-  }
+  const burst = heldCopies(pool, src, 15_000, 40);
   for (const c of burst) c.slab!.release();
   assert.equal(pool.allocated, 10);
   assert.equal(pool.free, 9, "all but the slab being filled");
@@ -99,12 +98,7 @@ Deno.test("SlabPool.trim() lets go of the slabs and buffers a burst left behind,
   // A quiet period that holds two slabs at a time, one of them the slab being filled:
   // the free list never falls below eight.
   for (let round = 0; round < 3; round++) {
-    const held = [];
-    for (let i = 0; i < 8; i++) {
-      const c = copyOf(pool, src, 0, 15_000);
-      c.slab!.retain();
-      held.push(c);
-    }
+    const held = heldCopies(pool, src, 15_000, 8);
     for (const c of held) c.slab!.release();
   }
   assert.equal(pool.allocated, 10, "the quiet period reused slabs");
@@ -167,12 +161,7 @@ Deno.test("SlabPool cuts its first slabs from the reserve and keeps them for its
   const pool = new SlabPool({ slabBytes: 1024, reserveBytes: 3000, check: true });
   assert.deepEqual(pool.reserved, { bytes: 3072, cut: 0 }, "rounded up to whole slabs, cut lazily");
   const src = bytes(1024, 3);
-  const held = [];
-  for (let i = 0; i < 4; i++) {
-    const c = copyOf(pool, src, 0, 1024);
-    c.slab!.retain();
-    held.push(c);
-  }
+  const held = heldCopies(pool, src, 1024, 4);
   // Three slabs from the reserve (side by side in one buffer), the fourth allocated.
   assert.equal(pool.allocated, 4);
   assert.deepEqual(pool.reserved, { bytes: 3072, cut: 3072 });
